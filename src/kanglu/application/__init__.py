@@ -1,0 +1,1 @@
+"""The application core: ports, commands, errors and one use case per module."""

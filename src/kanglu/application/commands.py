@@ -1,0 +1,86 @@
+"""Frozen commands: what a caller asks a use case to do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from kanglu.domain.orders import ErpOrder, MalformedOrder
+from kanglu.domain.secrets import Secret
+
+
+@attrs.frozen
+class SaveErpCredentials:
+    merchant_id: int
+    client_id: str
+    client_secret: Secret | None  # None keeps the saved one (the field is write-only)
+    invite_link: str
+
+
+@attrs.frozen
+class BeginConnection:
+    merchant_id: int
+
+
+@attrs.frozen
+class CompleteConnection:
+    """What the ERP sent back to the redirect URL: `code` and `state`, or `error`."""
+
+    state: str | None
+    code: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
+@attrs.frozen
+class DisconnectErp:
+    merchant_id: int
+
+
+@attrs.frozen
+class RefreshToken:
+    """Renew when due; `force` after a 401 seen with `seen_token_version`."""
+
+    connection_id: int
+    force: bool = False
+    seen_token_version: int | None = None
+
+
+@attrs.frozen
+class PollOrders:
+    connection_id: int
+
+
+@attrs.frozen
+class ImportOrders:
+    """Import orders of one connection as the ERP described them (one transaction)."""
+
+    connection_id: int
+    items: Sequence[ErpOrder | MalformedOrder]
+
+
+@attrs.frozen
+class UpdateStatusMapping:
+    merchant_id: int
+    actions: Mapping[int, str]  # situação code -> action value, as the caller sent them
+
+
+@attrs.frozen
+class MapShippingService:
+    merchant_id: int
+    shipping_key: str
+    carrier_code: str
+
+
+@attrs.frozen
+class DeliverTrackingRequests:
+    owner: str
+    limit: int = 100
+
+
+@attrs.frozen
+class CreateMerchant:
+    name: str
+    email: str
+    password: Secret | None = None

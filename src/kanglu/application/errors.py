@@ -1,0 +1,58 @@
+"""Application errors: each says whether to give up, re-authorise, or retry later.
+
+`message` is Portuguese, ready for the merchant; nothing secret ever goes into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ApplicationError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ApplicationError):
+    """The object does not exist for this merchant (another merchant's objects included)."""
+
+
+class InvalidInput(ApplicationError):
+    """Input refused field by field: `field_errors` maps a field name to its Portuguese message."""
+
+    def __init__(self, field_errors: Mapping[str, str], message: str = "dados inválidos") -> None:
+        super().__init__(message)
+        self.field_errors = dict(field_errors)
+
+
+class ReauthorizationRequired(ApplicationError):
+    """A definite refusal by the ERP (invalid_grant, invalid_client, revoked access): retrying
+    will not help; the merchant must authorise again."""
+
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+class TransientFailure(ApplicationError):
+    """A failure that may pass (timeout, 5xx, 429, database blip): retry later.
+    `retry_after` is the delay in seconds the other side asked for, when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+
+class RateLimited(TransientFailure):
+    """The ERP account's request budget is spent until `retry_after` seconds from now."""
+
+
+class AuthorizationFailed(ApplicationError):
+    """The OAuth callback cannot complete: refused consent, bad or replayed or expired state,
+    failed exchange. The connection stays as it was."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,175 @@
+"""Importing a batch of ERP orders inside one unit of work: customers, orders, tracking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import attrs
+
+from kanglu.application.ports import UnitOfWork
+from kanglu.domain.carriers import CarrierRegistry
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.customers import Customer, CustomerData
+from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.orders import ErpOrder, MalformedOrder, Order, import_signature
+from kanglu.domain.situacoes import Action, StatusMapping
+from kanglu.domain.tracking import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class ImportReport:
+    imported: int = 0  # created or changed
+    unchanged: int = 0
+    ignored: int = 0
+    failed: int = 0
+    tracking_requests: int = 0
+
+    def add(self, other: ImportReport) -> None:
+        for field in attrs.fields(ImportReport):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+class _CustomerIndex:
+    """The merchant's customers the batch can match, loaded in three queries and kept up to
+    date as the batch creates and updates customers (two orders of one new customer in the
+    same page make one customer)."""
+
+    def __init__(self, uow: UnitOfWork, merchant_id: int, people: Sequence[CustomerData]) -> None:
+        self._uow = uow
+        self._merchant_id = merchant_id
+        documents = {p.document.value for p in people if p.document}
+        emails = {p.email for p in people if p.email}
+        erp_ids = {p.erp_customer_id for p in people if p.erp_customer_id}
+        self._by_document = uow.customers.by_documents(merchant_id, documents) if documents else {}
+        self._by_email = uow.customers.by_emails(merchant_id, emails) if emails else {}
+        self._by_erp_id = uow.customers.by_erp_ids(merchant_id, erp_ids) if erp_ids else {}
+
+    def resolve(self, data: CustomerData) -> Customer:
+        """Match by document, then e-mail, then the ERP's own customer id; a customer found by
+        e-mail or ERP id but holding another document is somebody else."""
+        found = self._by_document.get(data.document.value) if data.document else None
+        if found is None:
+            for candidate in (
+                self._by_email.get(data.email) if data.email else None,
+                self._by_erp_id.get(data.erp_customer_id) if data.erp_customer_id else None,
+            ):
+                if candidate is not None and (
+                    candidate.document is None or data.document is None or candidate.document == data.document
+                ):
+                    found = candidate
+                    break
+        if found is None:
+            found = Customer.from_data(self._merchant_id, data)
+            self._uow.customers.add(found)
+        else:
+            found.update_from(data)
+        self._index(found)
+        return found
+
+    def _index(self, customer: Customer) -> None:
+        if customer.document:
+            self._by_document.setdefault(customer.document.value, customer)
+        if customer.email:
+            self._by_email.setdefault(customer.email, customer)
+        if customer.erp_customer_id:
+            self._by_erp_id.setdefault(customer.erp_customer_id, customer)
+
+
+class OrderImporter:
+    """The heart of ImportOrder: an idempotent upsert keyed by (connection, ERP order id).
+
+    Works on a whole page at once so that a page costs a handful of queries, whatever its
+    size. It never commits: the caller's unit of work makes the page one transaction.
+    """
+
+    def __init__(self, *, carriers: CarrierRegistry) -> None:
+        self._carriers = carriers
+
+    def import_batch(
+        self,
+        uow: UnitOfWork,
+        connection: ErpConnection,
+        mapping: StatusMapping,
+        items: Sequence[ErpOrder | MalformedOrder],
+        now: datetime,
+        families: Mapping[int, int | None] | None = None,
+    ) -> ImportReport:
+        assert connection.id is not None
+        report = ImportReport()
+        # The last version of an order in the batch wins (a page can repeat an order that
+        # changed while we were paging).
+        latest: dict[int, ErpOrder] = {}
+        malformed: list[MalformedOrder] = []
+        for item in items:
+            if isinstance(item, MalformedOrder):
+                malformed.append(item)
+            else:
+                latest[item.erp_order_id] = item
+        # A malformed version after a good one in the same batch means the order is broken now.
+        for bad in malformed:
+            if bad.erp_order_id is not None:
+                latest.pop(bad.erp_order_id, None)
+
+        erp_ids = list(latest) + [m.erp_order_id for m in malformed if m.erp_order_id is not None]
+        existing = uow.orders.by_erp_ids(connection.id, latest) if latest else {}
+        failures = uow.import_failures.for_erp_ids(connection.id, erp_ids) if erp_ids else {}
+        merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id)
+
+        to_write: list[tuple[ErpOrder, Action, Order | None]] = []
+        for snapshot in latest.values():
+            if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
+                snapshot = attrs.evolve(
+                    snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id])
+                )
+            action = mapping.action_for(snapshot.situacao)
+            order = existing.get(snapshot.erp_order_id)
+            if order is None and action is Action.IGNORE:
+                report.ignored += 1
+                continue
+            to_write.append((snapshot, action, order))
+
+        customers = _CustomerIndex(uow, connection.merchant_id, [s.customer for s, _, _ in to_write if s.customer])
+        for snapshot, action, order in to_write:
+            carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, merchant_mappings)
+            if order is not None and order.fingerprint == import_signature(snapshot, action, carrier):
+                report.unchanged += 1
+            else:
+                if order is None:
+                    order = Order.new(connection.merchant_id, connection.id, snapshot, now)
+                    uow.orders.add(order)
+                customer = customers.resolve(snapshot.customer) if snapshot.customer else None
+                requests = order.apply(snapshot, action, carrier, customer, now)
+                for request in requests:
+                    uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
+                report.imported += 1
+                report.tracking_requests += len(requests)
+            failure = failures.get(snapshot.erp_order_id)
+            if failure is not None:
+                failure.resolve(now)
+
+        for bad in malformed:
+            report.failed += 1
+            log.warning(
+                "order import refused",
+                extra={"connection_id": connection.id, "erp_order_id": bad.erp_order_id, "reason": bad.reason},
+            )
+            failure = failures.get(bad.erp_order_id) if bad.erp_order_id is not None else None
+            if failure is None:
+                failure = ImportFailure(
+                    connection_id=connection.id,
+                    erp_order_id=bad.erp_order_id,
+                    reason=bad.reason,
+                    raw=bad.raw,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+                uow.import_failures.add(failure)
+                if bad.erp_order_id is not None:
+                    failures[bad.erp_order_id] = failure
+            else:
+                failure.seen_again(bad.reason, bad.raw, now)
+        return report

@@ -1,0 +1,289 @@
+"""The ports: what the core needs from the outside world, as typing.Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+import attrs
+
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.customers import Customer
+from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.jobs import Job, JobKind
+from kanglu.domain.merchants import ApiKey, Merchant
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
+from kanglu.domain.secrets import Sealed, Secret
+from kanglu.domain.shipping import ShippingFamily
+from kanglu.domain.situacoes import StatusMapping
+from kanglu.domain.tracking import OutboxMessage, TrackingRequest
+
+# -- time, secrets, signatures ---------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+
+class SecretBox(Protocol):
+    """Encryption of secrets at rest (client secret, tokens, PKCE verifier)."""
+
+    def seal(self, plaintext: Secret) -> Sealed: ...
+
+    def open(self, sealed: Sealed) -> Secret: ...
+
+
+@attrs.frozen
+class OAuthState:
+    """What the signed `state` parameter carries: the connection and a single-use nonce."""
+
+    connection_id: int
+    nonce: str
+
+
+class StateSigner(Protocol):
+    def sign(self, state: OAuthState) -> str: ...
+
+    def verify(self, token: str, max_age: timedelta) -> OAuthState:
+        """Raises AuthorizationFailed (reason 'expired' or 'invalid_state')."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+# -- the ERP ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class OAuthClient:
+    client_id: str
+    client_secret: Secret
+
+
+@attrs.frozen
+class TokenGrant:
+    """A token answer: lifetimes in seconds; `refresh_expires_in` None when not said."""
+
+    access_token: Secret
+    refresh_token: Secret
+    expires_in: int
+    refresh_expires_in: int | None = None
+
+
+class OAuthProvider(Protocol):
+    """The ERP's OAuth 2.0 server. Raises ReauthorizationRequired for a definite refusal and
+    TransientFailure for anything worth retrying."""
+
+    def authorize_url(self, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str: ...
+
+    def exchange_code(self, client: OAuthClient, code: str, redirect_uri: str, code_verifier: str) -> TokenGrant: ...
+
+    def refresh(self, client: OAuthClient, refresh_token: Secret) -> TokenGrant: ...
+
+
+class TokenSource(Protocol):
+    """The access token of one connection, and a way to get a fresh one after a 401."""
+
+    def access_token(self) -> Secret: ...
+
+    def renew(self) -> Secret:
+        """Renew (single-flight across processes) and return the new access token; raises
+        ReauthorizationRequired when the ERP refuses for good."""
+        ...
+
+
+@attrs.frozen
+class OrderPage:
+    """One page of changed orders; `next_offset` is None on the last page."""
+
+    items: Sequence[ErpOrder | MalformedOrder]
+    next_offset: int | None
+    total: int | None = None
+
+
+class ErpGateway(Protocol):
+    """The ERP's API, in domain terms. Raises TransientFailure / RateLimited /
+    ReauthorizationRequired; a malformed order is an item of the page, never an exception."""
+
+    def account_name(self, tokens: TokenSource) -> str | None: ...
+
+    def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
+        """Orders changed at or after `since` (any situação), from `offset`."""
+        ...
+
+    def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:
+        """The invoice of each order that has one, by ERP order id; as few calls as possible."""
+        ...
+
+    def shipping_families(self, tokens: TokenSource) -> Sequence[ShippingFamily]:
+        """Every shipping service of the account, with its family."""
+        ...
+
+
+class TrackingService(Protocol):
+    """Where shipments are handed for tracking. Must be safe to call twice with the same
+    request (idempotency key); raises TransientFailure to be retried later."""
+
+    def deliver(self, request: TrackingRequest) -> None: ...
+
+
+# -- persistence -----------------------------------------------------------------------
+
+
+class MerchantRepository(Protocol):
+    def add(self, merchant: Merchant) -> None: ...
+
+    def get(self, merchant_id: int) -> Merchant | None: ...
+
+    def get_by_email(self, email: str) -> Merchant | None: ...
+
+    def add_api_key(self, key: ApiKey) -> None: ...
+
+    def by_api_key_hash(self, key_hash: str) -> Merchant | None: ...
+
+
+class ConnectionRepository(Protocol):
+    def add(self, connection: ErpConnection) -> None: ...
+
+    def get(self, connection_id: int) -> ErpConnection | None: ...
+
+    def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None: ...
+
+    def lock(self, connection_id: int) -> ErpConnection | None:
+        """The connection, read anew under a lock that holds across processes until the unit
+        of work ends: the single-flight guard of token renewal."""
+        ...
+
+    def all(self) -> Iterable[ErpConnection]:
+        """Every connection (for key rotation and operators' tools)."""
+        ...
+
+
+class StatusMappingRepository(Protocol):
+    def get(self, connection_id: int) -> StatusMapping:
+        """The connection's mapping, the defaults when it never saved one."""
+        ...
+
+    def save(self, connection_id: int, mapping: StatusMapping) -> None: ...
+
+
+class CustomerRepository(Protocol):
+    def add(self, customer: Customer) -> None: ...
+
+    def get(self, merchant_id: int, customer_id: int) -> Customer | None: ...
+
+    def by_documents(self, merchant_id: int, documents: Iterable[str]) -> dict[str, Customer]: ...
+
+    def by_emails(self, merchant_id: int, emails: Iterable[str]) -> dict[str, Customer]:
+        """One customer per e-mail (the oldest, when several share it)."""
+        ...
+
+    def by_erp_ids(self, merchant_id: int, erp_ids: Iterable[int]) -> dict[int, Customer]: ...
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    def get(self, merchant_id: int, order_id: int) -> Order | None: ...
+
+    def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]: ...
+
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+        """Orders of that shipping service whose carrier is still unknown."""
+        ...
+
+
+class ImportFailureRepository(Protocol):
+    def for_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, ImportFailure]:
+        """Unresolved failures of those orders."""
+        ...
+
+    def add(self, failure: ImportFailure) -> None: ...
+
+
+class ShippingFamilyRepository(Protocol):
+    """A per-connection cache of the ERP's shipping services and their families."""
+
+    def for_connection(self, connection_id: int) -> dict[int, ShippingFamily]: ...
+
+    def save(self, connection_id: int, families: Iterable[ShippingFamily]) -> None: ...
+
+
+class CarrierMappingRepository(Protocol):
+    """A merchant's own choices: shipping-service key -> carrier code."""
+
+    def for_merchant(self, merchant_id: int) -> dict[str, str]: ...
+
+    def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None: ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, message: OutboxMessage) -> None: ...
+
+    def get(self, message_id: int) -> OutboxMessage | None: ...
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+        """Due, undelivered messages, each the oldest undelivered one of its stream (so an
+        order's requests go out in order), leased to `owner`."""
+        ...
+
+
+class JobRepository(Protocol):
+    def schedule(self, kind: JobKind, subject_id: int, due_at: datetime) -> None:
+        """Create the job, or move its due time; a lease in force is left alone."""
+        ...
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        """Due jobs whose lease is free or expired, leased to `owner`, oldest due first."""
+        ...
+
+    def finish(self, job: Job, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
+        """Release the lease and set the next run (None deletes the job). False when the lease
+        was lost to another worker meanwhile: the result is then not recorded."""
+        ...
+
+    def get(self, kind: JobKind, subject_id: int) -> Job | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Rolls back on exit unless `commit()` was called; repositories never
+    commit."""
+
+    merchants: MerchantRepository
+    connections: ConnectionRepository
+    status_mappings: StatusMappingRepository
+    customers: CustomerRepository
+    orders: OrderRepository
+    import_failures: ImportFailureRepository
+    shipping_families: ShippingFamilyRepository
+    carrier_mappings: CarrierMappingRepository
+    outbox: OutboxRepository
+    jobs: JobRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def flush(self) -> None:
+        """Send pending writes without committing (new entities get their ids)."""
+        ...
+
+    def commit(self) -> None:
+        """End the transaction; the unit of work stays usable and the next use begins another."""
+        ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

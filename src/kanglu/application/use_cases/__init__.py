@@ -1,0 +1,1 @@
+"""One use case per module; each a class built with ports and called with a command."""

@@ -1,0 +1,76 @@
+"""DeliverTrackingRequests: hand the outbox's tracking requests to the tracking service.
+
+Each request carries an idempotency key, so delivering one twice (a worker that died after
+the call and before the commit) is harmless; an order's requests go out in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import attrs
+
+from kanglu.application.commands import DeliverTrackingRequests as Command
+from kanglu.application.errors import TransientFailure
+from kanglu.application.ports import Clock, TrackingService, UnitOfWorkFactory
+from kanglu.application.use_cases.refresh_token import backoff
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+
+
+@attrs.frozen
+class DeliveryReport:
+    delivered: int
+    failed: int
+
+
+class DeliverTrackingRequestsUseCase:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, tracking: TrackingService) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._tracking = tracking
+
+    def __call__(self, command: Command) -> DeliveryReport:
+        with self._uow() as uow:
+            messages = uow.outbox.claim(command.owner, self._clock.now(), LEASE, command.limit)
+            uow.commit()
+        delivered = failed = 0
+        blocked: set[str] = set()
+        for message in messages:
+            key = message.stream
+            if key in blocked:
+                continue  # an earlier request of this order failed: keep the order
+            try:
+                self._tracking.deliver(message.request)
+            except TransientFailure as exc:
+                failed += 1
+                blocked.add(key)
+                self._record(message.id, delivered_ok=False, error=exc.message)
+                log.warning(
+                    "tracking delivery failed, will retry",
+                    extra={"outbox_id": message.id, "shipment": message.request.shipment_key, "reason": exc.message},
+                )
+                continue
+            delivered += 1
+            self._record(message.id, delivered_ok=True, error=None)
+        return DeliveryReport(delivered, failed)
+
+    def _record(self, message_id: int | None, *, delivered_ok: bool, error: str | None) -> None:
+        with self._uow() as uow:
+            message = uow.outbox.get(message_id) if message_id is not None else None
+            if message is None:
+                return
+            now = self._clock.now()
+            message.lease_owner = None
+            message.lease_expires_at = None
+            if delivered_ok:
+                message.delivered_at = now
+                message.last_error = None
+            else:
+                message.attempts += 1
+                message.last_error = error
+                message.next_attempt_at = backoff(message.attempts, now)
+            uow.commit()

@@ -1,0 +1,209 @@
+"""PollOrdersByStatus: bring in the orders changed in the ERP since the last complete poll.
+
+Pages are read from a window that starts at the stored cursor minus an overlap. Each page is
+imported in one transaction together with the poll's progress, so a poll that fails half-way
+resumes from the page it did not finish, and the cursor moves only when the window was read
+to the end.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from kanglu.application.commands import PollOrders as Command
+from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.importing import ImportReport, OrderImporter
+from kanglu.application.ports import Clock, ErpGateway, TokenSource, UnitOfWork, UnitOfWorkFactory
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
+from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
+
+log = logging.getLogger(__name__)
+
+
+class PollOutcome(enum.StrEnum):
+    COMPLETED = "completed"
+    RETRY = "retry"  # transient failure or rate limit: progress kept
+    SKIPPED = "skipped"  # not connected
+    DISCONNECTED = "disconnected"
+
+
+@attrs.frozen
+class PollResult:
+    outcome: PollOutcome
+    next_due_at: datetime | None
+    report: ImportReport = attrs.field(factory=ImportReport)
+    pages: int = 0
+    reason: str | None = None
+
+
+class PollOrdersByStatus:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        gateway: ErpGateway,
+        importer: OrderImporter,
+        tokens_for: Callable[[int], TokenSource],
+        interval: timedelta,
+        backfill: timedelta,
+        overlap: timedelta = timedelta(minutes=10),
+        max_pages: int | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._gateway = gateway
+        self._importer = importer
+        self._tokens_for = tokens_for
+        self._interval = interval
+        self._backfill = backfill
+        self._overlap = overlap
+        # A bound on pages per run keeps one huge backfill from holding a worker for an hour;
+        # the progress is stored, so the next run continues from there.
+        self._max_pages = max_pages
+
+    def next_regular_run(self, now: datetime) -> datetime:
+        """The next poll, jittered by ±10% so that thousands of connections spread out."""
+        spread = self._interval.total_seconds() * 0.1
+        return now + self._interval + timedelta(seconds=random.uniform(-spread, spread))
+
+    def __call__(self, command: Command) -> PollResult:
+        with self._uow() as uow:
+            connection = uow.connections.get(command.connection_id)
+            if connection is None or not connection.is_pollable:
+                return PollResult(PollOutcome.SKIPPED, None)
+            progress = connection.start_or_resume_poll(self._clock.now(), self._overlap, self._backfill)
+            uow.commit()
+
+        tokens = self._tokens_for(command.connection_id)
+        report = ImportReport()
+        pages = 0
+        offset = progress.next_offset
+        families: dict[int, int | None] | None = None
+        try:
+            while True:
+                page = self._gateway.changed_orders(tokens, progress.since, offset)
+                orders = [i for i in page.items if isinstance(i, ErpOrder)]
+                if families is None and any(o.shipping.service_id is not None for o in orders):
+                    families = self._families(command.connection_id, tokens, orders)
+                with self._uow() as uow:
+                    connection = self._connection(uow, command.connection_id)
+                    if connection is None:
+                        return PollResult(PollOutcome.SKIPPED, None, report, pages)
+                    mapping = uow.status_mappings.get(command.connection_id)
+                    items = self._with_invoices(uow, connection, mapping, tokens, page.items)
+                    now = self._clock.now()
+                    report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
+                    pages += 1
+                    if page.next_offset is None:
+                        connection.finish_poll(now)
+                    else:
+                        connection.advance_poll(page.next_offset)
+                    uow.commit()
+                if page.next_offset is None:
+                    break
+                offset = page.next_offset
+                if self._max_pages is not None and pages >= self._max_pages:
+                    return PollResult(PollOutcome.RETRY, self._clock.now(), report, pages, "continua no próximo ciclo")
+        except RateLimited as exc:
+            return self._failed(command.connection_id, exc, report, pages, rate_limited=True)
+        except TransientFailure as exc:
+            return self._failed(command.connection_id, exc, report, pages)
+        except ReauthorizationRequired as exc:
+            # Renewal already marked the connection disconnected where Tiny refused for good.
+            log.warning("poll stopped: authorisation refused", extra={"connection_id": command.connection_id,
+                                                                       "reason": exc.message})
+            return PollResult(PollOutcome.DISCONNECTED, None, report, pages, exc.message)
+
+        now = self._clock.now()
+        log.info(
+            "poll completed",
+            extra={"connection_id": command.connection_id, "pages": pages, "imported": report.imported,
+                   "unchanged": report.unchanged, "failed": report.failed, "ignored": report.ignored},
+        )
+        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(now), report, pages)
+
+    @staticmethod
+    def _connection(uow: UnitOfWork, connection_id: int) -> ErpConnection | None:
+        connection = uow.connections.get(connection_id)
+        return connection if connection is not None and connection.is_pollable else None
+
+    def _families(self, connection_id: int, tokens: TokenSource, orders: Sequence[ErpOrder]) -> dict[int, int | None]:
+        """Families (Tiny's `tipo`) of the page's shipping services from the cache; the ERP is
+        asked, once for all of them, only when a service is new."""
+        with self._uow() as uow:
+            known = uow.shipping_families.for_connection(connection_id)
+        wanted = {o.shipping.service_id for o in orders if o.shipping.service_id is not None}
+        if not wanted <= known.keys():
+            fetched = self._gateway.shipping_families(tokens)
+            with self._uow() as uow:
+                uow.shipping_families.save(connection_id, fetched)
+                uow.commit()
+            known.update({f.service_id: f for f in fetched})
+        return {service_id: family.family for service_id, family in known.items()}
+
+    def _with_invoices(
+        self,
+        uow: UnitOfWork,
+        connection: ErpConnection,
+        mapping: StatusMapping,
+        tokens: TokenSource,
+        items: Sequence[ErpOrder | MalformedOrder],
+    ) -> list[ErpOrder | MalformedOrder]:
+        """Attach invoices: the one already stored when there is one, else fetched in one go
+        for the orders that should have one by now."""
+        assert connection.id is not None
+        orders = [i for i in items if isinstance(i, ErpOrder)]
+        stored: dict[int, Order] = uow.orders.by_erp_ids(connection.id, [o.erp_order_id for o in orders])
+        known: dict[int, Invoice] = {
+            erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
+        }
+        wanted = [
+            o
+            for o in orders
+            if o.invoice is None
+            and o.erp_order_id not in known
+            and o.situacao in INVOICED_SITUACOES
+            and (mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored)
+        ]
+        fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
+        result: list[ErpOrder | MalformedOrder] = []
+        for item in items:
+            if isinstance(item, MalformedOrder) or item.invoice is not None:
+                result.append(item)
+                continue
+            invoice = known.get(item.erp_order_id) or fetched.get(item.erp_order_id)
+            if isinstance(invoice, MalformedOrder):
+                result.append(invoice)
+            elif invoice is not None:
+                result.append(attrs.evolve(item, invoice=invoice))
+            else:
+                result.append(item)
+        return result
+
+    def _failed(
+        self, connection_id: int, exc: TransientFailure, report: ImportReport, pages: int, rate_limited: bool = False
+    ) -> PollResult:
+        now = self._clock.now()
+        retry_at = now + timedelta(seconds=exc.retry_after) if exc.retry_after else now + min(
+            self._interval, timedelta(minutes=1)
+        )
+        if not rate_limited:
+            with self._uow() as uow:
+                connection = uow.connections.get(connection_id)
+                if connection is not None:
+                    connection.note_poll_failure(exc.message, now)
+                    uow.commit()
+        log.warning(
+            "poll interrupted, progress kept",
+            extra={"connection_id": connection_id, "reason": exc.message, "request_id": exc.request_id,
+                   "pages": pages, "rate_limited": rate_limited},
+        )
+        return PollResult(PollOutcome.RETRY, retry_at, report, pages, exc.message)

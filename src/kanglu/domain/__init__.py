@@ -1,0 +1,1 @@
+"""The pure model: value objects, entities and rules, free of I/O and frameworks."""

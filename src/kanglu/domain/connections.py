@@ -1,0 +1,236 @@
+"""A merchant's connection to an ERP account: credentials, OAuth state, tokens, poll cursor."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import attrs
+
+from kanglu.domain.errors import InvalidTransition
+from kanglu.domain.secrets import Sealed
+
+
+class ConnectionStatus(enum.StrEnum):
+    NOT_CONFIGURED = "not_configured"
+    PENDING = "pending"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+    @property
+    def label(self) -> str:
+        return {
+            ConnectionStatus.NOT_CONFIGURED: "não configurado",
+            ConnectionStatus.PENDING: "aguardando autorização",
+            ConnectionStatus.CONNECTED: "conectado",
+            ConnectionStatus.DISCONNECTED: "desconectado",
+        }[self]
+
+
+@attrs.frozen
+class SealedTokens:
+    """A token pair as stored, with the instants each one dies."""
+
+    access_token: Sealed
+    refresh_token: Sealed
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None
+
+
+@attrs.frozen
+class PollProgress:
+    """A poll under way: the window it reads and how far it got, so a failed poll resumes."""
+
+    since: datetime
+    started_at: datetime
+    next_offset: int
+
+
+@attrs.define(slots=False, eq=False)
+class ErpConnection:
+    """One merchant's link to one ERP account (today: Tiny).
+
+    Secrets arrive already sealed: the entity never sees a plaintext token, so neither can a
+    repr, a log line or a page built from it.
+    """
+
+    merchant_id: int
+    erp: str = "tiny"
+    status: ConnectionStatus = ConnectionStatus.NOT_CONFIGURED
+    client_id: str | None = None
+    client_secret: Sealed | None = None
+    invite_link: str | None = None
+    # OAuth: the nonce of the one authorisation in flight, and its PKCE verifier.
+    auth_nonce: str | None = None
+    auth_verifier: Sealed | None = None
+    auth_started_at: datetime | None = None
+    access_token: Sealed | None = None
+    refresh_token: Sealed | None = None
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    # Bumped at every renewal: a caller that saw version N and got a 401 knows whether
+    # somebody else already renewed.
+    token_version: int = 0
+    refresh_failures: int = 0
+    account_name: str | None = None
+    connected_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    last_error: str | None = None
+    poll_cursor: datetime | None = None
+    poll_since: datetime | None = None
+    poll_started_at: datetime | None = None
+    poll_offset: int | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+
+    # -- credentials and authorisation ------------------------------------------------
+
+    def configure(self, client_id: str, client_secret: Sealed | None, invite_link: str, now: datetime) -> None:
+        """Save credentials. A different Client ID is a different Tiny application: its tokens
+        are worthless, so the connection waits for a new authorisation."""
+        if client_secret is None and self.client_secret is None:
+            raise InvalidTransition("informe o Client Secret")
+        app_changed = self.client_id is not None and client_id != self.client_id
+        self.client_id = client_id
+        if client_secret is not None:
+            self.client_secret = client_secret
+        self.invite_link = invite_link
+        if app_changed or self.status is ConnectionStatus.NOT_CONFIGURED:
+            self._drop_tokens()
+            self.status = ConnectionStatus.PENDING
+        self.updated_at = now
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def begin_authorization(self, nonce: str, verifier: Sealed, now: datetime) -> None:
+        if not self.is_configured:
+            raise InvalidTransition("configure o Client ID e o Client Secret antes de conectar")
+        self.auth_nonce = nonce
+        self.auth_verifier = verifier
+        self.auth_started_at = now
+        self.updated_at = now
+
+    def consume_authorization(self, nonce: str) -> Sealed:
+        """Single use: the nonce of a state is accepted once, then forgotten."""
+        if self.auth_nonce is None or nonce != self.auth_nonce or self.auth_verifier is None:
+            raise InvalidTransition("autorização já utilizada ou substituída por outra mais recente")
+        verifier = self.auth_verifier
+        self.auth_nonce = None
+        self.auth_verifier = None
+        self.auth_started_at = None
+        return verifier
+
+    def complete_authorization(self, tokens: SealedTokens, account_name: str | None, now: datetime) -> None:
+        self._take_tokens(tokens)
+        self.account_name = account_name
+        self.status = ConnectionStatus.CONNECTED
+        self.connected_at = now
+        self.last_error = None
+        self.refresh_failures = 0
+        self.updated_at = now
+
+    # -- tokens -----------------------------------------------------------------------
+
+    def renewal_due_at(self, margin: timedelta) -> datetime | None:
+        """When renewal must happen: before the access token expires, and in any case before
+        the refresh token dies (an idle connection is lost after a day otherwise)."""
+        if self.status is not ConnectionStatus.CONNECTED or self.access_expires_at is None:
+            return None
+        due = self.access_expires_at - margin
+        if self.refresh_expires_at is not None:
+            due = min(due, self.refresh_expires_at - margin)
+        return due
+
+    def needs_refresh(self, now: datetime, margin: timedelta) -> bool:
+        due = self.renewal_due_at(margin)
+        return due is not None and now >= due
+
+    def refresh_token_dead(self, now: datetime) -> bool:
+        return self.refresh_expires_at is not None and now >= self.refresh_expires_at
+
+    def access_token_valid(self, now: datetime) -> bool:
+        return (
+            self.status is ConnectionStatus.CONNECTED
+            and self.access_token is not None
+            and self.access_expires_at is not None
+            and now < self.access_expires_at
+        )
+
+    def mark_refreshed(self, tokens: SealedTokens, now: datetime) -> None:
+        if self.status is not ConnectionStatus.CONNECTED:
+            raise InvalidTransition("só uma conexão ativa renova o token")
+        self._take_tokens(tokens)
+        self.refresh_failures = 0
+        if self.last_error and self.last_error.startswith(RENEWAL_ERROR_PREFIX):
+            self.last_error = None
+        self.updated_at = now
+
+    def note_refresh_failure(self, reason: str, now: datetime) -> None:
+        self.refresh_failures += 1
+        self.last_error = f"{RENEWAL_ERROR_PREFIX}{reason}"
+        self.updated_at = now
+
+    def mark_disconnected(self, reason: str, now: datetime) -> None:
+        """Tiny refused us for good, or the merchant disconnected: tokens go, the cursor stays
+        so that a reconnection resumes where polling stopped."""
+        self._drop_tokens()
+        self.status = ConnectionStatus.DISCONNECTED
+        self.last_error = reason
+        self.updated_at = now
+
+    def _take_tokens(self, tokens: SealedTokens) -> None:
+        self.access_token = tokens.access_token
+        self.refresh_token = tokens.refresh_token
+        self.access_expires_at = tokens.access_expires_at
+        self.refresh_expires_at = tokens.refresh_expires_at
+        self.token_version += 1
+
+    def _drop_tokens(self) -> None:
+        self.access_token = None
+        self.refresh_token = None
+        self.access_expires_at = None
+        self.refresh_expires_at = None
+
+    # -- polling ----------------------------------------------------------------------
+
+    @property
+    def is_pollable(self) -> bool:
+        return self.status is ConnectionStatus.CONNECTED
+
+    def poll_progress(self) -> PollProgress | None:
+        if self.poll_since is None or self.poll_started_at is None or self.poll_offset is None:
+            return None
+        return PollProgress(self.poll_since, self.poll_started_at, self.poll_offset)
+
+    def start_or_resume_poll(self, now: datetime, overlap: timedelta, backfill: timedelta) -> PollProgress:
+        """Resume an unfinished poll, else open a window from the cursor (minus an overlap, so
+        a late write in the ERP is never skipped) or, the first time, from the backfill."""
+        progress = self.poll_progress()
+        if progress is not None:
+            return progress
+        since = (self.poll_cursor - overlap) if self.poll_cursor else (now - backfill)
+        self.poll_since, self.poll_started_at, self.poll_offset = since, now, 0
+        return PollProgress(since, now, 0)
+
+    def advance_poll(self, next_offset: int) -> None:
+        self.poll_offset = next_offset
+
+    def finish_poll(self, now: datetime) -> None:
+        """The window was read to the end: the cursor moves to when the poll started."""
+        assert self.poll_started_at is not None
+        self.poll_cursor = self.poll_started_at
+        self.poll_since = self.poll_started_at = self.poll_offset = None
+        self.last_sync_at = now
+        if self.last_error and self.last_error.startswith(POLL_ERROR_PREFIX):
+            self.last_error = None
+        self.updated_at = now
+
+    def note_poll_failure(self, reason: str, now: datetime) -> None:
+        self.last_error = f"{POLL_ERROR_PREFIX}{reason}"
+        self.updated_at = now
+
+
+RENEWAL_ERROR_PREFIX = "Renovação do acesso: "
+POLL_ERROR_PREFIX = "Sincronização: "

@@ -1,0 +1,31 @@
+"""Scheduled work for the worker: one job per (kind, subject), leased while it runs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+
+class JobKind(enum.StrEnum):
+    RENEW_TOKEN = "renew_token"
+    POLL = "poll"
+    DELIVER_OUTBOX = "deliver_outbox"
+
+
+@attrs.define(slots=False, eq=False)
+class Job:
+    """A due time and, while a worker runs it, a lease that expires if the worker dies."""
+
+    kind: JobKind
+    subject_id: int
+    due_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    id: int | None = None
+
+    def is_claimable(self, now: datetime) -> bool:
+        return self.due_at <= now and (self.lease_expires_at is None or self.lease_expires_at <= now)

@@ -1,0 +1,228 @@
+"""Orders imported from an ERP: the incoming snapshot, the invoice, and the Order entity."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import hashlib
+
+import attrs
+
+from kanglu.domain.access_keys import AccessKey
+from kanglu.domain.carriers import Carrier
+from kanglu.domain.customers import Customer, CustomerData
+from kanglu.domain.money import Money
+from kanglu.domain.shipping import ShippingService
+from kanglu.domain.situacoes import Action, Situacao
+from kanglu.domain.tracking import Shipment, ShipmentStatus, TrackingRequest, TrackingRequestKind
+from kanglu.domain.tracking_codes import TrackingCode
+
+
+@attrs.frozen
+class Invoice:
+    """The order's nota fiscal: number and series without leading zeros, and the access key."""
+
+    number: str | None = None
+    series: str | None = None
+    access_key: AccessKey | None = None
+    erp_invoice_id: int | None = None
+    tracking_code: TrackingCode | None = None
+    tracking_url: str | None = None
+
+
+@attrs.frozen
+class ErpOrder:
+    """One order exactly as the ERP describes it now, already validated and converted.
+
+    `created_at` is a date or a local (São Paulo) date-time, as Tiny gives it.
+    """
+
+    erp_order_id: int
+    situacao: Situacao
+    number: str | None = None
+    ecommerce_number: str | None = None
+    total: Money = attrs.field(factory=Money.zero)
+    created_at: date | datetime | None = None
+    customer: CustomerData | None = None
+    invoice: Invoice | None = None
+    shipping: ShippingService = attrs.field(factory=ShippingService)
+    tracking_code: TrackingCode | None = None
+
+    @property
+    def effective_tracking_code(self) -> TrackingCode | None:
+        """The order's own code, else the one on its invoice."""
+        if self.tracking_code is not None:
+            return self.tracking_code
+        return self.invoice.tracking_code if self.invoice else None
+
+    @property
+    def erp_tracking_url(self) -> str | None:
+        return self.shipping.tracking_url or (self.invoice.tracking_url if self.invoice else None)
+
+
+def import_signature(snapshot: ErpOrder, action: Action, carrier: Carrier | None) -> str:
+    """Identifies everything an import would write: the same signature twice means the second
+    import has nothing to change (attrs reprs are deterministic and cover every field)."""
+    text = repr((snapshot, action.value, carrier.code if carrier else None))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@attrs.frozen
+class MalformedOrder:
+    """An order payload that could not be converted: the reason (Portuguese) and the raw data."""
+
+    erp_order_id: int | None
+    reason: str
+    raw: object = None
+
+
+def target_status(action: Action, carrier: Carrier | None, code: TrackingCode | None) -> ShipmentStatus:
+    """The tracking state an order should be in, from its situação's action and its data."""
+    if action is Action.MARK_DELIVERED:
+        return ShipmentStatus.DELIVERED
+    if action is Action.CANCEL_TRACKING:
+        return ShipmentStatus.CANCELLED
+    if carrier is not None and code is not None:
+        return ShipmentStatus.TRACKING
+    return ShipmentStatus.WAITING_DATA
+
+
+@attrs.define(slots=False, eq=False)
+class Order:
+    """An imported order, unique per (connection, ERP order id)."""
+
+    merchant_id: int
+    connection_id: int
+    erp_order_id: int
+    situacao: Situacao
+    imported_at: datetime
+    updated_at: datetime
+    number: str | None = None
+    ecommerce_number: str | None = None
+    total: Money = attrs.field(factory=Money.zero)
+    created_at: date | datetime | None = None
+    customer: Customer | None = None
+    invoice: Invoice | None = None
+    shipping: ShippingService = attrs.field(factory=ShippingService)
+    shipping_key: str | None = None
+    carrier_code: str | None = None
+    tracking_code: TrackingCode | None = None
+    tracking_url: str | None = None
+    tracking_status: ShipmentStatus = ShipmentStatus.WAITING_DATA
+    shipments: list[Shipment] = attrs.field(factory=list)
+    fingerprint: str = ""
+    id: int | None = None
+
+    @classmethod
+    def new(cls, merchant_id: int, connection_id: int, snapshot: ErpOrder, now: datetime) -> Order:
+        return cls(
+            merchant_id=merchant_id,
+            connection_id=connection_id,
+            erp_order_id=snapshot.erp_order_id,
+            situacao=snapshot.situacao,
+            imported_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def outbox_stream(self) -> str:
+        """Orders the tracking requests of this order in the outbox."""
+        return f"{self.connection_id}:{self.erp_order_id}"
+
+    @property
+    def active_shipment(self) -> Shipment | None:
+        return next((s for s in self.shipments if s.active), None)
+
+    def apply(
+        self,
+        snapshot: ErpOrder,
+        action: Action,
+        carrier: Carrier | None,
+        customer: Customer | None,
+        now: datetime,
+    ) -> list[TrackingRequest]:
+        """Take the snapshot's data and move tracking to where the action says it should be.
+
+        Returns the requests for the tracking service, in order. The resulting state depends
+        only on the snapshot (and the carrier it identifies), never on the versions before it.
+        An ignored situação refreshes the data and leaves tracking where it was.
+        """
+        code = snapshot.effective_tracking_code
+        self.situacao = snapshot.situacao
+        self.number = snapshot.number
+        self.ecommerce_number = snapshot.ecommerce_number
+        self.total = snapshot.total
+        self.created_at = snapshot.created_at
+        self.customer = customer
+        self.invoice = snapshot.invoice
+        self.shipping = snapshot.shipping
+        self.shipping_key = snapshot.shipping.key
+        self.carrier_code = carrier.code if carrier else None
+        self.tracking_code = code
+        self.tracking_url = snapshot.erp_tracking_url or (carrier.tracking_url(code) if carrier and code else None)
+        self.fingerprint = import_signature(snapshot, action, carrier)
+        self.updated_at = now
+        if action is Action.IGNORE:
+            return []
+        return self._move_tracking(target_status(action, carrier, code), carrier, code, now)
+
+    def assign_carrier(self, carrier: Carrier, action: Action, now: datetime) -> list[TrackingRequest]:
+        """A carrier chosen later (the merchant mapped the shipping service by hand)."""
+        self.carrier_code = carrier.code
+        self.fingerprint = ""  # the next import must not be skipped as unchanged
+        if self.tracking_url is None and self.tracking_code is not None:
+            self.tracking_url = carrier.tracking_url(self.tracking_code)
+        self.updated_at = now
+        if action is Action.IGNORE:
+            return []
+        return self._move_tracking(target_status(action, carrier, self.tracking_code), carrier, self.tracking_code, now)
+
+    def _move_tracking(
+        self, target: ShipmentStatus, carrier: Carrier | None, code: TrackingCode | None, now: datetime
+    ) -> list[TrackingRequest]:
+        requests: list[TrackingRequest] = []
+        active = self.active_shipment
+        tracking = active if active is not None and active.status is ShipmentStatus.TRACKING else None
+        if target is ShipmentStatus.TRACKING:
+            assert carrier is not None and code is not None
+            if tracking and (tracking.carrier_code, tracking.tracking_code) == (carrier.code, code.value):
+                pass
+            else:
+                if tracking:
+                    tracking.close(ShipmentStatus.CANCELLED, now)
+                    requests.append(self._request(TrackingRequestKind.CANCEL, tracking, now))
+                if active:
+                    active.retire(now)
+                started = Shipment(carrier_code=carrier.code, tracking_code=code.value, started_at=now)
+                self.shipments.append(started)
+                requests.append(self._request(TrackingRequestKind.START, started, now))
+        elif tracking is not None:
+            # Delivered, cancelled, or the data tracking needs is gone: close what runs.
+            if target is ShipmentStatus.DELIVERED:
+                tracking.close(ShipmentStatus.DELIVERED, now)
+                requests.append(self._request(TrackingRequestKind.DELIVERED, tracking, now))
+            else:
+                tracking.close(ShipmentStatus.CANCELLED, now)
+                requests.append(self._request(TrackingRequestKind.CANCEL, tracking, now))
+                if target is ShipmentStatus.WAITING_DATA:
+                    tracking.retire(now)
+        self.tracking_status = target
+        return requests
+
+    def _request(self, kind: TrackingRequestKind, shipment: Shipment, now: datetime) -> TrackingRequest:
+        customer = self.customer
+        return TrackingRequest(
+            kind=kind,
+            shipment_key=shipment.key,
+            merchant_id=self.merchant_id,
+            erp_order_id=self.erp_order_id,
+            order_number=self.number,
+            ecommerce_number=self.ecommerce_number,
+            carrier_code=shipment.carrier_code,
+            tracking_code=shipment.tracking_code,
+            tracking_url=self.tracking_url,
+            customer_name=customer.name if customer else None,
+            customer_email=customer.email if customer else None,
+            customer_phone=customer.phone if customer else None,
+            occurred_at=now,
+        )

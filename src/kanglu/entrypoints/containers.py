@@ -1,0 +1,146 @@
+"""The composition root: the only module that knows every class.
+
+Grouped as cosmicpython and python-dependency-injector's examples do: `Core` (settings,
+clock, secrets), `Adapters` (database, ERP, tracking) and `UseCases`. Nothing is built at
+import time: providers build on first use.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dependency_injector import containers, providers
+
+from kanglu.adapters.clock import SystemClock
+from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
+from kanglu.adapters.passwords import Argon2PasswordHasher
+from kanglu.application.commands import RefreshToken
+from kanglu.application.importing import OrderImporter
+from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
+from kanglu.application.use_cases.create_merchant import CreateMerchant
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.use_cases.disconnect_erp import DisconnectErp
+from kanglu.application.use_cases.import_order import ImportOrder
+from kanglu.application.use_cases.map_shipping_service import MapShippingService
+from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
+from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
+from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
+from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.entrypoints.settings import Settings
+
+
+def _host_of(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname
+
+
+class Core(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    secret_box = providers.Singleton(FernetSecretBox, keys=settings.provided.encryption_keys)
+    state_signer = providers.Singleton(HmacStateSigner, secret_key=settings.provided.secret_key)
+    passwords = providers.Singleton(Argon2PasswordHasher)
+    carriers = providers.Object(DEFAULT_REGISTRY)
+    renewal_margin = providers.Callable(lambda s: timedelta(seconds=s.renewal_margin), settings)
+    poll_interval = providers.Callable(lambda s: timedelta(seconds=s.poll_interval), settings)
+    backfill = providers.Callable(lambda s: timedelta(days=s.backfill_days), settings)
+    redirect_uri = providers.Callable(lambda s: s.redirect_uri, settings)
+    auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
+
+
+class Adapters(containers.DeclarativeContainer):
+    """The outside world. Declared as dependencies here and provided by `build_container`
+    from the concrete adapters, or by tests with fakes."""
+
+    core = providers.DependenciesContainer()
+    uow = providers.Dependency()
+    oauth = providers.Dependency()
+    gateway = providers.Dependency()
+    tracking = providers.Dependency()
+
+
+class UseCases(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    adapters = providers.DependenciesContainer()
+
+    importer = providers.Factory(OrderImporter, carriers=core.carriers)
+    refresh_token = providers.Factory(
+        RefreshTokenUseCase,
+        uow=adapters.uow,
+        clock=core.clock,
+        secret_box=core.secret_box,
+        oauth=adapters.oauth,
+        renewal_margin=core.renewal_margin,
+    )
+    save_credentials = providers.Factory(
+        SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host
+    )
+    begin_connect = providers.Factory(
+        BeginConnectErp,
+        uow=adapters.uow,
+        clock=core.clock,
+        secret_box=core.secret_box,
+        signer=core.state_signer,
+        oauth=adapters.oauth,
+        redirect_uri=core.redirect_uri,
+    )
+    complete_connect = providers.Factory(
+        CompleteConnectErp,
+        uow=adapters.uow,
+        clock=core.clock,
+        secret_box=core.secret_box,
+        signer=core.state_signer,
+        oauth=adapters.oauth,
+        gateway=adapters.gateway,
+        redirect_uri=core.redirect_uri,
+        renewal_margin=core.renewal_margin,
+    )
+    disconnect = providers.Factory(DisconnectErp, uow=adapters.uow, clock=core.clock)
+    update_status_mapping = providers.Factory(UpdateStatusMapping, uow=adapters.uow)
+    map_shipping_service = providers.Factory(
+        MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
+    )
+    import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
+    deliver_tracking = providers.Factory(
+        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking
+    )
+    create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
+    tokens_for = providers.Factory(
+        lambda uow, secret_box, refresh: (
+            lambda connection_id: ConnectionTokens(
+                connection_id=connection_id,
+                uow=uow,
+                secret_box=secret_box,
+                force_refresh=lambda cid, version: refresh(RefreshToken(cid, force=True, seen_token_version=version)),
+            )
+        ),
+        uow=adapters.uow,
+        secret_box=core.secret_box,
+        refresh=refresh_token,
+    )
+    poll_orders = providers.Factory(
+        PollOrdersByStatus,
+        uow=adapters.uow,
+        clock=core.clock,
+        gateway=adapters.gateway,
+        importer=importer,
+        tokens_for=tokens_for,
+        interval=core.poll_interval,
+        backfill=core.backfill,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings)
+    adapters = providers.Container(Adapters, core=core)
+    use_cases = providers.Container(UseCases, core=core, adapters=adapters)
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """The container for a deployment: settings from the environment unless given."""
+    container = Container(settings=settings or Settings.from_env())
+    return container

@@ -1,0 +1,126 @@
+"""Deployment settings from KANGLU_* environment variables, with embedded defaults.
+
+Secrets that are not given (the Flask/state key, the encryption keys) are generated once and
+kept in the data folder with mode 0600, so the embedded default survives restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from kanglu.adapters.crypto import FernetSecretBox
+
+DEFAULT_TINY_API_URL = "https://api.tiny.com.br/public-api/v3"
+DEFAULT_TINY_AUTH_URL = "https://accounts.tiny.com.br/realms/tiny/protocol/openid-connect"
+CALLBACK_PATH = "/integrations/tiny/callback"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    # Created with 0600 from the start: never world-readable, not even for an instant.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@attrs.frozen(repr=False)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    public_url: str = "http://127.0.0.1:8000"
+    tiny_api_url: str = DEFAULT_TINY_API_URL
+    tiny_auth_url: str = DEFAULT_TINY_AUTH_URL
+    poll_interval: int = 120
+    backfill_days: int = 30
+    tracking_url: str | None = None
+    renewal_margin: int = 600
+    log_format: str = "console"
+    metrics_port: int | None = None
+    encryption_keys_file: Path | None = None
+
+    def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
+        return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url.rstrip("/") + CALLBACK_PATH
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def safe_database_url(self) -> str:
+        """The URL without its password, for logs."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.database_url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.database_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("KANGLU_DATA_DIR") or "./var").resolve()
+        database_url = env.get("KANGLU_DATABASE_URL") or f"sqlite:///{data_dir / 'kanglu.sqlite3'}"
+        if database_url.startswith("sqlite"):
+            data_dir.mkdir(parents=True, exist_ok=True)
+        secret_key = env.get("KANGLU_SECRET_KEY") or _read_or_create(
+            data_dir / "secret_key", lambda: secrets.token_urlsafe(48)
+        )
+        keys_file = None
+        raw_keys = env.get("KANGLU_ENCRYPTION_KEYS")
+        if not raw_keys:
+            keys_file = data_dir / "encryption_keys"
+            raw_keys = _read_or_create(keys_file, FernetSecretBox.generate_key)
+        keys = tuple(k.strip() for k in raw_keys.replace("\n", ",").split(",") if k.strip())
+        try:
+            FernetSecretBox(keys)
+        except ValueError as exc:
+            raise SettingsError(f"KANGLU_ENCRYPTION_KEYS holds an invalid Fernet key: {exc}") from None
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=secret_key,
+            encryption_keys=keys,
+            public_url=(env.get("KANGLU_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            tiny_api_url=(env.get("KANGLU_TINY_API_URL") or DEFAULT_TINY_API_URL).rstrip("/"),
+            tiny_auth_url=(env.get("KANGLU_TINY_AUTH_URL") or DEFAULT_TINY_AUTH_URL).rstrip("/"),
+            poll_interval=_int(env, "KANGLU_POLL_INTERVAL", 120),
+            backfill_days=_int(env, "KANGLU_BACKFILL_DAYS", 30, minimum=0),
+            tracking_url=env.get("KANGLU_TRACKING_URL") or None,
+            renewal_margin=_int(env, "KANGLU_RENEWAL_MARGIN", 600),
+            log_format=env.get("KANGLU_LOG_FORMAT") or "console",
+            metrics_port=_int(env, "KANGLU_METRICS_PORT", 0, minimum=0) or None,
+            encryption_keys_file=keys_file,
+        )

@@ -1,0 +1,147 @@
+"""Builders of domain objects and wired use cases for unit tests."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import attrs
+
+from kanglu.application.importing import OrderImporter
+from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
+from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
+from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.commands import RefreshToken
+from kanglu.domain.access_keys import AccessKey, access_key_check_digit
+from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.domain.customers import Address, CustomerData
+from kanglu.domain.documents import Document
+from kanglu.domain.money import Money
+from kanglu.domain.orders import ErpOrder, Invoice
+from kanglu.domain.shipping import ShippingService
+from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking_codes import TrackingCode, s10_check_digit
+from tests.fakes import (
+    FakeClock,
+    FakeErpGateway,
+    FakeOAuth,
+    FakeSecretBox,
+    FakeStateSigner,
+    FakeUnitOfWorkFactory,
+)
+from tests.strategies import cpf_check_digits
+
+MARGIN = timedelta(minutes=10)
+REDIRECT = "http://127.0.0.1:8000/integrations/tiny/callback"
+
+
+def cpf(seed: int) -> str:
+    base = f"{(seed * 7919 + 123456789) % 10**9:09d}"
+    if len(set(base)) == 1:
+        base = "123456780"
+    return base + cpf_check_digits(base)
+
+
+def s10(serial: int, service: str = "QB") -> TrackingCode:
+    digits = f"{serial % 10**8:08d}"
+    return TrackingCode.parse(f"{service}{digits}{s10_check_digit(digits)}BR")
+
+
+def access_key(number: int) -> AccessKey:
+    first = f"3526071234567800019955001{number:09d}1{number % 10**8:08d}"
+    return AccessKey.parse(first + str(access_key_check_digit(first)))
+
+
+def customer(seed: int = 1, **changes: Any) -> CustomerData:
+    data = CustomerData(
+        name=f"Cliente {seed}",
+        document=Document.parse(cpf(seed)),
+        email=f"cliente{seed}@example.com",
+        phone=f"119{seed:08d}",
+        address=Address("Rua das Flores", str(seed), None, "Centro", "São Paulo", "SP", "01001000", "Brasil"),
+        erp_customer_id=1000 + seed,
+    )
+    return attrs.evolve(data, **changes)
+
+
+def erp_order(erp_id: int = 1, situacao: Situacao = Situacao.ENVIADA, **changes: Any) -> ErpOrder:
+    order = ErpOrder(
+        erp_order_id=erp_id,
+        situacao=situacao,
+        number=str(10000 + erp_id),
+        ecommerce_number=f"MLB-{erp_id}",
+        total=Money.parse("199.90"),
+        created_at=date(2026, 6, 30),
+        customer=customer(erp_id),
+        invoice=Invoice(number=str(500 + erp_id), series="1", access_key=access_key(500 + erp_id)),
+        shipping=ShippingService(service_id=10, service_name="Correios", freight_name="SEDEX", carrier_name=None),
+        tracking_code=s10(erp_id),
+    )
+    return attrs.evolve(order, **changes)
+
+
+@attrs.define
+class World:
+    """Fakes and use cases wired together, as the container wires the real ones."""
+
+    clock: FakeClock = attrs.Factory(FakeClock)
+    uow: FakeUnitOfWorkFactory = attrs.Factory(FakeUnitOfWorkFactory)
+    box: FakeSecretBox = attrs.Factory(FakeSecretBox)
+    oauth: FakeOAuth = attrs.Factory(FakeOAuth)
+    gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
+
+    @property
+    def signer(self) -> FakeStateSigner:
+        return FakeStateSigner(self.clock)
+
+    def begin(self) -> BeginConnectErp:
+        return BeginConnectErp(
+            uow=self.uow, clock=self.clock, secret_box=self.box, signer=self.signer, oauth=self.oauth,
+            redirect_uri=REDIRECT,
+        )
+
+    def complete(self) -> CompleteConnectErp:
+        return CompleteConnectErp(
+            uow=self.uow, clock=self.clock, secret_box=self.box, signer=self.signer, oauth=self.oauth,
+            gateway=self.gateway, redirect_uri=REDIRECT, renewal_margin=MARGIN,
+        )
+
+    def refresh(self) -> RefreshTokenUseCase:
+        return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
+                                   renewal_margin=MARGIN)
+
+    def tokens_for(self, connection_id: int) -> ConnectionTokens:
+        refresh = self.refresh()
+        return ConnectionTokens(
+            connection_id=connection_id, uow=self.uow, secret_box=self.box,
+            force_refresh=lambda cid, version: refresh(RefreshToken(cid, force=True, seen_token_version=version)),
+        )
+
+    def importer(self) -> OrderImporter:
+        return OrderImporter(carriers=DEFAULT_REGISTRY)
+
+    def poll(self, **kwargs: Any) -> PollOrdersByStatus:
+        return PollOrdersByStatus(
+            uow=self.uow, clock=self.clock, gateway=self.gateway, importer=self.importer(),
+            tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
+        )
+
+
+def connected_world(merchant_id: int = 7) -> tuple[World, int]:
+    """A world where a merchant's connection went through the whole OAuth dance."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from kanglu.application.commands import BeginConnection, CompleteConnection, SaveErpCredentials
+    from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as Save
+    from kanglu.domain.secrets import Secret
+
+    world = World()
+    Save(uow=world.uow, clock=world.clock, secret_box=world.box)(
+        SaveErpCredentials(merchant_id, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x")
+    )
+    url = world.begin()(BeginConnection(merchant_id))
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    connection = world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
+    assert connection.id is not None
+    return world, connection.id

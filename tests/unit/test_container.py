@@ -1,0 +1,33 @@
+"""The container wires every use case; with fakes in place of the adapters they run."""
+
+from dependency_injector import providers
+
+from kanglu.application.commands import CreateMerchant
+from kanglu.domain.secrets import Secret
+from kanglu.entrypoints.containers import Container
+from kanglu.entrypoints.settings import Settings
+from tests.fakes import FakeErpGateway, FakeOAuth, FakeTrackingService, FakeUnitOfWorkFactory
+
+
+def test_every_use_case_builds_and_runs_with_fakes(tmp_path) -> None:
+    settings = Settings.from_env({"KANGLU_DATA_DIR": str(tmp_path)})
+    container = Container(settings=settings)
+    uow = FakeUnitOfWorkFactory()
+    container.adapters.uow.override(providers.Object(uow))
+    container.adapters.oauth.override(providers.Object(FakeOAuth()))
+    container.adapters.gateway.override(providers.Object(FakeErpGateway()))
+    container.adapters.tracking.override(providers.Object(FakeTrackingService()))
+    for name, provider in container.use_cases.providers.items():
+        assert provider() is not None, name
+    created = container.use_cases.create_merchant()(CreateMerchant("Loja", "loja@example.com", Secret("senha-forte")))
+    assert created.api_key.startswith("kgl_")
+    assert uow.read().merchants.get_by_email("loja@example.com").password_hash != "senha-forte"
+
+
+def test_generated_secrets_are_kept_private_and_stable(tmp_path) -> None:
+    first = Settings.from_env({"KANGLU_DATA_DIR": str(tmp_path)})
+    second = Settings.from_env({"KANGLU_DATA_DIR": str(tmp_path)})
+    assert first.encryption_keys == second.encryption_keys and first.secret_key == second.secret_key
+    for name in ("secret_key", "encryption_keys"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    assert first.secret_key not in repr(first)

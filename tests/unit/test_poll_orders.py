@@ -1,0 +1,176 @@
+from datetime import timedelta
+
+import attrs
+
+from kanglu.application.commands import PollOrders
+from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.use_cases.poll_orders import PollOutcome
+from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.money import Money
+from kanglu.domain.orders import Invoice, MalformedOrder
+from kanglu.domain.shipping import ShippingFamily, ShippingService
+from kanglu.domain.situacoes import Situacao
+from tests.builders import access_key, connected_world, erp_order
+
+
+def seed(world, count, updated=None):
+    when = updated or world.clock.now() - timedelta(hours=1)
+    for i in range(1, count + 1):
+        world.gateway.put(erp_order(i), when)
+
+
+def test_first_poll_imports_the_backfill_page_by_page_and_moves_the_cursor() -> None:
+    world, cid = connected_world()
+    world.gateway.page_size = 10
+    seed(world, 25)
+    world.gateway.put(erp_order(99), world.clock.now() - timedelta(days=31))  # outside the backfill
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED and result.pages == 3
+    assert result.report.imported == 25
+    connection = world.uow.read().connections.get(cid)
+    assert connection.poll_cursor == world.clock.now() and connection.poll_progress() is None
+    assert connection.last_sync_at == world.clock.now()
+    assert timedelta(minutes=1, seconds=48) <= result.next_due_at - world.clock.now() <= timedelta(minutes=2, seconds=12)
+
+
+def test_next_poll_reads_from_the_cursor_minus_the_overlap() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    world.poll()(PollOrders(cid))
+    world.clock.advance(minutes=2)
+    world.gateway.put(erp_order(50), world.clock.now() - timedelta(minutes=5))  # a late write
+    result = world.poll()(PollOrders(cid))
+    assert result.report.imported == 1
+    assert result.report.unchanged == 0  # older orders fell outside the window
+
+
+def test_poll_failing_half_way_keeps_the_cursor_and_resumes_the_unfinished_part() -> None:
+    world, cid = connected_world()
+    world.gateway.page_size = 10
+    seed(world, 30)
+    first_cursor = world.uow.read().connections.get(cid).poll_cursor
+    world.gateway.faults.append(("orders", TransientFailure("ok")))  # placeholder, consumed below
+    world.gateway.faults.clear()
+    poll = world.poll()
+    original = world.gateway.changed_orders
+    calls = {"n": 0}
+
+    def flaky(tokens, since, offset):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise TransientFailure("Tiny respondeu 503")
+        return original(tokens, since, offset)
+
+    world.gateway.changed_orders = flaky
+    result = poll(PollOrders(cid))
+    assert result.outcome is PollOutcome.RETRY
+    connection = world.uow.read().connections.get(cid)
+    assert connection.poll_cursor == first_cursor
+    assert connection.poll_progress().next_offset == 10
+    assert "503" in connection.last_error
+    assert len(world.uow.read().orders.all()) == 10
+
+    world.gateway.changed_orders = original
+    world.clock.advance(minutes=1)
+    result = poll(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED and result.pages == 2
+    connection = world.uow.read().connections.get(cid)
+    assert len(world.uow.read().orders.all()) == 30
+    assert connection.last_error is None
+    assert connection.poll_cursor == world.clock.now() - timedelta(minutes=1)  # when the poll began
+
+
+def test_rate_limit_waits_for_the_reset() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    world.gateway.faults.append(("orders", RateLimited("limite", retry_after=42)))
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.RETRY
+    assert result.next_due_at == world.clock.now() + timedelta(seconds=42)
+
+
+def test_malformed_orders_are_recorded_and_do_not_stop_the_poll() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    world.gateway.put(MalformedOrder(4, "CPF inválido: os dígitos verificadores não conferem", {"id": 4}),
+                      world.clock.now() - timedelta(hours=1), erp_id=4)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED
+    assert (result.report.imported, result.report.failed) == (3, 1)
+
+
+def test_invoices_are_fetched_once_for_the_orders_lacking_them() -> None:
+    world, cid = connected_world()
+    for i in (1, 2, 3):
+        world.gateway.put(erp_order(i, invoice=None), world.clock.now() - timedelta(hours=1))
+    world.gateway.put(erp_order(4, invoice=None, situacao=Situacao.ABERTA), world.clock.now() - timedelta(hours=1))
+    world.gateway.invoices = {i: Invoice("9", "1", access_key(9000 + i)) for i in (1, 2)}
+    world.poll()(PollOrders(cid))
+    assert world.gateway.calls["invoices"] == 1
+    by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
+    assert by_id[1].invoice.access_key == access_key(9001) and by_id[3].invoice is None
+    world.clock.advance(minutes=2)
+    for i in (1, 2, 3):  # all three change again in Tiny; 3 still has no invoice
+        world.gateway.put(erp_order(i, invoice=None, total=Money.parse("1.00")), world.clock.now())
+    fetched = []
+    original = world.gateway.invoices_for
+    world.gateway.invoices_for = lambda tokens, wanted: fetched.extend(o.erp_order_id for o in wanted) or original(tokens, wanted)
+    world.poll()(PollOrders(cid))
+    assert fetched == [3]  # the stored invoices of 1 and 2 were reused
+    by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
+    assert by_id[2].invoice.access_key == access_key(9002) and str(by_id[2].total) == "1.00"
+
+
+def test_shipping_families_are_looked_up_once_and_cached() -> None:
+    world, cid = connected_world()
+    shipping = ShippingService(service_id=55, service_name="Minha Transportadora", freight_name="Normal")
+    world.gateway.families = [ShippingFamily(55, "Minha Transportadora", 7)]  # tipo 7 = Jadlog
+    for i in (1, 2):
+        world.gateway.put(erp_order(i, shipping=shipping), world.clock.now() - timedelta(hours=1))
+    world.poll()(PollOrders(cid))
+    world.clock.advance(minutes=2)
+    world.gateway.put(erp_order(3, shipping=shipping), world.clock.now())
+    world.poll()(PollOrders(cid))
+    assert world.gateway.calls["families"] == 1
+    assert {o.carrier_code for o in world.uow.read().orders.all()} == {"jadlog"}
+
+
+def test_a_401_renews_once_and_goes_on() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    revoked = world.box.open(world.uow.read().connections.get(cid).access_token).value
+    world.gateway.accepted_tokens = lambda: world.oauth.current_access() - {revoked}
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED and result.report.imported == 2
+    assert world.oauth.refresh_calls == 1
+
+
+def test_refused_authorisation_stops_the_poll() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.gateway.faults.append(("orders", ReauthorizationRequired("revogado", "invalid_grant")))
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.DISCONNECTED and result.next_due_at is None
+
+
+def test_disconnected_connection_is_not_polled() -> None:
+    world, cid = connected_world()
+    with world.uow() as uow:
+        uow.connections.get(cid).mark_disconnected("teste", world.clock.now())
+        uow.commit()
+    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.SKIPPED
+    assert world.gateway.calls.get("orders") is None
+
+
+def test_reconnection_resumes_from_the_stored_cursor() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.poll()(PollOrders(cid))
+    cursor = world.uow.read().connections.get(cid).poll_cursor
+    with world.uow() as uow:
+        connection = uow.connections.get(cid)
+        connection.mark_disconnected("teste", world.clock.now())
+        uow.commit()
+    with world.uow() as uow:
+        connection = uow.connections.get(cid)
+        assert connection.poll_cursor == cursor and connection.status is ConnectionStatus.DISCONNECTED

@@ -1,0 +1,112 @@
+from datetime import timedelta
+
+from kanglu.application.commands import RefreshToken
+from kanglu.application.errors import ReauthorizationRequired, TransientFailure
+from kanglu.application.use_cases.refresh_token import RenewalOutcome
+from kanglu.domain.connections import ConnectionStatus
+from tests.builders import connected_world
+
+
+def test_not_due_does_nothing_and_says_when() -> None:
+    world, cid = connected_world()
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.NOT_DUE
+    assert world.oauth.refresh_calls == 0
+    assert result.next_due_at == world.uow.read().connections.get(cid).access_expires_at - timedelta(minutes=10)
+
+
+def test_renews_inside_the_margin_and_rotates_the_refresh_token() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=51)
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RENEWED
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh
+    assert world.box.open(old.refresh_token).value not in world.oauth.valid_refresh
+    assert new.access_expires_at == world.clock.now() + timedelta(hours=4)
+
+
+def test_renews_before_the_refresh_token_dies_even_when_idle() -> None:
+    world, cid = connected_world()
+    world.oauth.refresh_lifetime = 3600
+    world.clock.advance(hours=3, minutes=51)
+    world.refresh()(RefreshToken(cid))  # now the refresh token lives 1 h, the access token 4 h
+    connection = world.uow.read().connections.get(cid)
+    assert connection.renewal_due_at(timedelta(minutes=10)) == connection.refresh_expires_at - timedelta(minutes=10)
+
+
+def test_definite_refusal_disconnects_with_the_reason() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=4)
+    world.oauth.fail_next.append(ReauthorizationRequired("Token is not active", "invalid_grant"))
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.DISCONNECTED and result.next_due_at is None
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.DISCONNECTED
+    assert "Token is not active" in connection.last_error
+    assert connection.access_token is None and connection.refresh_token is None
+
+
+def test_transient_failure_while_access_is_valid_changes_nothing_visible() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.fail_next.append(TransientFailure("Tiny respondeu 503", retry_after=None))
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY
+    assert world.clock.now() + timedelta(seconds=15) <= result.next_due_at <= world.clock.now() + timedelta(seconds=30)
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.CONNECTED and connection.last_error is None
+    assert connection.refresh_failures == 1
+
+
+def test_transient_failures_back_off_and_show_once_the_access_expired() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=4, minutes=1)
+    delays = []
+    for _ in range(6):
+        world.oauth.fail_next.append(TransientFailure("tempo esgotado"))
+        result = world.refresh()(RefreshToken(cid))
+        delays.append(result.next_due_at - world.clock.now())
+    assert delays[-1] > delays[0]
+    assert max(delays) <= timedelta(minutes=15)
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.CONNECTED
+    assert "tempo esgotado" in connection.last_error
+    world.refresh()(RefreshToken(cid))
+    assert world.uow.read().connections.get(cid).last_error is None
+
+
+def test_retry_after_is_honoured_but_never_past_the_refresh_death() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=23, minutes=59)
+    world.oauth.fail_next.append(TransientFailure("429", retry_after=600))
+    result = world.refresh()(RefreshToken(cid))
+    connection = world.uow.read().connections.get(cid)
+    assert result.next_due_at <= connection.refresh_expires_at
+
+
+def test_dead_refresh_token_disconnects_without_calling_tiny() -> None:
+    world, cid = connected_world()
+    world.clock.advance(days=1, seconds=1)
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.DISCONNECTED
+    assert world.oauth.refresh_calls == 0
+
+
+def test_forced_renewal_after_someone_else_renewed_is_not_repeated() -> None:
+    world, cid = connected_world()
+    seen = world.uow.read().connections.get(cid).token_version
+    world.refresh()(RefreshToken(cid, force=True, seen_token_version=seen))
+    assert world.oauth.refresh_calls == 1
+    result = world.refresh()(RefreshToken(cid, force=True, seen_token_version=seen))
+    assert result.outcome is RenewalOutcome.NOT_DUE and world.oauth.refresh_calls == 1
+
+
+def test_disconnected_connection_is_skipped() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=4)
+    world.oauth.fail_next.append(ReauthorizationRequired("revogado", "invalid_grant"))
+    world.refresh()(RefreshToken(cid))
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.SKIPPED
