@@ -90,7 +90,14 @@ class OAuthProvider(Protocol):
 
 
 class TokenSource(Protocol):
-    """The access token of one connection, and a way to get a fresh one after a 401."""
+    """The access token of one connection, and a way to get a fresh one after a 401.
+
+    `key` names the ERP account behind the token (rate-limit budgets are per account) and
+    appears in logs; it never contains the token.
+    """
+
+    @property
+    def key(self) -> str: ...
 
     def access_token(self) -> Secret: ...
 

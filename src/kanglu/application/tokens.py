@@ -23,8 +23,9 @@ def seal_grant(box: SecretBox, grant: TokenGrant, now: datetime) -> SealedTokens
 class FixedTokens:
     """A token just obtained (right after the code exchange); nothing to renew it with."""
 
-    def __init__(self, token: Secret) -> None:
+    def __init__(self, token: Secret, key: str = "new-authorization") -> None:
         self._token = token
+        self.key = key
 
     def access_token(self) -> Secret:
         return self._token
@@ -50,6 +51,7 @@ class ConnectionTokens:
         self._box = secret_box
         self._force_refresh = force_refresh
         self._cached: tuple[Secret, int] | None = None
+        self.key = f"connection:{connection_id}"
 
     def access_token(self) -> Secret:
         if self._cached is None:

@@ -165,7 +165,7 @@ class CompleteConnectErp:
     def _account_name(self, grant: TokenGrant, connection_id: int | None) -> str | None:
         # The name only decorates the card: a failure here must not undo a good authorisation.
         try:
-            return self._gateway.account_name(FixedTokens(grant.access_token))
+            return self._gateway.account_name(FixedTokens(grant.access_token, key=f"connection:{connection_id}"))
         except ApplicationError as exc:
             log.warning("account info unavailable", extra={"connection_id": connection_id, "reason": exc.message})
             return None

@@ -1,0 +1,118 @@
+"""The read side: what pages and the JSON API list and show, as ports.
+
+Kept apart from the repositories, which serve the use cases' writes: listing 100,000 orders
+with search and filters is a different job from upserting a page of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.customers import Customer
+from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.merchants import Merchant
+from kanglu.domain.orders import Order
+from kanglu.domain.tracking import ShipmentStatus
+
+T = TypeVar("T")
+
+MAX_PER_PAGE = 100
+UNKNOWN_CARRIER = "unknown"  # the carrier filter value for "transportadora não identificada"
+
+
+@attrs.frozen
+class PageRequest:
+    page: int = 1  # 1-based
+    per_page: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    items: Sequence[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@attrs.frozen
+class OrderFilters:
+    q: str | None = None  # number, e-commerce number, customer name, document, tracking code
+    situacao: int | None = None
+    tracking_status: ShipmentStatus | None = None
+    carrier_code: str | None = None  # a carrier code, or UNKNOWN_CARRIER
+    customer_id: int | None = None
+
+
+@attrs.frozen
+class OrderView:
+    """An order with its customer loaded and its unresolved import error, if any."""
+
+    order: Order
+    import_error: str | None = None
+
+
+@attrs.frozen
+class CustomerView:
+    customer: Customer
+    orders: int
+
+
+@attrs.frozen
+class UnmatchedService:
+    """A shipping service with orders whose carrier no rule identified."""
+
+    shipping_key: str
+    label: str
+    orders_waiting: int
+    mapped_carrier_code: str | None = None
+
+
+@attrs.frozen
+class ConnectionSummary:
+    connection: ErpConnection | None
+    orders: int
+    open_failures: int
+
+
+class OrderQueries(Protocol):
+    def list_orders(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderView]:
+        """Newest first (creation date in the ERP, then id)."""
+        ...
+
+    def get_order(self, merchant_id: int, order_id: int) -> OrderView | None: ...
+
+    def import_failures(self, merchant_id: int, page: PageRequest) -> Page[ImportFailure]:
+        """Unresolved failures, newest first, including orders never imported."""
+        ...
+
+    def unmatched_services(self, merchant_id: int) -> Sequence[UnmatchedService]: ...
+
+
+class CustomerQueries(Protocol):
+    def list_customers(self, merchant_id: int, q: str | None, page: PageRequest) -> Page[CustomerView]:
+        """By name; `q` matches name, document or e-mail."""
+        ...
+
+    def get_customer(self, merchant_id: int, customer_id: int) -> CustomerView | None: ...
+
+
+class MerchantQueries(Protocol):
+    def by_api_key_hash(self, key_hash: str) -> Merchant | None: ...
+
+    def by_email(self, email: str) -> Merchant | None: ...
+
+    def get(self, merchant_id: int) -> Merchant | None: ...
+
+    def connection_summary(self, merchant_id: int) -> ConnectionSummary: ...
