@@ -7,6 +7,8 @@ command never pays for another's dependencies.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +17,55 @@ def _version(args: argparse.Namespace) -> int:
     from kanglu import __version__
 
     print(__version__)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from kanglu.adapters.sql.schema import upgrade_to_head
+    from kanglu.entrypoints.settings import Settings
+
+    settings = Settings.from_env()
+    revision = upgrade_to_head(settings.database_url)
+    print(json.dumps({"database": settings.safe_database_url, "revision": revision}))
+    return 0
+
+
+def _prepend_key_to_file(path: os.PathLike[str], key: str, keys: Sequence[str]) -> None:
+    """Write the keys file anew, the new key first, never readable by others (0600)."""
+    tmp = f"{os.fspath(path)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join([key, *keys]) + "\n")
+    os.replace(tmp, path)
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from kanglu.adapters.crypto import FernetSecretBox, SecretDecryptionError
+    from kanglu.adapters.sql.engine import make_engine
+    from kanglu.adapters.sql.key_rotation import rotate_secrets
+    from kanglu.entrypoints.settings import Settings
+
+    settings = Settings.from_env()
+    keys = list(settings.encryption_keys)
+    if args.new_key:
+        if settings.encryption_keys_file is None:
+            print("KANGLU_ENCRYPTION_KEYS is set: put the new key first there, then run `kanglu keys rotate`",
+                  file=sys.stderr)
+            return 2
+        new_key = FernetSecretBox.generate_key()
+        _prepend_key_to_file(settings.encryption_keys_file, new_key, keys)
+        keys.insert(0, new_key)
+    engine = make_engine(settings.database_url)
+    try:
+        report = rotate_secrets(engine, FernetSecretBox(keys), batch_size=args.batch_size)
+    except SecretDecryptionError:
+        print("a stored secret opens with none of the configured keys: keep every key in use until "
+              "the rotation completes", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(json.dumps({"rows": report.rows, "secrets": report.secrets, "keys_configured": len(keys),
+                      "note": "every secret is now sealed with the first key; the others may be dropped"}))
     return 0
 
 
@@ -27,6 +78,24 @@ def _parser() -> argparse.ArgumentParser:
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=_version)
+
+    db = commands.add_parser("db", help="the database schema").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="create or migrate the schema (Alembic) to the newest revision")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    keys = commands.add_parser("keys", help="encryption keys of secrets at rest").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with the first key of KANGLU_ENCRYPTION_KEYS",
+        description="Put a new key first in KANGLU_ENCRYPTION_KEYS (or use --new-key with the generated "
+        "keys file of the embedded default), run this, then drop the old keys.",
+    )
+    rotate.add_argument("--new-key", action="store_true",
+                        help="generate a key and put it first in the data folder's keys file before rotating")
+    rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction (default 200)")
+    rotate.set_defaults(handler=_keys_rotate)
     return parser
 
 

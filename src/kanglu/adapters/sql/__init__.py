@@ -1,0 +1,1 @@
+"""Persistence on SQLite and PostgreSQL: tables, imperative mapping, repositories, unit of work."""

@@ -1,0 +1,55 @@
+"""Alembic's environment: runs on the connection `schema.py` hands over (already inside a
+transaction that holds the migration lock), or on `sqlalchemy.url` from the command line."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.tables import metadata
+
+config = context.config
+
+
+def _configure(**kwargs: object) -> None:
+    context.configure(
+        target_metadata=metadata,
+        compare_type=True,
+        # The engine emits BEGIN itself on SQLite too, so DDL there is transactional: a
+        # failed migration leaves the schema as it was.
+        transactional_ddl=True,
+        **kwargs,
+    )
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_offline() -> None:
+    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

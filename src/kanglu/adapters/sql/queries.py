@@ -1,0 +1,262 @@
+"""The read side of application/queries.py: order and customer lists with search, filters and
+pagination that stay fast at 100,000 orders, and the merchant's summaries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from kanglu.adapters.sql import tables as t
+from kanglu.adapters.sql.repositories import connection_for_merchant, merchant_by_api_key_hash
+from kanglu.adapters.sql.unit_of_work import session_factory
+from kanglu.application.queries import (
+    MAX_PER_PAGE,
+    UNKNOWN_CARRIER,
+    ConnectionSummary,
+    CustomerView,
+    OrderFilters,
+    OrderView,
+    Page,
+    PageRequest,
+    UnmatchedService,
+)
+from kanglu.domain.customers import Customer, normalise_email
+from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.merchants import Merchant
+from kanglu.domain.orders import Order
+from kanglu.domain.shipping import normalise_name
+
+_DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
+
+
+def _bounded(page: PageRequest) -> PageRequest:
+    return PageRequest(page=max(1, page.page), per_page=min(max(1, page.per_page), MAX_PER_PAGE))
+
+
+def _customer_search(merchant_id: int, q: str) -> ColumnElement[bool] | None:
+    """Customers whose name contains q (accents and case ignored), or whose CPF/CNPJ or
+    e-mail is q."""
+    c = t.customers.c
+    conditions: list[ColumnElement[bool]] = []
+    name = normalise_name(q)
+    if name:
+        # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard.
+        conditions.append(c.search_name.contains(name, autoescape=False))
+    document = _DOCUMENT_SEPARATORS.sub("", q).upper()
+    if len(document) in (11, 14):
+        conditions.append(c.document == document)
+    email = normalise_email(q)
+    if email:
+        conditions.append(c.email == email)
+    if not conditions:
+        return None
+    return (c.merchant_id == merchant_id) & or_(*conditions)
+
+
+def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnElement[bool]]:
+    o = t.orders.c
+    where: list[ColumnElement[bool]] = [o.merchant_id == merchant_id]
+    if filters.situacao is not None:
+        where.append(o.situacao == filters.situacao)
+    if filters.tracking_status is not None:
+        where.append(o.tracking_status == filters.tracking_status)
+    if filters.carrier_code == UNKNOWN_CARRIER:
+        where.append(o.carrier_code.is_(None))
+    elif filters.carrier_code:
+        where.append(o.carrier_code == filters.carrier_code)
+    if filters.customer_id is not None:
+        where.append(o.customer_id == filters.customer_id)
+    q = (filters.q or "").strip()
+    if q:
+        # Each branch is an indexed lookup: exact number, e-commerce number or tracking code,
+        # or the orders of the customers the customer search finds.
+        matches: list[ColumnElement[bool]] = [
+            o.number == q,
+            o.ecommerce_number.in_({q, q.upper()}),
+            o.tracking_code == re.sub(r"\s", "", q).upper(),
+        ]
+        customers = _customer_search(merchant_id, q)
+        if customers is not None:
+            matches.append(o.customer_id.in_(select(t.customers.c.id).where(customers)))
+        where.append(or_(*matches))
+    return where
+
+
+def _open_failures(session: Session, orders: Sequence[Order]) -> dict[tuple[int, int], str]:
+    if not orders:
+        return {}
+    f = t.import_failures.c
+    rows = session.execute(
+        select(f.connection_id, f.erp_order_id, f.reason).where(
+            f.resolved_at.is_(None),
+            f.connection_id.in_({o.connection_id for o in orders}),
+            f.erp_order_id.in_({o.erp_order_id for o in orders}),
+        )
+    )
+    return {(row.connection_id, row.erp_order_id): row.reason for row in rows}
+
+
+def _views(session: Session, orders: Sequence[Order]) -> list[OrderView]:
+    errors = _open_failures(session, orders)
+    return [OrderView(order, errors.get((order.connection_id, order.erp_order_id))) for order in orders]
+
+
+class SqlOrderQueries:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = session_factory(engine)
+
+    def list_orders(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderView]:
+        page = _bounded(page)
+        o = t.orders.c
+        where = _order_conditions(merchant_id, filters)
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(t.orders).where(*where)) or 0
+            # The page's ids first, from the index alone (a deep OFFSET walks index entries,
+            # not rows), then the twenty orders with their customers and shipments.
+            ids = list(
+                session.scalars(
+                    select(o.id)
+                    .where(*where)
+                    .order_by(o.created_at.desc(), o.id.desc())
+                    .limit(page.per_page)
+                    .offset(page.offset)
+                )
+            )
+            by_id = {order.id: order for order in session.scalars(select(Order).where(o.id.in_(ids)))} if ids else {}
+            orders = [by_id[i] for i in ids]
+            return Page(_views(session, orders), page.page, page.per_page, total)
+
+    def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
+        with self._sessions() as session:
+            order = session.get(Order, order_id)
+            if order is None or order.merchant_id != merchant_id:
+                return None
+            return _views(session, [order])[0]
+
+    def import_failures(self, merchant_id: int, page: PageRequest) -> Page[ImportFailure]:
+        page = _bounded(page)
+        f, c = t.import_failures.c, t.erp_connections.c
+        where = (
+            f.resolved_at.is_(None),
+            f.connection_id.in_(select(c.id).where(c.merchant_id == merchant_id)),
+        )
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(t.import_failures).where(*where)) or 0
+            items = list(
+                session.scalars(
+                    select(ImportFailure)
+                    .where(*where)
+                    .order_by(f.last_seen_at.desc(), f.id.desc())
+                    .limit(page.per_page)
+                    .offset(page.offset)
+                )
+            )
+            return Page(items, page.page, page.per_page, total)
+
+    def unmatched_services(self, merchant_id: int) -> Sequence[UnmatchedService]:
+        o, m = t.orders.c, t.carrier_mappings.c
+        with self._sessions() as session:
+            groups = session.execute(
+                select(o.shipping_key, func.count().label("waiting"), func.max(o.id).label("sample"))
+                .where(o.merchant_id == merchant_id, o.carrier_code.is_(None), o.shipping_key.is_not(None))
+                .group_by(o.shipping_key)
+                .order_by(func.count().desc(), o.shipping_key)
+            ).all()
+            if not groups:
+                return []
+            # The label as the merchant wrote it, from the newest order of each service.
+            samples = dict(
+                session.execute(select(o.id, o.shipping).where(o.id.in_([g.sample for g in groups]))).tuples().all()
+            )
+            mapped = dict(
+                session.execute(select(m.shipping_key, m.carrier_code).where(m.merchant_id == merchant_id))
+                .tuples()
+                .all()
+            )
+            return [
+                UnmatchedService(
+                    shipping_key=g.shipping_key,
+                    label=samples[g.sample].label,
+                    orders_waiting=g.waiting,
+                    mapped_carrier_code=mapped.get(g.shipping_key),
+                )
+                for g in groups
+            ]
+
+
+class SqlCustomerQueries:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = session_factory(engine)
+
+    def list_customers(self, merchant_id: int, q: str | None, page: PageRequest) -> Page[CustomerView]:
+        page = _bounded(page)
+        c = t.customers.c
+        where: list[ColumnElement[bool]] = [c.merchant_id == merchant_id]
+        if q and q.strip():
+            search = _customer_search(merchant_id, q.strip())
+            if search is None:
+                return Page([], page.page, page.per_page, 0)
+            where.append(search)
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(t.customers).where(*where)) or 0
+            customers = list(
+                session.scalars(
+                    select(Customer)
+                    .where(*where)
+                    .order_by(c.search_name, c.id)
+                    .limit(page.per_page)
+                    .offset(page.offset)
+                )
+            )
+            counts = self._order_counts(session, [x.id for x in customers if x.id is not None])
+            return Page([CustomerView(x, counts.get(x.id, 0)) for x in customers], page.page, page.per_page, total)
+
+    def get_customer(self, merchant_id: int, customer_id: int) -> CustomerView | None:
+        with self._sessions() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None or customer.merchant_id != merchant_id:
+                return None
+            return CustomerView(customer, self._order_counts(session, [customer_id]).get(customer_id, 0))
+
+    @staticmethod
+    def _order_counts(session: Session, customer_ids: list[int]) -> dict[int, int]:
+        if not customer_ids:
+            return {}
+        o = t.orders.c
+        rows = session.execute(
+            select(o.customer_id, func.count()).where(o.customer_id.in_(customer_ids)).group_by(o.customer_id)
+        )
+        return dict(rows.tuples().all())
+
+
+class SqlMerchantQueries:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = session_factory(engine)
+
+    def by_api_key_hash(self, key_hash: str) -> Merchant | None:
+        with self._sessions() as session:
+            return merchant_by_api_key_hash(session, key_hash)
+
+    def by_email(self, email: str) -> Merchant | None:
+        with self._sessions() as session:
+            return session.scalars(select(Merchant).where(t.merchants.c.email == email)).first()
+
+    def get(self, merchant_id: int) -> Merchant | None:
+        with self._sessions() as session:
+            return session.get(Merchant, merchant_id)
+
+    def connection_summary(self, merchant_id: int) -> ConnectionSummary:
+        o, f, c = t.orders.c, t.import_failures.c, t.erp_connections.c
+        with self._sessions() as session:
+            connection = connection_for_merchant(session, merchant_id)
+            orders = session.scalar(select(func.count()).select_from(t.orders).where(o.merchant_id == merchant_id))
+            failures = session.scalar(
+                select(func.count())
+                .select_from(t.import_failures)
+                .where(f.resolved_at.is_(None), f.connection_id.in_(select(c.id).where(c.merchant_id == merchant_id)))
+            )
+            return ConnectionSummary(connection, orders or 0, failures or 0)

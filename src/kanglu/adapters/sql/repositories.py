@@ -1,0 +1,337 @@
+"""The repositories of application/ports.py over one SQLAlchemy session. None of them commits:
+the unit of work does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from kanglu.adapters.sql import tables as t
+from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.customers import Customer
+from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.jobs import Job, JobKind
+from kanglu.domain.merchants import ApiKey, Merchant
+from kanglu.domain.orders import Order
+from kanglu.domain.shipping import ShippingFamily
+from kanglu.domain.situacoes import Action, Situacao, StatusMapping
+from kanglu.domain.tracking import OutboxMessage
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+
+class SqlMerchantRepository(_Repository):
+    def add(self, merchant: Merchant) -> None:
+        self._session.add(merchant)
+
+    def get(self, merchant_id: int) -> Merchant | None:
+        return self._session.get(Merchant, merchant_id)
+
+    def get_by_email(self, email: str) -> Merchant | None:
+        return self._session.scalars(select(Merchant).where(t.merchants.c.email == email)).first()
+
+    def add_api_key(self, key: ApiKey) -> None:
+        self._session.add(key)
+
+    def by_api_key_hash(self, key_hash: str) -> Merchant | None:
+        return merchant_by_api_key_hash(self._session, key_hash)
+
+
+def merchant_by_api_key_hash(session: Session, key_hash: str) -> Merchant | None:
+    return session.scalars(
+        select(Merchant)
+        .join(t.api_keys, t.api_keys.c.merchant_id == t.merchants.c.id)
+        .where(t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoked_at.is_(None))
+    ).first()
+
+
+class SqlConnectionRepository(_Repository):
+    def add(self, connection: ErpConnection) -> None:
+        self._session.add(connection)
+
+    def get(self, connection_id: int) -> ErpConnection | None:
+        return self._session.get(ErpConnection, connection_id)
+
+    def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
+        return connection_for_merchant(self._session, merchant_id, erp)
+
+    def lock(self, connection_id: int) -> ErpConnection | None:
+        # PostgreSQL: a row lock held until the transaction ends, in any process or machine.
+        # SQLite: the database's write lock, held the same way. Either way the row is read
+        # again once the lock is ours (populate_existing), so a second renewal sees the
+        # tokens the first one stored.
+        hold_write_lock(self._session)
+        return self._session.scalars(
+            select(ErpConnection)
+            .where(t.erp_connections.c.id == connection_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+
+    def all(self) -> list[ErpConnection]:
+        return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
+
+
+def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
+    c = t.erp_connections.c
+    return session.scalars(select(ErpConnection).where(c.merchant_id == merchant_id, c.erp == erp)).first()
+
+
+class SqlStatusMappingRepository(_Repository):
+    def get(self, connection_id: int) -> StatusMapping:
+        c = t.status_mappings.c
+        rows = self._session.execute(select(c.situacao, c.action).where(c.connection_id == connection_id)).all()
+        if not rows:
+            return StatusMapping.default()
+        return StatusMapping(
+            {Situacao(s): Action(a) for s, a in rows if a != Action.IGNORE.value and s in Situacao._value2member_map_}
+        )
+
+    def save(self, connection_id: int, mapping: StatusMapping) -> None:
+        self._session.execute(delete(t.status_mappings).where(t.status_mappings.c.connection_id == connection_id))
+        self._session.execute(
+            t.status_mappings.insert(),
+            [{"connection_id": connection_id, "situacao": int(s), "action": a.value} for s, a in mapping.full()],
+        )
+
+
+class SqlCustomerRepository(_Repository):
+    def add(self, customer: Customer) -> None:
+        self._session.add(customer)
+
+    def get(self, merchant_id: int, customer_id: int) -> Customer | None:
+        customer = self._session.get(Customer, customer_id)
+        return customer if customer is not None and customer.merchant_id == merchant_id else None
+
+    def by_documents(self, merchant_id: int, documents: Iterable[str]) -> dict[str, Customer]:
+        wanted = set(documents)
+        if not wanted:
+            return {}
+        c = t.customers.c
+        found = self._session.scalars(select(Customer).where(c.merchant_id == merchant_id, c.document.in_(wanted)))
+        return {customer.document.value: customer for customer in found if customer.document is not None}
+
+    def by_emails(self, merchant_id: int, emails: Iterable[str]) -> dict[str, Customer]:
+        wanted = set(emails)
+        if not wanted:
+            return {}
+        c = t.customers.c
+        found: dict[str, Customer] = {}
+        for customer in self._session.scalars(
+            select(Customer).where(c.merchant_id == merchant_id, c.email.in_(wanted)).order_by(c.id)
+        ):
+            found.setdefault(customer.email, customer)  # type: ignore[arg-type]
+        return found
+
+    def by_erp_ids(self, merchant_id: int, erp_ids: Iterable[int]) -> dict[int, Customer]:
+        wanted = set(erp_ids)
+        if not wanted:
+            return {}
+        c = t.customers.c
+        found: dict[int, Customer] = {}
+        for customer in self._session.scalars(
+            select(Customer).where(c.merchant_id == merchant_id, c.erp_customer_id.in_(wanted)).order_by(c.id)
+        ):
+            found.setdefault(customer.erp_customer_id, customer)  # type: ignore[arg-type]
+        return found
+
+
+class SqlOrderRepository(_Repository):
+    def add(self, order: Order) -> None:
+        self._session.add(order)
+
+    def get(self, merchant_id: int, order_id: int) -> Order | None:
+        order = self._session.get(Order, order_id)
+        return order if order is not None and order.merchant_id == merchant_id else None
+
+    def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]:
+        wanted = set(erp_ids)
+        if not wanted:
+            return {}
+        c = t.orders.c
+        found = self._session.scalars(select(Order).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted)))
+        return {order.erp_order_id: order for order in found}
+
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+        c = t.orders.c
+        return list(
+            self._session.scalars(
+                select(Order)
+                .where(c.connection_id == connection_id, c.shipping_key == shipping_key, c.carrier_code.is_(None))
+                .order_by(c.id)
+            )
+        )
+
+
+class SqlImportFailureRepository(_Repository):
+    def for_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, ImportFailure]:
+        wanted = set(erp_ids)
+        if not wanted:
+            return {}
+        c = t.import_failures.c
+        found = self._session.scalars(
+            select(ImportFailure).where(
+                c.connection_id == connection_id, c.erp_order_id.in_(wanted), c.resolved_at.is_(None)
+            )
+        )
+        return {failure.erp_order_id: failure for failure in found}  # type: ignore[misc]
+
+    def add(self, failure: ImportFailure) -> None:
+        self._session.add(failure)
+
+
+class SqlShippingFamilyRepository(_Repository):
+    def for_connection(self, connection_id: int) -> dict[int, ShippingFamily]:
+        c = t.shipping_families.c
+        rows = self._session.execute(
+            select(c.service_id, c.name, c.family).where(c.connection_id == connection_id)
+        ).all()
+        return {row.service_id: ShippingFamily(row.service_id, row.name, row.family) for row in rows}
+
+    def save(self, connection_id: int, families: Iterable[ShippingFamily]) -> None:
+        rows = {f.service_id: {"connection_id": connection_id, "service_id": f.service_id, "name": f.name,
+                               "family": f.family} for f in families}
+        if not rows:
+            return
+        insert = upsert_insert(self._dialect, t.shipping_families)
+        self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["connection_id", "service_id"],
+                set_={"name": insert.excluded.name, "family": insert.excluded.family},
+            ),
+            list(rows.values()),
+        )
+
+
+class SqlCarrierMappingRepository(_Repository):
+    def for_merchant(self, merchant_id: int) -> dict[str, str]:
+        c = t.carrier_mappings.c
+        rows = self._session.execute(select(c.shipping_key, c.carrier_code).where(c.merchant_id == merchant_id))
+        return {key: code for key, code in rows}
+
+    def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None:
+        insert = upsert_insert(self._dialect, t.carrier_mappings)
+        self._session.execute(
+            insert.values(merchant_id=merchant_id, shipping_key=shipping_key, carrier_code=carrier_code)
+            .on_conflict_do_update(
+                index_elements=["merchant_id", "shipping_key"], set_={"carrier_code": insert.excluded.carrier_code}
+            )
+        )
+
+
+class SqlOutboxRepository(_Repository):
+    def add(self, message: OutboxMessage) -> None:
+        self._session.add(message)
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        return self._session.get(OutboxMessage, message_id)
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
+        o = t.outbox
+        earlier = o.alias("earlier")
+        # Only the oldest pending message of each stream: an order's requests go out in the
+        # order they were written, whatever the number of workers.
+        earlier_pending = exists().where(
+            earlier.c.stream == o.c.stream, earlier.c.delivered_at.is_(None), earlier.c.id < o.c.id
+        )
+        hold_write_lock(self._session)
+        messages = list(
+            self._session.scalars(
+                select(OutboxMessage)
+                .where(
+                    o.c.delivered_at.is_(None),
+                    o.c.next_attempt_at <= now,
+                    _lease_free(o.c.lease_expires_at, now),
+                    ~earlier_pending,
+                )
+                .order_by(o.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=o)
+                .execution_options(populate_existing=True)
+            )
+        )
+        for message in messages:
+            message.lease_owner = owner
+            message.lease_expires_at = now + lease
+        self._session.flush()
+        return messages
+
+
+class SqlJobRepository(_Repository):
+    def schedule(self, kind: JobKind, subject_id: int, due_at: datetime) -> None:
+        insert = upsert_insert(self._dialect, t.jobs)
+        # One statement, so that two processes scheduling the same new job cannot collide;
+        # the lease columns are left alone.
+        self._session.execute(
+            insert.values(kind=kind, subject_id=subject_id, due_at=due_at, attempts=0).on_conflict_do_update(
+                index_elements=["kind", "subject_id"], set_={"due_at": insert.excluded.due_at}
+            )
+        )
+        self._forget(kind, subject_id)
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        j = t.jobs.c
+        hold_write_lock(self._session)
+        # SKIP LOCKED: concurrent workers take different jobs instead of queueing behind each
+        # other; a row another worker leased meanwhile is re-checked by PostgreSQL against
+        # the WHERE clause once that worker commits, so it is not taken twice.
+        jobs = list(
+            self._session.scalars(
+                select(Job)
+                .where(j.due_at <= now, _lease_free(j.lease_expires_at, now))
+                .order_by(j.due_at, j.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+        )
+        for job in jobs:
+            job.lease_owner = owner
+            job.lease_expires_at = now + lease
+            job.attempts += 1
+        self._session.flush()
+        return jobs
+
+    def finish(self, job: Job, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
+        j = t.jobs.c
+        # One conditional statement: the lease is checked and released atomically.
+        mine = and_(j.kind == job.kind, j.subject_id == job.subject_id, j.lease_owner == owner)
+        if next_due_at is None:
+            result = self._session.execute(delete(t.jobs).where(mine))
+        else:
+            result = self._session.execute(
+                update(t.jobs)
+                .where(mine)
+                .values(due_at=next_due_at, lease_owner=None, lease_expires_at=None, last_error=error)
+            )
+        self._forget(job.kind, job.subject_id)
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def get(self, kind: JobKind, subject_id: int) -> Job | None:
+        j = t.jobs.c
+        return self._session.scalars(
+            select(Job)
+            .where(j.kind == kind, j.subject_id == subject_id)
+            .execution_options(populate_existing=True)
+        ).first()
+
+    def _forget(self, kind: JobKind, subject_id: int) -> None:
+        """A Core statement changed the row behind the session's back: drop its copy."""
+        for obj in list(self._session.identity_map.values()):
+            if isinstance(obj, Job) and obj.kind == kind and obj.subject_id == subject_id:
+                self._session.expunge(obj)
+
+
+def _lease_free(lease_expires_at, now: datetime):  # type: ignore[no-untyped-def]
+    return or_(lease_expires_at.is_(None), lease_expires_at <= now)

@@ -1,0 +1,302 @@
+"""The schema as SQLAlchemy Core tables: constraints that make duplicates impossible, and the
+indexes the order list, search, due jobs and the outbox need."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy import BigInteger
+
+from kanglu.adapters.sql.types import (
+    AddressType,
+    DocumentType,
+    Id,
+    InvoiceType,
+    JsonDocument,
+    LocalDateOrDateTime,
+    MoneyType,
+    SealedType,
+    ShippingServiceType,
+    SituacaoType,
+    StrEnumType,
+    TrackingCodeType,
+    TrackingRequestType,
+    UtcDateTime,
+)
+from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.jobs import JobKind
+from kanglu.domain.tracking import ShipmentStatus
+
+# Stable constraint names, so that migrations can refer to them on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column:  # type: ignore[type-arg]
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+merchants = Table(
+    "merchants",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False, index=True),
+    # SHA-256 of the key: the key itself is shown once and never stored.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+erp_connections = Table(
+    "erp_connections",
+    metadata,
+    _id(),
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False),
+    Column("erp", String(20), nullable=False),
+    Column("status", StrEnumType(ConnectionStatus, 20), nullable=False),
+    Column("client_id", String(200)),
+    # Sealed columns hold Fernet ciphertext only (see SealedType and key_rotation.py).
+    Column("client_secret", SealedType),
+    Column("invite_link", Text),
+    Column("auth_nonce", String(64)),
+    Column("auth_verifier", SealedType),
+    Column("auth_started_at", UtcDateTime),
+    Column("access_token", SealedType),
+    Column("refresh_token", SealedType),
+    Column("access_expires_at", UtcDateTime),
+    Column("refresh_expires_at", UtcDateTime),
+    Column("token_version", Integer, nullable=False),
+    Column("refresh_failures", Integer, nullable=False),
+    Column("account_name", Text),
+    Column("connected_at", UtcDateTime),
+    Column("last_sync_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("poll_cursor", UtcDateTime),
+    Column("poll_since", UtcDateTime),
+    Column("poll_started_at", UtcDateTime),
+    Column("poll_offset", Integer),
+    Column("updated_at", UtcDateTime),
+    UniqueConstraint("merchant_id", "erp"),
+)
+
+# Every situação is stored, "ignore" included: no rows at all means "never saved, use the
+# defaults", which an all-ignore mapping must not be mistaken for.
+status_mappings = Table(
+    "status_mappings",
+    metadata,
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("situacao", SmallInteger, primary_key=True, autoincrement=False),
+    Column("action", String(20), nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    _id(),
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    # Lower case, no accents, no punctuation: what search and the by-name order use, the
+    # same on both backends whatever their collations.
+    Column("search_name", Text, nullable=False),
+    Column("document", DocumentType),
+    Column("email", String(254)),
+    Column("phone", Text),
+    Column("address", AddressType),
+    Column("erp_customer_id", BigInteger),
+    UniqueConstraint("merchant_id", "document"),
+    Index("ix_customers_merchant_email", "merchant_id", "email"),
+    Index("ix_customers_merchant_erp_customer", "merchant_id", "erp_customer_id"),
+    Index("ix_customers_merchant_name", "merchant_id", "search_name", "id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    _id(),
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False),
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("erp_order_id", BigInteger, nullable=False),
+    Column("situacao", SituacaoType, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("number", Text),
+    Column("ecommerce_number", Text),
+    Column("total", MoneyType, nullable=False),
+    Column("created_at", LocalDateOrDateTime, nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="SET NULL")),
+    Column("invoice", InvoiceType),
+    Column("shipping", ShippingServiceType, nullable=False),
+    Column("shipping_key", Text),
+    Column("carrier_code", String(40)),
+    Column("tracking_code", TrackingCodeType),
+    Column("tracking_url", Text),
+    Column("tracking_status", StrEnumType(ShipmentStatus, 20), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    UniqueConstraint("connection_id", "erp_order_id"),
+    # The order list, newest first, and its filters (each index read backwards).
+    Index("ix_orders_list", "merchant_id", "created_at", "id"),
+    Index("ix_orders_situacao", "merchant_id", "situacao", "created_at", "id"),
+    Index("ix_orders_tracking_status", "merchant_id", "tracking_status", "created_at", "id"),
+    # Carrier filter, "unknown carrier" (carrier_code IS NULL) and unmatched services.
+    Index("ix_orders_carrier", "merchant_id", "carrier_code", "shipping_key"),
+    # Search.
+    Index("ix_orders_number", "merchant_id", "number"),
+    Index("ix_orders_ecommerce_number", "merchant_id", "ecommerce_number"),
+    Index("ix_orders_tracking_code", "merchant_id", "tracking_code"),
+    Index("ix_orders_customer", "customer_id"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    _id(),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(32), nullable=False, unique=True),
+    Column("carrier_code", String(40), nullable=False),
+    Column("tracking_code", String(50), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("status", StrEnumType(ShipmentStatus, 20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("closed_at", UtcDateTime),
+    # One active shipment per order, whatever a buggy or concurrent writer tries.
+    Index(
+        "uq_shipments_active_order",
+        "order_id",
+        unique=True,
+        postgresql_where=text("active"),
+        sqlite_where=text("active"),
+    ),
+)
+
+import_failures = Table(
+    "import_failures",
+    metadata,
+    _id(),
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("erp_order_id", BigInteger),
+    Column("reason", Text, nullable=False),
+    Column("raw", JsonDocument),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    # One open failure per ERP order; also the lookup of an order's import error.
+    Index(
+        "uq_import_failures_open",
+        "connection_id",
+        "erp_order_id",
+        unique=True,
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+    Index("ix_import_failures_recent", "connection_id", "last_seen_at"),
+)
+
+shipping_families = Table(
+    "shipping_families",
+    metadata,
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("family", Integer),
+)
+
+carrier_mappings = Table(
+    "carrier_mappings",
+    metadata,
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True),
+    Column("shipping_key", Text, primary_key=True),
+    Column("carrier_code", String(40), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    Column("stream", String(64), nullable=False),
+    Column("request", TrackingRequestType, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
+    # Due messages, and "is there an older pending message in this stream": both only over
+    # what is still pending, so delivered history does not slow them down.
+    Index(
+        "ix_outbox_due",
+        "next_attempt_at",
+        postgresql_where=text("delivered_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL"),
+    ),
+    Index(
+        "ix_outbox_stream_pending",
+        "stream",
+        "id",
+        postgresql_where=text("delivered_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL"),
+    ),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    Column("kind", StrEnumType(JobKind, 32), nullable=False),
+    Column("subject_id", BigInteger, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    UniqueConstraint("kind", "subject_id"),
+    Index("ix_jobs_due", "due_at"),
+)
+
+# What the built-in tracking service received: one row per tracking request, whatever the
+# number of deliveries (the idempotency key is unique).
+tracking_handoffs = Table(
+    "tracking_handoffs",
+    metadata,
+    _id(),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("shipment_key", String(32), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("merchant_id", Id, nullable=False),
+    Column("erp_order_id", BigInteger, nullable=False),
+    Column("carrier_code", String(40), nullable=False),
+    Column("tracking_code", String(50), nullable=False),
+    Column("request", TrackingRequestType, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
