@@ -169,13 +169,9 @@ class SqlOrderQueries:
             if not groups:
                 return []
             # The label as the merchant wrote it, from the newest order of each service.
-            samples = dict(
-                session.execute(select(o.id, o.shipping).where(o.id.in_([g.sample for g in groups]))).tuples().all()
-            )
+            samples = dict(session.execute(select(o.id, o.shipping).where(o.id.in_([g.sample for g in groups]))).all())
             mapped = dict(
-                session.execute(select(m.shipping_key, m.carrier_code).where(m.merchant_id == merchant_id))
-                .tuples()
-                .all()
+                session.execute(select(m.shipping_key, m.carrier_code).where(m.merchant_id == merchant_id)).all()
             )
             return [
                 UnmatchedService(
@@ -230,7 +226,7 @@ class SqlCustomerQueries:
         rows = session.execute(
             select(o.customer_id, func.count()).where(o.customer_id.in_(customer_ids)).group_by(o.customer_id)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 class SqlMerchantQueries:
