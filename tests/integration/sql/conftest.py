@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.tables import metadata
@@ -21,11 +21,16 @@ NO_POSTGRES = "KANGLU_TEST_POSTGRES_URL is unset: PostgreSQL tests skipped"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def postgres_engine_in(schema: str, **kwargs: object) -> Engine:
-    """An engine whose connections work inside `schema` (tests never touch `public`, which
+def postgres_url_in(schema: str) -> str:
+    """KANGLU_TEST_POSTGRES_URL, working inside `schema` (tests never touch `public`, which
     other suites sharing the database may use)."""
     assert POSTGRES_URL
-    return make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, **kwargs)
+    url = make_url(POSTGRES_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def postgres_engine_in(schema: str, **kwargs: object) -> Engine:
+    return make_engine(postgres_url_in(schema), **kwargs)
 
 
 def create_schema(schema: str) -> None:
@@ -84,6 +89,20 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         engine = request.getfixturevalue("postgres_engine")
         empty_postgres(engine)
         yield engine
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a database with no tables at all (for migrations and the CLI)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kanglu.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    schema = private_schema_name(f"empty{tmp_path.name[-12:]}".lower().replace("-", "_"))
+    create_schema(schema)
+    yield postgres_url_in(schema)
+    drop_schema(schema)
 
 
 @pytest.fixture

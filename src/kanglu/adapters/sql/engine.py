@@ -46,6 +46,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # which the use cases redo: a page and its poll cursor commit together.
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Freed space is zeroed: after `kanglu keys rotate`, old ciphertexts do not linger
+        # in the file's free pages.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

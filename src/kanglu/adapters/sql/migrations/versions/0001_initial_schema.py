@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
     sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('insert_sentinel', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     op.create_index('ix_outbox_due', 'outbox', ['next_attempt_at'], unique=False, postgresql_where=sa.text('delivered_at IS NULL'), sqlite_where=sa.text('delivered_at IS NULL'))
@@ -114,6 +115,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.Text(), nullable=True),
     sa.Column('address', JSON_DOCUMENT, nullable=True),
     sa.Column('erp_customer_id', sa.BigInteger(), nullable=True),
+    sa.Column('insert_sentinel', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_customers_merchant_id_merchants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('merchant_id', 'document', name=op.f('uq_customers_merchant_id_document'))
@@ -188,6 +190,7 @@ def upgrade() -> None:
     sa.Column('tracking_url', sa.Text(), nullable=True),
     sa.Column('tracking_status', sa.String(length=20), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('insert_sentinel', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['connection_id'], ['erp_connections.id'], name=op.f('fk_orders_connection_id_erp_connections'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_orders_customer_id_customers'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_orders_merchant_id_merchants'), ondelete='CASCADE'),
