@@ -4,14 +4,16 @@ the use case commits; `commit()` may be called more than once, each call ending 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from sqlalchemy import Table, event, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.repositories import (
@@ -37,7 +39,36 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects keep their values after commit: use cases return entities from
     a closed unit of work, and a detached object must still be readable."""
     start_mappers()
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+        event.listen(sessions, "before_flush", _ids_from_sequences)
+    return sessions
+
+
+def _ids_from_sequences(session: Session, _flush: UOWTransaction, _instances: Iterable[Any] | None) -> None:
+    """PostgreSQL: new rows get their ids before the flush, one `nextval` query per table.
+
+    The INSERTs then need no RETURNING, so each table's rows go out as one pipelined
+    executemany of a short statement, instead of one multi-VALUES statement with thousands of
+    placeholders that psycopg parses anew at every page (a third of a page's flush time).
+    Ids follow the order the objects were added in, which the outbox's per-order ordering
+    relies on.
+    """
+    waiting: dict[Table, list[Any]] = defaultdict(list)
+    for state in sorted((inspect(obj) for obj in session.new), key=lambda s: s.insert_order):
+        table = state.mapper.local_table
+        if isinstance(table, Table) and "id" in table.c and state.obj().id is None:
+            waiting[table].append(state.obj())
+    for table, objects in waiting.items():
+        if len(objects) < 2:
+            continue  # a single row gains nothing
+        ids = session.scalars(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+                func.generate_series(1, len(objects))
+            )
+        ).all()
+        for obj, new_id in zip(objects, ids, strict=True):
+            obj.id = new_id
 
 
 @contextmanager
