@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, union
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -39,11 +39,14 @@ def _bounded(page: PageRequest) -> PageRequest:
 
 def _customer_search(merchant_id: int, q: str) -> ColumnElement[bool] | None:
     """Customers whose name contains q (accents and case ignored), or whose CPF/CNPJ or
-    e-mail is q."""
+    e-mail is q. A single token with digits (a number, a tracking code, a document) never
+    names anybody, so names are not searched for it: that search reads every customer of
+    the merchant."""
     c = t.customers.c
     conditions: list[ColumnElement[bool]] = []
     name = normalise_name(q)
-    if name:
+    looks_like_a_code = " " not in q and any(ch.isdigit() for ch in q)
+    if name and any(ch.isalpha() for ch in name) and not looks_like_a_code:
         # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard.
         conditions.append(c.search_name.contains(name, autoescape=False))
     document = _DOCUMENT_SEPARATORS.sub("", q).upper()
@@ -55,6 +58,23 @@ def _customer_search(merchant_id: int, q: str) -> ColumnElement[bool] | None:
     if not conditions:
         return None
     return (c.merchant_id == merchant_id) & or_(*conditions)
+
+
+def _search(merchant_id: int, q: str) -> ColumnElement[bool]:
+    """Orders matching q, as a UNION of indexed lookups (exact number, e-commerce number or
+    tracking code; orders of the customers found): each branch uses its own index, where one
+    WHERE with ORs would read every order of the merchant."""
+    o = t.orders.c
+    mine = o.merchant_id == merchant_id
+    branches = [
+        select(o.id).where(mine, o.number == q),
+        select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
+        select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
+    ]
+    customers = _customer_search(merchant_id, q)
+    if customers is not None:
+        branches.append(select(o.id).where(mine, o.customer_id.in_(select(t.customers.c.id).where(customers))))
+    return o.id.in_(union(*branches))
 
 
 def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnElement[bool]]:
@@ -72,17 +92,7 @@ def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnEle
         where.append(o.customer_id == filters.customer_id)
     q = (filters.q or "").strip()
     if q:
-        # Each branch is an indexed lookup: exact number, e-commerce number or tracking code,
-        # or the orders of the customers the customer search finds.
-        matches: list[ColumnElement[bool]] = [
-            o.number == q,
-            o.ecommerce_number.in_({q, q.upper()}),
-            o.tracking_code == re.sub(r"\s", "", q).upper(),
-        ]
-        customers = _customer_search(merchant_id, q)
-        if customers is not None:
-            matches.append(o.customer_id.in_(select(t.customers.c.id).where(customers)))
-        where.append(or_(*matches))
+        where.append(_search(merchant_id, q))
     return where
 
 

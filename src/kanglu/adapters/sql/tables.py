@@ -199,6 +199,8 @@ shipments = Table(
     Column("status", StrEnumType(ShipmentStatus, 20), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("closed_at", UtcDateTime),
+    # An order's shipments (loaded with every order; the partial index below cannot serve it).
+    Index("ix_shipments_order", "order_id"),
     # One active shipment per order, whatever a buggy or concurrent writer tries.
     Index(
         "uq_shipments_active_order",

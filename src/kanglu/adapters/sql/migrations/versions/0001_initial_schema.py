@@ -235,6 +235,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments')),
     sa.UniqueConstraint('key', name=op.f('uq_shipments_key'))
     )
+    op.create_index('ix_shipments_order', 'shipments', ['order_id'], unique=False)
     op.create_index('uq_shipments_active_order', 'shipments', ['order_id'], unique=True, postgresql_where=sa.text('active'), sqlite_where=sa.text('active'))
 
 
