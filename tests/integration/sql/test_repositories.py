@@ -129,6 +129,29 @@ def test_lock_reads_the_row_anew(uow: SqlUnitOfWorkFactory, ids) -> None:  # typ
         assert u.connections.lock(999) is None
 
 
+def test_lock_after_a_write_keeps_the_write(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    _, connection_id = ids
+    with uow() as u:
+        u.merchants.add(Merchant(name="Outra", email="outra@example.com", password_hash=None, created_at=NOW))
+        u.connections.get(connection_id).account_name = "Conta"
+        u.flush()
+        assert u.connections.lock(connection_id).account_name == "Conta"
+        u.commit()
+    with uow() as u:
+        assert u.merchants.get_by_email("outra@example.com") is not None
+        assert u.connections.get(connection_id).account_name == "Conta"
+
+
+def test_lock_keeps_pending_changes(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    _, connection_id = ids
+    with uow() as u:
+        u.connections.get(connection_id).account_name = "Pendente"  # not flushed yet
+        assert u.connections.lock(connection_id).account_name == "Pendente"
+        u.commit()
+    with uow() as u:
+        assert u.connections.get(connection_id).account_name == "Pendente"
+
+
 # -- status mappings ---------------------------------------------------------------------
 
 

@@ -94,9 +94,8 @@ class SqlStatusMappingRepository(_Repository):
         rows = self._session.execute(select(c.situacao, c.action).where(c.connection_id == connection_id)).all()
         if not rows:
             return StatusMapping.default()
-        return StatusMapping(
-            {Situacao(s): Action(a) for s, a in rows if a != Action.IGNORE.value and s in Situacao._value2member_map_}
-        )
+        known = {int(s) for s in Situacao}  # a code a later version dropped is ignored, not an error
+        return StatusMapping({Situacao(s): Action(a) for s, a in rows if a != Action.IGNORE.value and s in known})
 
     def save(self, connection_id: int, mapping: StatusMapping) -> None:
         self._session.execute(delete(t.status_mappings).where(t.status_mappings.c.connection_id == connection_id))
