@@ -11,7 +11,6 @@ private schema dropped afterwards. Writes bench/results/bench_import_sql.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -19,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sql_bench_data import (
-    RESULTS,
     OrderFactory,
     backends,
     database,
@@ -27,6 +25,7 @@ from sql_bench_data import (
     maintain,
     seed_connection,
     shipped_version,
+    write_result,
 )
 from sqlalchemy import event, func, select
 
@@ -155,12 +154,7 @@ def main() -> int:
                   f"({row['statements_per_order']} statements per order)")  # type: ignore[index]
             print(f"  speed-up x{figures['speedup_over_row_by_row']}; target {figures['target_orders_per_s']}/s: "
                   f"{'met' if figures['meets_target'] else 'NOT met'}")
-    if "postgresql" not in result:
-        result["postgresql"] = "skipped: set KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_import_sql.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written {out.relative_to(RESULTS.parent.parent)}")
+    write_result("bench_import_sql", result)
     return 0
 
 

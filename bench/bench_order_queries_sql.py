@@ -11,7 +11,6 @@ Writes bench/results/bench_order_queries_sql.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sql_bench_data import RESULTS, OrderFactory, backends, database, machine, maintain, seed_connection
+from sql_bench_data import OrderFactory, backends, database, machine, maintain, seed_connection, write_result
 
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlOrderQueries
@@ -119,12 +118,7 @@ def main() -> int:
         for backend in backends():
             print(f"{backend}: loading {args.orders} orders through the bulk import path…", flush=True)
             result[backend] = measure(backend, Path(tmp), args.orders)
-    if "postgresql" not in result:
-        result["postgresql"] = "skipped: set KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_order_queries_sql.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written {out.relative_to(RESULTS.parent.parent)}")
+    write_result("bench_order_queries_sql", result)
     return 0
 
 

@@ -3,6 +3,7 @@ the machine's description. Not a benchmark itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
@@ -206,6 +207,15 @@ def database(backend: str, workdir: Path, name: str) -> Iterator[Engine]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def write_result(name: str, result: dict[str, object]) -> None:
+    if "postgresql" not in result:
+        result["postgresql"] = "skipped: set KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written {out.relative_to(ROOT)}")
 
 
 def backends() -> list[str]:

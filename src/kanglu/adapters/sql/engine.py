@@ -10,6 +10,8 @@ a busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -41,7 +43,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         # NORMAL is safe with WAL (no corruption); a power cut may lose the last commits,
         # which the use cases redo: a page and its poll cursor commit together.
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -62,6 +64,22 @@ def _configure_sqlite(engine: Engine) -> None:
         # The first write of a transaction takes SQLite's write lock until the end.
         if not connection.info.get(_WROTE) and _WRITE_STATEMENT.match(statement):
             connection.info[_WROTE] = True
+
+
+def _use_wal(cursor: Any) -> None:
+    """WAL is a property of the file, set by the first connection. Switching to it needs the
+    file to itself and, unlike other locks, does not wait on the busy timeout: processes
+    that open a new database together (web and worker at first start) retry for a while."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def hold_write_lock(session: Session) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select, union
+from sqlalchemy import ColumnElement, Table, func, or_, select, union
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -31,10 +32,21 @@ from kanglu.domain.orders import Order
 from kanglu.domain.shipping import normalise_name
 
 _DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
+T = TypeVar("T")
 
 
 def _bounded(page: PageRequest) -> PageRequest:
     return PageRequest(page=max(1, page.page), per_page=min(max(1, page.per_page), MAX_PER_PAGE))
+
+
+def _counted_page(
+    session: Session, entity: type[T], table: Table, where: Sequence[ColumnElement[bool]],
+    order_by: Sequence[ColumnElement[object]], page: PageRequest,
+) -> tuple[list[T], int]:
+    """One page of `entity` and the total it is a page of."""
+    total = session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+    items = session.scalars(select(entity).where(*where).order_by(*order_by).limit(page.per_page).offset(page.offset))
+    return list(items), total
 
 
 def _customer_search(merchant_id: int, q: str) -> ColumnElement[bool] | None:
@@ -155,15 +167,8 @@ class SqlOrderQueries:
             f.connection_id.in_(select(c.id).where(c.merchant_id == merchant_id)),
         )
         with self._sessions() as session:
-            total = session.scalar(select(func.count()).select_from(t.import_failures).where(*where)) or 0
-            items = list(
-                session.scalars(
-                    select(ImportFailure)
-                    .where(*where)
-                    .order_by(f.last_seen_at.desc(), f.id.desc())
-                    .limit(page.per_page)
-                    .offset(page.offset)
-                )
+            items, total = _counted_page(
+                session, ImportFailure, t.import_failures, where, (f.last_seen_at.desc(), f.id.desc()), page
             )
             return Page(items, page.page, page.per_page, total)
 
@@ -208,16 +213,7 @@ class SqlCustomerQueries:
                 return Page([], page.page, page.per_page, 0)
             where.append(search)
         with self._sessions() as session:
-            total = session.scalar(select(func.count()).select_from(t.customers).where(*where)) or 0
-            customers = list(
-                session.scalars(
-                    select(Customer)
-                    .where(*where)
-                    .order_by(c.search_name, c.id)
-                    .limit(page.per_page)
-                    .offset(page.offset)
-                )
-            )
+            customers, total = _counted_page(session, Customer, t.customers, where, (c.search_name, c.id), page)
             counts = self._order_counts(session, [x.id for x in customers if x.id is not None])
             return Page([CustomerView(x, counts.get(x.id, 0)) for x in customers], page.page, page.per_page, total)
 

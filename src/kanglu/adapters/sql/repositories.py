@@ -122,27 +122,22 @@ class SqlCustomerRepository(_Repository):
         return {customer.document.value: customer for customer in found if customer.document is not None}
 
     def by_emails(self, merchant_id: int, emails: Iterable[str]) -> dict[str, Customer]:
-        wanted = set(emails)
-        if not wanted:
-            return {}
-        c = t.customers.c
-        found: dict[str, Customer] = {}
-        for customer in self._session.scalars(
-            select(Customer).where(c.merchant_id == merchant_id, c.email.in_(wanted)).order_by(c.id)
-        ):
-            found.setdefault(customer.email, customer)  # type: ignore[arg-type]
-        return found
+        return self._oldest_by(merchant_id, t.customers.c.email, emails, "email")
 
     def by_erp_ids(self, merchant_id: int, erp_ids: Iterable[int]) -> dict[int, Customer]:
-        wanted = set(erp_ids)
+        return self._oldest_by(merchant_id, t.customers.c.erp_customer_id, erp_ids, "erp_customer_id")
+
+    def _oldest_by(self, merchant_id: int, column, values: Iterable, attribute: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        """One customer per value: the oldest, when several share it."""
+        wanted = set(values)
         if not wanted:
             return {}
         c = t.customers.c
-        found: dict[int, Customer] = {}
+        found: dict = {}  # type: ignore[type-arg]
         for customer in self._session.scalars(
-            select(Customer).where(c.merchant_id == merchant_id, c.erp_customer_id.in_(wanted)).order_by(c.id)
+            select(Customer).where(c.merchant_id == merchant_id, column.in_(wanted)).order_by(c.id)
         ):
-            found.setdefault(customer.erp_customer_id, customer)  # type: ignore[arg-type]
+            found.setdefault(getattr(customer, attribute), customer)
         return found
 
 

@@ -117,16 +117,24 @@ class MoneyType(TypeDecorator[Money]):
         return Money(amount.quantize(CENT))
 
 
-class DocumentType(TypeDecorator[Document]):
+class _TextValue(TypeDecorator[Any]):
+    """A value object kept as its `.value` text; bare text is accepted too, for the literals
+    of a query (`document IN (...)`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return value if isinstance(value, str) else value.value
+
+
+class DocumentType(_TextValue):
     """A CPF or CNPJ stored bare; the kind follows from the length (11 or 14)."""
 
     impl = String(14)
     cache_ok = True
-
-    def process_bind_param(self, value: Document | str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return value if isinstance(value, str) else value.value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Document | None:
         if value is None:
@@ -136,14 +144,9 @@ class DocumentType(TypeDecorator[Document]):
         return Document(DocumentKind.CPF if len(value) == 11 else DocumentKind.CNPJ, value)
 
 
-class TrackingCodeType(TypeDecorator[TrackingCode]):
+class TrackingCodeType(_TextValue):
     impl = String(50)
     cache_ok = True
-
-    def process_bind_param(self, value: TrackingCode | str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return value if isinstance(value, str) else value.value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> TrackingCode | None:
         return None if value is None else TrackingCode(value)
