@@ -83,6 +83,7 @@ def test_pagination(world: SqlWorld, shop: Shop) -> None:
     ("q", "expected"),
     [
         ("10002", [2]),  # order number
+        ("10001", [1]),  # the other merchant has an order 10001 too: never listed here
         ("MLB-5", [5]),  # e-commerce number
         ("mlb-abc", [6]),  # typed in lower case
         (s10(3).value.lower(), [3]),  # tracking code

@@ -75,7 +75,8 @@ def _customer_search(merchant_id: int, q: str) -> ColumnElement[bool] | None:
 def _search(merchant_id: int, q: str) -> ColumnElement[bool]:
     """Orders matching q, as a UNION of indexed lookups (exact number, e-commerce number or
     tracking code; orders of the customers found): each branch uses its own index, where one
-    WHERE with ORs would read every order of the merchant."""
+    WHERE with ORs would read every order of the merchant. Every branch is limited to the
+    merchant (the customers' one by the customers it starts from)."""
     o = t.orders.c
     mine = o.merchant_id == merchant_id
     branches = [
@@ -85,13 +86,17 @@ def _search(merchant_id: int, q: str) -> ColumnElement[bool]:
     ]
     customers = _customer_search(merchant_id, q)
     if customers is not None:
-        branches.append(select(o.id).where(mine, o.customer_id.in_(select(t.customers.c.id).where(customers))))
+        branches.append(select(o.id).where(o.customer_id.in_(select(t.customers.c.id).where(customers))))
     return o.id.in_(union(*branches))
 
 
 def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnElement[bool]]:
     o = t.orders.c
-    where: list[ColumnElement[bool]] = [o.merchant_id == merchant_id]
+    q = (filters.q or "").strip()
+    # A search already keeps to the merchant's orders; repeating the merchant here would
+    # invite SQLite to read all of them through a merchant index instead of fetching the
+    # few matches by id.
+    where: list[ColumnElement[bool]] = [_search(merchant_id, q)] if q else [o.merchant_id == merchant_id]
     if filters.situacao is not None:
         where.append(o.situacao == filters.situacao)
     if filters.tracking_status is not None:
@@ -102,9 +107,6 @@ def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnEle
         where.append(o.carrier_code == filters.carrier_code)
     if filters.customer_id is not None:
         where.append(o.customer_id == filters.customer_id)
-    q = (filters.q or "").strip()
-    if q:
-        where.append(_search(merchant_id, q))
     return where
 
 
