@@ -124,7 +124,7 @@ class World:
     def poll(self, **kwargs: Any) -> PollOrdersByStatus:
         return PollOrdersByStatus(
             uow=self.uow, clock=self.clock, gateway=self.gateway, importer=self.importer(),
-            tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
+            secret_box=self.box, tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
         )
 
 

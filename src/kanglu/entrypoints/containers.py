@@ -127,6 +127,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         gateway=adapters.gateway,
         importer=importer,
+        secret_box=core.secret_box,
         tokens_for=tokens_for,
         interval=core.poll_interval,
         backfill=core.backfill,
