@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -97,6 +98,8 @@ class FakeDatabase:
         self.committed = _State()
         self.ids = itertools.count(1)
         self.commits = 0
+        # One unit of work at a time, like SQLite's single writer: lets worker threads share it.
+        self.lock = threading.RLock()
 
 
 class _Repo:
@@ -332,10 +335,13 @@ class FakeUnitOfWork:
         self.jobs = FakeJobs(self)
 
     def __enter__(self) -> FakeUnitOfWork:
+        self.db.lock.acquire()
+        self.rollback()  # start from what is committed now
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.rollback()
+        self.db.lock.release()
 
     def flush(self) -> None:
         pass

@@ -26,7 +26,7 @@ from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWork, U
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
-from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
+from kanglu.domain.situacoes import INVOICED_SITUACOES, Action
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,12 @@ class PollOrdersByStatus:
                 unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
                 if unknown:
                     families = self._refresh_families(command.connection_id, tokens, families)
+                items = self._with_invoices(command.connection_id, tokens, page.items)
                 with self._uow() as uow:
                     connection = self._pollable(uow, command.connection_id)
                     if connection is None:
                         return PollResult(PollOutcome.SKIPPED, None, report, pages)
                     mapping = uow.status_mappings.get(command.connection_id)
-                    items = self._with_invoices(uow, connection, mapping, tokens, page.items)
                     now = self._clock.now()
                     report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
@@ -169,24 +169,21 @@ class PollOrdersByStatus:
         return merged
 
     def _with_invoices(
-        self,
-        uow: UnitOfWork,
-        connection: ErpConnection,
-        mapping: StatusMapping,
-        tokens: ConnectionTokens,
-        items: Sequence[ErpOrder | MalformedOrder],
+        self, connection_id: int, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder]
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
-        for the orders that should have one by now."""
-        assert connection.id is not None
-        orders = [i for i in items if isinstance(i, ErpOrder)]
-        missing = [o for o in orders if o.invoice is None and o.situacao in INVOICED_SITUACOES]
+        for the orders that should have one by now. No transaction stays open during the call."""
+        missing = [
+            i for i in items if isinstance(i, ErpOrder) and i.invoice is None and i.situacao in INVOICED_SITUACOES
+        ]
         if not missing:
             return list(items)
-        stored: dict[int, Order] = uow.orders.by_erp_ids(connection.id, [o.erp_order_id for o in missing])
-        known: dict[int, Invoice] = {
-            erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
-        }
+        with self._uow() as uow:
+            mapping = uow.status_mappings.get(connection_id)
+            stored: dict[int, Order] = uow.orders.by_erp_ids(connection_id, [o.erp_order_id for o in missing])
+            known: dict[int, Invoice] = {
+                erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
+            }
         wanted = [
             o
             for o in missing
