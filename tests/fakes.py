@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import copyreg
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import attrs
 
@@ -88,6 +90,11 @@ class _State:
     carrier_mappings: dict[int, dict[str, str]] = attrs.Factory(dict)
     outbox: dict[int, OutboxMessage] = attrs.Factory(dict)
     jobs: dict[tuple[JobKind, int], Job] = attrs.Factory(dict)
+
+
+# The fake database deep-copies its state; StatusMapping keeps its actions in a read-only
+# MappingProxyType, which copy cannot handle by itself.
+copyreg.pickle(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)))
 
 
 class FakeDatabase:

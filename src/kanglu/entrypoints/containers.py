@@ -64,6 +64,10 @@ class Adapters(containers.DeclarativeContainer):
     oauth = providers.Dependency()
     gateway = providers.Dependency()
     tracking = providers.Dependency()
+    # The read side of pages and the JSON API (application/queries.py).
+    order_queries = providers.Dependency()
+    customer_queries = providers.Dependency()
+    merchant_queries = providers.Dependency()
 
 
 class UseCases(containers.DeclarativeContainer):
