@@ -84,7 +84,9 @@ def phone_br(value: str | None) -> str:
     if not value:
         return "—"
     digits = value.lstrip("+")
-    if value.startswith("+55") and len(digits) in (12, 13):
+    if value.startswith("+"):
+        if not (value.startswith("+55") and len(digits) in (12, 13)):
+            return value  # a foreign number: shown as the ERP gave it
         digits = digits[2:]
     if len(digits) == 11:
         return f"({digits[:2]}) {digits[2:7]}-{digits[7:]}"

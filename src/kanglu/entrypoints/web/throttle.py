@@ -40,7 +40,8 @@ class ThrottlePolicy:
     def lock_for(self, failures: int) -> timedelta | None:
         if failures < self.free:
             return None
-        return min(self.first_lock * (2 ** (failures - self.free)), self.max_lock)
+        doublings = min(failures - self.free, 30)  # a bounded exponent: timedelta overflows past ~2**45 s
+        return min(self.first_lock * (2**doublings), self.max_lock)
 
 
 @attrs.define

@@ -214,10 +214,10 @@ def list_orders() -> Response:
     return _ok(orders_page_out(page, d.carriers))
 
 
-@bp.get("/orders/<int:order_id>")
-def get_order(order_id: int) -> Response:
+@bp.get("/orders/<int:id>")
+def get_order(id: int) -> Response:  # noqa: A002 - the name the document gives the parameter
     d = deps()
-    view = d.orders.get_order(_merchant_id(), order_id) if 1 <= order_id <= MAX_ID else None
+    view = d.orders.get_order(_merchant_id(), id) if 1 <= id <= MAX_ID else None
     if view is None:
         abort(404)
     return _ok(order_out(view, d.carriers))
