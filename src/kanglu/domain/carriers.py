@@ -55,7 +55,7 @@ import enum
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -199,9 +199,7 @@ class CarrierRegistry:
     _families: dict[int, Carrier] = attrs.field(init=False, repr=False, eq=False, hash=False)
     _hosts: dict[str, Carrier] = attrs.field(init=False, repr=False, eq=False, hash=False)
     _code_re: re.Pattern[str] | None = attrs.field(init=False, repr=False, eq=False, hash=False)
-    _name_evidence: functools._lru_cache_wrapper[tuple[Evidence, ...]] = attrs.field(
-        init=False, repr=False, eq=False, hash=False
-    )
+    _name_evidence: Callable[..., tuple[Evidence, ...]] = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
         by_code: dict[str, Carrier] = {}
@@ -446,7 +444,7 @@ def _carriers() -> Iterable[Carrier]:
         names=("sequoia", "sequoialog"),
         hosts=("sequoialog.com.br",),
     )
-    yield Carrier(code="rodonaves", name="Rodonaves", names=("rodonaves", "rte rodonaves"), hosts=("rte.com.br",))
+    yield Carrier(code="rodonaves", name="Rodonaves", names=("rodonaves", "rte rodonaves"), hosts=("rodonaves.com.br",))
     yield Carrier(code="jamef", name="Jamef", names=("jamef",), hosts=("jamef.com.br",))
     yield Carrier(code="patrus", name="Patrus Transportes", names=("patrus",), hosts=("patrus.com.br",))
     yield Carrier(code="buslog", name="Buslog", names=("buslog",), hosts=("buslog.com.br",))
@@ -509,70 +507,29 @@ def _carriers() -> Iterable[Carrier]:
         hosts=("magazineluiza.com.br", "magalu.com"),
         platform=True,
     )
-    yield Carrier(
-        code="americanas_entrega",
-        name="Americanas Entrega (B2W)",
-        families=frozenset({4}),
-        names=("americanas entrega", "americanas", "b2w", "b2w entrega", "submarino", "shoptime"),
-        hosts=("americanas.com.br",),
-        platform=True,
-    )
-    yield Carrier(
-        code="envvias",
-        name="Envvias (Via Varejo)",
-        families=frozenset({14}),
-        names=("envvias", "via varejo", "viavarejo", "casas bahia", "ponto frio", "pontofrio"),
-        platform=True,
-    )
-    yield Carrier(
-        code="madeira_envios",
-        name="Madeira Envios",
-        families=frozenset({15}),
-        names=("madeira envios", "madeiramadeira", "madeira madeira"),
-        platform=True,
-    )
-    yield Carrier(
-        code="ali_envios", name="Ali Envios (AliExpress)", families=frozenset({16}),
-        names=("ali envios", "aliexpress", "ali express"), platform=True,
-    )
-    yield Carrier(
-        code="ns_entregas", name="NS Entregas (Netshoes)", families=frozenset({13}),
-        names=("ns entregas", "netshoes"), platform=True,
-    )
-    yield Carrier(
-        code="conecta_la", name="Conecta Lá Etiquetas", families=frozenset({18}),
-        names=("conecta la", "conectala"), platform=True,
-    )
-    yield Carrier(
-        code="shein_envios", name="Shein Envios", families=frozenset({22}), names=("shein", "shein envios"),
-        platform=True,
-    )
-    yield Carrier(
-        code="olist_envios", name="Olist Envios", families=frozenset({9, 24}), names=("olist", "olist envios"),
-        platform=True,
-    )
-    yield Carrier(
-        code="kwai_envios", name="Kwai Envios", families=frozenset({25}), names=("kwai", "kwai envios"),
-        platform=True,
-    )
-    yield Carrier(
-        code="beleza_envios", name="Beleza Envios (Beleza na Web)", families=frozenset({26}),
-        names=("beleza envios", "beleza na web", "belezanaweb"), platform=True,
-    )
-    yield Carrier(
-        code="tiktok_envios", name="TikTok Envios", families=frozenset({27}),
-        names=("tiktok", "tik tok", "tiktok envios", "tiktok shop"), platform=True,
-    )
-    yield Carrier(
-        code="hub_envios", name="Hub Envios", families=frozenset({28}), names=("hub envios",), platform=True,
-    )
-    yield Carrier(
-        code="posta_ja", name="Posta Já", families=frozenset({30}), names=("posta ja", "postaja"), platform=True,
-    )
-    yield Carrier(
-        code="temu_envios", name="Temu Envios", families=frozenset({31}), names=("temu", "temu envios"),
-        platform=True,
-    )
+    for code, name, families, names in _MARKETPLACE_PROGRAMS:
+        yield Carrier(code=code, name=name, families=frozenset(families), names=names, platform=True)
+
+
+# The other marketplace programs of Tiny's family list, known by their family and names alone.
+_MARKETPLACE_PROGRAMS: tuple[tuple[str, str, set[int], tuple[str, ...]], ...] = (
+    ("americanas_entrega", "Americanas Entrega (B2W)", {4},
+     ("americanas entrega", "americanas", "b2w", "b2w entrega", "submarino", "shoptime")),
+    ("envvias", "Envvias (Via Varejo)", {14},
+     ("envvias", "via varejo", "viavarejo", "casas bahia", "ponto frio", "pontofrio")),
+    ("madeira_envios", "Madeira Envios", {15}, ("madeira envios", "madeiramadeira", "madeira madeira")),
+    ("ali_envios", "Ali Envios (AliExpress)", {16}, ("ali envios", "aliexpress", "ali express")),
+    ("ns_entregas", "NS Entregas (Netshoes)", {13}, ("ns entregas", "netshoes")),
+    ("conecta_la", "Conecta Lá Etiquetas", {18}, ("conecta la", "conectala")),
+    ("shein_envios", "Shein Envios", {22}, ("shein", "shein envios")),
+    ("olist_envios", "Olist Envios", {9, 24}, ("olist", "olist envios")),
+    ("kwai_envios", "Kwai Envios", {25}, ("kwai", "kwai envios")),
+    ("beleza_envios", "Beleza Envios (Beleza na Web)", {26}, ("beleza envios", "beleza na web", "belezanaweb")),
+    ("tiktok_envios", "TikTok Envios", {27}, ("tiktok", "tik tok", "tiktok envios", "tiktok shop")),
+    ("hub_envios", "Hub Envios", {28}, ("hub envios",)),
+    ("posta_ja", "Posta Já", {30}, ("posta ja", "postaja")),
+    ("temu_envios", "Temu Envios", {31}, ("temu", "temu envios")),
+)
 
 
 # Freight brokers and label resellers: they sell other carriers' services and name nobody.
