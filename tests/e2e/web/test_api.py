@@ -129,7 +129,7 @@ def test_bad_credentials_get_422_with_field_errors(world: WebWorld, api: FlaskCl
 
 def test_a_body_that_is_not_json_gets_422(world: WebWorld, api: FlaskClient) -> None:
     account = world.merchant()
-    for data in (b"{nope", b"", "client_id=x".encode()):
+    for data in (b"{nope", b"", "client_id=x".encode(), b"[" * 100_000, b"\xff\xfe{"):
         answer = api.put("/api/v1/integrations/tiny", headers=account.bearer, data=data,
                          content_type="application/json")
         assert answer.status_code == 422 and answer.json["errors"] == {"body": "envie um objeto JSON válido"}

@@ -24,6 +24,11 @@ def connection_of(world: WebWorld, account: Account) -> ErpConnection:
     return connection
 
 
+def save_form(client: FlaskClient, **fields: str):  # type: ignore[no-untyped-def]
+    data = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK, **fields}
+    return post_form(client, "/integrations", "/integrations/tiny", data)
+
+
 def start_connect(world: WebWorld, client: FlaskClient) -> str:
     """Click *Conectar*; returns the state of the authorize URL it redirects to."""
     answer = post_form(client, "/integrations", "/integrations/tiny/connect")
@@ -55,12 +60,7 @@ def test_a_new_merchant_sees_the_tiny_card_not_configured(world: WebWorld) -> No
 def test_saving_credentials_keeps_the_secret_write_only(world: WebWorld) -> None:
     account = world.merchant()
     client = world.client(account)
-    answer = post_form(
-        client,
-        "/integrations",
-        "/integrations/tiny",
-        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK},
-    )
+    answer = save_form(client)
     assert answer.status_code == 303
     page = text_of(client, "/integrations")
     assert "Credenciais do Tiny salvas" in page
@@ -71,7 +71,7 @@ def test_saving_credentials_keeps_the_secret_write_only(world: WebWorld) -> None
     assert "Conectar</button>" in page
 
     # Saving again with the secret left blank keeps it.
-    post_form(client, "/integrations", "/integrations/tiny", {"client_id": CLIENT_ID, "client_secret": "", "invite_link": INVITE_LINK})
+    save_form(client, client_secret="")
     saved = connection_of(world, account).client_secret
     assert saved is not None
     assert world.container.core.secret_box().open(saved).value == CLIENT_SECRET
@@ -80,12 +80,7 @@ def test_saving_credentials_keeps_the_secret_write_only(world: WebWorld) -> None
 def test_bad_credentials_are_refused_field_by_field_in_portuguese(world: WebWorld) -> None:
     account = world.merchant()
     client = world.client(account)
-    answer = post_form(
-        client,
-        "/integrations",
-        "/integrations/tiny",
-        {"client_id": "", "client_secret": CLIENT_SECRET, "invite_link": "http://example.com/convite"},
-    )
+    answer = save_form(client, client_id="", invite_link="http://example.com/convite")
     assert answer.status_code == 422
     page = html_lib.unescape(answer.get_data(as_text=True))
     assert "Informe o Client ID." in page

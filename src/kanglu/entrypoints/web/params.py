@@ -102,16 +102,11 @@ def parse_list_params(
             values["carrier_code"] = raw
         else:
             errors["carrier"] = "transportadora desconhecida"
-    if (raw := present("page")) is not None:
-        page = _whole(raw, 1, MAX_PAGE)
-        if page is None:
-            errors["page"] = f"informe um número inteiro de 1 a {MAX_PAGE}"
-        else:
-            values["page"] = page
-    if (raw := present("per_page")) is not None:
-        size = _whole(raw, 1, MAX_PER_PAGE)
-        if size is None:
-            errors["per_page"] = f"informe um número inteiro de 1 a {MAX_PER_PAGE}"
-        else:
-            values["per_page"] = size
+    for name, high in (("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)):
+        if (raw := present(name)) is not None:
+            number = _whole(raw, 1, high)
+            if number is None:
+                errors[name] = f"informe um número inteiro de 1 a {high}"
+            else:
+                values[name] = number
     return ListParams(**values), errors  # type: ignore[arg-type]

@@ -7,12 +7,13 @@ how each one is written, so the wire format lives here and nowhere in the domain
 from __future__ import annotations
 
 from datetime import date, datetime
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
 
-from kanglu.application.queries import CustomerView, OrderView, Page
+from kanglu.application.queries import OrderView, Page
 from kanglu.domain.access_keys import AccessKey
 from kanglu.domain.carriers import CarrierRegistry
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
@@ -25,18 +26,7 @@ from kanglu.domain.tracking_codes import TrackingCode
 from kanglu.entrypoints.web.formatting import SAO_PAULO
 
 T = TypeVar("T")
-
-
-@attrs.frozen
-class AddressOut:
-    street: str | None = None
-    number: str | None = None
-    complement: str | None = None
-    district: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip: str | None = None
-    country: str | None = None
+V = TypeVar("V")
 
 
 @attrs.frozen
@@ -46,7 +36,7 @@ class CustomerOut:
     document: Document | None
     phone: str | None
     email: str | None
-    address: AddressOut
+    address: Address  # its fields are the contract's; always an object, empty fields null
 
 
 @attrs.frozen
@@ -119,10 +109,6 @@ class MappingsOut:
 # -- from the read side -----------------------------------------------------------------
 
 
-def address_out(address: Address | None) -> AddressOut:
-    return AddressOut(**attrs.asdict(address)) if address is not None else AddressOut()
-
-
 def customer_out(customer: Customer) -> CustomerOut:
     assert customer.id is not None
     return CustomerOut(
@@ -131,7 +117,7 @@ def customer_out(customer: Customer) -> CustomerOut:
         document=customer.document,
         phone=customer.phone,
         email=customer.email,
-        address=address_out(customer.address),
+        address=customer.address or Address(),
     )
 
 
@@ -161,12 +147,8 @@ def order_out(view: OrderView, carriers: CarrierRegistry) -> OrderOut:
     )
 
 
-def orders_page_out(page: Page[OrderView], carriers: CarrierRegistry) -> PageOut[OrderOut]:
-    return PageOut([order_out(v, carriers) for v in page.items], page.page, page.per_page, page.total)
-
-
-def customers_page_out(page: Page[CustomerView]) -> PageOut[CustomerOut]:
-    return PageOut([customer_out(v.customer) for v in page.items], page.page, page.per_page, page.total)
+def page_out(page: Page[V], convert: Callable[[V], T]) -> PageOut[T]:
+    return PageOut([convert(item) for item in page.items], page.page, page.per_page, page.total)
 
 
 def integration_out(connection: ErpConnection | None, redirect_url: str) -> IntegrationOut:
