@@ -121,3 +121,36 @@ def test_merchant_logs_in_and_browses_integrations_and_orders(site, browser) -> 
 
     assert problems == []  # no CSP violation, no script error
     context.close()
+
+
+def test_a_new_merchant_fills_the_tiny_credentials(site, browser) -> None:  # type: ignore[no-untyped-def]
+    base_url, world, _ = site
+    newcomer = world.merchant("Ateliê Bossa", "contato@ateliebossa.com.br")
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="pt-BR")
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base_url}/login")
+    page.fill("#email", newcomer.email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/integrations")
+    assert page.locator("#tiny [data-status]").inner_text() == "não configurado"
+    shot(page, "12-integracoes-nao-configurado")
+
+    page.fill("#client_id", "tiny-api-4f1c2e-1730000000")
+    page.fill("#client_secret", "segredo-do-app")
+    page.fill("#invite_link", "https://example.com/convite")
+    page.click("form[action='/integrations/tiny'] button[type=submit]")
+    assert "deve ser um endereço do Tiny" in page.inner_text("#tiny")
+    assert page.input_value("#client_secret") == ""  # never sent back
+    shot(page, "13-integracoes-erro-no-link")
+
+    page.fill("#client_secret", "segredo-do-app")
+    page.fill("#invite_link", "https://accounts.tiny.com.br/realms/tiny/convite/4f1c2e")
+    page.click("form[action='/integrations/tiny'] button[type=submit]")
+    page.wait_for_selector("text=Credenciais do Tiny salvas")
+    assert page.locator("#tiny [data-status]").inner_text() == "aguardando autorização"
+    assert page.locator("button:has-text('Conectar')").is_visible()
+    shot(page, "14-integracoes-aguardando-autorizacao")
+    # Chromium reports the refused form's 422 answer on the console; nothing else may appear.
+    assert [p for p in problems if "status of 422" not in p] == []
