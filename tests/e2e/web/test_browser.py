@@ -53,6 +53,13 @@ def site(tmp_path: Path) -> Iterator[tuple[str, WebWorld, Account]]:
         yield base_url, world, account
 
 
+def log_in(page, email: str) -> None:  # type: ignore[no-untyped-def]
+    """On the login page: fill the form and submit it."""
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -70,9 +77,7 @@ def test_merchant_logs_in_and_browses_integrations_and_orders(site, browser) -> 
     page.goto(f"{base_url}/orders")
     assert page.url.startswith(f"{base_url}/login")
     shot(page, "01-login")
-    page.fill("#email", account.email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, account.email)
     page.wait_for_url(f"{base_url}/orders")
 
     page.goto(f"{base_url}/integrations")
@@ -130,9 +135,7 @@ def test_a_new_merchant_fills_the_tiny_credentials(site, browser) -> None:  # ty
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto(f"{base_url}/login")
-    page.fill("#email", newcomer.email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, newcomer.email)
     page.wait_for_url(f"{base_url}/integrations")
     assert page.locator("#tiny [data-status]").inner_text() == "não configurado"
     shot(page, "12-integracoes-nao-configurado")
