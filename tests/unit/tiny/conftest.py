@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pytest
 
 from kanglu.adapters.tiny import RateLimitPacer, TinyGateway
 from tests.unit.tiny.fake_tiny import API, FakeTime, FakeTiny, FakeTokens
-
-TODAY = date(2026, 7, 1)
-
 
 @pytest.fixture
 def tiny() -> FakeTiny:
@@ -39,7 +35,7 @@ def make_gateway(tiny: FakeTiny, fake_time: FakeTime) -> Callable[..., TinyGatew
             sleep=fake_time.sleep,
         )
         return TinyGateway(tiny.client(), API, pacer=pacer, sleep=fake_time.sleep, clock=fake_time.monotonic,
-                           today=lambda: TODAY, **options)
+                           **options)
 
     return build
 

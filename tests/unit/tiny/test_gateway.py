@@ -161,8 +161,8 @@ def test_invoices_come_from_a_page_of_notas_matched_by_origin(
     assert isinstance(found[2], Invoice) and found[2].number == "502"
     calls = tiny.calls("/notas")
     assert len(calls) == 1
-    assert params_of(calls[0]) == {"tipo": "S", "dataInicial": "2026-06-19", "dataFinal": "2026-07-01",
-                                   "orderBy": "asc", "limit": "100", "offset": "0"}
+    assert params_of(calls[0]) == {"tipo": "S", "dataInicial": "2026-06-19", "orderBy": "asc", "limit": "100",
+                                   "offset": "0"}
 
 
 def test_only_an_authorised_nota_is_an_invoice_and_the_latest_wins(
@@ -313,3 +313,13 @@ def test_one_gateway_serves_many_threads(tiny: FakeTiny, gateway: TinyGateway) -
 def test_since_without_a_timezone_is_taken_as_utc(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
     gateway.changed_orders(tokens, datetime(2026, 7, 1, 2, 0), 0)
     assert params_of(tiny.requests[-1])["dataAtualizacao"] == "2026-06-30"
+
+
+def test_an_older_order_later_in_the_poll_adds_a_bounded_window_before_the_first(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    tiny.notas = [nota_item(1, 1, _created="2026-05-10"), nota_item(2, 2, _created="2026-06-21")]
+    assert set(gateway.invoices_for(tokens, [invoiced(2, date(2026, 6, 20))])) == {2}
+    assert set(gateway.invoices_for(tokens, [invoiced(1, date(2026, 5, 9))])) == {1}
+    assert [params_of(r).get("dataInicial") + "/" + params_of(r).get("dataFinal", "")
+            for r in tiny.calls("/notas")] == ["2026-06-19/", "2026-05-08/2026-06-18"]

@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import attrs
 import httpx
 
 from kanglu.adapters.tiny import conversion
 from kanglu.adapters.tiny.http import CallHook, CallStats, Endpoint, RetryPolicy, TinyHttp
-from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, SAO_PAULO, InvoiceFinder, sao_paulo_today
+from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.application.ports import OrderPage, TokenSource
 from kanglu.domain.errors import InvalidValue
@@ -24,6 +25,7 @@ from kanglu.domain.situacoes import Situacao
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.tiny.com.br/public-api/v3"
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 INFO = Endpoint("GET", "/info")
 PEDIDOS = Endpoint("GET", "/pedidos")
@@ -73,7 +75,6 @@ class TinyGateway:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        today: Callable[[], date] = sao_paulo_today,
         cache_ttl: float = 900.0,
         families_ttl: float = 600.0,
     ) -> None:
@@ -81,7 +82,7 @@ class TinyGateway:
             client, api_url, stats=stats or CallStats(on_call), pacer=pacer or RateLimitPacer(sleep=sleep, clock=clock),
             policy=policy, sleep=sleep,
         )
-        self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock, today=today)
+        self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock)
         self._clock = clock
         self._families_ttl = families_ttl
         self._families_lock = threading.Lock()

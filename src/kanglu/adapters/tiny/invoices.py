@@ -2,8 +2,10 @@
 
 The order listing does not carry the invoice. Asking for it order by order would cost a call
 per order, so the finder reads the account's notas in date windows instead (`dataInicial` =
-the orders' creation day, `dataFinal` = today; a nota is never issued before its order) and
-matches `origem.id` to the order id. What it reads is kept per account for a short while, so
+the day before the orders' creation; a nota is never issued before its order) and matches
+`origem.id` to the order id. The latest window has no `dataFinal`: listed by id, new notas
+arrive at its end, so reading on from where it stopped finds them whatever the date on
+either side's clock. What it reads is kept per account for a short while, so
 the pages of one poll (and of a 10,000-order first import) share the same reads.
 
 Reading stops when it stops paying: pages are read while they resolve orders, or while the rest
@@ -20,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -40,16 +41,11 @@ from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 
 log = logging.getLogger(__name__)
 
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NOTAS = Endpoint("GET", "/notas")
 PAGE_SIZE = 100
 OUTGOING = "S"  # tipo S (saída): the notas a merchant issues for its sales
 # A window that never ends (an answer without totals that keeps sending full pages) stops here.
 MAX_WINDOW_ITEMS = 200_000
-
-
-def sao_paulo_today() -> date:
-    return datetime.now(SAO_PAULO).date()
 
 
 def creation_day(order: ErpOrder) -> date | None:
@@ -64,7 +60,7 @@ class _Window:
     """One listing of GET /notas by creation day, read page by page."""
 
     start: date
-    end: date
+    end: date | None  # None: open-ended, the latest window
     offset: int = 0
     total: int | None = None
     exhausted_at: float | None = None  # when it was read to the end
@@ -93,17 +89,19 @@ class _AccountNotas:
     def has_authorised(self, order_id: int) -> bool:
         return any(is_authorised(n) for n, _ in self.notas.get(order_id, {}).values())
 
-    def covered(self, since: date, today: date) -> bool:
-        """Whether every window from `since` to today has been read to the end."""
+    def covered(self, since: date) -> bool:
+        """Whether every window from `since` on has been read to the end."""
         windows = sorted(self.windows, key=lambda w: w.start)
         reach = since
         for window in windows:
-            if window.end < reach:
+            if window.end is not None and window.end < reach:
                 continue
             if window.start > reach or window.exhausted_at is None:
                 return False
+            if window.end is None:
+                return True
             reach = window.end + timedelta(days=1)
-        return reach > today
+        return False
 
 
 class InvoiceFinder:
@@ -117,13 +115,11 @@ class InvoiceFinder:
         ttl: float = 900.0,
         tail_recheck: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-        today: Callable[[], date] = sao_paulo_today,
     ) -> None:
         self._http = http
         self._ttl = ttl
         self._tail_recheck = tail_recheck
         self._clock = clock
-        self._today = today
         self._lock = threading.Lock()
         self._accounts: dict[str, _AccountNotas] = {}
         self._swept_at = clock()
@@ -139,31 +135,30 @@ class InvoiceFinder:
                 for erp_id, order in wanted.items()
                 if not account.has_authorised(erp_id) and erp_id not in account.asked_one_by_one
             }
-            today = self._today()
             days = {erp_id: creation_day(o) for erp_id, o in open_orders.items()}
             dated = {erp_id: day - timedelta(days=1) for erp_id, day in days.items() if day is not None}
             if dated:
-                self._read_windows(tokens, account, dated, today)
+                self._read_windows(tokens, account, dated)
             for erp_id in open_orders:
                 if account.has_authorised(erp_id):
                     continue
-                if erp_id in dated and account.covered(dated[erp_id], today):
+                if erp_id in dated and account.covered(dated[erp_id]):
                     continue  # read everything since its creation: it has no authorised nota yet
                 self._ask_one(tokens, account, erp_id)
             return self._invoices(account, wanted)
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_windows(self, tokens: TokenSource, account: _AccountNotas, since: Mapping[int, date], today: date) -> None:
+    def _read_windows(self, tokens: TokenSource, account: _AccountNotas, since: Mapping[int, date]) -> None:
         start = min(since.values())
-        self._cover(account, start, today)
+        self._cover(account, start)
         pages_read = 0
         resolved_last = 0
         while True:
             unresolved = [erp_id for erp_id in since if not account.has_authorised(erp_id)]
             if not unresolved:
                 return
-            windows = self._open_windows(account, start, today)
+            windows = self._open_windows(account, start)
             if not windows:
                 return
             pages_left = sum(w.pages_left() for w in windows)
@@ -177,26 +172,24 @@ class InvoiceFinder:
             pages_read += 1
             resolved_last = sum(1 for erp_id in unresolved if account.has_authorised(erp_id))
 
-    def _cover(self, account: _AccountNotas, start: date, today: date) -> None:
-        """Windows reaching from `start` to today, contiguous with those already there."""
+    @staticmethod
+    def _cover(account: _AccountNotas, start: date) -> None:
+        """Windows reaching from `start` on, contiguous with those already there."""
         if not account.windows:
-            account.windows.append(_Window(start, today))
+            account.windows.append(_Window(start, None))
             return
         earliest = min(w.start for w in account.windows)
-        latest = max(w.end for w in account.windows)
         if start < earliest:
             account.windows.append(_Window(start, earliest - timedelta(days=1)))
-        if today > latest:
-            account.windows.append(_Window(latest + timedelta(days=1), today))
-        account.windows.sort(key=lambda w: w.start)
+            account.windows.sort(key=lambda w: w.start)
 
-    def _open_windows(self, account: _AccountNotas, start: date, today: date) -> list[_Window]:
+    def _open_windows(self, account: _AccountNotas, start: date) -> list[_Window]:
         now = self._clock()
         result = []
         for window in account.windows:
-            if window.end < start:
+            if window.end is not None and window.end < start:
                 continue
-            if window.exhausted_at is not None and window.end >= today and now - window.exhausted_at > self._tail_recheck:
+            if window.exhausted_at is not None and window.end is None and now - window.exhausted_at > self._tail_recheck:
                 # Notas issued since it was read land at its end: read on from where it stopped.
                 window.exhausted_at = None
             if window.exhausted_at is None:
@@ -207,7 +200,7 @@ class InvoiceFinder:
         params = {
             "tipo": OUTGOING,
             "dataInicial": window.start.isoformat(),
-            "dataFinal": window.end.isoformat(),
+            "dataFinal": window.end.isoformat() if window.end is not None else None,
             "orderBy": "asc",
             "limit": PAGE_SIZE,
             "offset": window.offset,
