@@ -40,10 +40,12 @@ from kanglu.adapters.tiny.conversion import order_from_detail, order_from_listin
 from kanglu.adapters.tiny.gateway import sao_paulo_day  # noqa: E402
 from kanglu.adapters.tiny.http import parse_json  # noqa: E402
 from kanglu.application.commands import PollOrders  # noqa: E402
-from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome  # noqa: E402
+from kanglu.application.importing import ImportReport  # noqa: E402
+from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome, PollResult  # noqa: E402
 from kanglu.domain.secrets import Secret  # noqa: E402
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, Situacao, StatusMapping  # noqa: E402
 from kanglu.sandbox import SandboxServer  # noqa: E402
+from kanglu.sandbox.accounts import Account  # noqa: E402
 from tests.builders import connected_world  # noqa: E402
 from tests.fakes import FakeDatabase, FakeUnitOfWork  # noqa: E402
 
@@ -90,43 +92,83 @@ class SandboxTokens:
         return self._token
 
 
-def listing_first(sandbox: SandboxServer, token: str, backfill: timedelta) -> dict[str, Any]:
-    seconds_in_calls = [0.0]
+class PollHarness:
+    """One connection to a sandbox account, polled by the real use case with in-memory storage."""
+
+    def __init__(self, sandbox: SandboxServer, account: Account, gateway: TinyGateway, backfill: timedelta) -> None:
+        self.sandbox = sandbox
+        self.account = account
+        self.world, self.connection_id = connected_world()
+        self.world.clock.advance(datetime.fromtimestamp(sandbox.clock.now(), UTC) - self.world.clock.now())
+        with self.world.uow() as uow:
+            uow.status_mappings.save(self.connection_id, StatusMapping({s: Action.IMPORT for s in Situacao}))
+            uow.commit()
+        self.tokens = SandboxTokens(str(sandbox.issue_tokens(account)["access_token"]),
+                                    key=f"connection:{self.connection_id}")
+        db = self.world.uow.db
+        self.poll = PollOrdersByStatus(
+            uow=lambda: SharedStateUnitOfWork(db), clock=self.world.clock, gateway=gateway,
+            importer=self.world.importer(), tokens_for=lambda _: self.tokens, interval=timedelta(minutes=2),
+            backfill=backfill,
+        )
+
+    def once(self) -> PollResult:
+        return self.poll(PollOrders(self.connection_id))
+
+    def until_complete(self) -> tuple[ImportReport, int, int]:
+        """Poll, and after a rate limit wait (for real) as the worker's schedule would; returns
+        the summed report, the pages and how many times the poll was rescheduled."""
+        report, pages, rescheduled = ImportReport(), 0, 0
+        while True:
+            result = self.once()
+            report.add(result.report)
+            pages += result.pages
+            if result.outcome is PollOutcome.COMPLETED:
+                return report, pages, rescheduled
+            assert result.outcome is PollOutcome.RETRY and result.next_due_at is not None, result
+            delay = max(0.0, (result.next_due_at - self.world.clock.now()).total_seconds())
+            time.sleep(delay)
+            self.world.clock.advance(timedelta(seconds=delay))
+            rescheduled += 1
+
+    def imported(self) -> dict[int, Any]:
+        with self.world.uow() as uow:
+            return {o.erp_order_id: o for o in uow.orders.all()}
+
+
+def first_import_figures(harness: PollHarness, stats: CallStats, api_seconds: list[float]) -> dict[str, Any]:
+    started = time.perf_counter()
+    report, pages, rescheduled = harness.until_complete()
+    wall = time.perf_counter() - started
+    imported = harness.imported()
+    expected, missed = _check_invoices(harness.sandbox, harness.account, imported)
+    return {"calls": stats.snapshot(), "total_calls": stats.total(), "pages": pages, "rescheduled": rescheduled,
+            "imported": report.imported, "failed": report.failed, "ignored": report.ignored,
+            "wall_seconds": round(wall, 2), "seconds_in_api_calls": round(api_seconds[0], 2),
+            "orders_with_invoice": sum(1 for o in imported.values() if o.invoice is not None),
+            "invoices_expected": expected, "invoices_missed": missed}
+
+
+def _timed_stats() -> tuple[CallStats, list[float]]:
+    api_seconds = [0.0]
 
     def on_call(endpoint: str, status: str, seconds: float) -> None:
-        seconds_in_calls[0] += seconds
+        api_seconds[0] += seconds
 
-    stats = CallStats(on_call)
+    return CallStats(on_call), api_seconds
+
+
+def listing_first(sandbox: SandboxServer, backfill: timedelta) -> dict[str, Any]:
+    stats, api_seconds = _timed_stats()
     with httpx.Client(timeout=30) as client:
         gateway = TinyGateway(client, sandbox.api_url, stats=stats,
                               pacer=RateLimitPacer(burst_interval=0.0, fallback_interval=0.0))
-        world, connection_id = connected_world()
-        world.clock.advance(datetime.fromtimestamp(sandbox.clock.now(), UTC) - world.clock.now())
-        with world.uow() as uow:
-            uow.status_mappings.save(connection_id, StatusMapping({s: Action.IMPORT for s in Situacao}))
-            uow.commit()
-        tokens = SandboxTokens(token, key=f"connection:{connection_id}")
-        db = world.uow.db
-        poll = PollOrdersByStatus(
-            uow=lambda: SharedStateUnitOfWork(db), clock=world.clock, gateway=gateway, importer=world.importer(),
-            tokens_for=lambda _: tokens, interval=timedelta(minutes=2), backfill=backfill,
-        )
-        started = time.perf_counter()
-        result = poll(PollOrders(connection_id))
-        wall = time.perf_counter() - started
-        assert result.outcome is PollOutcome.COMPLETED, result
-        first = {"calls": stats.snapshot(), "total_calls": stats.total(), "pages": result.pages,
-                 "imported": result.report.imported, "failed": result.report.failed,
-                 "ignored": result.report.ignored, "wall_seconds": round(wall, 2),
-                 "seconds_in_api_calls": round(seconds_in_calls[0], 2)}
-        with world.uow() as uow:
-            imported = {o.erp_order_id: o for o in uow.orders.all()}
-        first["orders_with_invoice"] = sum(1 for o in imported.values() if o.invoice is not None)
-        first["invoices_expected"], first["invoices_missed"] = _check_invoices(sandbox, imported)
+        harness = PollHarness(sandbox, sandbox.default_account, gateway, backfill)
+        first = first_import_figures(harness, stats, api_seconds)
 
         stats.reset()
-        world.clock.advance(timedelta(minutes=2))
-        quiet = poll(PollOrders(connection_id))
+        harness.world.clock.advance(timedelta(minutes=2))
+        quiet = harness.once()
         assert quiet.outcome is PollOutcome.COMPLETED, quiet
         second = {"calls": stats.snapshot(), "total_calls": stats.total(), "pages": quiet.pages,
                   "orders_listed_again": quiet.report.unchanged + quiet.report.imported,
@@ -134,23 +176,38 @@ def listing_first(sandbox: SandboxServer, token: str, backfill: timedelta) -> di
 
         # The next day, nothing changed overnight: the first poll still reads yesterday's tail
         # (its window starts 10 minutes before the last cursor); the ones after it cost a call.
-        world.clock.advance(timedelta(days=1))
+        harness.world.clock.advance(timedelta(days=1))
         sandbox.clock.advance(86_400)
-        tokens.replace(str(sandbox.issue_tokens()["access_token"]))  # yesterday's has expired
-        catch_up = poll(PollOrders(connection_id))
+        harness.tokens.replace(str(sandbox.issue_tokens()["access_token"]))  # yesterday's has expired
+        catch_up = harness.once()
         stats.reset()
-        world.clock.advance(timedelta(minutes=2))
-        next_day = poll(PollOrders(connection_id))
+        harness.world.clock.advance(timedelta(minutes=2))
+        next_day = harness.once()
         assert catch_up.outcome is next_day.outcome is PollOutcome.COMPLETED
         third = {"calls": stats.snapshot(), "total_calls": stats.total(), "pages": next_day.pages,
                  "orders_listed_again": next_day.report.unchanged + next_day.report.imported}
     return {"first_import": first, "poll_same_day_nothing_changed": second, "poll_next_day_nothing_changed": third}
 
 
-def _check_invoices(sandbox: SandboxServer, imported: dict[int, Any]) -> tuple[int, int]:
+def paced_import(sandbox: SandboxServer, orders: int, seed: int, malformed_rate: float,
+                 backfill: timedelta) -> dict[str, Any]:
+    """The same import under Tiny's budget (120 reads a minute, 4 a second), with the
+    production pacer: how long it takes, and whether Tiny ever had to say 429."""
+    account = sandbox.create_account(orders=orders, seed=seed, malformed_rate=malformed_rate,
+                                     settings={"rate_limit": 120, "burst": 4})
+    stats, api_seconds = _timed_stats()
+    with httpx.Client(timeout=30) as client:
+        gateway = TinyGateway(client, sandbox.api_url, stats=stats)  # production pacing defaults
+        figures = first_import_figures(PollHarness(sandbox, account, gateway, backfill), stats, api_seconds)
+    figures["answers_429"] = sum(by_status.get("429", 0) for by_status in figures["calls"].values())
+    figures["budget"] = {"per_minute": 120, "per_second": 4}
+    return figures
+
+
+def _check_invoices(sandbox: SandboxServer, account: Account, imported: dict[int, Any]) -> tuple[int, int]:
     """Against the sandbox's truth: every imported order in an invoiced situação whose nota is
     authorised (and not spoilt on purpose) must have come with that nota."""
-    truth = httpx.get(f"{sandbox.base_url}/_sandbox/accounts/{sandbox.default_account.id}/orders", timeout=60).json()
+    truth = httpx.get(f"{sandbox.base_url}/_sandbox/accounts/{account.id}/orders", timeout=60).json()
     invoiced = {int(s) for s in INVOICED_SITUACOES}
     expected = [o for o in truth["orders"]
                 if o["situacao"] in invoiced and o["nota"] and o["nota"]["situacao"] in (2, 6, 7)
@@ -198,6 +255,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--malformed-rate", type=float, default=0.01)
+    parser.add_argument("--paced", action="store_true",
+                        help="also import under a 120/min, 4/s budget with the production pacer (takes minutes)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # refused orders are expected here; one line each is noise
 
@@ -207,7 +266,8 @@ def main() -> int:
         token = str(sandbox.issue_tokens()["access_token"])
         since = datetime.fromtimestamp(sandbox.clock.now(), UTC) - backfill
         simple = naive(sandbox, token, since)  # first: the listing-first run moves the sandbox's clock
-        smart = listing_first(sandbox, token, backfill)
+        paced = paced_import(sandbox, args.orders, args.seed, args.malformed_rate, backfill) if args.paced else None
+        smart = listing_first(sandbox, backfill)
 
     first = smart["first_import"]
     listed = first["imported"] + first["failed"] + first["ignored"]
@@ -226,6 +286,7 @@ def main() -> int:
                           "minutes_of_a_120_per_minute_budget": round(first["total_calls"] / 120, 1)},
         "naive_baseline": {**simple, "calls_per_order": round(naive_per_order, 4),
                            "minutes_of_a_120_per_minute_budget": round(simple["total_calls"] / 120, 1)},
+        "listing_first_under_tiny_budget": paced,
         "target_calls_per_order": TARGET_CALLS_PER_ORDER,
         "target_met": per_order <= TARGET_CALLS_PER_ORDER,
         "calls_saved_factor": round(naive_per_order / per_order, 1) if per_order else None,
@@ -249,6 +310,10 @@ def main() -> int:
           f"Tiny filters by day, so the listing repeats the {quiet['orders_listed_again']} orders changed earlier "
           f"today (imported as unchanged, no other call)")
     print(f"poll on a day when nothing changed: {next_day['total_calls']} call(s) {json.dumps(next_day['calls'])}")
+    if paced is not None:
+        print(f"under a 120/min, 4/s budget with the production pacer: {paced['total_calls']} calls, "
+              f"{paced['answers_429']} answered 429, rescheduled {paced['rescheduled']} times, "
+              f"{paced['wall_seconds']} s for {paced['imported']} orders")
     print(f"at 120 calls/min: listing-first {result['listing_first']['minutes_of_a_120_per_minute_budget']} min, "
           f"naive {result['naive_baseline']['minutes_of_a_120_per_minute_budget']} min of the account's budget")
     print(f"written to {RESULTS.relative_to(ROOT)}")

@@ -147,26 +147,18 @@ class FakeTiny:
                     if (not q.get("dataAtualizacao") or o.get("_updated", "9999") >= q["dataAtualizacao"])
                     and (not q.get("situacao") or str(o.get("situacao")) == q["situacao"])]
             return self._page(sorted(rows, key=_by_id), q, headers)
-        if path.startswith("/pedidos/"):
-            found = [o for o in self.orders if str(o["id"]) == path.rsplit("/", 1)[1]]
-            if not found:
-                return httpx.Response(404, json={"mensagem": "Pedido não encontrado"}, headers=headers)
-            return httpx.Response(200, json=self._public(found[0]), headers=headers)
         if path == "/notas":
             rows = [n for n in self.notas if self._nota_matches(n, q)]
             return self._page(sorted(rows, key=_by_id), q, headers)
-        if path.startswith("/notas/"):
-            found = [n for n in self.notas if str(n["id"]) == path.rsplit("/", 1)[1]]
-            if not found:
-                return httpx.Response(404, json={"mensagem": "Nota não encontrada"}, headers=headers)
-            return httpx.Response(200, json=self._public(found[0]), headers=headers)
         if path == "/formas-envio":
             return self._page(self.formas, q, headers)
-        if path.startswith("/formas-envio/"):
-            found = [f for f in self.formas if str(f["id"]) == path.rsplit("/", 1)[1]]
-            if not found:
-                return httpx.Response(404, json={"mensagem": "Forma de envio não encontrada"}, headers=headers)
-            return httpx.Response(200, json=found[0], headers=headers)
+        collection, _, record_id = path.rpartition("/")
+        rows = {"/pedidos": self.orders, "/notas": self.notas, "/formas-envio": self.formas}.get(collection)
+        if rows is not None:
+            found = [r for r in rows if str(r.get("id")) == record_id]
+            if found:
+                return httpx.Response(200, json=self._public(found[0]), headers=headers)
+            return httpx.Response(404, json={"mensagem": "Registro não encontrado", "detalhes": []}, headers=headers)
         return httpx.Response(404, json={"mensagem": "Rota inexistente"}, headers=headers)
 
     @staticmethod

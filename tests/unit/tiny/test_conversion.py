@@ -397,3 +397,37 @@ def test_a_bug_in_conversion_is_logged_and_still_yields_a_malformed_order(
     assert isinstance(result, MalformedOrder)
     assert result.reason == GENERIC_REASON and result.erp_order_id == 3
     assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
+
+
+NOTA_FIELDS = {k: JSON_VALUES for k in ("id", "situacao", "tipo", "numero", "serie", "chaveAcesso", "dataEmissao",
+                                        "codigoRastreamento", "urlRastreamento")}
+NOTA_FIELDS["origem"] = st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optional={"id": JSON_VALUES,
+                                                                                   "tipo": JSON_VALUES}))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=st.one_of(st.fixed_dictionaries({}, optional=NOTA_FIELDS), JSON_VALUES),
+       forma=st.one_of(st.fixed_dictionaries({}, optional={"id": JSON_VALUES, "nome": JSON_VALUES,
+                                                           "tipo": JSON_VALUES}), JSON_VALUES))
+def test_any_nota_or_forma_de_envio_is_read_or_skipped_and_never_a_bug(payload: object, forma: object) -> None:
+    from kanglu.adapters.tiny.conversion import is_authorised, shipping_family
+    from kanglu.domain.errors import InvalidValue
+    from kanglu.domain.orders import Invoice
+    from kanglu.domain.shipping import ShippingFamily
+
+    handler = _Collect()
+    logger = logging.getLogger("kanglu.adapters.tiny")
+    logger.addHandler(handler)
+    try:
+        nota = nota_from_payload(payload)
+        if nota is not None:
+            order_id_of(nota)
+            if is_authorised(nota):
+                try:
+                    assert isinstance(invoice_from_nota(nota), Invoice)
+                except InvalidValue as exc:
+                    assert exc.message.startswith("nota fiscal ")
+        assert shipping_family(forma) is None or isinstance(shipping_family(forma), ShippingFamily)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in handler.records if r.levelno >= logging.ERROR]
