@@ -196,7 +196,8 @@ def test_a_slow_answer_times_out_and_the_retry_succeeds(make_tiny: Callable[...,
 
 
 def test_a_429_reschedules_this_account_and_not_the_others(make_tiny: Callable[..., Tiny]) -> None:
-    stormy, calm = make_tiny(orders=20), make_tiny(orders=20)
+    # A budget is set so that the answers carry the rate-limit headers (an account without one has none).
+    stormy, calm = make_tiny(orders=20, settings={"rate_limit": 120}), make_tiny(orders=20)
     gateway = stormy.gateway()
     stormy.faults(storm_until=stormy.sandbox.clock.now() + 40)
     with pytest.raises(RateLimited) as caught:
