@@ -135,9 +135,16 @@ class Account:
         self.lock = threading.RLock()
         self.limiter = RateLimiter(settings.rate_limit, settings.burst)
         self.faults = {"api": api_faults, "token": token_faults}
-        self.fault_rng = random.Random(f"kanglu-sandbox-faults:{seed}")
+        self._fault_rng: random.Random | None = None
         self.counters = Counters()
         self.generation = 0  # bumped to revoke every token issued before
+
+    @property
+    def fault_rng(self) -> random.Random:
+        """Seeded dice for fault rates, made on first use (thousands of idle accounts need none)."""
+        if self._fault_rng is None:
+            self._fault_rng = random.Random(f"kanglu-sandbox-faults:{self.seed}")
+        return self._fault_rng
 
     @property
     def name(self) -> str:

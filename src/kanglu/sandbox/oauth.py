@@ -219,7 +219,8 @@ class OAuthServer:
             if token is None or token.kind != "refresh":
                 raise OAuthError(400, "invalid_grant", "Invalid refresh token")
             if token.account is not account:
-                raise OAuthError(400, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+                raise OAuthError(400, "invalid_grant",
+                                 "Invalid refresh token. Token client and authorized client don't match")
             if token.spent:
                 account.counters.add("oauth", "spent_refresh_token_uses")
                 if account.settings.reuse_revokes_session:
