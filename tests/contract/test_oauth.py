@@ -252,3 +252,19 @@ def test_the_invite_link_shows_a_portuguese_page(http, sandbox, account) -> None
     page = http.get(link)
     assert page.status_code == 200 and "Convite" in page.text and account.name in page.text
     assert http.get(sandbox.base_url + "/convite/nao-existe").status_code == 404
+
+
+def test_expiring_access_tokens_gives_401_then_a_refresh_succeeds(http, sandbox, account) -> None:
+    tokens = connect(http, sandbox, account)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    expire = f"{sandbox.base_url}/_sandbox/accounts/{account.id}/expire"
+    assert http.post(expire).json() == {"expired": 1}
+    assert http.get(f"{sandbox.api_url}/info", headers=bearer).status_code == 401
+    refreshed = token(http, sandbox, **refresh_form(account, tokens["refresh_token"]))
+    assert refreshed.status_code == 200
+    fresh = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert http.get(f"{sandbox.api_url}/info", headers=fresh).status_code == 200
+    assert http.post(expire, json={"tokens": "refresh"}).json() == {"expired": 1}
+    dead = token(http, sandbox, **refresh_form(account, refreshed.json()["refresh_token"]))
+    assert dead.json() == {"error": "invalid_grant", "error_description": "Token is not active"}
+    assert http.post(expire, json={"tokens": "some"}).status_code == 400

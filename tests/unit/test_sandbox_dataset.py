@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kanglu.domain.access_keys import AccessKey
@@ -81,8 +81,10 @@ def test_malformed_rate_spoils_orders_without_changing_the_others() -> None:
         payloads.pedido_listing(clean, clean.orders_by_id[o.id]) for o in untouched]
 
 
-def test_malformed_orders_fail_kanglus_validators_for_the_reason_given() -> None:
-    dataset = Dataset(10, 600, ANCHOR, malformed_rate=0.3)
+@settings(max_examples=15, deadline=None)
+@given(seeds)
+def test_malformed_orders_fail_kanglus_validators_for_the_reason_given(seed: int) -> None:
+    dataset = Dataset(seed, 150, ANCHOR, malformed_rate=0.4)
     for order in dataset.orders:
         if order.malformed is Malformed.CPF:
             with pytest.raises(InvalidValue):
@@ -157,6 +159,7 @@ def test_the_real_payload_quirks_all_appear(big: Dataset) -> None:
         quirks["ecommerce null"] += "ecommerce" in body and body["ecommerce"] is None
         quirks["ecommerce absent"] += "ecommerce" not in body
         quirks['valor ""'] += body["valor"] == ""
+        quirks['valor "" of an approved order'] += body["valor"] == "" and body["situacao"] in (0, 3, 8)
         quirks["valor with cents"] += "." in body["valor"]
         quirks["valor whole"] += body["valor"].isdigit()
         quirks['dataPrevista ""'] += body["dataPrevista"] == ""
@@ -183,7 +186,7 @@ def test_the_real_payload_quirks_all_appear(big: Dataset) -> None:
     quirks["returning customer"] = len(big.orders) - len({o.customer_seed for o in big.orders})
     missing = [name for name, n in quirks.items() if n == 0]
     assert not missing, missing
-    assert len(quirks) == 26  # every quirk above was looked for
+    assert len(quirks) == 27  # every quirk above was looked for
 
 
 def test_shipping_services_cover_the_families_and_code_shapes(big: Dataset) -> None:
@@ -212,3 +215,12 @@ def test_quirk_flags_never_conflict(big: Dataset) -> None:
     for order in big.orders:
         assert not (order.quirks & Quirk.CLIENTE_NULL and order.quirks & Quirk.CLIENTE_ABSENT)
         assert not (order.quirks & Quirk.TRANSPORTADOR_NULL and order.quirks & Quirk.TRANSPORTADOR_ABSENT)
+
+
+def test_accounts_date_their_orders_with_or_without_the_time() -> None:
+    with_time = Dataset(3, 5, ANCHOR, creation_with_time=True)
+    without = Dataset(3, 5, ANCHOR, creation_with_time=False)
+    assert all(len(payloads.pedido_listing(with_time, o)["dataCriacao"]) == 19 for o in with_time.orders)
+    assert all(len(payloads.pedido_listing(without, o)["dataCriacao"]) == 10 for o in without.orders)
+    drawn = {Dataset(seed, 0, ANCHOR).creation_with_time for seed in range(30)}
+    assert drawn == {True, False}

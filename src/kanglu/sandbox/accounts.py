@@ -188,6 +188,7 @@ class SandboxState:
     def create_account(self, *, orders: int = 100, seed: int | None = None, account_id: str | None = None,
                        client_id: str | None = None, client_secret: str | None = None,
                        malformed_rate: float = 0.0, alphanumeric_cnpj: bool | None = None,
+                       creation_with_time: bool | None = None,
                        settings: dict[str, Any] | None = None, faults: dict[str, Any] | None = None,
                        token_faults: dict[str, Any] | None = None) -> Account:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
@@ -204,7 +205,7 @@ class SandboxState:
         if token_faults:
             tok_faults.update(token_faults)
         now = self.clock.now()
-        dataset = Dataset(seed, orders, now, malformed_rate, alphanumeric_cnpj)
+        dataset = Dataset(seed, orders, now, malformed_rate, alphanumeric_cnpj, creation_with_time)
         account = Account(
             account_id=account_id or ("default" if number == 1 else f"conta-{number}"),
             client_id=client_id or new_client_id(now),

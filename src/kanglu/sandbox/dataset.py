@@ -193,7 +193,7 @@ class Dataset:
     """
 
     def __init__(self, seed: int, orders: int, anchor: float, malformed_rate: float = 0.0,
-                 alphanumeric_cnpj: bool | None = None) -> None:
+                 alphanumeric_cnpj: bool | None = None, creation_with_time: bool | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(f"kanglu-sandbox:{seed}")
         self.malformed_rate = malformed_rate
@@ -203,6 +203,8 @@ class Dataset:
         if alphanumeric_cnpj is None:
             alphanumeric_cnpj = rng.random() < 0.2
         self.company = self._company(alphanumeric_cnpj)
+        # Accounts differ in how the listing dates an order: "2025-11-25" or "2025-11-25 10:31:12".
+        self.creation_with_time = rng.random() < 0.3 if creation_with_time is None else creation_with_time
         self.formas: tuple[FormaEnvio, ...] = build_catalogue(rng.randrange(100_000, 900_000) * 10, rng)
         self.formas_by_id = {f.id: f for f in self.formas}
         self._active = [f for f in self.formas if f.weight > 0]
@@ -280,6 +282,8 @@ class Dataset:
         for flag, chance in _QUIRK_CHANCES:
             if rng.random() < chance:
                 quirks |= flag
+        if situacao in (0, 3, 8) and rng.random() < 0.3:
+            quirks |= Quirk.VALOR_EMPTY
         if quirks & Quirk.CLIENTE_NULL:
             quirks &= ~Quirk.CLIENTE_ABSENT
         if quirks & Quirk.TRANSPORTADOR_NULL:
@@ -346,7 +350,8 @@ class Dataset:
             choices.append(Malformed.CPF)
         if order.invoice is not None and order.invoice.chave:
             choices.append(Malformed.ACCESS_KEY)
-        if order.tracking_code and order.tracking_code[-2:] == "BR" and len(order.tracking_code) == 13:
+        shown = not order.quirks & (Quirk.TRANSPORTADOR_NULL | Quirk.TRANSPORTADOR_ABSENT)
+        if shown and order.tracking_code and order.tracking_code[-2:] == "BR" and len(order.tracking_code) == 13:
             choices.append(Malformed.TRACKING_CODE)
         return self._defects.choice(choices) if choices and self._defects is not None else None
 

@@ -25,6 +25,7 @@ class Quirk:
     DATA_PREVISTA_EMPTY = 1 << 6
     VENDEDOR_NULL = 1 << 7
     ECOMMERCE_ABSENT = 1 << 8  # no "ecommerce" key at all (else null when there is none)
+    VALOR_EMPTY = 1 << 9  # listing valor "" although the order has items (seen on open/approved orders)
 
 
 class Malformed(enum.StrEnum):

@@ -279,6 +279,18 @@ class OAuthServer:
             return None
         return token.account
 
+    def expire(self, account: Account, kinds: frozenset[str] = frozenset({"access"})) -> int:
+        """End the lifetime of the account's live tokens of those kinds now, as if time had passed
+        for them only (a 401 then a successful refresh, without moving the clock)."""
+        now = self.state.clock.now()
+        expired = 0
+        with self._lock:
+            for token in self._tokens.values():
+                if token.account is account and token.kind in kinds and token.expires > now and not token.spent:
+                    token.expires = now
+                    expired += 1
+        return expired
+
     def revoke(self, account: Account) -> None:
         """Log the account out of every session: access and refresh tokens die at once."""
         with self._lock:

@@ -149,10 +149,10 @@ def pedido_listing(dataset: Dataset, order: Order) -> Json:
     """One item of GET /pedidos."""
     body: Json = {"id": order.id, "situacao": order.situacao, "numeroPedido": order.numero}
     _put_ecommerce(body, order)
-    body["dataCriacao"] = datetime_text(order.created)
+    body["dataCriacao"] = datetime_text(order.created) if dataset.creation_with_time else date_text(order.created)
     body["dataPrevista"] = _data_prevista(order)
     _put_cliente(body, dataset, order)
-    body["valor"] = valor_text(order.cents)
+    body["valor"] = "" if order.quirks & Quirk.VALOR_EMPTY else valor_text(order.cents)
     body["vendedor"] = vendedor(order)
     _put_transportador(body, order)
     body["origemPedido"] = order.origem
