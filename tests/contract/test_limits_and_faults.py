@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+from kanglu.sandbox import SandboxServer
 from tests.contract.conftest import api_client, new_account
 
 
@@ -125,3 +128,27 @@ def test_fault_changes_are_validated(http, sandbox, account) -> None:
         assert answer.status_code == 400, bad
         assert answer.json()["error"]
     assert http.patch(url + "?scope=db", json={}).status_code == 400
+
+
+def test_a_slow_answer_does_not_hold_up_other_calls_to_the_same_account() -> None:
+    """Deterministic, no timing: the first call's delay blocks until released, and a second call
+    to the same account must complete meanwhile (latency never serialises an account)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_sleep(seconds: float) -> None:
+        entered.set()
+        assert release.wait(timeout=30)
+
+    with SandboxServer(orders=5, sleep=blocking_sleep, faults={"slow_seconds": 5}) as server:
+        account = server.default_account
+        account.faults["api"].force_slow = 1
+        with api_client(server, account) as api:
+            slow = threading.Thread(target=lambda: results.append(api.get("/pedidos").status_code))
+            results: list[int] = []
+            slow.start()
+            assert entered.wait(timeout=30)
+            assert api.get("/info").status_code == 200  # served while the first call sleeps
+            assert results == []
+            release.set()
+            slow.join(timeout=30)
+        assert results == [200]
