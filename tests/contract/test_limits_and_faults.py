@@ -152,3 +152,13 @@ def test_a_slow_answer_does_not_hold_up_other_calls_to_the_same_account() -> Non
             release.set()
             slow.join(timeout=30)
         assert results == [200]
+
+
+def test_a_forced_429_reports_rate_headers_even_on_an_unlimited_account(sandbox) -> None:
+    account = new_account(sandbox, faults={"force_429": 1})
+    assert account.settings.rate_limit == 0
+    with api_client(sandbox, account) as api:
+        storm = api.get("/info")
+        calm = api.get("/info")
+    assert storm.status_code == 429 and rate(storm)[:2] == (120, 0)
+    assert calm.status_code == 200 and not any(k.lower().startswith("x-ratelimit") for k in calm.headers)

@@ -28,6 +28,7 @@ OIDC = "/realms/tiny/protocol/openid-connect"
 API = "/public-api/v3"
 CONSENT_ACTION = "/realms/tiny/login-actions/consent"
 
+NOMINAL_RATE_LIMIT = 120  # what a forced 429 reports on an account whose own limit is off
 # Counter name, path rule, and handler of each API v3 call the sandbox answers.
 _API_ROUTES: tuple[tuple[str, str, Callable[..., tiny_api.Answer]], ...] = (
     ("GET /pedidos", "/pedidos", lambda a, r: tiny_api.list_pedidos(a, r.args)),
@@ -135,7 +136,9 @@ class SandboxApp:
             if verdict.status == 429:
                 storm = account.faults["api"].storm_until - now
                 reset = math.ceil(storm) if storm > 0 else account.limiter.peek(now).reset
-                budget = Budget(False, account.limiter.per_minute, 0, max(1, reset))
+                # A forced 429 plays Tiny's limiter, so it reports a limit even on an unlimited account.
+                limit = account.limiter.per_minute or NOMINAL_RATE_LIMIT
+                budget = Budget(False, limit, 0, max(1, reset))
                 status = 429
             else:
                 budget = account.limiter.take(now)
