@@ -38,6 +38,8 @@ def test_create_many_accounts_at_once(http, sandbox) -> None:
 
 def test_bad_control_requests(http, sandbox, account) -> None:
     assert http.post(control(sandbox, "/accounts"), json={"oders": 1}).status_code == 400
+    assert http.post(control(sandbox, "/accounts"), json={"count": None}).status_code == 400
+    assert http.post(control(sandbox, "/accounts"), json={"malformed_rate": "x"}).status_code == 400
     assert http.post(control(sandbox, "/accounts"), content=b"[1]").status_code == 400
     assert http.post(control(sandbox, "/accounts"), json={"account_id": account.id}).status_code == 400
     assert http.get(control(sandbox, "/accounts/nobody")).status_code == 404
@@ -54,6 +56,8 @@ def test_orders_truth_lists_every_order_with_its_malformed_flag(http, sandbox) -
     assert spoilt and all(o["malformed"] in ("cpf_invalido", "chave_acesso_invalida",
                                              "codigo_rastreamento_invalido") for o in spoilt)
     assert {o["id"] for o in spoilt} == {o.id for o in account.dataset.orders if o.malformed is not None}
+    paged = http.get(control(sandbox, f"/accounts/{account.id}/orders?offset=190&limit=50")).json()
+    assert paged["total"] == 200 and [o["id"] for o in paged["orders"]] == [o.id for o in account.dataset.orders[190:]]
     shipped = http.get(control(sandbox, f"/accounts/{account.id}/orders?situacao=5,6")).json()["orders"]
     assert {o["situacao"] for o in shipped} == {5, 6}
     one = http.get(control(sandbox, f"/accounts/{account.id}/orders/{shipped[0]['id']}")).json()

@@ -192,6 +192,8 @@ class SandboxState:
                        settings: dict[str, Any] | None = None, faults: dict[str, Any] | None = None,
                        token_faults: dict[str, Any] | None = None) -> Account:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
+        if not 0.0 <= float(malformed_rate) <= 1.0 or int(orders) < 0:
+            raise ValueError("malformed_rate must be within 0..1 and orders not negative")
         number = next(self._numbers)
         if seed is None:
             seed = number

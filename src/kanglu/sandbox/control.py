@@ -106,7 +106,7 @@ class ControlApi:
             result = handler(request, **values)
         except ControlError as exc:
             return _json(exc.status, {"error": exc.message})
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # int(None), float("x"): a malformed request
             return _json(400, {"error": str(exc)})
         if isinstance(result, Response):
             return result
@@ -222,12 +222,16 @@ class ControlApi:
     def on_orders(self, request: Request, account: Account) -> dict[str, Any]:
         situacoes = {int(s) for s in request.args.get("situacao", "").split(",") if s.strip()}
         only_malformed = request.args.get("malformed") in ("1", "true")
+        offset = request.args.get("offset", 0, type=int) or 0
+        limit = request.args.get("limit", None, type=int)
         with account.lock:
-            orders = [
-                order_truth(account, o) for o in account.dataset.orders
+            matching = [
+                o for o in account.dataset.orders
                 if (not situacoes or o.situacao in situacoes) and (not only_malformed or o.malformed is not None)
             ]
-        return {"account_id": account.id, "total": len(orders), "orders": orders}
+            page = matching[offset:] if limit is None else matching[offset:offset + limit]
+            orders = [order_truth(account, o) for o in page]
+        return {"account_id": account.id, "total": len(matching), "orders": orders}
 
     def on_add_orders(self, request: Request, account: Account) -> tuple[int, dict[str, Any]]:
         body = self._body(request)
