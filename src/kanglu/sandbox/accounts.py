@@ -135,9 +135,16 @@ class Account:
         self.lock = threading.RLock()
         self.limiter = RateLimiter(settings.rate_limit, settings.burst)
         self.faults = {"api": api_faults, "token": token_faults}
-        self.fault_rng = random.Random(f"kanglu-sandbox-faults:{seed}")
+        self._fault_rng: random.Random | None = None
         self.counters = Counters()
         self.generation = 0  # bumped to revoke every token issued before
+
+    @property
+    def fault_rng(self) -> random.Random:
+        """Seeded dice for fault rates, made on first use (thousands of idle accounts need none)."""
+        if self._fault_rng is None:
+            self._fault_rng = random.Random(f"kanglu-sandbox-faults:{self.seed}")
+        return self._fault_rng
 
     @property
     def name(self) -> str:
@@ -181,9 +188,12 @@ class SandboxState:
     def create_account(self, *, orders: int = 100, seed: int | None = None, account_id: str | None = None,
                        client_id: str | None = None, client_secret: str | None = None,
                        malformed_rate: float = 0.0, alphanumeric_cnpj: bool | None = None,
+                       creation_with_time: bool | None = None,
                        settings: dict[str, Any] | None = None, faults: dict[str, Any] | None = None,
                        token_faults: dict[str, Any] | None = None) -> Account:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
+        if not 0.0 <= float(malformed_rate) <= 1.0 or int(orders) < 0:
+            raise ValueError("malformed_rate must be within 0..1 and orders not negative")
         number = next(self._numbers)
         if seed is None:
             seed = number
@@ -197,7 +207,7 @@ class SandboxState:
         if token_faults:
             tok_faults.update(token_faults)
         now = self.clock.now()
-        dataset = Dataset(seed, orders, now, malformed_rate, alphanumeric_cnpj)
+        dataset = Dataset(seed, orders, now, malformed_rate, alphanumeric_cnpj, creation_with_time)
         account = Account(
             account_id=account_id or ("default" if number == 1 else f"conta-{number}"),
             client_id=client_id or new_client_id(now),

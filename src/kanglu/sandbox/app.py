@@ -28,6 +28,7 @@ OIDC = "/realms/tiny/protocol/openid-connect"
 API = "/public-api/v3"
 CONSENT_ACTION = "/realms/tiny/login-actions/consent"
 
+NOMINAL_RATE_LIMIT = 120  # what a forced 429 reports on an account whose own limit is off
 # Counter name, path rule, and handler of each API v3 call the sandbox answers.
 _API_ROUTES: tuple[tuple[str, str, Callable[..., tiny_api.Answer]], ...] = (
     ("GET /pedidos", "/pedidos", lambda a, r: tiny_api.list_pedidos(a, r.args)),
@@ -135,7 +136,9 @@ class SandboxApp:
             if verdict.status == 429:
                 storm = account.faults["api"].storm_until - now
                 reset = math.ceil(storm) if storm > 0 else account.limiter.peek(now).reset
-                budget = Budget(False, account.limiter.per_minute, 0, max(1, reset))
+                # A forced 429 plays Tiny's limiter, so it reports a limit even on an unlimited account.
+                limit = account.limiter.per_minute or NOMINAL_RATE_LIMIT
+                budget = Budget(False, limit, 0, max(1, reset))
                 status = 429
             else:
                 budget = account.limiter.take(now)
@@ -184,32 +187,30 @@ class SandboxApp:
         form = request.form.to_dict()
         grant = form.get("grant_type", "")
         account: Account | None = None
-        status = 200
         try:
             account = self.oauth.client(form, self._basic(request))
-            if grant == "refresh_token":
-                account.counters.add("oauth", "refresh_calls")
-            fault = self._token_fault(account)
-            if fault is not None:
-                status = fault.status_code
-                return fault
-            if not grant:
-                raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
-            if grant == "authorization_code":
-                body = self.oauth.exchange_code(account, form)
-            elif grant == "refresh_token":
-                body = self.oauth.refresh(account, form)
-            else:
-                raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
+            response = self._grant(account, grant, form)
         except OAuthError as exc:
-            status = exc.status
             counters = account.counters if account is not None else self.state.unattributed
             counters.add("oauth", "token_errors", exc.error)
-            return self._token_answer(exc.status, exc.body())
-        finally:
-            counters = account.counters if account is not None else self.state.unattributed
-            counters.add("oauth", f"token:{grant or '-'}", str(status))
-        return self._token_answer(200, body)
+            response = self._token_answer(exc.status, exc.body())
+        counters = account.counters if account is not None else self.state.unattributed
+        counters.add("oauth", f"token:{grant or '-'}", str(response.status_code))
+        return response
+
+    def _grant(self, account: Account, grant: str, form: dict[str, str]) -> Response:
+        if grant == "refresh_token":
+            account.counters.add("oauth", "refresh_calls")
+        fault = self._token_fault(account)
+        if fault is not None:
+            return fault
+        if not grant:
+            raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
+        if grant == "authorization_code":
+            return self._token_answer(200, self.oauth.exchange_code(account, form))
+        if grant == "refresh_token":
+            return self._token_answer(200, self.oauth.refresh(account, form))
+        raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
 
     def _token_fault(self, account: Account) -> Response | None:
         with account.lock:

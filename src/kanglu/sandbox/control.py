@@ -22,7 +22,7 @@ from kanglu.sandbox.tiny_api import ORDER_SITUACOES
 
 PREFIX = "/_sandbox"
 _CREATE_FIELDS = {"orders", "seed", "account_id", "client_id", "client_secret", "malformed_rate", "alphanumeric_cnpj",
-                  "faults", "token_faults", "count", "settings"}
+                  "creation_with_time", "faults", "token_faults", "count", "settings"}
 
 
 class ControlError(Exception):
@@ -75,6 +75,7 @@ class ControlApi:
             Rule(a, endpoint="update_account", methods=["PATCH"]),
             Rule(f"{a}/revoke", endpoint="revoke", methods=["POST"]),
             Rule(f"{a}/tokens", endpoint="mint_tokens", methods=["POST"]),
+            Rule(f"{a}/expire", endpoint="expire_tokens", methods=["POST"]),
             Rule(f"{a}/orders", endpoint="orders", methods=["GET"]),
             Rule(f"{a}/orders", endpoint="add_orders", methods=["POST"]),
             Rule(o, endpoint="order", methods=["GET"]),
@@ -105,7 +106,7 @@ class ControlApi:
             result = handler(request, **values)
         except ControlError as exc:
             return _json(exc.status, {"error": exc.message})
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # int(None), float("x"): a malformed request
             return _json(400, {"error": str(exc)})
         if isinstance(result, Response):
             return result
@@ -185,6 +186,7 @@ class ControlApi:
                 client_secret=body.get("client_secret"),
                 malformed_rate=float(body.get("malformed_rate", 0.0)),
                 alphanumeric_cnpj=body.get("alphanumeric_cnpj"),
+                creation_with_time=body.get("creation_with_time"),
                 settings=settings,
                 faults=body.get("faults"),
                 token_faults=body.get("token_faults"),
@@ -209,16 +211,27 @@ class ControlApi:
         """Tokens without the browser dance, for benchmarks that connect thousands of accounts."""
         return 201, self.oauth.issue(account)
 
+    def on_expire_tokens(self, request: Request, account: Account) -> dict[str, Any]:
+        which = self._body(request).get("tokens", "access")
+        kinds = {"access": {"access"}, "refresh": {"refresh"}, "all": {"access", "refresh"}}.get(which)
+        if kinds is None:
+            raise ControlError(400, "tokens must be access, refresh or all")
+        return {"expired": self.oauth.expire(account, frozenset(kinds))}
+
     # ---- orders --------------------------------------------------------------------------------------
     def on_orders(self, request: Request, account: Account) -> dict[str, Any]:
         situacoes = {int(s) for s in request.args.get("situacao", "").split(",") if s.strip()}
         only_malformed = request.args.get("malformed") in ("1", "true")
+        offset = request.args.get("offset", 0, type=int) or 0
+        limit = request.args.get("limit", None, type=int)
         with account.lock:
-            orders = [
-                order_truth(account, o) for o in account.dataset.orders
+            matching = [
+                o for o in account.dataset.orders
                 if (not situacoes or o.situacao in situacoes) and (not only_malformed or o.malformed is not None)
             ]
-        return {"account_id": account.id, "total": len(orders), "orders": orders}
+            page = matching[offset:] if limit is None else matching[offset:offset + limit]
+            orders = [order_truth(account, o) for o in page]
+        return {"account_id": account.id, "total": len(matching), "orders": orders}
 
     def on_add_orders(self, request: Request, account: Account) -> tuple[int, dict[str, Any]]:
         body = self._body(request)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from kanglu.sandbox import brazil
 from kanglu.sandbox import identifiers as ids
-from kanglu.sandbox.catalog import FormaEnvio, FormaFrete, build_catalogue, code_for
+from kanglu.sandbox.catalog import FormaEnvio, build_catalogue, code_for
 from kanglu.sandbox.model import Address, Company, Customer, Invoice, Item, Malformed, Order, Quirk
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -40,6 +40,11 @@ _UPDATE_DELAY = {
     7: (HOUR, 4 * DAY), 5: (DAY, 6 * DAY), 6: (3 * DAY, 12 * DAY), 9: (5 * DAY, 15 * DAY), 2: (0, 5 * DAY),
 }
 _ECOMMERCE_WEIGHTS = (35, 25, 10, 10, 10, 5, 5)
+_QUIRK_CHANCES = (
+    (Quirk.CLIENTE_NULL, 0.01), (Quirk.CLIENTE_ABSENT, 0.005), (Quirk.ENDERECO_NULL, 0.01),
+    (Quirk.TRANSPORTADOR_NULL, 0.02), (Quirk.TRANSPORTADOR_ABSENT, 0.01), (Quirk.TRACKING_NULL, 0.3),
+    (Quirk.DATA_PREVISTA_EMPTY, 0.25), (Quirk.VENDEDOR_NULL, 0.4), (Quirk.ECOMMERCE_ABSENT, 0.2),
+)
 # Authorised invoice situações (6 Autorizada, 7 Emitida DANFE, 2 Emitida) carry a valid key.
 AUTHORISED_INVOICE = frozenset({2, 6, 7})
 
@@ -114,7 +119,8 @@ def make_customer(seed: int) -> Customer:
         email_user = f"compras.{_slug(surname)}"
     else:
         tipo = "E"  # estrangeiro: no CPF/CNPJ at all
-        nome = f"{rng.choice(('John', 'Marie', 'Luca', 'Sofia', 'Hiroshi'))} {rng.choice(('Smith', 'Dubois', 'Rossi', 'Müller', 'Tanaka'))}"
+        first = rng.choice(("John", "Marie", "Luca", "Sofia", "Hiroshi"))
+        nome = f"{first} {rng.choice(('Smith', 'Dubois', 'Rossi', 'Müller', 'Tanaka'))}"
         document = ""
         fantasia = ""
         ie = ""
@@ -147,14 +153,21 @@ def make_customer(seed: int) -> Customer:
 
 
 def make_items(seed: int) -> tuple[Item, ...]:
-    """The items of an order, drawn from the order's own seed."""
-    rng = random.Random(seed)
-    count = rng.choices((1, 2, 3, 4), weights=(60, 25, 10, 5))[0]
-    picked = rng.sample(range(len(brazil.PRODUCTS)), count)
+    """The items of an order, decoded from the order's 48-bit seed (cheaper than seeding a Random:
+    this runs for every order an account builds)."""
+    x = seed
+    roll, x = x % 100, x // 100
+    count = 1 if roll < 60 else 2 if roll < 85 else 3 if roll < 95 else 4
+    picked: list[int] = []
     items = []
-    for index in picked:
+    for _ in range(count):
+        index, x = x % len(brazil.PRODUCTS), x // len(brazil.PRODUCTS)
+        while index in picked:
+            index = (index + 1) % len(brazil.PRODUCTS)
+        picked.append(index)
+        roll, x = x % 20, x // 20
+        quantity = 1 if roll < 16 else 2 + roll % 2
         sku, descricao, price = brazil.PRODUCTS[index]
-        quantity = 1 if rng.random() < 0.8 else rng.randint(2, 3)
         items.append(Item(312_000_000 + index * 7919, sku, descricao, quantity, round(price * 100)))
     return tuple(items)
 
@@ -180,15 +193,18 @@ class Dataset:
     """
 
     def __init__(self, seed: int, orders: int, anchor: float, malformed_rate: float = 0.0,
-                 alphanumeric_cnpj: bool | None = None) -> None:
+                 alphanumeric_cnpj: bool | None = None, creation_with_time: bool | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(f"kanglu-sandbox:{seed}")
         self.malformed_rate = malformed_rate
-        self._defects = random.Random(f"kanglu-sandbox:{seed}:malformed")
+        # Defects draw from their own stream, so a malformed rate never changes the other orders.
+        self._defects = random.Random(f"kanglu-sandbox:{seed}:malformed") if malformed_rate else None
         rng = self.rng
         if alphanumeric_cnpj is None:
             alphanumeric_cnpj = rng.random() < 0.2
         self.company = self._company(alphanumeric_cnpj)
+        # Accounts differ in how the listing dates an order: "2025-11-25" or "2025-11-25 10:31:12".
+        self.creation_with_time = rng.random() < 0.3 if creation_with_time is None else creation_with_time
         self.formas: tuple[FormaEnvio, ...] = build_catalogue(rng.randrange(100_000, 900_000) * 10, rng)
         self.formas_by_id = {f.id: f for f in self.formas}
         self._active = [f for f in self.formas if f.weight > 0]
@@ -263,13 +279,11 @@ class Dataset:
         else:
             ecommerce, ecommerce_number = None, None
         quirks = Quirk.NONE
-        for flag, chance in (
-            (Quirk.CLIENTE_NULL, 0.01), (Quirk.CLIENTE_ABSENT, 0.005), (Quirk.ENDERECO_NULL, 0.01),
-            (Quirk.TRANSPORTADOR_NULL, 0.02), (Quirk.TRANSPORTADOR_ABSENT, 0.01), (Quirk.TRACKING_NULL, 0.3),
-            (Quirk.DATA_PREVISTA_EMPTY, 0.25), (Quirk.VENDEDOR_NULL, 0.4), (Quirk.ECOMMERCE_ABSENT, 0.2),
-        ):
+        for flag, chance in _QUIRK_CHANCES:
             if rng.random() < chance:
                 quirks |= flag
+        if situacao in (0, 3, 8) and rng.random() < 0.3:
+            quirks |= Quirk.VALOR_EMPTY
         if quirks & Quirk.CLIENTE_NULL:
             quirks &= ~Quirk.CLIENTE_ABSENT
         if quirks & Quirk.TRANSPORTADOR_NULL:
@@ -293,7 +307,7 @@ class Dataset:
                 order.tracking_code = order.invoice.tracking_code = code
             else:
                 order.tracking_code = code
-        if self.malformed_rate and self._defects.random() < self.malformed_rate:
+        if self._defects is not None and self._defects.random() < self.malformed_rate:
             order.malformed = self._defect_for(order)
             if order.malformed is Malformed.ACCESS_KEY:
                 order.invoice.chave = ids.corrupt_access_key(order.invoice.chave)
@@ -336,9 +350,10 @@ class Dataset:
             choices.append(Malformed.CPF)
         if order.invoice is not None and order.invoice.chave:
             choices.append(Malformed.ACCESS_KEY)
-        if order.tracking_code and order.tracking_code[-2:] == "BR" and len(order.tracking_code) == 13:
+        shown = not order.quirks & (Quirk.TRANSPORTADOR_NULL | Quirk.TRANSPORTADOR_ABSENT)
+        if shown and order.tracking_code and order.tracking_code[-2:] == "BR" and len(order.tracking_code) == 13:
             choices.append(Malformed.TRACKING_CODE)
-        return self._defects.choice(choices) if choices else None
+        return self._defects.choice(choices) if choices and self._defects is not None else None
 
     def _append(self, order: Order) -> None:
         self.orders.append(order)
@@ -358,9 +373,6 @@ class Dataset:
         if invoice.model == "55":
             return self.serie_text
         return str(self.serie + 1).zfill(len(self.serie_text))
-
-    def frete_by_id(self, frete_id: int) -> FormaFrete | None:
-        return next((f for forma in self.formas for f in forma.formas_frete if f.id == frete_id), None)
 
     # ---- life in Tiny -------------------------------------------------------------------------
     def add_orders(self, count: int, now: float, situacao: int | None = None) -> list[Order]:

@@ -6,6 +6,7 @@ tests that run generated values through `kanglu.domain` check two independent im
 
 from __future__ import annotations
 
+import operator
 import random
 import string
 
@@ -22,6 +23,7 @@ UF_IBGE = {
 }
 
 _S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
 
 
 def _mod11(values: list[int], weights: list[int]) -> int:
@@ -45,9 +47,13 @@ def cnpj_check_digits(base12: str) -> str:
     return f"{first}{second}"
 
 
+_KEY_WEIGHTS = tuple(2 + i % 8 for i in range(43))[::-1]  # 2..9 cycling, counted from the right
+_KEY_WEIGHT_SUM = sum(_KEY_WEIGHTS)
+
+
 def access_key_check_digit(first43: str) -> int:
     """Mod 11, weights 2..9 cycling from the right; remainder 0 or 1 gives 0."""
-    total = sum((ord(c) - 48) * (2 + i % 8) for i, c in enumerate(reversed(first43)))
+    total = sum(map(operator.mul, first43.encode("ascii"), _KEY_WEIGHTS)) - 48 * _KEY_WEIGHT_SUM
     remainder = total % 11
     return 0 if remainder < 2 else 11 - remainder
 
@@ -90,7 +96,9 @@ def format_cnpj(value: str) -> str:
 def access_key(
     uf: str, year: int, month: int, issuer_cnpj: str, model: str, series: int, number: int, random_code: int
 ) -> str:
-    first = f"{UF_IBGE[uf]:02d}{year % 100:02d}{month:02d}{issuer_cnpj}{model}{series:03d}{number:09d}1{random_code:08d}"
+    emission_type = 1  # normal emission
+    first = (f"{UF_IBGE[uf]:02d}{year % 100:02d}{month:02d}{issuer_cnpj}{model}{series:03d}{number:09d}"
+             f"{emission_type}{random_code:08d}")
     return first + str(access_key_check_digit(first))
 
 

@@ -9,19 +9,23 @@ import attrs
 from kanglu.sandbox.catalog import FormaEnvio, FormaFrete
 
 
-class Quirk(enum.IntFlag):
-    """The holes real Tiny payloads have, recorded per order so answers stay stable."""
+class Quirk:
+    """The holes real Tiny payloads have, recorded per order as bit flags so answers stay stable.
+
+    Plain ints rather than an IntFlag: they are tested for every order of every page served.
+    """
 
     NONE = 0
-    CLIENTE_NULL = enum.auto()
-    CLIENTE_ABSENT = enum.auto()
-    ENDERECO_NULL = enum.auto()
-    TRANSPORTADOR_NULL = enum.auto()
-    TRANSPORTADOR_ABSENT = enum.auto()
-    TRACKING_NULL = enum.auto()  # codigoRastreamento null instead of "" when there is none
-    DATA_PREVISTA_EMPTY = enum.auto()
-    VENDEDOR_NULL = enum.auto()
-    ECOMMERCE_ABSENT = enum.auto()  # no "ecommerce" key at all (else null when there is none)
+    CLIENTE_NULL = 1 << 0
+    CLIENTE_ABSENT = 1 << 1
+    ENDERECO_NULL = 1 << 2
+    TRANSPORTADOR_NULL = 1 << 3
+    TRANSPORTADOR_ABSENT = 1 << 4
+    TRACKING_NULL = 1 << 5  # codigoRastreamento null instead of "" when there is none
+    DATA_PREVISTA_EMPTY = 1 << 6
+    VENDEDOR_NULL = 1 << 7
+    ECOMMERCE_ABSENT = 1 << 8  # no "ecommerce" key at all (else null when there is none)
+    VALOR_EMPTY = 1 << 9  # listing valor "" although the order has items (seen on open/approved orders)
 
 
 class Malformed(enum.StrEnum):
@@ -117,5 +121,5 @@ class Order:
     ecommerce_number: str | None
     origem: int  # 0 pedido de venda, 1 PDV
     invoice: Invoice | None = None
-    quirks: Quirk = Quirk.NONE
+    quirks: int = Quirk.NONE
     malformed: Malformed | None = None

@@ -219,7 +219,8 @@ class OAuthServer:
             if token is None or token.kind != "refresh":
                 raise OAuthError(400, "invalid_grant", "Invalid refresh token")
             if token.account is not account:
-                raise OAuthError(400, "invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+                raise OAuthError(400, "invalid_grant",
+                                 "Invalid refresh token. Token client and authorized client don't match")
             if token.spent:
                 account.counters.add("oauth", "spent_refresh_token_uses")
                 if account.settings.reuse_revokes_session:
@@ -277,6 +278,18 @@ class OAuthServer:
         if token.expires <= self.state.clock.now():
             return None
         return token.account
+
+    def expire(self, account: Account, kinds: frozenset[str] = frozenset({"access"})) -> int:
+        """End the lifetime of the account's live tokens of those kinds now, as if time had passed
+        for them only (a 401 then a successful refresh, without moving the clock)."""
+        now = self.state.clock.now()
+        expired = 0
+        with self._lock:
+            for token in self._tokens.values():
+                if token.account is account and token.kind in kinds and token.expires > now and not token.spent:
+                    token.expires = now
+                    expired += 1
+        return expired
 
     def revoke(self, account: Account) -> None:
         """Log the account out of every session: access and refresh tokens die at once."""

@@ -29,7 +29,8 @@ def _page(title: str, body: str, extra_class: str = "") -> str:
 
 def consent(app_name: str, account_name: str, ticket: str, action: str) -> str:
     body = f"""<h1>Autorizar acesso</h1>
-<p>O aplicativo <strong>{escape(app_name)}</strong> quer acessar a conta <strong>{escape(account_name)}</strong> no Tiny.</p>
+<p>O aplicativo <strong>{escape(app_name)}</strong> quer acessar a conta
+<strong>{escape(account_name)}</strong> no Tiny.</p>
 <ul class="scopes">
 <li>Consultar pedidos de venda</li>
 <li>Consultar notas fiscais e formas de envio</li>

@@ -19,11 +19,12 @@ _INTERMEDIADOR_CNPJS = tuple(ids.cnpj(random.Random(f"intermediador:{i}")) for i
 
 
 def datetime_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, SAO_PAULO).strftime("%Y-%m-%d %H:%M:%S")
+    """São Paulo local time, no offset: "2026-11-29 11:55:13" (isoformat is the fast path)."""
+    return datetime.fromtimestamp(int(epoch), SAO_PAULO).isoformat(" ")[:19]
 
 
 def date_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, SAO_PAULO).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(int(epoch), SAO_PAULO).isoformat()[:10]
 
 
 def valor_text(cents: int | None) -> str:
@@ -148,10 +149,10 @@ def pedido_listing(dataset: Dataset, order: Order) -> Json:
     """One item of GET /pedidos."""
     body: Json = {"id": order.id, "situacao": order.situacao, "numeroPedido": order.numero}
     _put_ecommerce(body, order)
-    body["dataCriacao"] = datetime_text(order.created)
+    body["dataCriacao"] = datetime_text(order.created) if dataset.creation_with_time else date_text(order.created)
     body["dataPrevista"] = _data_prevista(order)
     _put_cliente(body, dataset, order)
-    body["valor"] = valor_text(order.cents)
+    body["valor"] = "" if order.quirks & Quirk.VALOR_EMPTY else valor_text(order.cents)
     body["vendedor"] = vendedor(order)
     _put_transportador(body, order)
     body["origemPedido"] = order.origem
@@ -203,11 +204,13 @@ def pedido_detail(dataset: Dataset, order: Order) -> Json:
         "intermediador": _intermediador(order),
         "pagamento": {
             "formaRecebimento": {"id": 1, "nome": "Cartão de crédito" if order.seed % 3 else "Pix"},
-            "meioPagamento": {"id": 3 if order.seed % 3 else 17, "nome": "Cartão de Crédito" if order.seed % 3 else "Pagamento Instantâneo (PIX)"},
+            "meioPagamento": {"id": 3, "nome": "Cartão de Crédito"} if order.seed % 3
+            else {"id": 17, "nome": "Pagamento Instantâneo (PIX)"},
             "condicaoPagamento": "",
             "parcelas": [] if order.cents is None else [{
                 "dias": 30, "data": date_text(order.created + 30 * 86_400), "valor": _money(order.cents),
-                "observacoes": "", "formaRecebimento": {"id": 1, "nome": None}, "meioPagamento": {"id": 3, "nome": None},
+                "observacoes": "", "formaRecebimento": {"id": 1, "nome": None},
+                "meioPagamento": {"id": 3, "nome": None},
             }],
         },
         "itens": [
@@ -238,12 +241,15 @@ def _nota_base(dataset: Dataset, invoice: Invoice) -> Json:
     order = dataset.orders_by_id[invoice.order_id]
     forma = order.forma
     emitted = invoice.chave is not None
+    # Most invoices show numero, serie and situacao as strings ("021490", "01", "7"); some as numbers.
+    as_numbers = invoice.id % 10 == 3
+    serie = dataset.serie_for(invoice)
     body: Json = {
         "id": invoice.id,
-        "situacao": str(invoice.situacao),
+        "situacao": invoice.situacao if as_numbers else str(invoice.situacao),
         "tipo": "S",
-        "numero": f"{invoice.numero:06d}",
-        "serie": dataset.serie_for(invoice),
+        "numero": invoice.numero if as_numbers else f"{invoice.numero:06d}",
+        "serie": int(serie) if as_numbers else serie,
         "chaveAcesso": invoice.chave or "",
         "dataEmissao": date_text(invoice.emitted) if emitted else "",
     }
@@ -335,7 +341,8 @@ def forma_envio_listing(forma: FormaEnvio) -> Json:
 def forma_envio_detail(forma: FormaEnvio) -> Json:
     body = forma_envio_listing(forma)
     body["formasFrete"] = [
-        {"id": f.id, "nome": f.nome, "codigo": f.codigo, "codigoExterno": f.codigo_externo, "tipoEntrega": f.tipo_entrega}
+        {"id": f.id, "nome": f.nome, "codigo": f.codigo, "codigoExterno": f.codigo_externo,
+         "tipoEntrega": f.tipo_entrega}
         for f in forma.formas_frete
     ]
     return body

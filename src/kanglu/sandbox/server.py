@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -32,6 +34,7 @@ class SandboxServer:
     """The sandbox on a real port (0 picks a free one), serving from a daemon thread.
 
     `state` gives tests direct access to accounts and datasets; `oauth` to the token store.
+    `sleep` is how injected latency waits (tests pass a recorder instead of waiting).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class SandboxServer:
         client_id: str | None = None,
         client_secret: str | None = None,
         default_account: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         defaults = AccountSettings()
         if settings:
@@ -60,7 +64,7 @@ class SandboxServer:
         if token_faults:
             tok_faults.update(token_faults)
         self.state = SandboxState(clock or SandboxClock(), defaults, api_faults, tok_faults)
-        self.app = SandboxApp(self.state)
+        self.app = SandboxApp(self.state, sleep=sleep)
         self.host = host
         self.port = port
         self.public_url = public_url.rstrip("/") if public_url else None

@@ -178,11 +178,17 @@ def _path_id(raw: str, campo: str) -> int:
     return value
 
 
+def _detail(raw_id: str, campo: str, table: Mapping[int, T], missing: str, render: Callable[[T], Json]) -> Answer:
+    record = table.get(_path_id(raw_id, campo))
+    if record is None:
+        return not_found(missing)
+    return 200, render(record)
+
+
 def get_pedido(account: Account, raw_id: str) -> Answer:
-    order = account.dataset.orders_by_id.get(_path_id(raw_id, "idPedido"))
-    if order is None:
-        return not_found("Pedido não encontrado")
-    return 200, payloads.pedido_detail(account.dataset, order)
+    dataset = account.dataset
+    return _detail(raw_id, "idPedido", dataset.orders_by_id, "Pedido não encontrado",
+                   lambda order: payloads.pedido_detail(dataset, order))
 
 
 def list_notas(account: Account, args: Mapping[str, str]) -> Answer:
@@ -224,10 +230,9 @@ def list_notas(account: Account, args: Mapping[str, str]) -> Answer:
 
 
 def get_nota(account: Account, raw_id: str) -> Answer:
-    invoice = account.dataset.invoices_by_id.get(_path_id(raw_id, "idNota"))
-    if invoice is None:
-        return not_found("Nota fiscal não encontrada")
-    return 200, payloads.nota_detail(account.dataset, invoice)
+    dataset = account.dataset
+    return _detail(raw_id, "idNota", dataset.invoices_by_id, "Nota fiscal não encontrada",
+                   lambda invoice: payloads.nota_detail(dataset, invoice))
 
 
 def list_formas_envio(account: Account, args: Mapping[str, str]) -> Answer:
@@ -247,10 +252,8 @@ def list_formas_envio(account: Account, args: Mapping[str, str]) -> Answer:
 
 
 def get_forma_envio(account: Account, raw_id: str) -> Answer:
-    forma = account.dataset.formas_by_id.get(_path_id(raw_id, "idFormaEnvio"))
-    if forma is None:
-        return not_found("Forma de envio não encontrada")
-    return 200, payloads.forma_envio_detail(forma)
+    return _detail(raw_id, "idFormaEnvio", account.dataset.formas_by_id, "Forma de envio não encontrada",
+                   payloads.forma_envio_detail)
 
 
 def get_info(account: Account) -> Answer:
