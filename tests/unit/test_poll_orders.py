@@ -154,6 +154,8 @@ def test_refused_authorisation_stops_the_poll() -> None:
     world.gateway.faults.append(("orders", ReauthorizationRequired("revogado", "invalid_grant")))
     result = world.poll()(PollOrders(cid))
     assert result.outcome is PollOutcome.DISCONNECTED and result.next_due_at is None
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.DISCONNECTED and "revogado" in connection.last_error
 
 
 def test_disconnected_connection_is_not_polled() -> None:

@@ -128,9 +128,7 @@ class PollOrdersByStatus:
         except TransientFailure as exc:
             return self._failed(command.connection_id, exc, report, pages)
         except ReauthorizationRequired as exc:
-            # Renewal already marked the connection disconnected where the ERP refused for good.
-            log.warning("poll stopped: authorisation refused",
-                        extra={"connection_id": command.connection_id, "reason": exc.message})
+            self._disconnect(command.connection_id, exc)
             return PollResult(PollOutcome.DISCONNECTED, None, report, pages, exc.message)
 
         log.info(
@@ -150,6 +148,20 @@ class PollOrdersByStatus:
             known = uow.shipping_families.for_connection(connection_id)
             tokens.preload(self._box.open(connection.access_token), connection.token_version)
             return _Start(progress, {sid: f.family for sid, f in known.items()}, connection.token_version)
+
+    def _disconnect(self, connection_id: int, exc: ReauthorizationRequired) -> None:
+        """The ERP refused the API call for good (a 403, or a 401 right after a renewal): the
+        merchant must authorise again. A refused renewal has already done this."""
+        with self._uow() as uow:
+            connection = uow.connections.lock(connection_id)
+            if connection is not None and connection.is_pollable:
+                connection.mark_disconnected(
+                    f"o Tiny recusou o acesso ({exc.message}); clique em Conectar para autorizar de novo",
+                    self._clock.now(),
+                )
+                uow.commit()
+        log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
+                                                                   "reason": exc.message})
 
     @staticmethod
     def _pollable(uow: UnitOfWork, connection_id: int) -> ErpConnection | None:
