@@ -241,3 +241,11 @@ def test_orders_are_generated_once_on_first_use_whoever_asks_first() -> None:
         t.join()
     assert seen == [eager_ids] * 8
     assert len(lazy.orders_by_id) == 300
+
+
+def test_an_alphanumeric_issuer_puts_its_letters_in_the_access_keys() -> None:
+    dataset = Dataset(33, 200, ANCHOR, alphanumeric_cnpj=True)
+    assert not dataset.company.cnpj[:12].isdigit()
+    keys = [AccessKey.parse(i.chave) for i in dataset.invoices if i.chave]
+    assert keys and all(k.issuer_cnpj == dataset.company.cnpj for k in keys)
+    assert {k.model for k in keys} <= {"55", "65"}
