@@ -33,18 +33,23 @@ RESULTS = Path(__file__).resolve().parent / "results" / "sandbox_throughput.json
 
 def build_figures() -> dict[str, float]:
     started = time.perf_counter()
-    Dataset(1, 10_000, time.time())
+    Dataset(1, 10_000, time.time()).orders
     one_big = time.perf_counter() - started
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     state = SandboxState()
     started = time.perf_counter()
     for _ in range(2_000):
         state.create_account(orders=50)
-    many_small = time.perf_counter() - started
+    created = time.perf_counter() - started
+    started = time.perf_counter()
+    for account in state.all_accounts():
+        account.dataset.orders  # what the first poll of each account pays
+    generated = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "build_10000_orders_s": round(one_big, 3),
-        "build_2000_accounts_of_50_orders_s": round(many_small, 3),
+        "create_2000_accounts_s": round(created, 3),
+        "generate_their_50_orders_each_s": round(generated, 3),
         "rss_growth_2000_accounts_mb": round((rss_after - rss_before) / 1024, 1),
     }
 
@@ -84,11 +89,17 @@ def drive(api_url: str, tokens: list[str], requests: int, threads: int) -> dict[
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux): a figure the machine's load does not distort."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_figures(requests: int, threads: int) -> dict[str, object]:
     """The sandbox in its own process, as `kanglu sandbox` runs it; 200 accounts of 50 orders."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kanglu.sandbox", "--port", "0", "--orders", "0", "--rate-limit", "0"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
         creds = json.loads(process.stdout.readline())
@@ -96,15 +107,20 @@ def http_figures(requests: int, threads: int) -> dict[str, object]:
         with httpx.Client(base_url=f"{base}/_sandbox", timeout=120) as control:
             accounts = control.post("/accounts", json={"count": 200, "orders": 50, "seed": 1}).json()["accounts"]
             tokens = [control.post(f"/accounts/{a['account_id']}/tokens").json()["access_token"] for a in accounts]
+            drive(creds["api_url"], tokens, len(tokens), 4)  # warm-up: every account generates its orders
             runs: dict[str, object] = {}
             for latency in (0, 50):
                 control.patch("/faults", json={"latency_ms": latency})
                 sequential = drive(creds["api_url"], tokens, max(60, requests // 10), 1)
+                cpu_before = _cpu_seconds(process.pid)
                 concurrent = drive(creds["api_url"], tokens, requests, threads)
+                concurrent["server_cpu_ms_per_request"] = round(
+                    (_cpu_seconds(process.pid) - cpu_before) / concurrent["requests"] * 1000, 2)
                 runs[f"latency_{latency}ms"] = {"sequential_baseline": sequential, "concurrent": concurrent}
                 print(f"latency {latency} ms: sequential {sequential['requests_per_s']} req/s, "
                       f"{threads} threads {concurrent['requests_per_s']} req/s "
-                      f"(p50 {concurrent['p50_ms']} ms, p95 {concurrent['p95_ms']} ms)")
+                      f"(p50 {concurrent['p50_ms']} ms, p95 {concurrent['p95_ms']} ms, "
+                      f"server CPU {concurrent['server_cpu_ms_per_request']} ms/request)")
         return runs
     finally:
         process.send_signal(signal.SIGTERM)

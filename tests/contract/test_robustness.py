@@ -34,7 +34,7 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(sorted(PARAMS)), data=st.data())
 def test_any_query_gets_a_listing_or_a_400(path: str, data: st.DataObject) -> None:
     names = data.draw(st.lists(st.sampled_from(PARAMS[path]), max_size=4, unique=True))

@@ -79,7 +79,7 @@ def test_every_api_answer_over_http_matches_the_official_schemas(sandbox) -> Non
         assert_valid("erro", unauthenticated.json())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**40), malformed=st.sampled_from([0.0, 0.3]))
 def test_payloads_of_any_seed_match_the_schemas(seed: int, malformed: float) -> None:
     dataset = Dataset(seed, 40, START, malformed)

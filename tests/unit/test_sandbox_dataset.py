@@ -4,6 +4,7 @@ real Tiny payloads."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 
 import pytest
@@ -224,3 +225,27 @@ def test_accounts_date_their_orders_with_or_without_the_time() -> None:
     assert all(len(payloads.pedido_listing(without, o)["dataCriacao"]) == 10 for o in without.orders)
     drawn = {Dataset(seed, 0, ANCHOR).creation_with_time for seed in range(30)}
     assert drawn == {True, False}
+
+
+def test_orders_are_generated_once_on_first_use_whoever_asks_first() -> None:
+    eager = Dataset(21, 300, ANCHOR)
+    eager_ids = [o.id for o in eager.orders]
+    lazy = Dataset(21, 300, ANCHOR)
+    assert lazy.order_count == 300
+    assert payloads.info(lazy.company) == payloads.info(eager.company)
+    seen: list[list[int]] = []
+    threads = [threading.Thread(target=lambda: seen.append([o.id for o in lazy.orders])) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [eager_ids] * 8
+    assert len(lazy.orders_by_id) == 300
+
+
+def test_an_alphanumeric_issuer_puts_its_letters_in_the_access_keys() -> None:
+    dataset = Dataset(33, 200, ANCHOR, alphanumeric_cnpj=True)
+    assert not dataset.company.cnpj[:12].isdigit()
+    keys = [AccessKey.parse(i.chave) for i in dataset.invoices if i.chave]
+    assert keys and all(k.issuer_cnpj == dataset.company.cnpj for k in keys)
+    assert {k.model for k in keys} <= {"55", "65"}

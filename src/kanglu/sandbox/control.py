@@ -157,7 +157,7 @@ class ControlApi:
 
     def on_accounts(self, request: Request) -> dict[str, Any]:
         return {"accounts": [
-            {"account_id": a.id, "client_id": a.client_id, "account_name": a.name, "orders": len(a.dataset.orders)}
+            {"account_id": a.id, "client_id": a.client_id, "account_name": a.name, "orders": a.dataset.order_count}
             for a in self.state.all_accounts()
         ]}
 

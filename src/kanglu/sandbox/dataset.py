@@ -13,6 +13,7 @@ import functools
 import itertools
 import random
 import re
+import threading
 import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -189,7 +190,10 @@ def _ecommerce_number(rng: random.Random, index: int, created: int) -> str:
 class Dataset:
     """One account's company, formas de envio, orders and invoices, ordered by id.
 
-    Not thread-safe: the account that owns it serialises access with its lock.
+    The orders are generated on first use (the benchmark creates thousands of accounts at once;
+    each pays its few milliseconds when first polled), from the same random stream, so the result
+    does not depend on when that happens. Mutations are not thread-safe: the account that owns the
+    dataset serialises them with its lock; the first generation has a lock of its own.
     """
 
     def __init__(self, seed: int, orders: int, anchor: float, malformed_rate: float = 0.0,
@@ -211,19 +215,55 @@ class Dataset:
         self._active_cum = list(itertools.accumulate(f.weight for f in self._active))
         self.serie_text = rng.choice(("1", "1", "01", "001"))
         self.serie = int(self.serie_text)
-        self.orders: list[Order] = []
-        self.orders_by_id: dict[int, Order] = {}
-        self.invoices: list[Invoice] = []
-        self.invoices_by_id: dict[int, Invoice] = {}
+        self._orders: list[Order] = []
+        self._orders_by_id: dict[int, Order] = {}
+        self._invoices: list[Invoice] = []
+        self._invoices_by_id: dict[int, Invoice] = {}
         self._next_order_id = rng.randrange(700_000_000, 900_000_000)
         self._next_numero = rng.randrange(1_000, 40_000)
         self._next_invoice_id = rng.randrange(500_000_000, 600_000_000)
         self._next_nf = {"55": rng.randrange(1_000, 30_000), "65": rng.randrange(1, 5_000)}
         self._customer_seeds: list[int] = []
-        start = int(anchor) - SPREAD_DAYS * DAY
-        created = sorted(start + int(rng.random() * SPREAD_DAYS * DAY) for _ in range(orders))
-        for when in created:
-            self._append(self._new_order(when, int(anchor)))
+        self._pending: tuple[int, int] | None = (orders, int(anchor))
+        self._generating = threading.Lock()
+
+    def _ensure(self) -> None:
+        if self._pending is None:
+            return
+        with self._generating:
+            if self._pending is None:
+                return
+            orders, anchor = self._pending
+            start = anchor - SPREAD_DAYS * DAY
+            created = sorted(start + int(self.rng.random() * SPREAD_DAYS * DAY) for _ in range(orders))
+            for when in created:
+                self._append(self._new_order(when, anchor))
+            self._pending = None
+
+    @property
+    def order_count(self) -> int:
+        """How many orders the account has, without generating them."""
+        return self._pending[0] if self._pending is not None else len(self._orders)
+
+    @property
+    def orders(self) -> list[Order]:
+        self._ensure()
+        return self._orders
+
+    @property
+    def orders_by_id(self) -> dict[int, Order]:
+        self._ensure()
+        return self._orders_by_id
+
+    @property
+    def invoices(self) -> list[Invoice]:
+        self._ensure()
+        return self._invoices
+
+    @property
+    def invoices_by_id(self) -> dict[int, Invoice]:
+        self._ensure()
+        return self._invoices_by_id
 
     # ---- generation -------------------------------------------------------------------
     def _company(self, alphanumeric: bool) -> Company:
@@ -356,11 +396,11 @@ class Dataset:
         return self._defects.choice(choices) if choices and self._defects is not None else None
 
     def _append(self, order: Order) -> None:
-        self.orders.append(order)
-        self.orders_by_id[order.id] = order
+        self._orders.append(order)
+        self._orders_by_id[order.id] = order
         if order.invoice is not None:
-            self.invoices.append(order.invoice)
-            self.invoices_by_id[order.invoice.id] = order.invoice
+            self._invoices.append(order.invoice)
+            self._invoices_by_id[order.invoice.id] = order.invoice
 
     # ---- what payloads need ---------------------------------------------------------------
     def customer(self, order: Order) -> Customer:
@@ -377,6 +417,7 @@ class Dataset:
     # ---- life in Tiny -------------------------------------------------------------------------
     def add_orders(self, count: int, now: float, situacao: int | None = None) -> list[Order]:
         """New orders created now (ids above every existing one), as a shop's sales would add them."""
+        self._ensure()
         added = []
         for _ in range(count):
             order = self._new_order(int(now), int(now), situacao)
@@ -408,12 +449,13 @@ class Dataset:
 
     def issue_invoice(self, order: Order, now: float, situacao: int = 6) -> Invoice:
         """A new invoice for the order; an older one (cancelled, rejected) stays listed, as in Tiny."""
+        self._ensure()
         invoice = self._new_invoice(order, situacao, int(now), int(now))
         if order.malformed is Malformed.ACCESS_KEY:
             order.malformed = None  # the spoilt key belonged to the old invoice
         order.invoice = invoice
-        self.invoices.append(invoice)
-        self.invoices_by_id[invoice.id] = invoice
+        self._invoices.append(invoice)
+        self._invoices_by_id[invoice.id] = invoice
         order.updated = int(now)
         return invoice
 
