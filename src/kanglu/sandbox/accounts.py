@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 import secrets
 import string
@@ -34,9 +33,10 @@ class AccountSettings:
     headers_missing_rate: float = 0.0  # share of answers without the X-RateLimit-* headers
     date_filter_ignores_time: bool = False  # read dataAtualizacao as a day, as Tiny may
     reuse_revokes_session: bool = True  # a spent refresh token presented again logs the account out
+    simulate: bool = False  # orders arrive and move on their own (the sandbox's activity, when it runs)
 
     FIELDS = ("redirect_uri", "app_name", "access_lifetime", "refresh_lifetime", "code_lifetime", "rate_limit",
-              "burst", "headers_missing_rate", "date_filter_ignores_time", "reuse_revokes_session")
+              "burst", "headers_missing_rate", "date_filter_ignores_time", "reuse_revokes_session", "simulate")
 
     def update(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
@@ -136,6 +136,7 @@ class Account:
         self.limiter = RateLimiter(settings.rate_limit, settings.burst)
         self.faults = {"api": api_faults, "token": token_faults}
         self._fault_rng: random.Random | None = None
+        self._activity_rng: random.Random | None = None
         self.counters = Counters()
         self.generation = 0  # bumped to revoke every token issued before
 
@@ -147,6 +148,13 @@ class Account:
         return self._fault_rng
 
     @property
+    def activity_rng(self) -> random.Random:
+        """Seeded dice of the simulated activity, apart from the dataset's so ticks replay exactly."""
+        if self._activity_rng is None:
+            self._activity_rng = random.Random(f"kanglu-sandbox-activity:{self.seed}")
+        return self._activity_rng
+
+    @property
     def name(self) -> str:
         return self.dataset.company.fantasia
 
@@ -154,6 +162,34 @@ class Account:
         with self.lock:
             self.limiter.per_minute = self.settings.rate_limit
             self.limiter.burst = self.settings.burst
+
+    # ---- state file (counters and the rate window are not kept: they describe one run) ----------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "id": self.id, "client_id": self.client_id, "client_secret": self.client_secret, "seed": self.seed,
+                "invite_id": self.invite_id, "generation": self.generation, "settings": self.settings.as_json(),
+                "faults": {scope: f.as_json() for scope, f in self.faults.items()},
+                "activity_rng": None if self._activity_rng is None else self._activity_rng.getstate(),
+                "dataset": self.dataset.snapshot(),
+            }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], defaults: AccountSettings) -> Account:
+        settings = attrs.evolve(defaults)
+        settings.update(data["settings"])
+        faults = {}
+        for scope in ("api", "token"):
+            faults[scope] = Faults()
+            faults[scope].update(data["faults"][scope])
+        account = cls(data["id"], data["client_id"], data["client_secret"], settings,
+                      Dataset.restore(data["dataset"]), faults["api"], faults["token"], data["seed"])
+        account.invite_id = data["invite_id"]
+        account.generation = data["generation"]
+        if data["activity_rng"] is not None:
+            version, internal, gauss = data["activity_rng"]
+            account.activity_rng.setstate((version, tuple(internal), gauss))
+        return account
 
 
 class SandboxState:
@@ -170,7 +206,7 @@ class SandboxState:
         self.by_client_id: dict[str, Account] = {}
         self.by_invite: dict[str, Account] = {}
         self.unattributed = Counters()
-        self._numbers = itertools.count(1)
+        self._next_number = 1  # names conta-N and seeds accounts created without one
 
     # ---- URLs (the server sets base_url once it has its port) ------------------------------
     @property
@@ -194,7 +230,9 @@ class SandboxState:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
         if not 0.0 <= float(malformed_rate) <= 1.0 or int(orders) < 0:
             raise ValueError("malformed_rate must be within 0..1 and orders not negative")
-        number = next(self._numbers)
+        with self.lock:
+            number = self._next_number
+            self._next_number += 1
         if seed is None:
             seed = number
         account_settings = attrs.evolve(self.defaults)
@@ -218,6 +256,10 @@ class SandboxState:
             token_faults=tok_faults,
             seed=seed,
         )
+        self._register(account)
+        return account
+
+    def _register(self, account: Account) -> None:
         with self.lock:
             if account.id in self.accounts:
                 raise ValueError(f"an account with id {account.id} already exists")
@@ -226,7 +268,18 @@ class SandboxState:
             self.accounts[account.id] = account
             self.by_client_id[account.client_id] = account
             self.by_invite[account.invite_id] = account
-        return account
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            next_number = self._next_number
+        return {"next_number": next_number, "accounts": [a.snapshot() for a in self.all_accounts()]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Bring back the saved accounts, with their ids, credentials, settings, faults and datasets."""
+        for saved in data["accounts"]:
+            self._register(Account.restore(saved, self.defaults))
+        with self.lock:
+            self._next_number = max(self._next_number, data["next_number"])
 
     def account(self, key: str) -> Account | None:
         """By account id or by client_id."""

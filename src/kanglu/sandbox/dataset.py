@@ -16,7 +16,10 @@ import re
 import threading
 import unicodedata
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import attrs
 
 from kanglu.sandbox import brazil
 from kanglu.sandbox import identifiers as ids
@@ -199,6 +202,10 @@ class Dataset:
     def __init__(self, seed: int, orders: int, anchor: float, malformed_rate: float = 0.0,
                  alphanumeric_cnpj: bool | None = None, creation_with_time: bool | None = None) -> None:
         self.seed = seed
+        # As given (None = drawn): replaying them replays the draws, so a restore rebuilds the same company.
+        self._options = {"alphanumeric_cnpj": alphanumeric_cnpj, "creation_with_time": creation_with_time}
+        self.revision = 0  # bumped by every change life makes, so a state file knows when to save
+        self._snapshot: tuple[int, dict[str, Any]] | None = None
         self.rng = random.Random(f"kanglu-sandbox:{seed}")
         self.malformed_rate = malformed_rate
         # Defects draw from their own stream, so a malformed rate never changes the other orders.
@@ -371,16 +378,17 @@ class Dataset:
         model = "65" if order.origem == 1 else "55"
         self._next_nf[model] += 1
         numero = self._next_nf[model]
-        chave = None
-        if situacao in AUTHORISED_INVOICE or situacao == 3:
-            when = datetime.fromtimestamp(emitted, SAO_PAULO)
-            serie = self.serie if model == "55" else self.serie + 1
-            chave = ids.access_key(self.company.endereco.uf, when.year, when.month, self.company.cnpj, model,
-                                   serie, numero, rng.randrange(10**8))
+        chave = self._access_key(model, numero, emitted) if situacao in AUTHORISED_INVOICE or situacao == 3 else None
         return Invoice(
             id=self._next_invoice_id, order_id=order.id, numero=numero, model=model, situacao=situacao,
             chave=chave, emitted=emitted, tracking_code=None, updated=max(updated, emitted),
         )
+
+    def _access_key(self, model: str, numero: int, emitted: int) -> str:
+        when = datetime.fromtimestamp(emitted, SAO_PAULO)
+        serie = self.serie if model == "55" else self.serie + 1
+        return ids.access_key(self.company.endereco.uf, when.year, when.month, self.company.cnpj, model, serie,
+                              numero, self.rng.randrange(10**8))
 
     def _defect_for(self, order: Order) -> Malformed | None:
         """One defect the order can carry, or None when it has nothing to spoil."""
@@ -426,11 +434,13 @@ class Dataset:
                 order.invoice.emitted = order.invoice.updated = int(now)
             self._append(order)
             added.append(order)
+        self.revision += 1
         return added
 
     def set_situacao(self, order: Order, situacao: int, now: float) -> None:
         order.situacao = situacao
         order.updated = int(now)
+        self.revision += 1
 
     def set_tracking(self, order: Order, code: str | None, on_order: bool, on_invoice: bool, now: float) -> None:
         if on_order and order.malformed is Malformed.TRACKING_CODE:
@@ -441,6 +451,7 @@ class Dataset:
             order.invoice.tracking_code = code
             order.invoice.updated = int(now)
         order.updated = int(now)
+        self.revision += 1
 
     def new_tracking_code(self, order: Order) -> str | None:
         if order.forma is None:
@@ -457,7 +468,110 @@ class Dataset:
         self._invoices.append(invoice)
         self._invoices_by_id[invoice.id] = invoice
         order.updated = int(now)
+        self.revision += 1
+        return invoice
+
+    def authorise_invoice(self, order: Order, now: float) -> Invoice:
+        """SEFAZ authorises the order's pending invoice: it gets its access key, as Tiny shows then."""
+        invoice = order.invoice
+        if invoice is None or invoice.situacao in AUTHORISED_INVOICE:
+            raise ValueError("the order has no invoice waiting for authorisation")
+        invoice.situacao = 6
+        invoice.emitted = invoice.updated = order.updated = int(now)
+        invoice.chave = self._access_key(invoice.model, invoice.numero, int(now))
+        if order.malformed is Malformed.ACCESS_KEY:
+            order.malformed = None
+        self.revision += 1
         return invoice
 
     def touch(self, order: Order, now: float) -> None:
         order.updated = int(now)
+        self.revision += 1
+
+    # ---- state file ------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild this dataset exactly, as JSON-ready data.
+
+        Still-ungenerated orders are saved as their (count, anchor), which regenerates them the same;
+        once generated, every order and invoice is saved with the random streams' positions, so later
+        orders, invoices and codes come out as they would have. Cached until the next change.
+        """
+        if self._snapshot is not None and self._snapshot[0] == self.revision:
+            return self._snapshot[1]
+        data: dict[str, Any] = {
+            "seed": self.seed, "malformed_rate": self.malformed_rate, **self._options,
+            "cnpj": self.company.cnpj, "formas": [f.id for f in self.formas],  # to detect a changed generator
+        }
+        with self._generating:
+            pending = self._pending
+        if pending is not None:
+            data["pending"] = list(pending)
+        else:
+            data.update(
+                rng=self.rng.getstate(),
+                defects_rng=None if self._defects is None else self._defects.getstate(),
+                next={"order_id": self._next_order_id, "numero": self._next_numero,
+                      "invoice_id": self._next_invoice_id, "nf": dict(self._next_nf)},
+                customer_seeds=list(self._customer_seeds),
+                orders=[_order_data(o) for o in self._orders],
+                invoices=[attrs.asdict(i) for i in self._invoices],
+            )
+        self._snapshot = (self.revision, data)
+        return data
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Dataset:
+        """The dataset a `snapshot()` describes; ValueError when this generator no longer matches it."""
+        pending = data.get("pending")
+        orders, anchor = pending if pending is not None else (0, 0)
+        dataset = cls(data["seed"], orders, anchor, data["malformed_rate"], data["alphanumeric_cnpj"],
+                      data["creation_with_time"])
+        if dataset.company.cnpj != data["cnpj"] or [f.id for f in dataset.formas] != data["formas"]:
+            raise ValueError("the saved dataset was generated by another version of the sandbox")
+        if pending is not None:
+            return dataset
+        dataset.rng.setstate(_random_state(data["rng"]))
+        if data["defects_rng"] is not None and dataset._defects is not None:
+            dataset._defects.setstate(_random_state(data["defects_rng"]))
+        following = data["next"]
+        dataset._next_order_id, dataset._next_numero = following["order_id"], following["numero"]
+        dataset._next_invoice_id, dataset._next_nf = following["invoice_id"], dict(following["nf"])
+        dataset._customer_seeds = list(data["customer_seeds"])
+        invoices = [Invoice(**i) for i in data["invoices"]]
+        by_id = {i.id: i for i in invoices}
+        for item in data["orders"]:
+            order = _order_from(dataset, item, by_id)
+            dataset._orders.append(order)
+            dataset._orders_by_id[order.id] = order
+        dataset._invoices = invoices
+        dataset._invoices_by_id = by_id
+        return dataset
+
+
+def _order_data(order: Order) -> dict[str, Any]:
+    data = attrs.asdict(order, recurse=False)
+    data.update(
+        forma=None if order.forma is None else order.forma.id,
+        frete=None if order.frete is None else order.frete.id,
+        invoice=None if order.invoice is None else order.invoice.id,
+        malformed=None if order.malformed is None else order.malformed.value,
+    )
+    return data
+
+
+def _order_from(dataset: Dataset, data: dict[str, Any], invoices: dict[int, Invoice]) -> Order:
+    forma = None if data["forma"] is None else dataset.formas_by_id[data["forma"]]
+    frete = None
+    if data["frete"] is not None:
+        frete = next(f for f in (forma.formas_frete if forma else ()) if f.id == data["frete"])
+    return Order(**{
+        **data, "forma": forma, "frete": frete,
+        "invoice": None if data["invoice"] is None else invoices[data["invoice"]],
+        "malformed": None if data["malformed"] is None else Malformed(data["malformed"]),
+    })
+
+
+def _random_state(saved: list[Any]) -> tuple[Any, ...]:
+    """JSON turned random.getstate()'s tuples into lists; setstate wants them back."""
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss

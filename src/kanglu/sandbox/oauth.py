@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import threading
+from typing import Any
 from urllib.parse import urlencode
 
 import attrs
@@ -295,6 +296,28 @@ class OAuthServer:
         """Log the account out of every session: access and refresh tokens die at once."""
         with self._lock:
             account.generation += 1
+
+    # ---- state file ---------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The signing key, every token (live, spent or expired) and the revoked sessions; codes and
+        consent tickets live a minute and are left out. The generations travel with the accounts."""
+        with self._lock:
+            return {
+                "key": self._key.hex(),
+                "tokens": [[text, t.kind, t.account.id, t.session, t.generation, t.expires, t.spent]
+                           for text, t in self._tokens.items()],
+                "revoked_sessions": sorted(self._revoked_sessions),
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take back a snapshot's tokens; those of accounts the state no longer has are dropped."""
+        with self._lock:
+            self._key = bytes.fromhex(data["key"])
+            for text, kind, account_id, session, generation, expires, spent in data["tokens"]:
+                account = self.state.accounts.get(account_id)
+                if account is not None:
+                    self._tokens[text] = Token(kind, account, session, generation, expires, spent)
+            self._revoked_sessions.update(data["revoked_sessions"])
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
