@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kanglu.sandbox.accounts import DEFAULT_REDIRECT_URI
@@ -37,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-rate", type=float, default=0.0, help="share of API calls delayed by --slow-seconds")
     parser.add_argument("--slow-seconds", type=float, default=30.0, help="delay of a slow answer (default 30)")
     parser.add_argument("--token-error-rate", type=float, default=0.0, help="share of token calls answering 500/503")
+    parser.add_argument("--state-file", type=Path, metavar="PATH",
+                        help="keep accounts, orders and tokens in this JSON file (mode 0600) across restarts: "
+                             "restored at start when it exists (then the account options above are ignored), "
+                             "saved every few seconds and on exit; delete it to start over")
 
 
 def build_server(args: argparse.Namespace) -> Any:
@@ -63,12 +68,21 @@ def build_server(args: argparse.Namespace) -> Any:
         faults={"latency_ms": args.latency_ms, "error_rate": args.error_rate, "slow_rate": args.slow_rate,
                 "slow_seconds": args.slow_seconds},
         token_faults={"error_rate": args.token_error_rate},
+        state_file=getattr(args, "state_file", None),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; the first stdout line is the default account's credentials."""
-    server = build_server(args).start()
+    from kanglu.sandbox.statefile import StateFileError
+
+    try:
+        server = build_server(args).start()
+    except StateFileError as exc:
+        print(f"Não foi possível usar o arquivo de estado do sandbox: {exc}", file=sys.stderr, flush=True)
+        return 2
+    if server.restored:
+        print(f"Estado restaurado de {args.state_file} ({server.restored} contas).", file=sys.stderr, flush=True)
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

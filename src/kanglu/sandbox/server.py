@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -16,6 +17,7 @@ from kanglu.sandbox.app import SandboxApp
 from kanglu.sandbox.clock import SandboxClock
 from kanglu.sandbox.limits import Faults
 from kanglu.sandbox.oauth import OAuthServer
+from kanglu.sandbox.statefile import StateFile
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +32,36 @@ class _QuietHandler(WSGIRequestHandler):
         logger.debug(format % args)
 
 
+class _Every:
+    """Calls a function every `interval` seconds from a daemon thread until stopped; a failure is
+    logged and the next round still happens."""
+
+    def __init__(self, interval: float, function: Callable[[], object], name: str) -> None:
+        self._function = function
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._function()
+            except Exception:
+                logger.exception("sandbox background task failed", extra={"task": self._thread.name})
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+
 class SandboxServer:
     """The sandbox on a real port (0 picks a free one), serving from a daemon thread.
 
     `state` gives tests direct access to accounts and datasets; `oauth` to the token store.
     `sleep` is how injected latency waits (tests pass a recorder instead of waiting).
+    `state_file`: restore from it when it exists (instead of creating the default account) and keep
+    it saved: every `save_interval` seconds while something changed, and on `stop()`.
     """
 
     def __init__(
@@ -54,6 +81,8 @@ class SandboxServer:
         client_secret: str | None = None,
         default_account: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        state_file: Path | str | None = None,
+        save_interval: float = 5.0,
     ) -> None:
         defaults = AccountSettings()
         if settings:
@@ -74,6 +103,12 @@ class SandboxServer:
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.save_interval = save_interval
+        self.state_file = StateFile(state_file, self.state, self.oauth) if state_file is not None else None
+        self.restored = 0  # accounts brought back from the state file
+        if self.state_file is not None and self.state_file.exists():
+            self.restored = self.state_file.load()
+        self._background: list[_Every] = []
 
     # ---- life cycle ------------------------------------------------------------------------------
     def start(self) -> SandboxServer:
@@ -86,15 +121,23 @@ class SandboxServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="kanglu-sandbox", daemon=True)
         self._thread.start()
+        if self.state_file is not None:
+            self.state_file.save()  # the new client_id is on disk before anyone can use it
+            self._background.append(_Every(self.save_interval, self.state_file.save, "kanglu-sandbox-save"))
         return self
 
     def stop(self) -> None:
+        for task in self._background:
+            task.stop()
+        self._background.clear()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+        if self.state_file is not None:
+            self.state_file.save()
 
     def __enter__(self) -> SandboxServer:
         return self.start() if self._server is None else self
