@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -42,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep accounts, orders and tokens in this JSON file (mode 0600) across restarts: "
                              "restored at start when it exists (then the account options above are ignored), "
                              "saved every few seconds and on exit; delete it to start over")
+    parser.add_argument("--simulate-activity", type=_positive, metavar="SECONDS",
+                        help="every SECONDS, orders arrive in the default account (and in accounts with the "
+                             "setting simulate) and move on: Aberta -> Preparando Envio -> Faturada -> "
+                             "Pronto Envio -> Enviada -> Entregue, with invoices and tracking codes")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def build_server(args: argparse.Namespace) -> Any:
@@ -69,6 +81,7 @@ def build_server(args: argparse.Namespace) -> Any:
                 "slow_seconds": args.slow_seconds},
         token_faults={"error_rate": args.token_error_rate},
         state_file=getattr(args, "state_file", None),
+        activity_interval=getattr(args, "simulate_activity", None),
     )
 
 

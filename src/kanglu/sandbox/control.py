@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from kanglu.sandbox import payloads
 from kanglu.sandbox.accounts import Account, AccountSettings, SandboxState, counters_json
+from kanglu.sandbox.activity import Activity
 from kanglu.sandbox.model import Order
 from kanglu.sandbox.oauth import AuthorizeError, OAuthServer
 from kanglu.sandbox.tiny_api import ORDER_SITUACOES
@@ -65,6 +66,7 @@ class ControlApi:
     def __init__(self, state: SandboxState, oauth: OAuthServer) -> None:
         self.state = state
         self.oauth = oauth
+        self.activity = Activity(state)
         a = f"{PREFIX}/accounts/<account>"
         o = f"{a}/orders/<int:order_id>"
         self.url_map = Map([
@@ -89,6 +91,7 @@ class ControlApi:
             Rule(f"{PREFIX}/counters", endpoint="counters", methods=["GET", "DELETE"]),
             Rule(f"{PREFIX}/consent", endpoint="consent", methods=["POST"]),
             Rule(f"{PREFIX}/clock", endpoint="clock", methods=["GET", "POST"]),
+            Rule(f"{PREFIX}/activity/tick", endpoint="tick", methods=["POST"]),
         ], strict_slashes=False)
 
     def dispatch(self, request: Request) -> Response:
@@ -359,3 +362,11 @@ class ControlApi:
             self.state.clock.advance(seconds)
         now = self.state.clock.now()
         return {"now": now, "sao_paulo": payloads.datetime_text(now)}
+
+    def on_tick(self, request: Request) -> dict[str, Any]:
+        """Simulated activity on demand, for a test or a demo that will not wait for the timer."""
+        ticks = self._body(request).get("ticks", 1)
+        if not isinstance(ticks, int) or not 1 <= ticks <= 1000:
+            raise ControlError(400, "ticks must be 1..1000")
+        changes = [change.as_json() for _ in range(ticks) for change in self.activity.tick()]
+        return {"changes": changes}

@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from kanglu.sandbox.accounts import Account, AccountSettings, SandboxState
+from kanglu.sandbox.activity import Activity
 from kanglu.sandbox.app import SandboxApp
 from kanglu.sandbox.clock import SandboxClock
 from kanglu.sandbox.limits import Faults
@@ -62,6 +63,8 @@ class SandboxServer:
     `sleep` is how injected latency waits (tests pass a recorder instead of waiting).
     `state_file`: restore from it when it exists (instead of creating the default account) and keep
     it saved: every `save_interval` seconds while something changed, and on `stop()`.
+    `activity_interval`: every so many seconds, `activity.tick()` moves the accounts flagged
+    `simulate` forward (the default account is flagged); tests call `activity.tick()` themselves.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class SandboxServer:
         sleep: Callable[[float], None] = time.sleep,
         state_file: Path | str | None = None,
         save_interval: float = 5.0,
+        activity_interval: float | None = None,
     ) -> None:
         defaults = AccountSettings()
         if settings:
@@ -103,6 +107,8 @@ class SandboxServer:
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.activity: Activity = self.app.control.activity
+        self.activity_interval = activity_interval
         self.save_interval = save_interval
         self.state_file = StateFile(state_file, self.state, self.oauth) if state_file is not None else None
         self.restored = 0  # accounts brought back from the state file
@@ -116,11 +122,16 @@ class SandboxServer:
         self.port = self._server.server_port
         url_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
         self.state.base_url = self.public_url or f"http://{url_host}:{self.port}"
-        if self._default is not None and not self.state.accounts:
-            self.state.create_account(**self._default)
+        if self._default is not None:
+            if not self.state.accounts:
+                self.state.create_account(**self._default)
+            if self.activity_interval:
+                self.default_account.settings.simulate = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="kanglu-sandbox", daemon=True)
         self._thread.start()
+        if self.activity_interval:
+            self._background.append(_Every(self.activity_interval, self.activity.tick, "kanglu-sandbox-activity"))
         if self.state_file is not None:
             self.state_file.save()  # the new client_id is on disk before anyone can use it
             self._background.append(_Every(self.save_interval, self.state_file.save, "kanglu-sandbox-save"))
