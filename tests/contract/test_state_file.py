@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,44 +134,37 @@ def test_a_bad_file_is_refused_with_a_reason_and_left_alone(tmp_path: Path, cont
     assert path.read_text() == content
 
 
-def run_cli(path: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+@contextlib.contextmanager
+def command(path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """`python -m kanglu.sandbox --state-file path`, its credentials line, and a kill at the end."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kanglu.sandbox", "--port", "0", "--orders", "5", "--state-file", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    return process, json.loads(process.stdout.readline())
+    try:
+        yield process, json.loads(process.stdout.readline())
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
 
 
 def test_the_command_comes_back_with_the_same_client_even_after_a_kill(tmp_path: Path) -> None:
     path = tmp_path / "sandbox.json"
-    process, creds = run_cli(path)
-    try:
+    with command(path) as (process, creds):
         tokens = httpx.post(creds["api_url"].replace("/public-api/v3", "/_sandbox/accounts/default/tokens")).json()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert "Estado restaurado" not in process.stderr.read()
-    finally:
-        process.kill()
-        process.stdout.close()
-        process.stderr.close()
-    process, again = run_cli(path)
-    try:
+    with command(path) as (process, again):
         assert (again["client_id"], again["client_secret"]) == (creds["client_id"], creds["client_secret"])
         answer = httpx.get(f"{again['api_url']}/pedidos", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert answer.status_code == 200 and answer.json()["paginacao"]["total"] == 5
         os.kill(process.pid, signal.SIGKILL)  # no goodbye: the save at start is what the next run finds
         process.wait(timeout=10)
         assert "Estado restaurado" in process.stderr.read()
-    finally:
-        process.kill()
-        process.stdout.close()
-        process.stderr.close()
-    process, third = run_cli(path)
-    try:
+    with command(path) as (process, third):
         assert third["client_id"] == creds["client_id"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
-        process.stdout.close()
-        process.stderr.close()
