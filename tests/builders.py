@@ -124,7 +124,7 @@ class World:
     def poll(self, **kwargs: Any) -> PollOrdersByStatus:
         return PollOrdersByStatus(
             uow=self.uow, clock=self.clock, gateway=self.gateway, importer=self.importer(),
-            tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
+            secret_box=self.box, tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
         )
 
 
@@ -145,3 +145,21 @@ def connected_world(merchant_id: int = 7) -> tuple[World, int]:
     connection = world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
     assert connection.id is not None
     return world, connection.id
+
+
+def worker_for(world: World, tracking=None, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """A Worker over the world's fakes, wired like the container wires the real one."""
+    from kanglu.application.scheduling import EnsureJobs, JobHandlers
+    from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+    from kanglu.entrypoints.worker import Worker
+    from tests.fakes import FakeTrackingService
+
+    tracking = tracking or FakeTrackingService()
+    handlers = JobHandlers(
+        clock=world.clock,
+        refresh=world.refresh,
+        poll=world.poll,
+        deliver=lambda: DeliverTrackingRequestsUseCase(uow=world.uow, clock=world.clock, tracking=tracking),
+    )
+    ensure = EnsureJobs(uow=world.uow, clock=world.clock, renewal_margin=MARGIN)
+    return Worker(uow=world.uow, clock=world.clock, handlers=handlers, ensure_jobs=ensure, **kwargs), tracking

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import copyreg
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import attrs
 
@@ -89,6 +92,11 @@ class _State:
     jobs: dict[tuple[JobKind, int], Job] = attrs.Factory(dict)
 
 
+# The fake database deep-copies its state; StatusMapping keeps its actions in a read-only
+# MappingProxyType, which copy cannot handle by itself.
+copyreg.pickle(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)))
+
+
 class FakeDatabase:
     """What has been committed. Each unit of work works on a copy and publishes it on commit,
     so a rollback really loses what was not committed."""
@@ -97,6 +105,8 @@ class FakeDatabase:
         self.committed = _State()
         self.ids = itertools.count(1)
         self.commits = 0
+        # One unit of work at a time, like SQLite's single writer: lets worker threads share it.
+        self.lock = threading.RLock()
 
 
 class _Repo:
@@ -332,10 +342,13 @@ class FakeUnitOfWork:
         self.jobs = FakeJobs(self)
 
     def __enter__(self) -> FakeUnitOfWork:
+        self.db.lock.acquire()
+        self.rollback()  # start from what is committed now
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.rollback()
+        self.db.lock.release()
 
     def flush(self) -> None:
         pass

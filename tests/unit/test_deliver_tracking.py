@@ -37,3 +37,16 @@ def test_a_failure_records_the_error_and_backs_off() -> None:
     assert message.attempts == 1 and "fora do ar" in message.last_error
     assert message.next_attempt_at > world.clock.now()
     assert deliver(DeliverTrackingRequests(owner="w1")).delivered == 0  # not due yet
+
+
+def test_an_unexpected_adapter_error_does_not_escape_and_is_retried() -> None:
+    world, cid = connected_world()
+    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrders(cid, [erp_order(1)]))
+    service = FakeTrackingService()
+    service.failures = [ValueError("resposta inesperada")]
+    deliver = DeliverTrackingRequestsUseCase(uow=world.uow, clock=world.clock, tracking=service)
+    assert deliver(DeliverTrackingRequests(owner="w1")).failed == 1
+    (message,) = world.uow.read().outbox.all()
+    assert "ValueError" in message.last_error and message.delivered_at is None
+    world.clock.advance(minutes=5)
+    assert deliver(DeliverTrackingRequests(owner="w1")).delivered == 1

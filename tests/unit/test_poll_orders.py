@@ -10,6 +10,7 @@ from kanglu.domain.money import Money
 from kanglu.domain.orders import Invoice, MalformedOrder
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking_codes import TrackingCode
 from tests.builders import access_key, connected_world, erp_order
 
 
@@ -125,11 +126,13 @@ def test_shipping_families_are_looked_up_once_and_cached() -> None:
     world, cid = connected_world()
     shipping = ShippingService(service_id=55, service_name="Minha Transportadora", freight_name="Normal")
     world.gateway.families = [ShippingFamily(55, "Minha Transportadora", 7)]  # tipo 7 = Jadlog
+    # A Jadlog-shaped code: the builder's default S10 code would contradict the family.
+    jadlog_code = TrackingCode.parse("10843000123456")
     for i in (1, 2):
-        world.gateway.put(erp_order(i, shipping=shipping), world.clock.now() - timedelta(hours=1))
+        world.gateway.put(erp_order(i, shipping=shipping, tracking_code=jadlog_code), world.clock.now() - timedelta(hours=1))
     world.poll()(PollOrders(cid))
     world.clock.advance(minutes=2)
-    world.gateway.put(erp_order(3, shipping=shipping), world.clock.now())
+    world.gateway.put(erp_order(3, shipping=shipping, tracking_code=jadlog_code), world.clock.now())
     world.poll()(PollOrders(cid))
     assert world.gateway.calls["families"] == 1
     assert {o.carrier_code for o in world.uow.read().orders.all()} == {"jadlog"}
@@ -151,6 +154,8 @@ def test_refused_authorisation_stops_the_poll() -> None:
     world.gateway.faults.append(("orders", ReauthorizationRequired("revogado", "invalid_grant")))
     result = world.poll()(PollOrders(cid))
     assert result.outcome is PollOutcome.DISCONNECTED and result.next_due_at is None
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.DISCONNECTED and "revogado" in connection.last_error
 
 
 def test_disconnected_connection_is_not_polled() -> None:

@@ -53,6 +53,10 @@ class ConnectionTokens:
         self._cached: tuple[Secret, int] | None = None
         self.key = f"connection:{connection_id}"
 
+    def preload(self, token: Secret, version: int) -> None:
+        """The caller already read the connection: save a query."""
+        self._cached = (token, version)
+
     def access_token(self) -> Secret:
         if self._cached is None:
             self._cached = self._load()

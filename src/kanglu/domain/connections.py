@@ -204,23 +204,22 @@ class ErpConnection:
             return None
         return PollProgress(self.poll_since, self.poll_started_at, self.poll_offset)
 
-    def start_or_resume_poll(self, now: datetime, overlap: timedelta, backfill: timedelta) -> PollProgress:
-        """Resume an unfinished poll, else open a window from the cursor (minus an overlap, so
-        a late write in the ERP is never skipped) or, the first time, from the backfill."""
+    def poll_window(self, now: datetime, overlap: timedelta, backfill: timedelta) -> PollProgress:
+        """The unfinished poll to resume, else a new window from the cursor (minus an overlap,
+        so a late write in the ERP is never skipped) or, the first time, from the backfill."""
         progress = self.poll_progress()
         if progress is not None:
             return progress
         since = (self.poll_cursor - overlap) if self.poll_cursor else (now - backfill)
-        self.poll_since, self.poll_started_at, self.poll_offset = since, now, 0
         return PollProgress(since, now, 0)
 
-    def advance_poll(self, next_offset: int) -> None:
-        self.poll_offset = next_offset
+    def advance_poll(self, progress: PollProgress, next_offset: int) -> None:
+        """A page was imported: remember how far this window got."""
+        self.poll_since, self.poll_started_at, self.poll_offset = progress.since, progress.started_at, next_offset
 
-    def finish_poll(self, now: datetime) -> None:
+    def finish_poll(self, progress: PollProgress, now: datetime) -> None:
         """The window was read to the end: the cursor moves to when the poll started."""
-        assert self.poll_started_at is not None
-        self.poll_cursor = self.poll_started_at
+        self.poll_cursor = progress.started_at
         self.poll_since = self.poll_started_at = self.poll_offset = None
         self.last_sync_at = now
         if self.last_error and self.last_error.startswith(POLL_ERROR_PREFIX):

@@ -33,19 +33,27 @@ class ShippingService:
     family: int | None = None
     tracking_url: str | None = None
 
+    def _named_parts(self) -> list[tuple[str, str]]:
+        """(normalised, as written) for the service, freight and carrier names, each once."""
+        parts: dict[str, str] = {}
+        for raw in (self.service_name, self.freight_name, self.carrier_name):
+            normalised = normalise_name(raw)
+            if normalised and normalised not in parts:
+                parts[normalised] = (raw or "").strip()
+        return list(parts.items())
+
     @property
     def key(self) -> str | None:
-        """What a merchant's manual carrier mapping is keyed on: the service and freight
-        names, else the carrier's name; None when the order says nothing about shipping."""
-        parts = [normalise_name(self.service_name), normalise_name(self.freight_name)]
-        key = " / ".join(p for p in parts if p)
-        return key or normalise_name(self.carrier_name) or None
+        """What a merchant's manual carrier mapping is keyed on: the service, freight and
+        carrier names the merchant sees, normalised; None when the order says nothing about
+        shipping. The carrier's name is part of it because a generic forma de envio
+        ("Transportadora / Normal") covers several carriers told apart only by that name."""
+        return " / ".join(n for n, _ in self._named_parts()) or None
 
     @property
     def label(self) -> str:
         """The same, as the merchant wrote it, for pages."""
-        parts = [p.strip() for p in (self.service_name, self.freight_name) if p and p.strip()]
-        return " / ".join(parts) or (self.carrier_name or "").strip() or "(sem forma de envio)"
+        return " / ".join(w for _, w in self._named_parts()) or "(sem forma de envio)"
 
     def with_family(self, family: int | None) -> ShippingService:
         return attrs.evolve(self, family=family)

@@ -7,6 +7,7 @@ import time: providers build on first use.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from dependency_injector import containers, providers
@@ -16,6 +17,7 @@ from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
 from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.application.commands import RefreshToken
 from kanglu.application.importing import OrderImporter
+from kanglu.application.scheduling import EnsureJobs, JobHandlers
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.create_merchant import CreateMerchant
@@ -49,6 +51,8 @@ class Core(containers.DeclarativeContainer):
     backfill = providers.Callable(lambda s: timedelta(days=s.backfill_days), settings)
     redirect_uri = providers.Callable(lambda s: s.redirect_uri, settings)
     auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
+    # Set when the process is asked to stop: a poll ends between two pages, progress kept.
+    stop_event = providers.Singleton(threading.Event)
 
 
 class Adapters(containers.DeclarativeContainer):
@@ -60,6 +64,10 @@ class Adapters(containers.DeclarativeContainer):
     oauth = providers.Dependency()
     gateway = providers.Dependency()
     tracking = providers.Dependency()
+    # The read side of pages and the JSON API (application/queries.py).
+    order_queries = providers.Dependency()
+    customer_queries = providers.Dependency()
+    merchant_queries = providers.Dependency()
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -127,10 +135,21 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         gateway=adapters.gateway,
         importer=importer,
+        secret_box=core.secret_box,
         tokens_for=tokens_for,
         interval=core.poll_interval,
         backfill=core.backfill,
+        max_pages=50,
+        stop_requested=core.stop_event.provided.is_set,
     )
+    job_handlers = providers.Factory(
+        JobHandlers,
+        clock=core.clock,
+        refresh=refresh_token.provider,
+        poll=poll_orders.provider,
+        deliver=deliver_tracking.provider,
+    )
+    ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 
 
 class Container(containers.DeclarativeContainer):

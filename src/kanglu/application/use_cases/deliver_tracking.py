@@ -45,20 +45,26 @@ class DeliverTrackingRequestsUseCase:
                 continue  # an earlier request of this order failed: keep the order
             try:
                 self._tracking.deliver(message.request)
-            except TransientFailure as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever the adapter raises, the message waits
                 failed += 1
                 blocked.add(key)
-                self._record(message.id, delivered_ok=False, error=exc.message)
-                log.warning(
+                reason = exc.message if isinstance(exc, TransientFailure) else f"{type(exc).__name__}: {exc}"
+                retry_after = exc.retry_after if isinstance(exc, TransientFailure) else None
+                self._record(message.id, delivered_ok=False, error=reason[:500], retry_after=retry_after)
+                log.log(
+                    logging.WARNING if isinstance(exc, TransientFailure) else logging.ERROR,
                     "tracking delivery failed, will retry",
-                    extra={"outbox_id": message.id, "shipment": message.request.shipment_key, "reason": exc.message},
+                    extra={"outbox_id": message.id, "shipment": message.request.shipment_key, "reason": reason},
+                    exc_info=not isinstance(exc, TransientFailure),
                 )
                 continue
             delivered += 1
             self._record(message.id, delivered_ok=True, error=None)
         return DeliveryReport(delivered, failed)
 
-    def _record(self, message_id: int | None, *, delivered_ok: bool, error: str | None) -> None:
+    def _record(
+        self, message_id: int | None, *, delivered_ok: bool, error: str | None, retry_after: float | None = None
+    ) -> None:
         with self._uow() as uow:
             message = uow.outbox.get(message_id) if message_id is not None else None
             if message is None:
@@ -73,4 +79,6 @@ class DeliverTrackingRequestsUseCase:
                 message.attempts += 1
                 message.last_error = error
                 message.next_attempt_at = backoff(message.attempts, now)
+                if retry_after:
+                    message.next_attempt_at = max(message.next_attempt_at, now + timedelta(seconds=retry_after))
             uow.commit()

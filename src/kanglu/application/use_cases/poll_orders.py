@@ -3,7 +3,10 @@
 Pages are read from a window that starts at the stored cursor minus an overlap. Each page is
 imported in one transaction together with the poll's progress, so a poll that fails half-way
 resumes from the page it did not finish, and the cursor moves only when the window was read
-to the end.
+to the end. The ERP is asked for every situação at once: an order that leaves the mapped
+situações is seen leaving, and one page costs one call however many situações are mapped.
+
+A poll where nothing changed costs one read transaction, one API call and one write.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -19,17 +22,18 @@ import attrs
 from kanglu.application.commands import PollOrders as Command
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
-from kanglu.application.ports import Clock, ErpGateway, TokenSource, UnitOfWork, UnitOfWorkFactory
-from kanglu.domain.connections import ErpConnection
+from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWork, UnitOfWorkFactory
+from kanglu.application.tokens import ConnectionTokens
+from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
-from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
+from kanglu.domain.situacoes import INVOICED_SITUACOES, Action
 
 log = logging.getLogger(__name__)
 
 
 class PollOutcome(enum.StrEnum):
     COMPLETED = "completed"
-    RETRY = "retry"  # transient failure or rate limit: progress kept
+    RETRY = "retry"  # transient failure, rate limit, or work left for the next run: progress kept
     SKIPPED = "skipped"  # not connected
     DISCONNECTED = "disconnected"
 
@@ -43,6 +47,13 @@ class PollResult:
     reason: str | None = None
 
 
+@attrs.frozen
+class _Start:
+    progress: PollProgress
+    families: dict[int, int | None]
+    token_version: int
+
+
 class PollOrdersByStatus:
     def __init__(
         self,
@@ -51,23 +62,27 @@ class PollOrdersByStatus:
         clock: Clock,
         gateway: ErpGateway,
         importer: OrderImporter,
-        tokens_for: Callable[[int], TokenSource],
+        secret_box: SecretBox,
+        tokens_for: Callable[[int], ConnectionTokens],
         interval: timedelta,
         backfill: timedelta,
         overlap: timedelta = timedelta(minutes=10),
         max_pages: int | None = None,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._gateway = gateway
         self._importer = importer
+        self._box = secret_box
         self._tokens_for = tokens_for
         self._interval = interval
         self._backfill = backfill
         self._overlap = overlap
-        # A bound on pages per run keeps one huge backfill from holding a worker for an hour;
+        # A bound on pages per run keeps one huge backfill from holding a worker for long;
         # the progress is stored, so the next run continues from there.
         self._max_pages = max_pages
+        self._stop_requested = stop_requested
 
     def next_regular_run(self, now: datetime) -> datetime:
         """The next poll, jittered by ±10% so that thousands of connections spread out."""
@@ -75,102 +90,116 @@ class PollOrdersByStatus:
         return now + self._interval + timedelta(seconds=random.uniform(-spread, spread))
 
     def __call__(self, command: Command) -> PollResult:
-        with self._uow() as uow:
-            connection = uow.connections.get(command.connection_id)
-            if connection is None or not connection.is_pollable:
-                return PollResult(PollOutcome.SKIPPED, None)
-            progress = connection.start_or_resume_poll(self._clock.now(), self._overlap, self._backfill)
-            uow.commit()
-
         tokens = self._tokens_for(command.connection_id)
+        start = self._start(command.connection_id, tokens)
+        if start is None:
+            return PollResult(PollOutcome.SKIPPED, None)
+        progress, families = start.progress, start.families
         report = ImportReport()
         pages = 0
-        offset = progress.next_offset
-        families: dict[int, int | None] | None = None
         try:
             while True:
-                page = self._gateway.changed_orders(tokens, progress.since, offset)
+                page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
                 orders = [i for i in page.items if isinstance(i, ErpOrder)]
-                if families is None and any(o.shipping.service_id is not None for o in orders):
-                    families = self._families(command.connection_id, tokens, orders)
+                unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
+                if unknown:
+                    families = self._refresh_families(command.connection_id, tokens, families)
+                items = self._with_invoices(command.connection_id, tokens, page.items)
                 with self._uow() as uow:
-                    connection = self._connection(uow, command.connection_id)
+                    connection = self._pollable(uow, command.connection_id)
                     if connection is None:
                         return PollResult(PollOutcome.SKIPPED, None, report, pages)
                     mapping = uow.status_mappings.get(command.connection_id)
-                    items = self._with_invoices(uow, connection, mapping, tokens, page.items)
                     now = self._clock.now()
                     report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
                     if page.next_offset is None:
-                        connection.finish_poll(now)
+                        connection.finish_poll(progress, now)
                     else:
-                        connection.advance_poll(page.next_offset)
+                        connection.advance_poll(progress, page.next_offset)
                     uow.commit()
                 if page.next_offset is None:
                     break
-                offset = page.next_offset
-                if self._max_pages is not None and pages >= self._max_pages:
+                progress = PollProgress(progress.since, progress.started_at, page.next_offset)
+                if (self._max_pages is not None and pages >= self._max_pages) or self._stop_requested():
                     return PollResult(PollOutcome.RETRY, self._clock.now(), report, pages, "continua no próximo ciclo")
         except RateLimited as exc:
             return self._failed(command.connection_id, exc, report, pages, rate_limited=True)
         except TransientFailure as exc:
             return self._failed(command.connection_id, exc, report, pages)
         except ReauthorizationRequired as exc:
-            # Renewal already marked the connection disconnected where Tiny refused for good.
-            log.warning("poll stopped: authorisation refused", extra={"connection_id": command.connection_id,
-                                                                       "reason": exc.message})
+            self._disconnect(command.connection_id, exc)
             return PollResult(PollOutcome.DISCONNECTED, None, report, pages, exc.message)
 
-        now = self._clock.now()
         log.info(
             "poll completed",
             extra={"connection_id": command.connection_id, "pages": pages, "imported": report.imported,
                    "unchanged": report.unchanged, "failed": report.failed, "ignored": report.ignored},
         )
-        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(now), report, pages)
+        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(self._clock.now()), report, pages)
+
+    def _start(self, connection_id: int, tokens: ConnectionTokens) -> _Start | None:
+        """One read: the window, the cached shipping families and the access token."""
+        with self._uow() as uow:
+            connection = self._pollable(uow, connection_id)
+            if connection is None or connection.access_token is None:
+                return None
+            progress = connection.poll_window(self._clock.now(), self._overlap, self._backfill)
+            known = uow.shipping_families.for_connection(connection_id)
+            tokens.preload(self._box.open(connection.access_token), connection.token_version)
+            return _Start(progress, {sid: f.family for sid, f in known.items()}, connection.token_version)
+
+    def _disconnect(self, connection_id: int, exc: ReauthorizationRequired) -> None:
+        """The ERP refused the API call for good (a 403, or a 401 right after a renewal): the
+        merchant must authorise again. A refused renewal has already done this."""
+        with self._uow() as uow:
+            connection = uow.connections.lock(connection_id)
+            if connection is not None and connection.is_pollable:
+                connection.mark_disconnected(
+                    f"o Tiny recusou o acesso ({exc.message}); clique em Conectar para autorizar de novo",
+                    self._clock.now(),
+                )
+                uow.commit()
+        log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
+                                                                   "reason": exc.message})
 
     @staticmethod
-    def _connection(uow: UnitOfWork, connection_id: int) -> ErpConnection | None:
+    def _pollable(uow: UnitOfWork, connection_id: int) -> ErpConnection | None:
         connection = uow.connections.get(connection_id)
         return connection if connection is not None and connection.is_pollable else None
 
-    def _families(self, connection_id: int, tokens: TokenSource, orders: Sequence[ErpOrder]) -> dict[int, int | None]:
-        """Families (Tiny's `tipo`) of the page's shipping services from the cache; the ERP is
-        asked, once for all of them, only when a service is new."""
+    def _refresh_families(
+        self, connection_id: int, tokens: ConnectionTokens, known: Mapping[int, int | None]
+    ) -> dict[int, int | None]:
+        """A shipping service we never saw: ask the ERP once for all of them and cache them."""
+        fetched = self._gateway.shipping_families(tokens)
         with self._uow() as uow:
-            known = uow.shipping_families.for_connection(connection_id)
-        wanted = {o.shipping.service_id for o in orders if o.shipping.service_id is not None}
-        if not wanted <= known.keys():
-            fetched = self._gateway.shipping_families(tokens)
-            with self._uow() as uow:
-                uow.shipping_families.save(connection_id, fetched)
-                uow.commit()
-            known.update({f.service_id: f for f in fetched})
-        return {service_id: family.family for service_id, family in known.items()}
+            uow.shipping_families.save(connection_id, fetched)
+            uow.commit()
+        merged = dict(known)
+        merged.update({f.service_id: f.family for f in fetched})
+        return merged
 
     def _with_invoices(
-        self,
-        uow: UnitOfWork,
-        connection: ErpConnection,
-        mapping: StatusMapping,
-        tokens: TokenSource,
-        items: Sequence[ErpOrder | MalformedOrder],
+        self, connection_id: int, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder]
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
-        for the orders that should have one by now."""
-        assert connection.id is not None
-        orders = [i for i in items if isinstance(i, ErpOrder)]
-        stored: dict[int, Order] = uow.orders.by_erp_ids(connection.id, [o.erp_order_id for o in orders])
-        known: dict[int, Invoice] = {
-            erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
-        }
+        for the orders that should have one by now. No transaction stays open during the call."""
+        missing = [
+            i for i in items if isinstance(i, ErpOrder) and i.invoice is None and i.situacao in INVOICED_SITUACOES
+        ]
+        if not missing:
+            return list(items)
+        with self._uow() as uow:
+            mapping = uow.status_mappings.get(connection_id)
+            stored: dict[int, Order] = uow.orders.by_erp_ids(connection_id, [o.erp_order_id for o in missing])
+            known: dict[int, Invoice] = {
+                erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
+            }
         wanted = [
             o
-            for o in orders
-            if o.invoice is None
-            and o.erp_order_id not in known
-            and o.situacao in INVOICED_SITUACOES
+            for o in missing
+            if o.erp_order_id not in known
             and (mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored)
         ]
         fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
@@ -192,9 +221,10 @@ class PollOrdersByStatus:
         self, connection_id: int, exc: TransientFailure, report: ImportReport, pages: int, rate_limited: bool = False
     ) -> PollResult:
         now = self._clock.now()
-        retry_at = now + timedelta(seconds=exc.retry_after) if exc.retry_after else now + min(
-            self._interval, timedelta(minutes=1)
-        )
+        if exc.retry_after:
+            retry_at = now + timedelta(seconds=exc.retry_after)
+        else:
+            retry_at = now + min(self._interval, timedelta(minutes=1))
         if not rate_limited:
             with self._uow() as uow:
                 connection = uow.connections.get(connection_id)

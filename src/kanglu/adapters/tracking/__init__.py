@@ -1,0 +1,1 @@
+"""Adapters of the TrackingService port: where shipments are handed for tracking."""

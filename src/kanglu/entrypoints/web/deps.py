@@ -1,0 +1,65 @@
+"""What views need from the container, reached through the current app (one container per app,
+so tests can run several apps side by side)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from kanglu.application.ports import Clock, PasswordHasher
+from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries
+from kanglu.domain.carriers import CarrierRegistry
+from kanglu.entrypoints.settings import Settings
+from kanglu.entrypoints.web.throttle import LoginAttempts
+
+if TYPE_CHECKING:
+    from kanglu.entrypoints.containers import Container, UseCases
+
+EXTENSION = "kanglu"
+
+
+class Deps:
+    def __init__(self, container: Container, login_attempts: LoginAttempts) -> None:
+        self.container = container
+        self.login_attempts = login_attempts
+        self.dummy_hash: str | None = None  # see auth.DUMMY_PASSWORD
+
+    @property
+    def settings(self) -> Settings:
+        return self.container.settings()
+
+    @property
+    def use_cases(self) -> UseCases:
+        return self.container.use_cases
+
+    @property
+    def clock(self) -> Clock:
+        return self.container.core.clock()
+
+    @property
+    def passwords(self) -> PasswordHasher:
+        return self.container.core.passwords()
+
+    @property
+    def carriers(self) -> CarrierRegistry:
+        return self.container.core.carriers()
+
+    @property
+    def orders(self) -> OrderQueries:
+        return self.container.adapters.order_queries()
+
+    @property
+    def customers(self) -> CustomerQueries:
+        return self.container.adapters.customer_queries()
+
+    @property
+    def merchants(self) -> MerchantQueries:
+        return self.container.adapters.merchant_queries()
+
+    def uow(self):  # type: ignore[no-untyped-def]
+        return self.container.adapters.uow()()
+
+
+def deps() -> Deps:
+    return current_app.extensions[EXTENSION]

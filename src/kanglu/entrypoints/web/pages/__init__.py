@@ -1,0 +1,1 @@
+"""The merchant-facing pages, one blueprint per menu entry."""

@@ -1,0 +1,139 @@
+"""Integrações: the ERP cards, Tiny's credentials, Conectar / Desconectar and the OAuth callback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from kanglu.application.commands import BeginConnection, CompleteConnection, DisconnectErp, SaveErpCredentials
+from kanglu.application.errors import ApplicationError, AuthorizationFailed, InvalidInput, NotFound
+from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
+from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.secrets import Secret
+from kanglu.entrypoints.web.auth import current_merchant, login_required, merchant_id, stash_notice
+from kanglu.entrypoints.web.deps import deps
+from kanglu.entrypoints.web.formatting import sentence
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("integrations", __name__)
+
+# Other ERPs merchants ask for; shown so the page says where the product is going.
+COMING_SOON = ("Bling", "Omie", "Conta Azul")
+
+
+def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    d = deps()
+    summary = d.merchants.connection_summary(merchant_id())
+    connection = summary.connection
+    status_value = connection.status if connection is not None else ConnectionStatus.NOT_CONFIGURED
+    values = form or {
+        "client_id": (connection.client_id if connection else None) or "",
+        "invite_link": (connection.invite_link if connection else None) or "",
+    }
+    return (
+        render_template(
+            "integrations.html",
+            summary=summary,
+            connection=connection,
+            status=status_value,
+            secret_saved=bool(connection is not None and connection.client_secret is not None),
+            redirect_uri=d.settings.redirect_uri,
+            form=values,
+            errors=errors or {},
+            now=d.clock.now(),
+            coming_soon=COMING_SOON,
+            disconnected_by_merchant=DISCONNECTED_BY_MERCHANT,
+        ),
+        status,
+    )
+
+
+@bp.get("/integrations")
+@login_required
+def index() -> Any:
+    return _render()
+
+
+@bp.post("/integrations/tiny")
+@login_required
+def save() -> Any:
+    form = {
+        "client_id": request.form.get("client_id", "")[:500],
+        "invite_link": request.form.get("invite_link", "")[:2500],
+    }
+    secret = request.form.get("client_secret", "")[:1000]
+    command = SaveErpCredentials(
+        merchant_id=merchant_id(),
+        client_id=form["client_id"],
+        client_secret=Secret(secret) if secret.strip() else None,
+        invite_link=form["invite_link"],
+    )
+    try:
+        deps().use_cases.save_credentials()(command)
+    except InvalidInput as exc:
+        return _render(form=form, errors=exc.field_errors, status=422)
+    flash("Credenciais do Tiny salvas. Agora clique em Conectar para autorizar o acesso.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.post("/integrations/tiny/connect")
+@login_required
+def connect() -> Any:
+    try:
+        authorize_url = deps().use_cases.begin_connect()(BeginConnection(merchant_id()))
+    except ApplicationError as exc:
+        flash(sentence(exc.message), "error")
+        return redirect(url_for(".index"), 303)
+    return redirect(authorize_url, 303)
+
+
+@bp.post("/integrations/tiny/disconnect")
+@login_required
+def disconnect() -> Any:
+    try:
+        deps().use_cases.disconnect()(DisconnectErp(merchant_id()))
+    except NotFound:
+        flash("Não há integração com o Tiny para desconectar.", "error")
+    else:
+        flash("Integração com o Tiny desconectada. Os pedidos já importados continuam aqui.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.get("/integrations/tiny/callback")
+def callback() -> Any:
+    """Tiny sends the browser back here. The `state` alone says which connection it is; the
+    browser may hold no session (another browser, an expired login), and that changes nothing
+    about the outcome, only where the message is shown."""
+    args = request.args
+    command = CompleteConnection(
+        state=args.get("state", "")[:4000] or None,
+        code=args.get("code", "")[:4000] or None,
+        error=args.get("error", "")[:200] or None,
+        error_description=args.get("error_description", "")[:500] or None,
+    )
+    merchant = current_merchant()
+    owner_id: int | None = None
+    generic = "Autorização do Tiny concluída."
+    try:
+        connection = deps().use_cases.complete_connect()(command)
+    except AuthorizationFailed as exc:
+        log.info("erp authorization refused", extra={"reason": exc.reason})
+        category, message = "error", exc.message
+    except ApplicationError as exc:
+        category, message = "error", exc.message
+    else:
+        owner_id = connection.merchant_id
+        account = f" à conta {connection.account_name}" if connection.account_name else ""
+        category = "success"
+        message = f"Tiny conectado{account}. A primeira sincronização dos pedidos começa em instantes."
+    if merchant is None:
+        stash_notice(category, message, owner_id=owner_id, others_see=generic)
+        return redirect(url_for("auth.login", next=url_for(".index")))
+    if owner_id is not None and merchant.id != owner_id:
+        # Another merchant's session in this browser: say it worked, name nobody's account.
+        message = generic
+    flash(message, category)
+    return redirect(url_for(".index"))

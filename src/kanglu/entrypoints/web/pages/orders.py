@@ -1,0 +1,67 @@
+"""Pedidos: the listing with search, filters and page numbers; one order; the import failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+
+from kanglu.application.queries import UNKNOWN_CARRIER
+from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking import ShipmentStatus
+from kanglu.entrypoints.web.auth import login_required, merchant_id
+from kanglu.entrypoints.web.deps import deps
+from kanglu.entrypoints.web.pagination import page_url, page_window
+from kanglu.entrypoints.web.params import MAX_ID, parse_list_params
+
+bp = Blueprint("orders", __name__)
+
+PER_PAGE = 25
+
+
+def listing_context(path: str, result: Any) -> dict[str, Any]:
+    return {
+        "result": result,
+        "window": page_window(result.page, result.pages),
+        "page_url": lambda number: page_url(path, request.args, number),
+    }
+
+
+@bp.get("/orders")
+@login_required
+def index() -> Any:
+    d = deps()
+    params, _ = parse_list_params(request.args, per_page=PER_PAGE, carriers=d.carriers, blank_is_absent=True)
+    result = d.orders.list_orders(merchant_id(), params.order_filters(), params.page_request)
+    filtered = any(v is not None for v in (params.q, params.situacao, params.tracking_status, params.carrier_code))
+    return render_template(
+        "orders.html",
+        params=params,
+        filtered=filtered,
+        situacoes=list(Situacao),
+        tracking_statuses=list(ShipmentStatus),
+        carriers=d.carriers.carriers,
+        unknown_carrier=UNKNOWN_CARRIER,
+        carrier_names={c.code: c.name for c in d.carriers.carriers},
+        **listing_context(request.path, result),
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def detail(order_id: int) -> Any:
+    d = deps()
+    view = d.orders.get_order(merchant_id(), order_id) if order_id <= MAX_ID else None
+    if view is None:
+        abort(404)
+    order = view.order
+    carrier = d.carriers.get(order.carrier_code) if order.carrier_code else None
+    return render_template("order.html", view=view, order=order, carrier=carrier)
+
+
+@bp.get("/orders/failures")
+@login_required
+def failures() -> Any:
+    params, _ = parse_list_params(request.args, per_page=PER_PAGE, blank_is_absent=True)
+    result = deps().orders.import_failures(merchant_id(), params.page_request)
+    return render_template("failures.html", **listing_context(request.path, result))

@@ -1,0 +1,49 @@
+"""Situações: what Kanglu does with an order in each Tiny situação."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from kanglu.application.commands import UpdateStatusMapping
+from kanglu.application.errors import InvalidInput, NotFound
+from kanglu.domain.situacoes import DEFAULT_ACTIONS, Action, Situacao
+from kanglu.entrypoints.web.auth import login_required, merchant_id
+from kanglu.entrypoints.web.deps import deps
+from kanglu.entrypoints.web.formatting import sentence
+from kanglu.entrypoints.web.reads import status_mapping_of
+
+bp = Blueprint("situacoes", __name__)
+
+FIELD_PREFIX = "situacao_"
+
+
+@bp.get("/situacoes")
+@login_required
+def index() -> Any:
+    state = status_mapping_of(merchant_id())
+    rows = [
+        {"situacao": situacao, "action": action, "default": DEFAULT_ACTIONS.get(situacao, Action.IGNORE)}
+        for situacao, action in state.mapping.full()
+    ]
+    return render_template("situacoes.html", rows=rows, actions=list(Action), configured=state.configured)
+
+
+@bp.post("/situacoes")
+@login_required
+def save() -> Any:
+    actions = {
+        int(situacao): request.form[f"{FIELD_PREFIX}{int(situacao)}"]
+        for situacao in Situacao
+        if f"{FIELD_PREFIX}{int(situacao)}" in request.form
+    }
+    try:
+        deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions))
+    except NotFound as exc:
+        flash(sentence(exc.message), "error")
+    except InvalidInput:
+        flash("Escolha uma das ações da lista para cada situação.", "error")
+    else:
+        flash("Situações salvas. A próxima sincronização já segue o novo mapeamento.", "success")
+    return redirect(url_for(".index"), 303)

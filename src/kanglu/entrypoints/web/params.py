@@ -1,0 +1,112 @@
+"""Query parameters of the listings, parsed once for both the pages and the API.
+
+The API refuses a bad value with a field error (422); the pages drop it and show the
+unfiltered listing, which is what a person who edited the URL by hand expects.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+import attrs
+
+from kanglu.application.queries import MAX_PER_PAGE, UNKNOWN_CARRIER, OrderFilters, PageRequest
+from kanglu.domain.carriers import CarrierRegistry
+from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking import ShipmentStatus
+
+MAX_PAGE = 1_000_000  # keeps OFFSET (page x per_page) far inside a 64-bit integer
+MAX_QUERY_LENGTH = 200
+MAX_ID = 2**63 - 1  # ids beyond a BIGINT cannot exist: answer 404 without asking the database
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
+def clean_query(text: str) -> str | None:
+    """The search text without control characters (a NUL byte breaks PostgreSQL) or excess
+    blanks; None when nothing is left."""
+    kept = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    return " ".join(kept.split()) or None
+
+
+def _whole(raw: str, low: int, high: int) -> int | None:
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+@attrs.frozen
+class ListParams:
+    q: str | None = None
+    situacao: Situacao | None = None
+    tracking_status: ShipmentStatus | None = None
+    carrier_code: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+    def order_filters(self, customer_id: int | None = None) -> OrderFilters:
+        return OrderFilters(
+            q=self.q,
+            situacao=int(self.situacao) if self.situacao is not None else None,
+            tracking_status=self.tracking_status,
+            carrier_code=self.carrier_code,
+            customer_id=customer_id,
+        )
+
+    @property
+    def page_request(self) -> PageRequest:
+        return PageRequest(page=self.page, per_page=self.per_page)
+
+
+def parse_list_params(
+    args: Mapping[str, str],
+    *,
+    per_page: int,
+    carriers: CarrierRegistry | None = None,
+    blank_is_absent: bool,
+) -> tuple[ListParams, dict[str, str]]:
+    """The parameters, and a Portuguese message per refused one (those fall back to defaults).
+
+    `blank_is_absent`: an HTML form sends `situacao=` for "todas"; an API client that sends
+    an empty value has sent a bad one.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, object] = {"per_page": per_page}
+
+    def present(name: str) -> str | None:
+        raw = args.get(name)
+        if raw is None or (blank_is_absent and raw.strip() == ""):
+            return None
+        return raw
+
+    if (raw := present("q")) is not None:
+        if len(raw) > MAX_QUERY_LENGTH:
+            errors["q"] = f"a busca aceita até {MAX_QUERY_LENGTH} caracteres"
+        else:
+            values["q"] = clean_query(raw)
+    if (raw := present("situacao")) is not None:
+        code = _whole(raw, 0, 99)
+        if code is None or code not in {int(s) for s in Situacao}:
+            errors["situacao"] = "situação desconhecida: use um código de situação do Tiny (0 a 9)"
+        else:
+            values["situacao"] = Situacao(code)
+    if (raw := present("tracking_status")) is not None:
+        try:
+            values["tracking_status"] = ShipmentStatus(raw)
+        except ValueError:
+            errors["tracking_status"] = "estado de rastreamento desconhecido"
+    if carriers is not None and (raw := present("carrier")) is not None:
+        if raw == UNKNOWN_CARRIER or carriers.get(raw) is not None:
+            values["carrier_code"] = raw
+        else:
+            errors["carrier"] = "transportadora desconhecida"
+    for name, high in (("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)):
+        if (raw := present(name)) is not None:
+            number = _whole(raw, 1, high)
+            if number is None:
+                errors[name] = f"informe um número inteiro de 1 a {high}"
+            else:
+                values[name] = number
+    return ListParams(**values), errors  # type: ignore[arg-type]

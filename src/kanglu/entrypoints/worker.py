@@ -1,0 +1,274 @@
+"""The worker: claims due jobs with leases and runs them on a pool of threads.
+
+Threads, not asyncio: a job is a few HTTP calls to the ERP and a few database transactions,
+both blocking libraries (httpx.Client, SQLAlchemy sessions); threads overlap their waits with
+no second code path, and `bench/bench_worker.py` shows one process reaching the polling rate
+10,000 merchants need.
+
+Several workers on several machines share one PostgreSQL: a job is leased to one worker at a
+time (`FOR UPDATE SKIP LOCKED`), an expired lease (a crashed worker) is claimed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import attrs
+
+from kanglu.application.ports import Clock, UnitOfWorkFactory
+from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandlers, JobResult
+from kanglu.domain.jobs import Job, JobKind
+
+log = logging.getLogger(__name__)
+
+_PRIORITY = {JobKind.RENEW_TOKEN: 0, JobKind.POLL: 1, JobKind.DELIVER_OUTBOX: 2}
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@attrs.define
+class RunSummary:
+    jobs: int = 0
+    errors: int = 0
+    lease_losses: int = 0
+    imported: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        handlers: JobHandlers,
+        ensure_jobs: EnsureJobs,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(minutes=5),
+        idle_sleep: float = 0.5,
+        owner: str | None = None,
+        on_result: Callable[[JobResult, Job], None] | None = None,
+        on_lease_lost: Callable[[Job], None] | None = None,
+        on_claim: Callable[[Job], None] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._handlers = handlers
+        self._ensure_jobs = ensure_jobs
+        self._concurrency = max(1, concurrency)
+        self._lease = lease
+        self._idle_sleep = idle_sleep
+        self.owner = owner or new_owner()
+        self._on_result = on_result
+        self._on_lease_lost = on_lease_lost
+        self._on_claim = on_claim
+        self.stopping = threading.Event()
+        self._summary = RunSummary()
+        self._lock = threading.Lock()
+
+    # -- one pass --------------------------------------------------------------------
+
+    def run_once(self, max_rounds: int = 10_000) -> RunSummary:
+        """Run every job that is due, then deliver what the imports queued, then return."""
+        self._summary = RunSummary()
+        self._ensure_jobs()
+        for _ in range(max_rounds):
+            jobs = self._claim(self._concurrency * 4)
+            if not jobs:
+                break
+            jobs.sort(key=lambda j: _PRIORITY[j.kind])
+            outbox = [j for j in jobs if j.kind is JobKind.DELIVER_OUTBOX]
+            self._run_in_pool([j for j in jobs if j.kind is not JobKind.DELIVER_OUTBOX])
+            for job in outbox:
+                self._run(job)
+        return self._summary
+
+    def _run_in_pool(self, jobs: list[Job]) -> None:
+        work: queue.Queue[Job] = queue.Queue()
+        for job in jobs:
+            work.put(job)
+        threads = [
+            threading.Thread(target=self._drain, args=(work,), daemon=True, name=f"kanglu-once-{i}")
+            for i in range(min(self._concurrency, len(jobs)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _drain(self, work: queue.Queue[Job]) -> None:
+        while True:
+            try:
+                job = work.get_nowait()
+            except queue.Empty:
+                return
+            self._run(job)
+
+    # -- forever -----------------------------------------------------------------------
+
+    def run_forever(self, grace: float = 8.0) -> RunSummary:
+        """Claim as slots free up until `stop()`; then finish or release what is in flight
+        within `grace` seconds."""
+        self._summary = RunSummary()
+        self._ensure_jobs_with_retry()
+        work: queue.Queue[Job | None] = queue.Queue()
+        busy = threading.Semaphore(self._concurrency)
+        running: dict[int, Job] = {}
+        threads = [
+            threading.Thread(target=self._serve, args=(work, busy, running), daemon=True, name=f"kanglu-worker-{i}")
+            for i in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        log.info("worker started", extra={"owner": self.owner, "concurrency": self._concurrency})
+        while not self.stopping.is_set():
+            free = 0
+            while busy.acquire(blocking=False):
+                free += 1
+            if free == 0:
+                self.stopping.wait(0.05)
+                continue
+            jobs = self._claim_safely(free)
+            for _ in range(free - len(jobs)):
+                busy.release()
+            for job in jobs:
+                work.put(job)
+            if not jobs:
+                self.stopping.wait(self._idle_sleep)
+
+        # Stopping: no more claims. Jobs still queued go back at once; running ones get the
+        # grace period (a poll stops between pages when asked), then their leases are freed.
+        queued = []
+        while True:
+            try:
+                item = work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                queued.append(item)
+        for _ in threads:
+            work.put(None)
+        self._release(queued)
+        deadline = time.monotonic() + grace
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            still_running = list(running.values())
+        self._release(still_running)
+        log.info("worker stopped", extra={"owner": self.owner, "released": len(queued) + len(still_running)})
+        return self._summary
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _serve(self, work: queue.Queue[Job | None], busy: threading.Semaphore, running: dict[int, Job]) -> None:
+        while True:
+            job = work.get()
+            if job is None:
+                return
+            key = id(job)
+            with self._lock:
+                running[key] = job
+            try:
+                self._run(job)
+            finally:
+                with self._lock:
+                    running.pop(key, None)
+                busy.release()
+
+    # -- one job -----------------------------------------------------------------------
+
+    def _run(self, job: Job) -> None:
+        result = self._handlers.run(job, self.owner)
+        with self._lock:
+            self._summary.jobs += 1
+            self._summary.imported += result.imported
+            if result.outcome == "error":
+                self._summary.errors += 1
+        if result.imported and job.kind is JobKind.POLL:
+            self._outbox_due_now()
+        if self._on_result:
+            self._on_result(result, job)
+        try:
+            with self._uow() as uow:
+                kept = uow.jobs.finish(job, self.owner, result.next_due_at, result.error)
+                uow.commit()
+        except Exception:  # noqa: BLE001 - the lease expires and another worker retries it
+            log.exception("could not record a job's result", extra={"job_kind": job.kind.value,
+                                                                    "subject_id": job.subject_id})
+            return
+        if not kept:
+            with self._lock:
+                self._summary.lease_losses += 1
+            log.warning("lease lost before the job finished",
+                        extra={"job_kind": job.kind.value, "subject_id": job.subject_id, "owner": self.owner})
+            if self._on_lease_lost:
+                self._on_lease_lost(job)
+
+    def _outbox_due_now(self) -> None:
+        """Imports queued tracking requests: deliver them now rather than at the next tick."""
+        try:
+            with self._uow() as uow:
+                job = uow.jobs.get(JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT)
+                if job is not None and job.due_at > self._clock.now() and job.lease_owner is None:
+                    uow.jobs.schedule(JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT, self._clock.now())
+                    uow.commit()
+        except Exception:  # noqa: BLE001 - an optimisation only: the outbox job runs anyway
+            log.debug("could not bring the outbox delivery forward", exc_info=True)
+
+    def _claim(self, limit: int) -> list[Job]:
+        with self._uow() as uow:
+            jobs = uow.jobs.claim(self.owner, self._clock.now(), self._lease, limit)
+            uow.commit()
+        if self._on_claim:
+            for job in jobs:
+                self._on_claim(job)
+        return jobs
+
+    def _claim_safely(self, limit: int) -> list[Job]:
+        try:
+            return self._claim(limit)
+        except Exception:  # noqa: BLE001 - the database may be away for a moment
+            log.exception("could not claim jobs; retrying shortly", extra={"owner": self.owner})
+            self.stopping.wait(2.0)
+            return []
+
+    def _ensure_jobs_with_retry(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._ensure_jobs()
+                return
+            except Exception:  # noqa: BLE001
+                log.exception("could not prepare jobs; retrying shortly")
+                self.stopping.wait(2.0)
+
+    def _release(self, jobs: list[Job]) -> None:
+        """Give leases back so another worker starts these jobs now, not when they expire."""
+        if not jobs:
+            return
+        try:
+            with self._uow() as uow:
+                for job in jobs:
+                    uow.jobs.finish(job, self.owner, self._clock.now(), "interrompido: worker encerrado")
+                uow.commit()
+        except Exception:  # noqa: BLE001 - the leases will expire on their own
+            log.exception("could not release leases", extra={"owner": self.owner})
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

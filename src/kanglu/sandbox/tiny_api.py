@@ -1,0 +1,261 @@
+"""The API v3 subset: query validation, filters and paging over an account's dataset.
+
+Handlers take the account and the query string and return (status, JSON body); the WSGI layer
+adds authentication, rate limiting, faults and headers. The caller holds the account's lock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, time
+from typing import Any, TypeVar
+
+from kanglu.sandbox import payloads
+from kanglu.sandbox.accounts import Account
+from kanglu.sandbox.dataset import SAO_PAULO
+from kanglu.sandbox.model import Invoice, Order
+
+Json = dict[str, Any]
+Answer = tuple[int, Json]
+T = TypeVar("T")
+
+ORDER_SITUACOES = (8, 0, 3, 4, 1, 7, 5, 6, 2, 9)
+INVOICE_SITUACOES = tuple(range(1, 11))
+FORMA_TIPOS = tuple(range(0, 32))
+VALIDATION = "Ocorreram erros de validação"
+
+
+class Invalid(Exception):
+    """A 400 answer in Tiny's ErrorDTO shape."""
+
+    def __init__(self, detalhes: list[dict[str, str]]) -> None:
+        super().__init__(VALIDATION)
+        self.detalhes = detalhes
+
+    def body(self) -> Json:
+        return {"mensagem": VALIDATION, "detalhes": self.detalhes}
+
+
+def not_found(message: str) -> Answer:
+    return 404, {"mensagem": message, "detalhes": []}
+
+
+class Query:
+    """Reads and validates query parameters, collecting every problem before answering."""
+
+    def __init__(self, args: Mapping[str, str]) -> None:
+        self.args = args
+        self.problems: list[dict[str, str]] = []
+
+    def _fail(self, campo: str, mensagem: str) -> None:
+        self.problems.append({"campo": campo, "mensagem": mensagem})
+
+    def text(self, name: str) -> str | None:
+        value = self.args.get(name)
+        return value if value not in (None, "") else None
+
+    def integer(self, name: str, default: int | None = None, minimum: int | None = None,
+                choices: Iterable[int] | None = None) -> int | None:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            self._fail(name, f"O campo {name} deve ser um número inteiro")
+            return default
+        if minimum is not None and value < minimum:
+            self._fail(name, f"O campo {name} deve ser maior ou igual a {minimum}")
+            return default
+        if choices is not None and value not in tuple(choices):
+            allowed = ", ".join(str(c) for c in choices)
+            self._fail(name, f"O campo {name} deve ser um dos valores: {allowed}")
+            return default
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw not in choices:
+            self._fail(name, f"O campo {name} deve ser um dos valores: {', '.join(choices)}")
+            return default
+        return raw
+
+    def moment(self, name: str, end_of_day: bool = False, ignore_time: bool = False) -> float | None:
+        """A São Paulo date or date-time as epoch seconds; a bare date means its first (or last) second."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        raw = raw.strip()
+        for fmt, has_time in (("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%dT%H:%M:%S", True),
+                              ("%Y-%m-%d %H:%M", True), ("%Y-%m-%d", False)):
+            try:
+                parsed = datetime.strptime(raw, fmt)
+            except ValueError:
+                continue
+            if not has_time or ignore_time:
+                day = parsed.date()
+                parsed = datetime.combine(day, time.max.replace(microsecond=0) if end_of_day else time.min)
+            return parsed.replace(tzinfo=SAO_PAULO).timestamp()
+        self._fail(name, f"O campo {name} deve ser uma data no formato AAAA-MM-DD ou AAAA-MM-DD HH:MM:SS")
+        return None
+
+    def paging(self) -> tuple[int, int, bool]:
+        limit = self.integer("limit", 100, minimum=1)
+        offset = self.integer("offset", 0, minimum=0)
+        descending = self.choice("orderBy", ("asc", "desc"), "desc") == "desc"
+        return limit or 100, offset or 0, descending
+
+    def check(self) -> None:
+        if self.problems:
+            raise Invalid(self.problems)
+
+
+def bare_document(text: str | None) -> str:
+    return re.sub(r"[^0-9A-Za-z]", "", text or "").upper()
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _page(matches: list[T], limit: int, offset: int, descending: bool, render: Callable[[T], Json]) -> Json:
+    """Tiny lists by id; orderBy picks the direction. `matches` comes in ascending id order."""
+    if descending:
+        matches.reverse()
+    return {
+        "itens": [render(item) for item in matches[offset:offset + limit]],
+        "paginacao": {"limit": limit, "offset": offset, "total": len(matches)},
+    }
+
+
+def _order_document(account: Account, order: Order) -> str:
+    customer = account.dataset.customer(order)
+    return bare_document(payloads.document_text(customer, order))
+
+
+def list_pedidos(account: Account, args: Mapping[str, str]) -> Answer:
+    q = Query(args)
+    ignore_time = account.settings.date_filter_ignores_time
+    situacao = q.integer("situacao", choices=ORDER_SITUACOES)
+    updated_from = q.moment("dataAtualizacao", ignore_time=ignore_time)
+    created_from = q.moment("dataInicial")
+    created_to = q.moment("dataFinal", end_of_day=True)
+    numero = q.integer("numero")
+    ecommerce_number = q.text("numeroPedidoEcommerce")
+    document = bare_document(q.text("cpfCnpj")) or None
+    limit, offset, descending = q.paging()
+    q.check()
+    matches = []
+    for order in account.dataset.orders:
+        if situacao is not None and order.situacao != situacao:
+            continue
+        if updated_from is not None and order.updated < updated_from:
+            continue
+        if created_from is not None and order.created < created_from:
+            continue
+        if created_to is not None and order.created > created_to:
+            continue
+        if numero is not None and order.numero != numero:
+            continue
+        if ecommerce_number is not None and order.ecommerce_number != ecommerce_number:
+            continue
+        if document is not None and _order_document(account, order) != document:
+            continue
+        matches.append(order)
+    dataset = account.dataset
+    return 200, _page(matches, limit, offset, descending, lambda o: payloads.pedido_listing(dataset, o))
+
+
+def _path_id(raw: str, campo: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid([{"campo": campo, "mensagem": f"O campo {campo} deve ser um número inteiro"}]) from None
+    return value
+
+
+def _detail(raw_id: str, campo: str, table: Mapping[int, T], missing: str, render: Callable[[T], Json]) -> Answer:
+    record = table.get(_path_id(raw_id, campo))
+    if record is None:
+        return not_found(missing)
+    return 200, render(record)
+
+
+def get_pedido(account: Account, raw_id: str) -> Answer:
+    dataset = account.dataset
+    return _detail(raw_id, "idPedido", dataset.orders_by_id, "Pedido não encontrado",
+                   lambda order: payloads.pedido_detail(dataset, order))
+
+
+def list_notas(account: Account, args: Mapping[str, str]) -> Answer:
+    q = Query(args)
+    tipo = q.choice("tipo", ("E", "S"))
+    situacao = q.integer("situacao", choices=INVOICE_SITUACOES)
+    numero = q.integer("numero")
+    document = bare_document(q.text("cpfCnpj")) or None
+    emitted_from = q.moment("dataInicial")
+    emitted_to = q.moment("dataFinal", end_of_day=True)
+    ecommerce_number = q.text("numeroPedidoEcommerce")
+    id_venda = q.integer("idVenda")
+    id_forma = q.integer("idFormaEnvio")
+    limit, offset, descending = q.paging()
+    q.check()
+    dataset = account.dataset
+    matches: list[Invoice] = []
+    if tipo != "E":  # the sandbox only issues outgoing (saída) invoices
+        for invoice in dataset.invoices:
+            order = dataset.orders_by_id[invoice.order_id]
+            if situacao is not None and invoice.situacao != situacao:
+                continue
+            if numero is not None and invoice.numero != numero:
+                continue
+            if id_venda is not None and invoice.order_id != id_venda:
+                continue
+            if emitted_from is not None and invoice.emitted < emitted_from:
+                continue
+            if emitted_to is not None and invoice.emitted > emitted_to:
+                continue
+            if ecommerce_number is not None and order.ecommerce_number != ecommerce_number:
+                continue
+            if id_forma is not None and (order.forma is None or order.forma.id != id_forma):
+                continue
+            if document is not None and _order_document(account, order) != document:
+                continue
+            matches.append(invoice)
+    return 200, _page(matches, limit, offset, descending, lambda i: payloads.nota_listing(dataset, i))
+
+
+def get_nota(account: Account, raw_id: str) -> Answer:
+    dataset = account.dataset
+    return _detail(raw_id, "idNota", dataset.invoices_by_id, "Nota fiscal não encontrada",
+                   lambda invoice: payloads.nota_detail(dataset, invoice))
+
+
+def list_formas_envio(account: Account, args: Mapping[str, str]) -> Answer:
+    q = Query(args)
+    nome = q.text("nome")
+    tipo = q.integer("tipo", choices=FORMA_TIPOS)
+    situacao = q.integer("situacao", choices=(1, 2))
+    limit, offset, _ = q.paging()
+    q.check()
+    matches = [
+        f for f in account.dataset.formas
+        if (nome is None or _fold(nome) in _fold(f.nome))
+        and (tipo is None or f.tipo == tipo)
+        and (situacao is None or f.situacao == situacao)
+    ]
+    return 200, _page(matches, limit, offset, False, payloads.forma_envio_listing)
+
+
+def get_forma_envio(account: Account, raw_id: str) -> Answer:
+    return _detail(raw_id, "idFormaEnvio", account.dataset.formas_by_id, "Forma de envio não encontrada",
+                   payloads.forma_envio_detail)
+
+
+def get_info(account: Account) -> Answer:
+    return 200, payloads.info(account.dataset.company)
+

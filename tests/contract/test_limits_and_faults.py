@@ -1,0 +1,164 @@
+"""Rate limits and injected faults, as Kanglu's adapter will meet them."""
+
+from __future__ import annotations
+
+import threading
+
+from kanglu.sandbox import SandboxServer
+from tests.contract.conftest import api_client, new_account
+
+
+def rate(answer) -> tuple[int, int, int]:
+    h = answer.headers
+    return int(h["X-RateLimit-Limit"]), int(h["X-RateLimit-Remaining"]), int(h["X-RateLimit-Reset"])
+
+
+def test_headers_count_down_and_the_429_is_empty_without_retry_after(sandbox) -> None:
+    account = new_account(sandbox, settings={"rate_limit": 5})
+    with api_client(sandbox, account) as api:
+        seen = [rate(api.get("/info")) for _ in range(5)]
+        assert [remaining for _, remaining, _ in seen] == [4, 3, 2, 1, 0]
+        assert all(limit == 5 and 1 <= reset <= 60 for limit, _, reset in seen)
+        over = api.get("/pedidos")
+        assert over.status_code == 429
+        assert over.content == b""
+        assert "retry-after" not in over.headers
+        assert rate(over)[1] == 0
+        sandbox.clock.advance(rate(over)[2])
+        again = api.get("/pedidos")
+        assert again.status_code == 200 and rate(again)[1] == 4
+    assert account.counters.get("api", "GET /pedidos", "429") == 1
+
+
+def test_a_401_does_not_spend_the_budget(http, sandbox) -> None:
+    account = new_account(sandbox, settings={"rate_limit": 3})
+    for _ in range(5):
+        assert http.get(f"{sandbox.api_url}/info", headers={"Authorization": "Bearer x"}).status_code == 401
+    with api_client(sandbox, account) as api:
+        assert rate(api.get("/info"))[1] == 2
+
+
+def test_burst_per_second_on_top_of_the_minute(sandbox) -> None:
+    account = new_account(sandbox, settings={"rate_limit": 100, "burst": 2})
+    with api_client(sandbox, account) as api:
+        statuses = [api.get("/info").status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        sandbox.clock.advance(1)
+        assert api.get("/info").status_code == 200
+
+
+def test_rate_limit_headers_can_be_missing(sandbox) -> None:
+    account = new_account(sandbox, settings={"rate_limit": 2, "headers_missing_rate": 1.0})
+    with api_client(sandbox, account) as api:
+        answers = [api.get("/info") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert not any(k.lower().startswith("x-ratelimit") for a in answers for k in a.headers)
+    assert all(a.headers["x-request-id"] for a in answers)
+
+
+def test_forced_errors_then_success(http, sandbox) -> None:
+    account = new_account(sandbox)
+    faults = f"{sandbox.base_url}/_sandbox/accounts/{account.id}/faults"
+    assert http.patch(faults, json={"force_errors": [503, 500]}).status_code == 200
+    with api_client(sandbox, account) as api:
+        first, second, third = api.get("/pedidos"), api.get("/pedidos"), api.get("/pedidos")
+    assert (first.status_code, second.status_code, third.status_code) == (503, 500, 200)
+    assert first.headers["x-request-id"]
+    counters = http.get(f"{sandbox.base_url}/_sandbox/accounts/{account.id}/counters").json()
+    assert counters["api"]["GET /pedidos"]["by_status"] == {"200": 1, "500": 1, "503": 1}
+
+
+def test_error_rate_one_always_fails_and_zero_never(http, sandbox) -> None:
+    account = new_account(sandbox, faults={"error_rate": 1.0, "error_statuses": [502]})
+    with api_client(sandbox, account) as api:
+        assert {api.get("/info").status_code for _ in range(5)} == {502}
+        http.patch(f"{sandbox.base_url}/_sandbox/accounts/{account.id}/faults", json={"error_rate": 0})
+        assert {api.get("/info").status_code for _ in range(5)} == {200}
+
+
+def test_forced_429_storm(sandbox) -> None:
+    account = new_account(sandbox, faults={"force_429": 2}, settings={"rate_limit": 120})
+    with api_client(sandbox, account) as api:
+        assert [api.get("/info").status_code for _ in range(3)] == [429, 429, 200]
+        account.faults["api"].storm_until = sandbox.clock.now() + 30
+        storm = api.get("/info")
+        assert storm.status_code == 429 and storm.content == b"" and rate(storm)[2] == 30
+        sandbox.clock.advance(31)
+        assert api.get("/info").status_code == 200
+
+
+def test_latency_and_slow_answers_wait_outside_the_request(sandbox, sleeps) -> None:
+    account = new_account(sandbox, faults={"latency_ms": 50, "slow_seconds": 40, "force_slow": 1})
+    before = len(sleeps.calls)
+    with api_client(sandbox, account) as api:
+        assert api.get("/info").status_code == 200
+        assert api.get("/info").status_code == 200
+    assert sleeps.calls[before:] == [40.05, 0.05]
+
+
+def test_token_endpoint_faults(http, sandbox) -> None:
+    account = new_account(sandbox, token_faults={"force_errors": [503]})
+    tokens = sandbox.issue_tokens(account)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "client_id": account.client_id, "client_secret": account.client_secret}
+    first = http.post(f"{sandbox.auth_url}/token", data=form)
+    assert first.status_code == 503
+    second = http.post(f"{sandbox.auth_url}/token", data=form)
+    assert second.status_code == 200, "a transient failure does not spend the refresh token"
+    assert account.counters.get("oauth", "token:refresh_token", "503") == 1
+
+
+def test_global_faults_reach_every_account(http, sandbox) -> None:
+    accounts = [new_account(sandbox, orders=1) for _ in range(2)]
+    answer = http.patch(f"{sandbox.base_url}/_sandbox/faults", json={"force_errors": [500]})
+    try:
+        assert answer.status_code == 200
+        for account in accounts:
+            with api_client(sandbox, account) as api:
+                assert api.get("/info").status_code == 500
+                assert api.get("/info").status_code == 200
+    finally:
+        http.patch(f"{sandbox.base_url}/_sandbox/faults", json={"force_errors": []})
+
+
+def test_fault_changes_are_validated(http, sandbox, account) -> None:
+    url = f"{sandbox.base_url}/_sandbox/accounts/{account.id}/faults"
+    for bad in ({"error_rate": 2}, {"force_errors": [200]}, {"nope": 1}, {"latency_ms": "x"}):
+        answer = http.patch(url, json=bad)
+        assert answer.status_code == 400, bad
+        assert answer.json()["error"]
+    assert http.patch(url + "?scope=db", json={}).status_code == 400
+
+
+def test_a_slow_answer_does_not_hold_up_other_calls_to_the_same_account() -> None:
+    """Deterministic, no timing: the first call's delay blocks until released, and a second call
+    to the same account must complete meanwhile (latency never serialises an account)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_sleep(seconds: float) -> None:
+        entered.set()
+        assert release.wait(timeout=30)
+
+    with SandboxServer(orders=5, sleep=blocking_sleep, faults={"slow_seconds": 5}) as server:
+        account = server.default_account
+        account.faults["api"].force_slow = 1
+        with api_client(server, account) as api:
+            slow = threading.Thread(target=lambda: results.append(api.get("/pedidos").status_code))
+            results: list[int] = []
+            slow.start()
+            assert entered.wait(timeout=30)
+            assert api.get("/info").status_code == 200  # served while the first call sleeps
+            assert results == []
+            release.set()
+            slow.join(timeout=30)
+        assert results == [200]
+
+
+def test_a_forced_429_reports_rate_headers_even_on_an_unlimited_account(sandbox) -> None:
+    account = new_account(sandbox, faults={"force_429": 1})
+    assert account.settings.rate_limit == 0
+    with api_client(sandbox, account) as api:
+        storm = api.get("/info")
+        calm = api.get("/info")
+    assert storm.status_code == 429 and rate(storm)[:2] == (120, 0)
+    assert calm.status_code == 200 and not any(k.lower().startswith("x-ratelimit") for k in calm.headers)

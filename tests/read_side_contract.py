@@ -1,0 +1,171 @@
+"""What any implementation of the read-side ports (application/queries.py) must do, written
+once: a test module imports these tests and provides a `read_side` fixture (a ReadSide over
+its own storage). The in-memory fakes run them now; the SQL read side can run the same."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+import pytest
+
+from kanglu.application.commands import CreateMerchant, ImportOrders, MapShippingService, SaveErpCredentials
+from kanglu.application.importing import OrderImporter
+from kanglu.application.ports import UnitOfWorkFactory
+from kanglu.application.queries import (
+    UNKNOWN_CARRIER,
+    CustomerQueries,
+    MerchantQueries,
+    OrderFilters,
+    OrderQueries,
+    PageRequest,
+)
+from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
+from kanglu.application.use_cases.create_merchant import hash_api_key
+from kanglu.application.use_cases.import_order import ImportOrder
+from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapShippingServiceUseCase
+from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as SaveCredentials
+from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.domain.orders import MalformedOrder
+from kanglu.domain.secrets import Secret
+from kanglu.domain.shipping import ShippingService
+from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking import ShipmentStatus
+from kanglu.domain.tracking_codes import TrackingCode
+from tests.builders import erp_order
+from tests.fakes import FakeClock, FakePasswordHasher, FakeSecretBox
+
+UNKNOWN = ShippingService(service_id=9, service_name="Rota Sul", freight_name="Rodoviário")
+
+
+@attrs.define
+class ReadSide:
+    uow: UnitOfWorkFactory
+    orders: OrderQueries
+    customers: CustomerQueries
+    merchants: MerchantQueries
+    clock: FakeClock = attrs.Factory(FakeClock)
+
+    def merchant(self, email: str) -> tuple[int, str]:
+        created = CreateMerchantUseCase(uow=self.uow, clock=self.clock, passwords=FakePasswordHasher())(
+            CreateMerchant(email.split("@")[0], email, Secret("senha-forte"))
+        )
+        assert created.merchant.id is not None
+        return created.merchant.id, created.api_key
+
+    def shop(self, merchant_id: int, first_id: int, count: int) -> int:
+        SaveCredentials(uow=self.uow, clock=self.clock, secret_box=FakeSecretBox())(
+            SaveErpCredentials(merchant_id, "tiny-api-x", Secret("s"), "https://tiny.com.br/convite")
+        )
+        with self.uow() as uow:
+            connection = uow.connections.for_merchant(merchant_id)
+            assert connection is not None and connection.id is not None
+            connection_id = connection.id
+        items = [
+            erp_order(
+                n,
+                situacao=Situacao.ENTREGUE if n % 3 == 0 else Situacao.ENVIADA,
+                created_at=datetime(2026, 6, 1, 8, 0).replace(day=1 + (n - first_id) % 28, hour=n % 24),
+                shipping=UNKNOWN if n % 5 == 0 else erp_order(n).shipping,
+                # A Correios-shaped code would name the carrier by itself.
+                tracking_code=TrackingCode.parse(f"RS{n:06d}") if n % 5 == 0 else erp_order(n).tracking_code,
+            )
+            for n in range(first_id, first_id + count)
+        ]
+        items.append(MalformedOrder(first_id + 999, "chave de acesso inválida", {}))
+        ImportOrder(uow=self.uow, clock=self.clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
+            ImportOrders(connection_id, items)
+        )
+        return connection_id
+
+
+@pytest.fixture
+def shops(read_side: ReadSide) -> tuple[ReadSide, int, int]:
+    a, _ = read_side.merchant("a@loja.com.br")
+    b, _ = read_side.merchant("b@loja.com.br")
+    read_side.shop(a, 1, 30)
+    read_side.shop(b, 101, 7)
+    return read_side, a, b
+
+
+def test_pages_cover_every_order_once_newest_first(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    seen = []
+    for page in range(1, 5):
+        result = side.orders.list_orders(a, OrderFilters(), PageRequest(page, 8))
+        assert result.total == 30 and result.pages == 4
+        seen += [v.order for v in result.items]
+    assert len({o.id for o in seen}) == 30
+    keys = [(o.created_at, o.id) for o in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_filters_and_search(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    every = PageRequest(1, 100)
+
+    def erp_ids(filters: OrderFilters) -> set[int]:
+        return {v.order.erp_order_id for v in side.orders.list_orders(a, filters, every).items}
+
+    assert erp_ids(OrderFilters(situacao=6)) == {n for n in range(1, 31) if n % 3 == 0}
+    assert erp_ids(OrderFilters(carrier_code=UNKNOWN_CARRIER)) == {n for n in range(1, 31) if n % 5 == 0}
+    assert erp_ids(OrderFilters(carrier_code="correios")) == {n for n in range(1, 31) if n % 5}
+    assert erp_ids(OrderFilters(tracking_status=ShipmentStatus.DELIVERED)) == {n for n in range(1, 31) if n % 3 == 0}
+    assert erp_ids(OrderFilters(q="10007")) == {7}  # number
+    assert erp_ids(OrderFilters(q="MLB-8")) == {8}  # e-commerce number
+    order = side.orders.list_orders(a, OrderFilters(q="10009"), every).items[0].order
+    assert erp_ids(OrderFilters(q=order.tracking_code.value)) == {9}
+    assert erp_ids(OrderFilters(q=order.customer.document.value)) == {9}
+    assert erp_ids(OrderFilters(q=order.customer.document.formatted())) == {9}
+    assert erp_ids(OrderFilters(q="Cliente 11")) == {11}
+    assert erp_ids(OrderFilters(customer_id=order.customer.id)) == {9}
+    assert erp_ids(OrderFilters(q="10101")) == set()  # merchant B's order number
+
+
+def test_orders_customers_and_failures_are_scoped_to_the_merchant(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, b = shops
+    b_orders = side.orders.list_orders(b, OrderFilters(), PageRequest(1, 100)).items
+    assert {v.order.erp_order_id for v in b_orders} == set(range(101, 108))
+    for view in b_orders:
+        assert side.orders.get_order(a, view.order.id) is None
+        assert side.orders.get_order(b, view.order.id).order.erp_order_id == view.order.erp_order_id
+    b_customers = side.customers.list_customers(b, None, PageRequest(1, 100))
+    assert b_customers.total == 7
+    for view in b_customers.items:
+        assert side.customers.get_customer(a, view.customer.id) is None
+        assert side.customers.get_customer(b, view.customer.id).orders == 1
+    failures = side.orders.import_failures(a, PageRequest(1, 10))
+    assert [f.erp_order_id for f in failures.items] == [1000]
+    assert side.merchants.connection_summary(a).orders == 30
+    assert side.merchants.connection_summary(a).open_failures == 1
+
+
+def test_customers_search_by_name_document_or_email(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    every = PageRequest(1, 100)
+    names = [v.customer.name for v in side.customers.list_customers(a, None, every).items]
+    assert len(names) == 30 and names == sorted(names, key=str.casefold)
+    one = side.customers.list_customers(a, "cliente12@example.com", every).items
+    assert [v.customer.name for v in one] == ["Cliente 12"]
+    document = one[0].customer.document
+    assert [v.customer.name for v in side.customers.list_customers(a, document.formatted(), every).items] == ["Cliente 12"]
+
+
+def test_unmatched_services_and_their_mapping(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    (service,) = side.orders.unmatched_services(a)
+    assert (service.shipping_key, service.label, service.orders_waiting) == (UNKNOWN.key, UNKNOWN.label, 6)
+    MapShippingServiceUseCase(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
+        MapShippingService(a, UNKNOWN.key, "jadlog")
+    )
+    assert side.orders.unmatched_services(a) == []
+
+
+def test_merchants_by_key_email_and_id(read_side: ReadSide) -> None:
+    merchant_id, key = read_side.merchant("lojista@loja.com.br")
+    assert read_side.merchants.by_api_key_hash(hash_api_key(key)).id == merchant_id
+    assert read_side.merchants.by_api_key_hash(hash_api_key(key + "x")) is None
+    assert read_side.merchants.by_email("lojista@loja.com.br").id == merchant_id
+    assert read_side.merchants.get(merchant_id).email == "lojista@loja.com.br"
+    summary = read_side.merchants.connection_summary(merchant_id)
+    assert (summary.connection, summary.orders, summary.open_failures) == (None, 0, 0)

@@ -1,0 +1,98 @@
+"""The worker runtime over fakes: due jobs run once, leases, stop and release."""
+
+import threading
+import time
+from datetime import timedelta
+
+from kanglu.application.errors import ReauthorizationRequired
+from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.jobs import JobKind
+from tests.builders import connected_world, erp_order, worker_for
+
+
+def seed(world, n):
+    for i in range(1, n + 1):
+        world.gateway.put(erp_order(i), world.clock.now() - timedelta(hours=1))
+
+
+def test_once_polls_imports_and_delivers_tracking_then_stops() -> None:
+    world, cid = connected_world()
+    seed(world, 5)
+    worker, tracking = worker_for(world, concurrency=4)
+    summary = worker.run_once()
+    assert summary.imported == 5 and summary.errors == 0
+    assert len(tracking.received) == 5
+    jobs = world.uow.read().jobs
+    assert jobs.get(JobKind.POLL, cid).due_at > world.clock.now()
+    assert jobs.get(JobKind.POLL, cid).lease_owner is None
+    # Nothing is due any more: a second pass does nothing.
+    assert worker.run_once().imported == 0
+    assert world.gateway.calls["orders"] == 1
+
+
+def test_once_renews_a_due_token_before_polling() -> None:
+    world, cid = connected_world()
+    seed(world, 1)
+    world.clock.advance(hours=3, minutes=55)
+    worker, _ = worker_for(world)
+    worker.run_once()
+    assert world.oauth.refresh_calls == 1
+    assert world.uow.read().connections.get(cid).token_version == 2
+
+
+def test_a_refused_renewal_disconnects_and_stops_polling_that_connection() -> None:
+    world, cid = connected_world()
+    seed(world, 1)
+    world.clock.advance(hours=4)
+    world.oauth.fail_next.append(ReauthorizationRequired("Token is not active", "invalid_grant"))
+    worker, _ = worker_for(world)
+    worker.run_once()
+    read = world.uow.read()
+    assert read.connections.get(cid).status is ConnectionStatus.DISCONNECTED
+    assert read.jobs.get(JobKind.POLL, cid) is None and read.jobs.get(JobKind.RENEW_TOKEN, cid) is None
+    assert world.gateway.calls.get("orders") is None
+
+
+def test_an_unexpected_error_is_retried_later_not_fatal() -> None:
+    world, cid = connected_world()
+    seed(world, 1)
+    world.gateway.faults.append(("orders", RuntimeError("bug")))
+    worker, _ = worker_for(world)
+    summary = worker.run_once()
+    assert summary.errors == 1
+    job = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert job.due_at > world.clock.now() and "RuntimeError" in job.last_error
+
+
+def test_a_lost_lease_is_counted_and_not_recorded() -> None:
+    world, cid = connected_world()
+    seed(world, 1)
+    worker, _ = worker_for(world)
+    stolen = []
+
+    def steal(job):
+        if job.kind is JobKind.POLL:
+            with world.uow() as uow:
+                uow.jobs.get(job.kind, job.subject_id).lease_owner = "someone-else"
+                uow.commit()
+            stolen.append(job)
+
+    worker._on_claim = steal
+    summary = worker.run_once(max_rounds=1)
+    assert stolen and summary.lease_losses == 1
+
+
+def test_forever_runs_until_stopped_then_releases_and_exits_quickly() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    worker, tracking = worker_for(world, concurrency=2, idle_sleep=0.01)
+    thread = threading.Thread(target=worker.run_forever, kwargs={"grace": 2.0})
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(tracking.received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(tracking.received) == 3
+    assert all(j.lease_owner is None for j in world.uow.read().state.jobs.values())
