@@ -153,11 +153,14 @@ class OrderImporter:
 
         for bad in malformed:
             report.failed += 1
-            log.warning(
+            failure = failures.get(bad.erp_order_id) if bad.erp_order_id is not None else None
+            # Said once per order and reason: the overlap of every poll re-reads a broken order
+            # until the merchant fixes it in the ERP.
+            log.log(
+                logging.WARNING if failure is None or failure.reason != bad.reason else logging.DEBUG,
                 "order import refused",
                 extra={"connection_id": connection.id, "erp_order_id": bad.erp_order_id, "reason": bad.reason},
             )
-            failure = failures.get(bad.erp_order_id) if bad.erp_order_id is not None else None
             if failure is None:
                 failure = ImportFailure(
                     connection_id=connection.id,

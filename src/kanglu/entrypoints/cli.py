@@ -59,9 +59,12 @@ def _web(args: argparse.Namespace) -> int:
     from kanglu.entrypoints.logging_setup import configure_logging
     from kanglu.entrypoints.web import create_app
 
+    from kanglu.entrypoints.bootstrap import prepare_database
+
     container = _container(args)
     settings = container.settings()
     configure_logging(settings.log_format)
+    prepare_database(container)
     app = create_app(container)
     # werkzeug's threaded server: enough for the demo and a handful of merchants. Production:
     #   gunicorn --workers 4 --bind 0.0.0.0:8000 'kanglu.entrypoints.web:create_app()'
@@ -117,6 +120,27 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from kanglu.entrypoints.logging_setup import configure_logging
+    from kanglu.entrypoints.worker import run_worker
+
+    container = _container(args)
+    configure_logging(container.settings().log_format)
+    return run_worker(container, once=args.once, concurrency=args.concurrency)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from kanglu.sandbox.cli import run
+
+    return run(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kanglu.entrypoints.demo import run_demo
+
+    return run_demo(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kanglu",
@@ -159,6 +183,28 @@ def _parser() -> argparse.ArgumentParser:
                         help="generate a key and put it first in the data folder's keys file before rotating")
     rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction (default 200)")
     rotate.set_defaults(handler=_keys_rotate)
+
+    worker = commands.add_parser("worker", help="renew tokens, poll Tiny, deliver tracking requests")
+    worker.add_argument("--once", action="store_true", help="run every job that is due once, then exit")
+    worker.add_argument("--concurrency", type=int, default=8, help="jobs run at the same time (default 8)")
+    worker.set_defaults(handler=_worker)
+
+    demo = commands.add_parser("demo", help="the whole system on this machine: Tiny sandbox, web and worker")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+    demo.add_argument("--sandbox-port", type=int, default=8900, help="Tiny sandbox port (default 8900)")
+    demo.add_argument("--orders", type=int, default=300, help="orders in the sandbox's Tiny account (default 300)")
+    demo.add_argument("--poll-interval", type=int, default=15,
+                      help="seconds between polls unless KANGLU_POLL_INTERVAL says otherwise (default 15)")
+    demo.add_argument("--activity-interval", type=float, default=10.0,
+                      help="seconds between simulated sales and status changes in the sandbox (default 10)")
+    demo.set_defaults(handler=_demo)
+
+    from kanglu.sandbox.cli import add_arguments as add_sandbox_arguments
+
+    sandbox = commands.add_parser("sandbox", help="the Tiny sandbox alone (an HTTP double of Tiny)")
+    add_sandbox_arguments(sandbox)
+    sandbox.set_defaults(handler=_sandbox)
     return parser
 
 

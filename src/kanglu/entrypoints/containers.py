@@ -8,9 +8,23 @@ import time: providers build on first use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from dependency_injector import containers, providers
+from sqlalchemy.engine import Engine
+
+from kanglu import __version__
+from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
+from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
+from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from kanglu.adapters.tiny.gateway import TinyGateway
+from kanglu.adapters.tiny.http import CallStats
+from kanglu.adapters.tiny.oauth import TinyOAuth
+from kanglu.adapters.tracking.http import HttpTrackingService
 
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
@@ -30,6 +44,7 @@ from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
 from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.entrypoints.metrics import WorkerMetrics
 from kanglu.entrypoints.settings import Settings
 
 
@@ -53,21 +68,64 @@ class Core(containers.DeclarativeContainer):
     auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
     # Set when the process is asked to stop: a poll ends between two pages, progress kept.
     stop_event = providers.Singleton(threading.Event)
+    metrics = providers.Singleton(WorkerMetrics)
+
+
+def _http_client() -> Iterator[httpx.Client]:
+    """One pooled client for every outgoing call (Tiny and the tracking service), closed at
+    shutdown. Timeouts are short enough that a stuck Tiny cannot hold a worker thread long."""
+    client = httpx.Client(
+        timeout=httpx.Timeout(20.0, connect=5.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        headers={"User-Agent": f"kanglu-erp/{__version__}"},
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url, **_pool_options(settings))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _pool_options(settings: Settings) -> dict[str, int]:
+    # Worker threads each hold a session briefly: the pool must not be the bottleneck.
+    return {} if settings.is_sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
+
+
+def _tracking(settings: Settings, engine: Engine, clock: Any, client: httpx.Client, carriers: Any) -> Any:
+    """KANGLU_TRACKING_URL unset: the shipments stay in Kanglu's database (built-in)."""
+    if settings.tracking_url:
+        return HttpTrackingService(client=client, url=settings.tracking_url, carriers=carriers)
+    return BuiltinTrackingService(engine=engine, clock=clock)
 
 
 class Adapters(containers.DeclarativeContainer):
-    """The outside world. Declared as dependencies here and provided by `build_container`
-    from the concrete adapters, or by tests with fakes."""
+    """The outside world. Tests override any of these with fakes."""
 
     core = providers.DependenciesContainer()
-    uow = providers.Dependency()
-    oauth = providers.Dependency()
-    gateway = providers.Dependency()
-    tracking = providers.Dependency()
+    engine = providers.Resource(_engine, settings=core.settings)
+    uow = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
+    http_client = providers.Resource(_http_client)
+    call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
+    oauth = providers.Singleton(
+        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats
+    )
+    gateway = providers.Singleton(
+        TinyGateway, client=http_client, api_url=core.settings.provided.tiny_api_url, stats=call_stats
+    )
+    tracking = providers.Singleton(
+        _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
+    )
     # The read side of pages and the JSON API (application/queries.py).
-    order_queries = providers.Dependency()
-    customer_queries = providers.Dependency()
-    merchant_queries = providers.Dependency()
+    order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
+    customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
+    merchant_queries = providers.Singleton(SqlMerchantQueries, engine=engine)
 
 
 class UseCases(containers.DeclarativeContainer):

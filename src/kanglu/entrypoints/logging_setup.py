@@ -75,3 +75,4 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
     # httpx logs every request line at INFO: useful when debugging, noise otherwise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -64,6 +64,8 @@ class Settings:
     renewal_margin: int = 600
     log_format: str = "console"
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    db_pool_size: int = 20
     encryption_keys_file: Path | None = None
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
@@ -122,5 +124,7 @@ class Settings:
             renewal_margin=_int(env, "KANGLU_RENEWAL_MARGIN", 600),
             log_format=env.get("KANGLU_LOG_FORMAT") or "console",
             metrics_port=_int(env, "KANGLU_METRICS_PORT", 0, minimum=0) or None,
+            metrics_host=env.get("KANGLU_METRICS_HOST") or "127.0.0.1",
+            db_pool_size=_int(env, "KANGLU_DB_POOL_SIZE", 20),
             encryption_keys_file=keys_file,
         )

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -60,6 +61,7 @@ class Worker:
         on_result: Callable[[JobResult, Job], None] | None = None,
         on_lease_lost: Callable[[Job], None] | None = None,
         on_claim: Callable[[Job], None] | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -72,7 +74,8 @@ class Worker:
         self._on_result = on_result
         self._on_lease_lost = on_lease_lost
         self._on_claim = on_claim
-        self.stopping = threading.Event()
+        # Shared with the use cases (the poll checks it between pages) when the container gives it.
+        self.stopping = stopping or threading.Event()
         self._summary = RunSummary()
         self._lock = threading.Lock()
 
@@ -272,3 +275,38 @@ def install_signal_handlers(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+
+
+def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
+    """`kanglu worker`: build the worker from the container and run it. Exit code 0 unless
+    the worker itself fails (a merchant's Tiny failing is that merchant's job's business)."""
+    from kanglu.entrypoints.bootstrap import prepare_database, start_metrics_server
+
+    settings = container.settings()
+    prepare_database(container)
+    metrics = container.core.metrics()
+    start_metrics_server(settings, metrics)
+    worker = Worker(
+        uow=container.adapters.uow(),
+        clock=container.core.clock(),
+        handlers=container.use_cases.job_handlers(),
+        ensure_jobs=container.use_cases.ensure_jobs(),
+        concurrency=concurrency,
+        stopping=container.core.stop_event(),
+        on_result=lambda result, job: metrics.record(result),
+        on_claim=lambda job: metrics.job_lag.labels(job.kind.value).observe(
+            max(0.0, (container.core.clock().now() - job.due_at).total_seconds())
+        ),
+        on_lease_lost=lambda job: metrics.lease_losses.inc(),
+    )
+    try:
+        if once:
+            summary = worker.run_once()
+            log.info("worker pass finished", extra={"jobs": summary.jobs, "imported": summary.imported,
+                                                    "errors": summary.errors, "lease_losses": summary.lease_losses})
+        else:
+            install_signal_handlers(worker)
+            worker.run_forever()
+    finally:
+        container.shutdown_resources()
+    return 0

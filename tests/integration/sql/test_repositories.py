@@ -119,6 +119,9 @@ def test_a_plaintext_value_never_reaches_a_sealed_column(uow: SqlUnitOfWorkFacto
 
 def test_lock_reads_the_row_anew(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
     _, connection_id = ids
+    if uow.engine.dialect.name == "sqlite":
+        pytest.skip("on SQLite every unit of work holds the write lock from its first statement: "
+                    "no other writer can change the row between the read and the lock")
     with uow() as u:
         stale = u.connections.get(connection_id)
         assert stale.token_version == 0

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
+from kanglu.adapters.sql.engine import BEGIN_MODE
 from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
@@ -133,6 +134,13 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        if engine.dialect.name == "sqlite":
+            # A use case reads, then writes. On SQLite (WAL) a transaction that began as a
+            # reader cannot become a writer once another connection has committed since: it
+            # fails at once with "database is locked", busy timeout or not. Beginning every
+            # use-case transaction as a writer (BEGIN IMMEDIATE) makes the second one wait for
+            # the first instead. The read side (pages, API) keeps plain, concurrent reads.
+            engine = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
         self._sessions = session_factory(engine)
 
     def __call__(self) -> SqlUnitOfWork:

@@ -226,11 +226,14 @@ class PollOrdersByStatus:
         else:
             retry_at = now + min(self._interval, timedelta(minutes=1))
         if not rate_limited:
-            with self._uow() as uow:
-                connection = uow.connections.get(connection_id)
-                if connection is not None:
-                    connection.note_poll_failure(exc.message, now)
-                    uow.commit()
+            try:
+                with self._uow() as uow:
+                    connection = uow.connections.get(connection_id)
+                    if connection is not None:
+                        connection.note_poll_failure(exc.message, now)
+                        uow.commit()
+            except TransientFailure:
+                pass  # the message is a courtesy; the retry is what matters, and it is scheduled
         log.warning(
             "poll interrupted, progress kept",
             extra={"connection_id": connection_id, "reason": exc.message, "request_id": exc.request_id,
