@@ -24,9 +24,15 @@ SESSION_LIFETIME = timedelta(hours=12)
 def create_app(container: Container | None = None, login_attempts: LoginAttempts | None = None) -> Flask:
     """`container` defaults to the deployment's (settings from the environment)."""
     if container is None:
+        # The deployment's own app (gunicorn): logs configured, and the schema checked (the
+        # embedded SQLite upgrades itself; PostgreSQL must be at `kanglu db upgrade`'s head).
+        from kanglu.entrypoints.bootstrap import prepare_database
         from kanglu.entrypoints.containers import build_container
+        from kanglu.entrypoints.logging_setup import configure_logging
 
         container = build_container()
+        configure_logging(container.settings().log_format)
+        prepare_database(container)
     settings = container.settings()
     https = settings.public_url.startswith("https://")
 
