@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 import attrs
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_name(text: str | None) -> str:
     """Lower case, no accents, punctuation turned into single spaces: 'SEDEX - Contrato' and
     'sedex contrato' become the same key."""
