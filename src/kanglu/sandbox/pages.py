@@ -11,6 +11,7 @@ _LAYOUT = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Tiny ERP (sandbox)</title>
 <link rel="stylesheet" href="/resources/sandbox.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <main class="card{extra_class}">

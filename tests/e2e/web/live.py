@@ -22,10 +22,10 @@ class _Late:
 
 
 @contextmanager
-def live_server() -> Iterator[tuple[str, _Late]]:
-    """Yields the base URL and a slot to put the WSGI app in."""
+def live_server(port: int = 0) -> Iterator[tuple[str, _Late]]:
+    """Yields the base URL and a slot to put the WSGI app in; port 0 picks a free one."""
     slot = _Late()
-    server = make_server("127.0.0.1", 0, slot, threaded=True)
+    server = make_server("127.0.0.1", port, slot, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-web", daemon=True)
     thread.start()
     try:

@@ -55,6 +55,10 @@ def start_mappers() -> None:
         _started = True
 
 
+def mappers_started() -> bool:
+    return _started
+
+
 def stop_mappers() -> None:
     """Undo the mapping (tests that want plain domain classes back)."""
     global _started
