@@ -319,6 +319,8 @@ class FakeJobs(_Repo):
         else:
             current.due_at, current.lease_owner, current.lease_expires_at = next_due_at, None, None
             current.last_error = error
+            if not error:
+                current.attempts = 0
         return True
 
     def get(self, kind: JobKind, subject_id: int) -> Job | None:

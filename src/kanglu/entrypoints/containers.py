@@ -71,11 +71,11 @@ class Core(containers.DeclarativeContainer):
     metrics = providers.Singleton(WorkerMetrics)
 
 
-def _http_client() -> Iterator[httpx.Client]:
+def _http_client(timeout: float) -> Iterator[httpx.Client]:
     """One pooled client for every outgoing call (Tiny and the tracking service), closed at
     shutdown. Timeouts are short enough that a stuck Tiny cannot hold a worker thread long."""
     client = httpx.Client(
-        timeout=httpx.Timeout(20.0, connect=5.0),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"User-Agent": f"kanglu-erp/{__version__}"},
     )
@@ -111,7 +111,7 @@ class Adapters(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     engine = providers.Resource(_engine, settings=core.settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
-    http_client = providers.Resource(_http_client)
+    http_client = providers.Resource(_http_client, timeout=core.settings.provided.http_timeout)
     call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
     oauth = providers.Singleton(
         TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats

@@ -49,6 +49,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 600:
+        raise SettingsError(f"{name} must be more than 0 and at most 600 seconds, got {value}")
+    return value
+
+
 @attrs.frozen(repr=False)
 class Settings:
     data_dir: Path
@@ -66,6 +79,8 @@ class Settings:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     db_pool_size: int = 20
+    job_lease_seconds: int = 300
+    http_timeout: float = 20.0
     encryption_keys_file: Path | None = None
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
@@ -126,5 +141,7 @@ class Settings:
             metrics_port=_int(env, "KANGLU_METRICS_PORT", 0, minimum=0) or None,
             metrics_host=env.get("KANGLU_METRICS_HOST") or "127.0.0.1",
             db_pool_size=_int(env, "KANGLU_DB_POOL_SIZE", 20),
+            job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
+            http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
             encryption_keys_file=keys_file,
         )

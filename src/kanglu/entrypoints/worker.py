@@ -277,6 +277,17 @@ def install_signal_handlers(worker: Worker) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
+def build_shared_adapters(container: Any) -> None:
+    """Build the process-wide adapters (engine, HTTP client, Tiny clients, tracking) in this
+    thread, before the pool starts: dependency-injector's singletons are not thread-safe on
+    first use, and eight threads racing there would each open a client and close the others'."""
+    adapters = container.adapters
+    adapters.uow()
+    adapters.oauth()
+    adapters.gateway()
+    adapters.tracking()
+
+
 def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
     """`kanglu worker`: build the worker from the container and run it. Exit code 0 unless
     the worker itself fails (a merchant's Tiny failing is that merchant's job's business)."""
@@ -286,12 +297,14 @@ def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
     prepare_database(container)
     metrics = container.core.metrics()
     start_metrics_server(settings, metrics)
+    build_shared_adapters(container)
     worker = Worker(
         uow=container.adapters.uow(),
         clock=container.core.clock(),
         handlers=container.use_cases.job_handlers(),
         ensure_jobs=container.use_cases.ensure_jobs(),
         concurrency=concurrency,
+        lease=timedelta(seconds=settings.job_lease_seconds),
         stopping=container.core.stop_event(),
         on_result=lambda result, job: metrics.record(result),
         on_claim=lambda job: metrics.job_lag.labels(job.kind.value).observe(

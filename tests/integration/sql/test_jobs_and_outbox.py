@@ -71,6 +71,27 @@ def test_schedule_leaves_a_lease_in_force_alone(uow: SqlUnitOfWorkFactory) -> No
         assert u.jobs.get(JobKind.POLL, 1).lease_owner == "a"
 
 
+def test_attempts_count_consecutive_unsuccessful_runs(uow: SqlUnitOfWorkFactory) -> None:
+    """The retry backoff reads `attempts`: a job that succeeded 1,000 times and then fails once
+    must wait the first step of the backoff, not its ceiling."""
+    with uow() as u:
+        u.jobs.schedule(JobKind.POLL, 1, NOW)
+        u.commit()
+
+    def run(at: datetime, error: str | None) -> int:
+        with uow() as u:
+            (job,) = u.jobs.claim("a", at, LEASE, 1)
+            assert u.jobs.finish(job, "a", at, error)
+            u.commit()
+        with uow() as u:
+            return u.jobs.get(JobKind.POLL, 1).attempts
+
+    assert run(NOW, "falhou") == 1
+    assert run(NOW + timedelta(minutes=1), "falhou") == 2
+    assert run(NOW + timedelta(minutes=2), None) == 0
+    assert run(NOW + timedelta(minutes=3), "falhou") == 1
+
+
 def test_finish_only_by_the_lease_owner(uow: SqlUnitOfWorkFactory) -> None:
     with uow() as u:
         u.jobs.schedule(JobKind.POLL, 1, NOW)

@@ -307,7 +307,10 @@ class SqlJobRepository(_Repository):
             result = self._session.execute(
                 update(t.jobs)
                 .where(mine)
-                .values(due_at=next_due_at, lease_owner=None, lease_expires_at=None, last_error=error)
+                # `attempts` counts consecutive unsuccessful runs (the retry backoff reads it):
+                # a run that ends without an error starts the count again.
+                .values(due_at=next_due_at, lease_owner=None, lease_expires_at=None, last_error=error,
+                        attempts=j.attempts if error else 0)
             )
         self._forget(job.kind, job.subject_id)
         return result.rowcount == 1  # type: ignore[attr-defined]
