@@ -1,0 +1,218 @@
+"""One Kanglu deployment for worker tests: a database (SQLite file or a private PostgreSQL
+schema), the Tiny sandbox on a real port, and `kanglu worker` run as real processes.
+
+Connections are made the way a merchant makes them (credentials saved, authorize URL, consent
+answered on the sandbox, callback completed by the use case), so a worker meets exactly what
+production gives it. The test process keeps its own container on the same settings to seed
+and to read the database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import httpx
+from sqlalchemy import text
+
+from kanglu.adapters.crypto import FernetSecretBox
+from kanglu.adapters.sql.schema import upgrade_to_head
+from kanglu.application.commands import BeginConnection, CompleteConnection, CreateMerchant, SaveErpCredentials
+from kanglu.domain.secrets import Secret
+from kanglu.entrypoints.containers import Container, build_container
+from kanglu.entrypoints.settings import CALLBACK_PATH, Settings
+from kanglu.sandbox.accounts import Account
+from kanglu.sandbox.server import SandboxServer
+
+PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@attrs.define
+class Deployment:
+    sandbox: SandboxServer
+    env: dict[str, str]
+    container: Container
+    logs: Path
+    _runs: int = 0
+
+    # -- merchants -------------------------------------------------------------------------
+
+    @property
+    def control(self) -> str:
+        return f"{self.sandbox.base_url}/_sandbox"
+
+    def new_account(self, *, orders: int = 50, seed: int | None = None, **options: Any) -> Account:
+        """A Tiny account on the sandbox whose registered redirect URL is this deployment's."""
+        settings = {"redirect_uri": PUBLIC_URL + CALLBACK_PATH, "app_name": "Kanglu", **options.pop("settings", {})}
+        return self.sandbox.create_account(orders=orders, seed=seed, settings=settings, **options)
+
+    def connect(self, account: Account, *, email: str | None = None) -> int:
+        """A merchant connects `account` as in the browser; returns the connection id."""
+        use_cases = self.container.use_cases
+        email = email or f"loja-{account.id}@example.com"
+        merchant = use_cases.create_merchant()(CreateMerchant(f"Loja {account.id}", email, Secret("senha-segura-1")))
+        merchant_id = merchant.merchant.id
+        creds = self.sandbox.credentials(account)
+        use_cases.save_credentials()(
+            SaveErpCredentials(merchant_id, creds["client_id"], Secret(creds["client_secret"]), creds["invite_link"])
+        )
+        authorize_url = use_cases.begin_connect()(BeginConnection(merchant_id))
+        answer = httpx.post(f"{self.control}/consent", json={"authorize_url": authorize_url}, timeout=10)
+        answer.raise_for_status()
+        query = parse_qs(urlsplit(answer.json()["location"]).query)
+        connection = use_cases.complete_connect()(CompleteConnection(state=query["state"][0], code=query["code"][0]))
+        assert connection.id is not None and connection.status.value == "connected", connection.last_error
+        return connection.id
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "kanglu", "worker", *args]
+
+    def _log_file(self, label: str) -> Path:
+        self._runs += 1
+        return self.logs / f"{self._runs:03d}-{label}.log"
+
+    def run_once(self, *, concurrency: int = 4, timeout: float = 240, env: Mapping[str, str] | None = None) -> str:
+        """`kanglu worker --once`; asserts exit 0 and returns its log."""
+        log = self._log_file("once")
+        with log.open("w") as out:
+            done = subprocess.run(
+                self._command("--once", "--concurrency", str(concurrency)),
+                env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+            )
+        output = log.read_text()
+        assert done.returncode == 0, f"worker --once exited {done.returncode}:\n{output[-4000:]}"
+        return output
+
+    def start_worker(self, *, concurrency: int = 4, env: Mapping[str, str] | None = None) -> WorkerProcess:
+        """`kanglu worker` (forever) in the background."""
+        log = self._log_file("worker")
+        out = log.open("w")
+        process = subprocess.Popen(
+            self._command("--concurrency", str(concurrency)),
+            env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+        )
+        out.close()
+        return WorkerProcess(process, log)
+
+    # -- the database ----------------------------------------------------------------------
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.container.adapters.engine().connect() as connection:
+            return list(connection.execute(text(sql), params))
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.container.adapters.engine().connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+    def connection_status(self, connection_id: int) -> str:
+        return self.scalar("SELECT status FROM erp_connections WHERE id = :id", id=connection_id)
+
+    def orders_of(self, connection_id: int) -> list[Any]:
+        return self.rows("SELECT * FROM orders WHERE connection_id = :id ORDER BY erp_order_id", id=connection_id)
+
+    # -- the sandbox -----------------------------------------------------------------------
+
+    def truth(self, account: Account) -> list[dict[str, Any]]:
+        """Every order of `account` as the sandbox knows it (control API)."""
+        answer = httpx.get(f"{self.control}/accounts/{account.id}/orders", timeout=30)
+        answer.raise_for_status()
+        return answer.json()["orders"]
+
+    def sandbox_call(self, method: str, path: str, **json: Any) -> Any:
+        answer = httpx.request(method, f"{self.control}{path}", json=json or None, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def counters(self, account: Account) -> dict[str, Any]:
+        return self.sandbox_call("GET", f"/accounts/{account.id}/counters")
+
+
+@attrs.define
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> tuple[int, float]:
+        """Send `sig`; returns (exit code, seconds it took to exit)."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"worker did not exit within {timeout} s of {signal.Signals(sig).name}:\n"
+                                 f"{self.output()[-4000:]}") from None
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float = 60, every: float = 0.2, what: str = "") -> Any:
+    """Poll `condition` until it returns something truthy (its value), or fail saying `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(every)
+
+
+def deployment_env(*, database_url: str, data_dir: Path, sandbox: SandboxServer, **settings: str) -> dict[str, str]:
+    """What an operator would export: every KANGLU_* setting the worker needs, nothing from the
+    test process's own environment but PATH and the like."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("KANGLU_")}
+    return {
+        **keep,
+        "KANGLU_DATABASE_URL": database_url,
+        "KANGLU_DATA_DIR": str(data_dir),
+        "KANGLU_SECRET_KEY": secrets.token_urlsafe(32),
+        "KANGLU_ENCRYPTION_KEYS": FernetSecretBox.generate_key(),
+        "KANGLU_PUBLIC_URL": PUBLIC_URL,
+        "KANGLU_TINY_API_URL": sandbox.api_url,
+        "KANGLU_TINY_AUTH_URL": sandbox.auth_url,
+        "KANGLU_BACKFILL_DAYS": "90",  # the sandbox's orders span 60 days
+        "KANGLU_LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+
+
+@contextmanager
+def deployment(
+    tmp_path: Path, database_url: str, *, sandbox_options: Mapping[str, Any] | None = None, **settings: str
+) -> Iterator[Deployment]:
+    """Start the sandbox (no default account), migrate the database, build the test's container."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        sandbox = SandboxServer(default_account=False, **(sandbox_options or {})).start()
+        stack.callback(sandbox.stop)
+        env = deployment_env(database_url=database_url, data_dir=data_dir, sandbox=sandbox, **settings)
+        upgrade_to_head(database_url)
+        container = build_container(Settings.from_env(env))
+        stack.callback(container.shutdown_resources)
+        yield Deployment(sandbox=sandbox, env=env, container=container, logs=logs)
