@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
+import structlog
 
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandlers, JobResult
@@ -192,6 +193,15 @@ class Worker:
     # -- one job -----------------------------------------------------------------------
 
     def _run(self, job: Job) -> None:
+        # Every log line written while this job runs, in any layer, names the job and its
+        # connection (each thread has its own context).
+        context = {"job_kind": job.kind.value}
+        if job.kind is not JobKind.DELIVER_OUTBOX:
+            context["connection_id"] = job.subject_id
+        with structlog.contextvars.bound_contextvars(**context):
+            self._run_in_context(job)
+
+    def _run_in_context(self, job: Job) -> None:
         result = self._handlers.run(job, self.owner)
         with self._lock:
             self._summary.jobs += 1
