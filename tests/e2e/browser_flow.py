@@ -25,7 +25,7 @@ from kanglu.entrypoints.bootstrap import prepare_database
 from kanglu.entrypoints.containers import Container, build_container
 from kanglu.entrypoints.settings import CALLBACK_PATH, Settings
 from kanglu.entrypoints.web import create_app
-from kanglu.entrypoints.worker import RunSummary, Worker
+from kanglu.entrypoints.worker import RunSummary, build_worker
 from kanglu.sandbox.server import SandboxServer
 from tests.e2e.web.live import live_server
 
@@ -65,15 +65,7 @@ class Stack:
     def run_worker_once(self) -> RunSummary:
         """One `kanglu worker --once` pass, on the same container as the web app (the CLI's
         `run_worker` would close the shared HTTP client when it ends)."""
-        container = self.container
-        worker = Worker(
-            uow=container.adapters.uow(),
-            clock=container.core.clock(),
-            handlers=container.use_cases.job_handlers(),
-            ensure_jobs=container.use_cases.ensure_jobs(),
-            concurrency=2,
-            stopping=container.core.stop_event(),
-        )
+        worker = build_worker(self.container, concurrency=2)
         return worker.run_once()
 
     def api(self, path: str, **params: Any) -> Any:

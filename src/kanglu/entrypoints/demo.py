@@ -65,7 +65,7 @@ def run_demo(args: Any) -> int:
     from kanglu.entrypoints.logging_setup import configure_logging
     from kanglu.entrypoints.settings import Settings
     from kanglu.entrypoints.web import create_app
-    from kanglu.entrypoints.worker import Worker
+    from kanglu.entrypoints.worker import build_worker
     from kanglu.sandbox.server import SandboxServer
     from kanglu.sandbox.statefile import StateFileError
 
@@ -113,17 +113,7 @@ def run_demo(args: Any) -> int:
     web_thread = threading.Thread(target=web.serve_forever, name="kanglu-web", daemon=True)
     web_thread.start()
 
-    metrics = container.core.metrics()
-    worker = Worker(
-        uow=container.adapters.uow(),
-        clock=container.core.clock(),
-        handlers=container.use_cases.job_handlers(),
-        ensure_jobs=container.use_cases.ensure_jobs(),
-        concurrency=4,
-        idle_sleep=0.5,
-        stopping=container.core.stop_event(),
-        on_result=lambda result, job: metrics.record(result),
-    )
+    worker = build_worker(container, concurrency=4)
     worker_thread = threading.Thread(target=worker.run_forever, kwargs={"grace": 5.0}, name="kanglu-worker")
     worker_thread.start()
 

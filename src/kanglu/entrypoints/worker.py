@@ -298,30 +298,38 @@ def build_shared_adapters(container: Any) -> None:
     adapters.tracking()
 
 
+def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:
+    """The worker as every entrypoint runs it (`kanglu worker`, `kanglu demo`, the browser test):
+    the container's use cases, the lease setting, metrics recorded for each job."""
+    settings = container.settings()
+    metrics = container.core.metrics()
+    clock = container.core.clock()
+    build_shared_adapters(container)
+    return Worker(
+        uow=container.adapters.uow(),
+        clock=clock,
+        handlers=container.use_cases.job_handlers(),
+        ensure_jobs=container.use_cases.ensure_jobs(),
+        concurrency=concurrency,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        idle_sleep=idle_sleep,
+        stopping=container.core.stop_event(),
+        on_result=lambda result, job: metrics.record(result),
+        on_claim=lambda job: metrics.job_lag.labels(job.kind.value).observe(
+            max(0.0, (clock.now() - job.due_at).total_seconds())
+        ),
+        on_lease_lost=lambda job: metrics.lease_losses.inc(),
+    )
+
+
 def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
     """`kanglu worker`: build the worker from the container and run it. Exit code 0 unless
     the worker itself fails (a merchant's Tiny failing is that merchant's job's business)."""
     from kanglu.entrypoints.bootstrap import prepare_database, start_metrics_server
 
-    settings = container.settings()
     prepare_database(container)
-    metrics = container.core.metrics()
-    start_metrics_server(settings, metrics)
-    build_shared_adapters(container)
-    worker = Worker(
-        uow=container.adapters.uow(),
-        clock=container.core.clock(),
-        handlers=container.use_cases.job_handlers(),
-        ensure_jobs=container.use_cases.ensure_jobs(),
-        concurrency=concurrency,
-        lease=timedelta(seconds=settings.job_lease_seconds),
-        stopping=container.core.stop_event(),
-        on_result=lambda result, job: metrics.record(result),
-        on_claim=lambda job: metrics.job_lag.labels(job.kind.value).observe(
-            max(0.0, (container.core.clock().now() - job.due_at).total_seconds())
-        ),
-        on_lease_lost=lambda job: metrics.lease_losses.inc(),
-    )
+    start_metrics_server(container.settings(), container.core.metrics())
+    worker = build_worker(container, concurrency=concurrency)
     try:
         if once:
             summary = worker.run_once()
