@@ -81,6 +81,8 @@ def run_demo(args: Any) -> int:
     sandbox_url = f"http://{host}:{args.sandbox_port}"
     env.setdefault("KANGLU_PUBLIC_URL", public_url)
     env.setdefault("KANGLU_POLL_INTERVAL", str(args.poll_interval))
+    # The sandbox's account holds 60 days of orders: the demo shows them all.
+    env.setdefault("KANGLU_BACKFILL_DAYS", "90")
     env["KANGLU_TINY_API_URL"] = f"{sandbox_url}/public-api/v3"
     env["KANGLU_TINY_AUTH_URL"] = f"{sandbox_url}/realms/tiny/protocol/openid-connect"
     settings = Settings.from_env(env)
