@@ -179,3 +179,21 @@ def test_reconnection_resumes_from_the_stored_cursor() -> None:
     with world.uow() as uow:
         connection = uow.connections.get(cid)
         assert connection.poll_cursor == cursor and connection.status is ConnectionStatus.DISCONNECTED
+
+
+def test_an_order_leaving_the_invoiced_situacoes_keeps_its_invoice() -> None:
+    """Cancelled, or moved to an unmapped situação: the listing carries no invoice, and the
+    one imported before must not be erased (nor fetched again)."""
+    world, cid = connected_world()
+    for i in (1, 2):
+        world.gateway.put(erp_order(i, invoice=None), world.clock.now() - timedelta(hours=1))
+    world.gateway.invoices = {i: Invoice("9", "1", access_key(9000 + i)) for i in (1, 2)}
+    world.poll()(PollOrders(cid))
+    world.clock.advance(minutes=2)
+    world.gateway.put(erp_order(1, invoice=None, situacao=Situacao.CANCELADA), world.clock.now())
+    world.gateway.put(erp_order(2, invoice=None, situacao=Situacao.DADOS_INCOMPLETOS), world.clock.now())
+    world.poll()(PollOrders(cid))
+    assert world.gateway.calls["invoices"] == 1
+    by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
+    assert by_id[1].situacao is Situacao.CANCELADA and by_id[1].invoice.access_key == access_key(9001)
+    assert by_id[2].situacao is Situacao.DADOS_INCOMPLETOS and by_id[2].invoice.access_key == access_key(9002)

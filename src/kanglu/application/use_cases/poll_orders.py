@@ -184,10 +184,13 @@ class PollOrdersByStatus:
         self, connection_id: int, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder]
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
-        for the orders that should have one by now. No transaction stays open during the call."""
-        missing = [
-            i for i in items if isinstance(i, ErpOrder) and i.invoice is None and i.situacao in INVOICED_SITUACOES
-        ]
+        for the orders that should have one by now. No transaction stays open during the call.
+
+        A stored invoice stays with its order whatever the situação: an order cancelled or moved
+        to an unmapped situação keeps the NF-e it was imported with (the listing never carries
+        the invoice, so leaving it off the snapshot would erase it, and with it a tracking code
+        only the invoice knew)."""
+        missing = [i for i in items if isinstance(i, ErpOrder) and i.invoice is None]
         if not missing:
             return list(items)
         with self._uow() as uow:
@@ -200,6 +203,7 @@ class PollOrdersByStatus:
             o
             for o in missing
             if o.erp_order_id not in known
+            and o.situacao in INVOICED_SITUACOES
             and (mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored)
         ]
         fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
