@@ -2,8 +2,8 @@
 
 After one `kanglu worker --once` on fresh connections, every order in a mapped situação is
 imported with every field of the order shape of PRODUCT.md, read back through the JSON API;
-after the sandbox changes some orders (a tracking code added, one cancelled, one delivered, one
-moved out of the mapping, one invoiced and moved in), the next `--once` reflects exactly those
+after the sandbox changes some orders (a tracking code added on an order, another on an invoice
+only, one cancelled, one delivered, one moved out of the mapping, one invoiced and moved in), the next `--once` reflects exactly those
 changes and leaves every other order byte for byte as it was.
 
 The expected import is computed here from the sandbox's own truth (the raw listing payload
@@ -313,9 +313,15 @@ def test_import_matches_the_sandbox_and_follows_its_changes(world: Deployment) -
     taken: set[int] = set()
     path = f"/accounts/{main.id}/orders"
     with_codes = {f.id for f in main.dataset.formas if f.make_code is not None and CARRIERS[f.nome]}
-    gets_code = _pick(truths, taken, "imported, waiting for its tracking code", lambda t: (
-        t["id"] in first and first[t["id"]]["tracking_status"] == "waiting_data" and t["situacao"] in (1, 7)
-        and (t["pedido"].get("transportador") or {}).get("formaEnvio") and t["formaEnvio"]["id"] in with_codes))
+
+    def waiting(t: dict[str, Any]) -> bool:
+        return bool(
+            t["id"] in first and first[t["id"]]["tracking_status"] == "waiting_data" and t["situacao"] in (1, 7)
+            and (t["pedido"].get("transportador") or {}).get("formaEnvio") and t["formaEnvio"]["id"] in with_codes)
+
+    gets_code = _pick(truths, taken, "imported, waiting for its tracking code", waiting)
+    gets_invoice_code = _pick(truths, taken, "imported, waiting for its tracking code, with an invoice",
+                              lambda t: waiting(t) and first[t["id"]]["invoice"] is not None)
     cancelled = _pick(truths, taken, "tracking, to be cancelled",
                       lambda t: t["id"] in first and first[t["id"]]["tracking_status"] == "tracking")
     delivered = _pick(truths, taken, "shipped and tracking, to be delivered", lambda t: (
@@ -325,6 +331,9 @@ def test_import_matches_the_sandbox_and_follows_its_changes(world: Deployment) -
     invoiced = _pick(truths, taken, "not imported and without invoice",
                      lambda t: t["id"] not in first and t["nota"] is None and t["situacao"] in (0, 3))
     new_code = world.sandbox_call("PUT", f"{path}/{gets_code}/tracking")["codigoRastreamento"]
+    # Only the NF-e gets the code (Tiny often has it there first): the order's own stays empty.
+    invoice_code = world.sandbox_call(
+        "PUT", f"{path}/{gets_invoice_code}/tracking", target="invoice")["nota"]["codigoRastreamento"]
     world.sandbox_call("PUT", f"{path}/{cancelled}/situacao", situacao=2)
     world.sandbox_call("PUT", f"{path}/{delivered}/situacao", situacao=6)
     world.sandbox_call("PUT", f"{path}/{moved_out}/situacao", situacao=8)
@@ -341,7 +350,7 @@ def test_import_matches_the_sandbox_and_follows_its_changes(world: Deployment) -
         if connection_id != main_connection:
             assert api_orders(client, world.api_keys[connection_id]) == before[connection_id]
     after = api_orders(client, world.api_keys[main_connection])
-    changed = {gets_code, cancelled, delivered, moved_out, invoiced}
+    changed = {gets_code, gets_invoice_code, cancelled, delivered, moved_out, invoiced}
     assert set(after) == set(first) | {invoiced}
     for erp_id in set(first) - changed:
         assert after[erp_id] == first[erp_id], f"order {erp_id} changed although Tiny did not change it"
@@ -351,6 +360,8 @@ def test_import_matches_the_sandbox_and_follows_its_changes(world: Deployment) -
         assert comparable(after[erp_id]) == expected, f"order {erp_id}"
 
     assert after[gets_code]["tracking_code"] == new_code and after[gets_code]["tracking_status"] == "tracking"
+    assert after[gets_invoice_code]["tracking_code"] == invoice_code
+    assert after[gets_invoice_code]["tracking_status"] == "tracking"
     assert after[cancelled]["tracking_status"] == "cancelled"
     assert after[cancelled]["invoice"] == first[cancelled]["invoice"] is not None
     assert after[delivered]["tracking_status"] == "delivered"
@@ -360,10 +371,10 @@ def test_import_matches_the_sandbox_and_follows_its_changes(world: Deployment) -
     # stops tracking; the merchant decides by mapping 8 to an action).
     assert after[moved_out] == {**first[moved_out], "situacao": 8}
 
-    # No duplicates: one new order row, one new shipment (the fresh tracking code); the others
+    # No duplicates: one new order row, one new shipment per fresh tracking code; the others
     # were closed in place.
     assert world.scalar("SELECT COUNT(*) FROM orders") == orders_before + 1
-    new_shipments = 1 + (after[invoiced]["tracking_status"] == "tracking")
+    new_shipments = 2 + (after[invoiced]["tracking_status"] == "tracking")
     assert world.scalar("SELECT COUNT(*) FROM shipments") == shipments_before + new_shipments
     closed = {r.erp_order_id: r.status for r in world.rows(
         "SELECT o.erp_order_id, s.status FROM shipments s JOIN orders o ON o.id = s.order_id "
