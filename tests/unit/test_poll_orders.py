@@ -11,7 +11,7 @@ from kanglu.domain.orders import Invoice, MalformedOrder
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Situacao
 from kanglu.domain.tracking_codes import TrackingCode
-from tests.builders import access_key, connected_world, erp_order
+from tests.builders import access_key, connected_world, erp_order, s10
 
 
 def seed(world, count, updated=None):
@@ -179,3 +179,35 @@ def test_reconnection_resumes_from_the_stored_cursor() -> None:
     with world.uow() as uow:
         connection = uow.connections.get(cid)
         assert connection.poll_cursor == cursor and connection.status is ConnectionStatus.DISCONNECTED
+
+
+def test_an_order_leaving_the_invoiced_situacoes_keeps_its_invoice() -> None:
+    """Cancelled, or moved to an unmapped situação: the listing carries no invoice, and the
+    one imported before must not be erased (nor fetched again)."""
+    world, cid = connected_world()
+    for i in (1, 2):
+        world.gateway.put(erp_order(i, invoice=None), world.clock.now() - timedelta(hours=1))
+    world.gateway.invoices = {i: Invoice("9", "1", access_key(9000 + i)) for i in (1, 2)}
+    world.poll()(PollOrders(cid))
+    world.clock.advance(minutes=2)
+    world.gateway.put(erp_order(1, invoice=None, situacao=Situacao.CANCELADA), world.clock.now())
+    world.gateway.put(erp_order(2, invoice=None, situacao=Situacao.DADOS_INCOMPLETOS), world.clock.now())
+    world.poll()(PollOrders(cid))
+    assert world.gateway.calls["invoices"] == 1
+    by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
+    assert by_id[1].situacao is Situacao.CANCELADA and by_id[1].invoice.access_key == access_key(9001)
+    assert by_id[2].situacao is Situacao.DADOS_INCOMPLETOS and by_id[2].invoice.access_key == access_key(9002)
+
+
+def test_a_tracking_code_added_later_on_the_invoice_only_is_imported() -> None:
+    world, cid = connected_world()
+    world.gateway.put(erp_order(1, invoice=None, tracking_code=None), world.clock.now() - timedelta(hours=1))
+    world.gateway.invoices = {1: Invoice("9", "1", access_key(9001))}
+    world.poll()(PollOrders(cid))
+    assert world.uow.read().orders.all()[0].tracking_code is None
+    world.clock.advance(minutes=2)
+    world.gateway.invoices = {1: Invoice("9", "1", access_key(9001), tracking_code=s10(1))}
+    world.gateway.put(erp_order(1, invoice=None, tracking_code=None), world.clock.now())  # Tiny's update date moves
+    world.poll()(PollOrders(cid))
+    (order,) = world.uow.read().orders.all()
+    assert order.tracking_code == s10(1) and order.tracking_status.value == "tracking"

@@ -44,6 +44,8 @@ class Deployment:
     container: Container
     logs: Path
     _runs: int = 0
+    # The API key of each connection's merchant (shown once at creation), for JSON API reads.
+    api_keys: dict[int, str] = attrs.Factory(dict)
 
     # -- merchants -------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class Deployment:
         query = parse_qs(urlsplit(answer.json()["location"]).query)
         connection = use_cases.complete_connect()(CompleteConnection(state=query["state"][0], code=query["code"][0]))
         assert connection.id is not None and connection.status.value == "connected", connection.last_error
+        self.api_keys[connection.id] = merchant.api_key
         return connection.id
 
     # -- workers ---------------------------------------------------------------------------

@@ -184,10 +184,13 @@ class PollOrdersByStatus:
         self, connection_id: int, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder]
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
-        for the orders that should have one by now. No transaction stays open during the call."""
-        missing = [
-            i for i in items if isinstance(i, ErpOrder) and i.invoice is None and i.situacao in INVOICED_SITUACOES
-        ]
+        for the orders that should have one by now. No transaction stays open during the call.
+
+        A stored invoice stays with its order whatever the situação: an order cancelled or moved
+        to an unmapped situação keeps the NF-e it was imported with (the listing never carries
+        the invoice, so leaving it off the snapshot would erase it, and with it a tracking code
+        only the invoice knew)."""
+        missing = [i for i in items if isinstance(i, ErpOrder) and i.invoice is None]
         if not missing:
             return list(items)
         with self._uow() as uow:
@@ -196,10 +199,18 @@ class PollOrdersByStatus:
             known: dict[int, Invoice] = {
                 erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
             }
+        # A tracking code often appears on the NF-e after the import: while the order has none
+        # of its own and its stored invoice has none either, the invoice is looked up again.
+        stale = {
+            o.erp_order_id
+            for o in missing
+            if o.tracking_code is None and o.erp_order_id in known and known[o.erp_order_id].tracking_code is None
+        }
         wanted = [
             o
             for o in missing
-            if o.erp_order_id not in known
+            if (o.erp_order_id not in known or o.erp_order_id in stale)
+            and o.situacao in INVOICED_SITUACOES
             and (mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored)
         ]
         fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
@@ -208,7 +219,7 @@ class PollOrdersByStatus:
             if isinstance(item, MalformedOrder) or item.invoice is not None:
                 result.append(item)
                 continue
-            invoice = known.get(item.erp_order_id) or fetched.get(item.erp_order_id)
+            invoice = fetched.get(item.erp_order_id) or known.get(item.erp_order_id)
             if isinstance(invoice, MalformedOrder):
                 result.append(invoice)
             elif invoice is not None:
