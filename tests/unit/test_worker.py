@@ -96,3 +96,35 @@ def test_forever_runs_until_stopped_then_releases_and_exits_quickly() -> None:
     assert not thread.is_alive()
     assert len(tracking.received) == 3
     assert all(j.lease_owner is None for j in world.uow.read().state.jobs.values())
+
+
+def test_a_result_the_database_refuses_for_a_moment_is_recorded_on_retry(monkeypatch) -> None:
+    """Giving up at once would leave the job leased until the lease expires (minutes)."""
+    import kanglu.entrypoints.worker as worker_module
+    from kanglu.application.errors import TransientFailure
+
+    monkeypatch.setattr(worker_module, "_RECORD_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    world, cid = connected_world()
+    seed(world, 1)
+    worker, _ = worker_for(world)
+    refusals = []
+    real_uow = worker._uow
+
+    def flaky_uow():
+        # The database is away from the moment the poll is claimed, for three units of work.
+        if 0 < len(refusals) < 4:
+            refusals.append("refused")
+            raise TransientFailure("banco de dados indisponível")
+        return real_uow()
+
+    def away(job):
+        if job.kind is JobKind.POLL:
+            refusals.append("claimed")
+
+    worker._uow = flaky_uow
+    worker._on_claim = away
+    summary = worker.run_once(max_rounds=1)
+    assert refusals.count("refused") == 3
+    job = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert summary.imported == 1 and summary.lease_losses == 0
+    assert job.lease_owner is None and job.due_at > world.clock.now()

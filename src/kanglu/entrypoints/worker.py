@@ -33,6 +33,9 @@ from kanglu.domain.jobs import Job, JobKind
 log = logging.getLogger(__name__)
 
 _PRIORITY = {JobKind.RENEW_TOKEN: 0, JobKind.POLL: 1, JobKind.DELIVER_OUTBOX: 2}
+# Recording a job's result is retried after these pauses (about 30 s in all) before the lease
+# is left to expire.
+_RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def new_owner() -> str:
@@ -212,13 +215,8 @@ class Worker:
             self._outbox_due_now()
         if self._on_result:
             self._on_result(result, job)
-        try:
-            with self._uow() as uow:
-                kept = uow.jobs.finish(job, self.owner, result.next_due_at, result.error)
-                uow.commit()
-        except Exception:  # noqa: BLE001 - the lease expires and another worker retries it
-            log.exception("could not record a job's result", extra={"job_kind": job.kind.value,
-                                                                    "subject_id": job.subject_id})
+        kept = self._record(job, result)
+        if kept is None:
             return
         if not kept:
             with self._lock:
@@ -227,6 +225,29 @@ class Worker:
                         extra={"job_kind": job.kind.value, "subject_id": job.subject_id, "owner": self.owner})
             if self._on_lease_lost:
                 self._on_lease_lost(job)
+
+    def _record(self, job: Job, result: JobResult) -> bool | None:
+        """Release the lease and set the next run; whether the lease was still ours, None when
+        the database would not take it.
+
+        Retried for a while: a job that failed because the database went away usually ends
+        while it is still away, and giving up at once would leave the lease held until it
+        expires (minutes), so the merchant's polling would stop for that long after a blip."""
+        delays = iter(_RECORD_RETRY_DELAYS)
+        while True:
+            try:
+                with self._uow() as uow:
+                    kept = uow.jobs.finish(job, self.owner, result.next_due_at, result.error)
+                    uow.commit()
+                return kept
+            except Exception:  # noqa: BLE001 - retried, then the lease expires and another worker retries it
+                delay = next(delays, None)
+                log.exception("could not record a job's result", extra={
+                    "job_kind": job.kind.value, "subject_id": job.subject_id,
+                    "retry_in": delay, "owner": self.owner})
+                if delay is None:
+                    return None
+                time.sleep(delay)
 
     def _outbox_due_now(self) -> None:
         """Imports queued tracking requests: deliver them now rather than at the next tick."""
