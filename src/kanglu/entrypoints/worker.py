@@ -245,9 +245,9 @@ class Worker:
                 log.exception("could not record a job's result", extra={
                     "job_kind": job.kind.value, "subject_id": job.subject_id,
                     "retry_in": delay, "owner": self.owner})
-                if delay is None:
+                # A stop request ends the retries: exiting within the grace period matters more.
+                if delay is None or self.stopping.wait(delay):
                     return None
-                time.sleep(delay)
 
     def _outbox_due_now(self) -> None:
         """Imports queued tracking requests: deliver them now rather than at the next tick."""
