@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
+from kanglu.adapters.sql.types import UtcDateTime
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.situacoes import DEFAULT_ACTIONS, INVOICED_SITUACOES
-from tests.e2e.worker.harness import Deployment
+from tests.e2e.worker.harness import Deployment, wait_until
 
 MAPPED = frozenset(int(s) for s in DEFAULT_ACTIONS)  # a new connection's status mapping
 ORDERS = 20  # one page per account: small, fast, and enough to tell "all" from "none"
@@ -92,13 +93,19 @@ def count_status(d: Deployment, account: Any, status: str) -> int:
     return d.counters(account)["by_status"].get(status, 0)
 
 
-def wait_until_due(d: Deployment, connection_id: int, *, limit: float = 30) -> None:
-    """Real time passes until the connection's poll job is due (bounded: a test never hangs)."""
-    due = as_utc(job(d, "poll", connection_id).due_at)
-    wait = (due - datetime.now(UTC)).total_seconds() + 0.2
-    assert wait < limit, f"the poll is due in {wait:.0f} s, more than the {limit} s this test allows"
-    if wait > 0:
-        time.sleep(wait)
+def assert_retry_within_a_minute(poll: Any) -> None:
+    """A transient failure retries after min(poll interval, 1 min): 60 s in these tests."""
+    left = (as_utc(poll.due_at) - datetime.now(UTC)).total_seconds()
+    assert 30 < left <= 60, f"the poll is due in {left:.1f} s"
+
+
+def make_due(d: Deployment, kind: str, connection_id: int) -> None:
+    """Time passes for the worker: the job comes due now (the test's stand-in for waiting)."""
+    update = text("UPDATE jobs SET due_at = :now WHERE kind = :kind AND subject_id = :id").bindparams(
+        bindparam("now", type_=UtcDateTime())
+    )
+    with d.container.adapters.engine().begin() as db:
+        db.execute(update, {"now": datetime.now(UTC) - timedelta(seconds=1), "kind": kind, "id": connection_id})
 
 
 # -- secrets in logs ----------------------------------------------------------------------------------
@@ -183,17 +190,55 @@ def test_429_storm_reschedules_after_the_window_while_the_others_import(sqlite_d
         assert api_statuses(d, stormy) == {"429": 1}
         assert count_status(d, stormy, "429") == 1
 
-        wait_until_due(d, stormy_id)
+        # The storm blows over and the window comes: time passes for Tiny and for the worker.
+        d.sandbox_call("POST", "/clock", advance=max(0.0, storm_end - time.time()) + 1)
+        make_due(d, "poll", stormy_id)
         watch.run_once()
 
         assert_healthy(d, stormy_id, stormy)
         assert api_statuses(d, stormy) == {"429": 1, "200": 1}
-        # The healthy ones were not due again, so they were left alone.
+        # The healthy ones were not due again (a 60 s interval), so they were left alone.
         assert api_statuses(d, calm1) == {"200": 1}
 
 
+def test_a_rate_limit_reached_mid_poll_keeps_the_pages_already_imported(sqlite_deployment: Any) -> None:
+    with sqlite_deployment(KANGLU_POLL_INTERVAL="60") as d:
+        watch = SecretWatch(d)
+        # 250 orders are three pages, each a GET /pedidos and a GET /notas: eight calls with the
+        # connection's GET /info and one GET /formas-envio. Seven a minute lets page one through;
+        # then the worker sees the budget nearly spent and stops before Tiny has to refuse.
+        tight = d.new_account(orders=250, seed=14, settings={"rate_limit": 7})
+        calm = d.new_account(orders=ORDERS, seed=15)
+        tight_id, calm_id = connect_all(d, watch, (tight, calm))
+
+        watch.run_once()
+
+        assert_healthy(d, calm_id, calm)
+        expected = importable(d.truth(tight))
+        first_page = imported_ids(d, tight_id)
+        assert first_page and first_page < expected  # page one, whole; not the rest
+        row = connection(d, tight_id)
+        assert (row.status, row.last_error, row.poll_offset, row.poll_cursor) == ("connected", None, 100, None)
+        poll = job(d, "poll", tight_id)
+        assert "limite de requisições" in poll.last_error
+        assert as_utc(poll.due_at) > datetime.now(UTC) + timedelta(seconds=5)
+        assert api_statuses(d, tight) == {"200": 1}
+        assert count_status(d, tight, "429") == 0  # the pacer stopped short of Tiny's refusal
+
+        # A minute passes: Tiny's window reopens and the job comes due.
+        d.sandbox_call("POST", "/clock", advance=61)
+        make_due(d, "poll", tight_id)
+        watch.run_once()
+
+        # The window resumes at page two: everything imported, nothing twice, no call refused.
+        assert_healthy(d, tight_id, tight)
+        assert imported_ids(d, tight_id) == expected
+        assert api_statuses(d, tight) == {"200": 3}
+        assert count_status(d, tight, "429") == 0
+
+
 def test_5xx_burst_beyond_the_retry_budget_is_rescheduled_and_a_short_one_absorbed(sqlite_deployment: Any) -> None:
-    with sqlite_deployment(KANGLU_POLL_INTERVAL="6") as d:
+    with sqlite_deployment(KANGLU_POLL_INTERVAL="60") as d:
         watch = SecretWatch(d)
         broken, shaky, calm = (d.new_account(orders=ORDERS, seed=s) for s in (21, 22, 23))
         broken_id, shaky_id, calm_id = connect_all(d, watch, (broken, shaky, calm))
@@ -215,9 +260,9 @@ def test_5xx_burst_beyond_the_retry_budget_is_rescheduled_and_a_short_one_absorb
         assert row.last_error == f"Sincronização: {reason}"
         poll = job(d, "poll", broken_id)
         assert (poll.last_error, poll.attempts, poll.lease_owner) == (reason, 1, None)
-        assert as_utc(poll.due_at) > datetime.now(UTC)
+        assert_retry_within_a_minute(poll)
 
-        wait_until_due(d, broken_id)
+        make_due(d, "poll", broken_id)
         watch.run_once()
 
         # The leftover 500 is retried in place; the poll completes and clears the message.
@@ -226,12 +271,12 @@ def test_5xx_burst_beyond_the_retry_budget_is_rescheduled_and_a_short_one_absorb
 
 
 def test_answers_slower_than_the_timeout_are_given_up_on_time(sqlite_deployment: Any) -> None:
-    with sqlite_deployment(KANGLU_POLL_INTERVAL="6", KANGLU_HTTP_TIMEOUT="1") as d:
+    with sqlite_deployment(KANGLU_POLL_INTERVAL="60", KANGLU_HTTP_TIMEOUT="1") as d:
         watch = SecretWatch(d)
         stuck, slowish, calm = (d.new_account(orders=ORDERS, seed=s) for s in (31, 32, 33))
         stuck_id, slowish_id, calm_id = connect_all(d, watch, (stuck, slowish, calm))
-        d.sandbox_call("PATCH", f"/accounts/{stuck.id}/faults?scope=api", force_slow=3, slow_seconds=4)
-        d.sandbox_call("PATCH", f"/accounts/{slowish.id}/faults?scope=api", force_slow=1, slow_seconds=4)
+        d.sandbox_call("PATCH", f"/accounts/{stuck.id}/faults?scope=api", force_slow=3, slow_seconds=3)
+        d.sandbox_call("PATCH", f"/accounts/{slowish.id}/faults?scope=api", force_slow=1, slow_seconds=3)
 
         started = time.monotonic()
         watch.run_once()
@@ -248,14 +293,15 @@ def test_answers_slower_than_the_timeout_are_given_up_on_time(sqlite_deployment:
         assert (row.status, row.last_error, row.poll_cursor) == ("connected", f"Sincronização: {reason}", None)
         poll = job(d, "poll", stuck_id)
         assert (poll.last_error, poll.attempts, poll.lease_owner) == (reason, 1, None)
+        assert_retry_within_a_minute(poll)
 
-        wait_until_due(d, stuck_id)
+        make_due(d, "poll", stuck_id)
         watch.run_once()
 
         assert_healthy(d, stuck_id, stuck)
         # Three abandoned calls (the sandbox answered them late, counting them as it did) and
         # the one that succeeded: no fourth attempt in the first run, no hammering.
-        assert api_statuses(d, stuck) == {"200": 4}
+        wait_until(lambda: api_statuses(d, stuck) == {"200": 4}, timeout=10, what="the sandbox's late answers")
 
 
 def test_a_revoked_authorisation_disconnects_that_connection_only(sqlite_deployment: Any) -> None:
@@ -287,9 +333,7 @@ def test_a_revoked_authorisation_disconnects_that_connection_only(sqlite_deploym
         if renew is not None:
             # Left until it comes due; when it does, it finds the connection disconnected, asks
             # Tiny nothing, and goes away. Bring it forward to see that.
-            with d.container.adapters.engine().begin() as db:
-                db.execute(text("UPDATE jobs SET due_at = :now WHERE id = :id"),
-                           {"now": datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1), "id": renew.id})
+            make_due(d, "renew_token", revoked_id)
             watch.run_once()
             assert job(d, "renew_token", revoked_id) is None
             assert d.counters(revoked)["oauth"]["refresh_calls"] == 1
