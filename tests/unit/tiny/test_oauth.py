@@ -126,6 +126,18 @@ def test_a_timeout_is_transient_and_never_repeated_because_the_refresh_may_have_
     assert len(server.forms) == 1
 
 
+def test_token_calls_wait_longer_than_api_calls_because_a_lost_answer_loses_the_tokens() -> None:
+    seen: list[dict[str, float | None]] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json=GRANT)
+
+    client = httpx.Client(transport=httpx.MockTransport(server), timeout=httpx.Timeout(2.0))
+    TinyOAuth(client, AUTH, sleep=lambda s: None).refresh(CLIENT, Secret("ref-OLD"))
+    assert seen == [{"connect": 5.0, "read": 60.0, "write": 60.0, "pool": 60.0}]
+
+
 def test_a_request_that_never_left_is_sent_again() -> None:
     server = TokenServer(httpx.ConnectError, httpx.Response(200, json=GRANT))
     grant = oauth(server).refresh(CLIENT, Secret("ref-T0KEN-1"))

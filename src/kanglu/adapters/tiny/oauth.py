@@ -47,6 +47,12 @@ class _NotSent(Exception):
     """The request certainly never reached Tiny: safe to send again."""
 
 
+# A refresh that times out after Tiny carried it out loses the rotated refresh token, and the
+# merchant has to authorise again: token calls get far longer to answer than API calls (they
+# are rare, and a worker thread waiting on one costs nothing).
+TOKEN_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+
 class TinyOAuth:
     """Authorize URL, code exchange and refresh against `{auth_url}/auth` and `/token`."""
 
@@ -129,7 +135,7 @@ class TinyOAuth:
         started = time.monotonic()
         try:
             response = self._client.post(self._base + TOKEN.template, data=dict(form),
-                                         headers={"Accept": "application/json"})
+                                         headers={"Accept": "application/json"}, timeout=TOKEN_TIMEOUT)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             self.stats.record(str(TOKEN), "network", time.monotonic() - started)
             raise _NotSent() from None
