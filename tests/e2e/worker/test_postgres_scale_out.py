@@ -13,8 +13,8 @@ import pytest
 from dependency_injector import providers
 
 from kanglu.sandbox.accounts import Account
-from tests.fakes import FakePasswordHasher
 from tests.e2e.worker.harness import Deployment, WorkerProcess, wait_until
+from tests.fakes import FakePasswordHasher
 
 # The default mapping: Faturada, Pronto Envio, Enviada imported; Entregue marks
 # delivered, Cancelada cancels (both create the order when new); every other situação ignored.
