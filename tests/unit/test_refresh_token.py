@@ -37,6 +37,18 @@ def test_renews_before_the_refresh_token_dies_even_when_idle() -> None:
     assert connection.renewal_due_at(timedelta(minutes=10)) == connection.refresh_expires_at - timedelta(minutes=10)
 
 
+def test_a_token_shorter_lived_than_the_margin_is_renewed_half_way_not_in_a_loop() -> None:
+    world, cid = connected_world()
+    world.oauth.lifetime = 300  # 5 minutes, inside the 10-minute margin: due as soon as issued
+    world.clock.advance(hours=3, minutes=51)
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RENEWED
+    assert result.next_due_at == world.clock.now() + timedelta(seconds=150)
+    world.clock.advance(seconds=150)
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.oauth.refresh_calls == 2
+
+
 def test_definite_refusal_disconnects_with_the_reason() -> None:
     world, cid = connected_world()
     world.clock.advance(hours=4)

@@ -98,12 +98,14 @@ class Deployment:
         assert done.returncode == 0, f"worker --once exited {done.returncode}:\n{output[-4000:]}"
         return output
 
-    def start_worker(self, *, concurrency: int = 4, env: Mapping[str, str] | None = None) -> WorkerProcess:
-        """`kanglu worker` (forever) in the background."""
-        log = self._log_file("worker")
+    def start_worker(
+        self, *, concurrency: int = 4, env: Mapping[str, str] | None = None, once: bool = False
+    ) -> WorkerProcess:
+        """`kanglu worker` (forever, or `--once` when several passes must race) in the background."""
+        log = self._log_file("once" if once else "worker")
         out = log.open("w")
         process = subprocess.Popen(
-            self._command("--concurrency", str(concurrency)),
+            self._command(*(["--once"] if once else []), "--concurrency", str(concurrency)),
             env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
         )
         out.close()
@@ -149,6 +151,14 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+    def wait(self, timeout: float = 240) -> int:
+        """Wait for a process that ends on its own (`--once`); returns its exit code."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"worker did not finish within {timeout} s:\n{self.output()[-4000:]}") from None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> tuple[int, float]:
         """Send `sig`; returns (exit code, seconds it took to exit)."""

@@ -102,7 +102,17 @@ class RefreshTokenUseCase:
             connection.mark_refreshed(seal_grant(self._box, grant, now), now)
             uow.commit()
             log.info("token renewed", extra={"connection_id": connection.id})
-            return RenewalResult(RenewalOutcome.RENEWED, connection.renewal_due_at(self._margin))
+            return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
+
+    def _next_renewal(self, connection: ErpConnection, now: datetime) -> datetime | None:
+        """When to renew the tokens just stored. A token that lives less than the margin is
+        due again at once, and was renewed in a loop (10,000 refresh calls in one `--once`
+        pass): such a token is renewed half-way through its life instead."""
+        due = connection.renewal_due_at(self._margin)
+        if due is None or due > now:
+            return due
+        ends = [e for e in (connection.access_expires_at, connection.refresh_expires_at) if e is not None]
+        return now + (min(ends) - now) / 2 if ends else due
 
     def _client(self, connection: ErpConnection) -> OAuthClient:
         assert connection.client_id is not None and connection.client_secret is not None
