@@ -4,11 +4,13 @@ baseline, same run), 8 and 32, on SQLite and PostgreSQL; with the CPU each poll 
 worker, its peak memory and the Tiny API calls per poll.
 
     python bench/bench_worker.py [--connections 1000] [--orders 5] [--concurrency 1 8 32]
-                                 [--max-seconds 20] [--postgres-url URL]
+                                 [--max-seconds 20] [--postgres-url URL] [--profile]
 
 The sandbox runs as its own process with rate limits off (it must not share the worker's GIL);
 the worker is the real CLI (`python -m kanglu worker`), its CPU and peak RSS read from /proc,
-its polls from its own Prometheus counters. The target: 10,000 merchants polled every 120 s
+its polls from its own Prometheus counters. `--profile` also runs one steady-state pass in this
+process under cProfile (the worker's own job path, one thread) and reports where the CPU of a
+poll goes. The target: 10,000 merchants polled every 120 s
 is 83 polls/s (stretch: 200/s) in under 200 MB. PostgreSQL runs when --postgres-url,
 KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL is given (a private schema, dropped
 afterwards). Writes bench/results/bench_worker.json.
@@ -17,6 +19,9 @@ afterwards). Writes bench/results/bench_worker.json.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -90,6 +95,46 @@ def steady_pass(d: Deployment, concurrency: int, connections: int, max_seconds: 
     }
 
 
+def profile_pass(d: Deployment) -> dict[str, object]:
+    """Every poll once more, in this process under cProfile: claim and run each job as a
+    worker thread does (Worker._claim, Worker._run), one at a time."""
+    from kanglu.entrypoints.containers import build_container
+    from kanglu.entrypoints.settings import Settings
+    from kanglu.entrypoints.worker import Worker, build_shared_adapters
+
+    d.polls_due_now()
+    container = build_container(Settings.from_env(d.env))
+    build_shared_adapters(container)
+    worker = Worker(uow=container.adapters.uow(), clock=container.core.clock(),
+                    handlers=container.use_cases.job_handlers(), ensure_jobs=container.use_cases.ensure_jobs(),
+                    concurrency=1)
+    profile = cProfile.Profile(time.process_time)  # CPU, not waits (a poll mostly waits on Tiny)
+    jobs_run = 0
+    cpu = time.process_time()
+    profile.enable()
+    while jobs := worker._claim(4):
+        for job in jobs:
+            worker._run(job)
+            jobs_run += 1
+    profile.disable()
+    cpu = time.process_time() - cpu
+    container.shutdown_resources()
+    stats = pstats.Stats(profile)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+
+    def top(key: str, n: int = 10) -> list[dict[str, object]]:
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3], reverse=True)  # type: ignore[attr-defined]
+        return [{"function": f"{Path(f).name}:{line}:{name}", "calls": v[1],
+                 "ms_per_job": round(v[2 if key == "tottime" else 3] * 1000 / jobs_run, 3),
+                 "share": round(v[2 if key == "tottime" else 3] / total, 3)} for (f, line, name), v in rows[:n]]
+
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(10)
+    print(text.getvalue().split("\n\n", 2)[-1].rstrip())
+    return {"jobs": jobs_run, "cpu_ms_per_job_under_cprofile": round(cpu * 1000 / jobs_run, 2),
+            "top_by_own_time": top("tottime"), "top_by_cumulative_time": top("cumtime", 40)}
+
+
 def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     with sandbox_process() as sandbox, database_url(backend, workdir, "worker", args.postgres_url) as url, \
             deployment(sandbox, url, workdir, KANGLU_POLL_INTERVAL="120") as d:
@@ -107,6 +152,7 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[s
                   f"({figures['worker_cpu_utilisation']} of a core), "
                   f"sandbox {figures['sandbox_cpu_ms_per_poll']} ms/poll, machine {figures['machine_busy']:.0%} busy, "
                   f"{figures['api_calls_per_poll']} calls/poll, peak RSS {figures['peak_rss_mb']} MB", flush=True)
+        profile = profile_pass(d) if args.profile else None
         base = next((p for p in passes if p["concurrency"] == 1), passes[0])
         for p in passes:
             p["speedup_over_concurrency_1"] = round(p["polls_per_s"] / base["polls_per_s"], 2)  # type: ignore[operator]
@@ -120,6 +166,7 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[s
             "meets_target_83_per_s": best >= TARGET_POLLS_PER_S,  # type: ignore[operator]
             "meets_stretch_200_per_s": best >= STRETCH_POLLS_PER_S,  # type: ignore[operator]
             "peak_rss_under_200_mb": peak < TARGET_RSS_MB,  # type: ignore[operator]
+            **({"profile": profile} if profile else {}),
         }
 
 
@@ -130,6 +177,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--max-seconds", type=float, default=20.0, help="cap of each measured pass")
     parser.add_argument("--postgres-url", default=postgres_url())
+    parser.add_argument("--profile", action="store_true", help="also profile a steady-state pass (cProfile)")
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     chosen = args.backends or (["sqlite", "postgresql"] if args.postgres_url else ["sqlite"])
