@@ -4,6 +4,8 @@
 
 Each script prints its figures and writes bench/results/NAME.json; see bench/README.md.
 PostgreSQL benchmarks run when KANGLU_BENCH_POSTGRES_URL (or KANGLU_TEST_POSTGRES_URL) is set.
+Every bench/*.py runs (bench_worker and bench_freshness included, each ~1.5 min on SQLite alone,
+~3 min with PostgreSQL); *_data.py files are helpers, not benchmarks.
 """
 
 from __future__ import annotations

@@ -117,7 +117,6 @@ class OrderImporter:
         erp_ids = list(latest) + [m.erp_order_id for m in malformed if m.erp_order_id is not None]
         existing = uow.orders.by_erp_ids(connection.id, latest) if latest else {}
         failures = uow.import_failures.for_erp_ids(connection.id, erp_ids) if erp_ids else {}
-        merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id)
 
         to_write: list[tuple[ErpOrder, Action, Order | None]] = []
         for snapshot in latest.values():
@@ -132,7 +131,10 @@ class OrderImporter:
                 continue
             to_write.append((snapshot, action, order))
 
-        customers = _CustomerIndex(uow, connection.merchant_id, [s.customer for s, _, _ in to_write if s.customer])
+        # Read only when needed: the overlap of every poll re-lists orders that are ignored or
+        # unchanged, and those need neither the carrier mappings nor the customers.
+        merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id) if to_write else {}
+        customers: _CustomerIndex | None = None
         for snapshot, action, order in to_write:
             carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, merchant_mappings)
             if order is not None and order.fingerprint == import_signature(snapshot, action, carrier):
@@ -141,6 +143,10 @@ class OrderImporter:
                 if order is None:
                     order = Order.new(connection.merchant_id, connection.id, snapshot, now)
                     uow.orders.add(order)
+                if customers is None:
+                    customers = _CustomerIndex(
+                        uow, connection.merchant_id, [s.customer for s, _, _ in to_write if s.customer]
+                    )
                 customer = customers.resolve(snapshot.customer) if snapshot.customer else None
                 requests = order.apply(snapshot, action, carrier, customer, now)
                 for request in requests:

@@ -143,8 +143,14 @@ class Worker:
             while busy.acquire(blocking=False):
                 free += 1
             if free == 0:
-                self.stopping.wait(0.05)
-                continue
+                # Wait for a slot to free up, not for a fixed tick: at low concurrency a 50 ms
+                # tick was longer than a whole steady-state poll (most of concurrency 1's time
+                # went there). The timeout keeps stop() prompt.
+                if not busy.acquire(timeout=0.05):
+                    continue
+                free = 1
+                while busy.acquire(blocking=False):
+                    free += 1
             jobs = self._claim_safely(free)
             for _ in range(free - len(jobs)):
                 busy.release()

@@ -109,9 +109,10 @@ class PollOrdersByStatus:
                     connection = self._pollable(uow, command.connection_id)
                     if connection is None:
                         return PollResult(PollOutcome.SKIPPED, None, report, pages)
-                    mapping = uow.status_mappings.get(command.connection_id)
                     now = self._clock.now()
-                    report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
+                    if items:  # an empty page (nothing changed: most polls) needs no mapping, no import
+                        mapping = uow.status_mappings.get(command.connection_id)
+                        report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)

@@ -1,0 +1,218 @@
+"""Polls per second one `kanglu worker` process sustains in the steady state (every connection
+already imported, every poll due, nothing new in Tiny: the common case), at concurrency 1 (the
+baseline, same run), 8 and 32, on SQLite and PostgreSQL; with the CPU each poll costs the
+worker, its peak memory and the Tiny API calls per poll.
+
+    python bench/bench_worker.py [--connections 500] [--orders 5] [--concurrency 1 8 32]
+                                 [--latency-ms 0 100] [--max-seconds 10] [--postgres-url URL] [--profile]
+
+The sandbox runs as its own process with rate limits off (it must not share the worker's GIL);
+the worker is the real CLI (`python -m kanglu worker`), its CPU and peak RSS read from /proc,
+its polls from its own Prometheus counters. `--profile` also runs one steady-state pass in this
+process under cProfile (the worker's own job path, one thread) and reports where the CPU of a
+poll goes. Each series runs twice: with the sandbox answering at once (what the worker's
+CPU allows) and with --latency-ms added to every API call (a real Tiny is ~100 ms or more away:
+what threads are for). The target: 10,000 merchants polled every 120 s
+is 83 polls/s (stretch: 200/s) in under 200 MB. PostgreSQL runs when --postgres-url,
+KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL is given (a private schema, dropped
+afterwards). Writes bench/results/bench_worker.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sql_bench_data import machine, postgres_url, write_result
+from worker_bench_data import (
+    Deployment,
+    WorkerProcess,
+    cpu_seconds,
+    database_url,
+    deployment,
+    machine_busy,
+    memory_mb,
+    sandbox_process,
+)
+
+TARGET_POLLS_PER_S = 10_000 / 120  # 83
+STRETCH_POLLS_PER_S = 200
+TARGET_RSS_MB = 200
+
+
+def warm_up(d: Deployment, connections: int) -> dict[str, object]:
+    """The first import of every connection (not measured as steady state, reported)."""
+    started = time.monotonic()
+    worker = WorkerProcess.start(d, concurrency=32, once=True, label="import")
+    worker.wait(timeout=900)
+    seconds = time.monotonic() - started
+    orders = d.scalar("SELECT count(*) FROM orders")
+    imported = d.scalar("SELECT count(DISTINCT connection_id) FROM orders")
+    cursors = d.scalar("SELECT count(*) FROM erp_connections WHERE poll_cursor IS NOT NULL")
+    assert cursors == connections, f"only {cursors} of {connections} connections completed their first poll"
+    return {"seconds": round(seconds, 1), "orders_stored": orders, "connections_with_orders": imported}
+
+
+def steady_pass(d: Deployment, concurrency: int, connections: int, max_seconds: float) -> dict[str, object]:
+    """One worker process, every poll due; measured from "worker started" until every
+    connection was polled once (or max_seconds)."""
+    d.polls_due_now()
+    d.sandbox.reset_counters()
+    worker = WorkerProcess.start(d, concurrency=concurrency)
+    try:
+        worker.wait_started()
+        t0, cpu0, sandbox0, busy0 = time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(d.sandbox.pid), machine_busy()
+        while True:
+            time.sleep(0.25)
+            polls = worker.polls()
+            if sum(polls.values()) >= connections or time.monotonic() - t0 >= max_seconds:
+                break
+        t1, cpu1, sandbox1, busy1 = time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(d.sandbox.pid), machine_busy()
+        calls = d.sandbox.api_calls()
+        memory = memory_mb(worker.pid)
+    finally:
+        code = worker.stop()
+    assert code == 0, f"worker exited {code}:\n{worker.output()[-3000:]}"
+    done = sum(polls.values())
+    seconds = t1 - t0
+    return {
+        "concurrency": concurrency,
+        "polls": done,
+        "polls_by_outcome": polls,
+        "seconds": round(seconds, 2),
+        "polls_per_s": round(done / seconds, 1),
+        "worker_cpu_ms_per_poll": round((cpu1 - cpu0) * 1000 / done, 2),
+        "worker_cpu_utilisation": round((cpu1 - cpu0) / seconds, 2),  # 1.0 = one core (the GIL's ceiling)
+        "sandbox_cpu_ms_per_poll": round((sandbox1 - sandbox0) * 1000 / done, 2),
+        "machine_busy": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 2),  # 1.0 = both cores
+        "api_calls": calls["api"],
+        "api_calls_per_poll": round(calls["total"] / done, 3),
+        **memory,
+    }
+
+
+def profile_pass(d: Deployment) -> dict[str, object]:
+    """Every poll once more, in this process under cProfile: claim and run each job as a
+    worker thread does (Worker._claim, Worker._run), one at a time."""
+    from kanglu.entrypoints.containers import build_container
+    from kanglu.entrypoints.settings import Settings
+    from kanglu.entrypoints.worker import Worker, build_shared_adapters
+
+    d.polls_due_now()
+    container = build_container(Settings.from_env(d.env))
+    build_shared_adapters(container)
+    worker = Worker(uow=container.adapters.uow(), clock=container.core.clock(),
+                    handlers=container.use_cases.job_handlers(), ensure_jobs=container.use_cases.ensure_jobs(),
+                    concurrency=1)
+    profile = cProfile.Profile(time.process_time)  # CPU, not waits (a poll mostly waits on Tiny)
+    jobs_run = 0
+    cpu = time.process_time()
+    profile.enable()
+    while jobs := worker._claim(4):
+        for job in jobs:
+            worker._run(job)
+            jobs_run += 1
+    profile.disable()
+    cpu = time.process_time() - cpu
+    container.shutdown_resources()
+    stats = pstats.Stats(profile)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+
+    def top(key: str, n: int = 10) -> list[dict[str, object]]:
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3], reverse=True)  # type: ignore[attr-defined]
+        return [{"function": f"{Path(f).name}:{line}:{name}", "calls": v[1],
+                 "ms_per_job": round(v[2 if key == "tottime" else 3] * 1000 / jobs_run, 3),
+                 "share": round(v[2 if key == "tottime" else 3] / total, 3)} for (f, line, name), v in rows[:n]]
+
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(10)
+    print(text.getvalue().split("\n\n", 2)[-1].rstrip())
+    return {"jobs": jobs_run, "cpu_ms_per_job_under_cprofile": round(cpu * 1000 / jobs_run, 2),
+            "top_by_own_time": top("tottime"), "top_by_cumulative_time": top("cumtime", 40)}
+
+
+def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
+    with sandbox_process() as sandbox, database_url(backend, workdir, "worker", args.postgres_url) as url, \
+            deployment(sandbox, url, workdir, KANGLU_POLL_INTERVAL="120") as d:
+        seconds = d.seed(args.connections, args.orders)
+        print(f"  seeded {args.connections} connections in {seconds:.1f} s", flush=True)
+        first = warm_up(d, args.connections)
+        print(f"  first import: {first['orders_stored']} orders in {first['seconds']} s", flush=True)
+        series = {}
+        for latency in args.latency_ms:
+            sandbox.call("PATCH", "/faults", latency_ms=latency)
+            print(f"  Tiny latency {latency} ms:", flush=True)
+            passes = []
+            for concurrency in args.concurrency:
+                figures = steady_pass(d, concurrency, args.connections, args.max_seconds)
+                passes.append(figures)
+                print(f"    concurrency {concurrency:>2}: {figures['polls_per_s']:>6} polls/s "
+                      f"({figures['polls']} polls in {figures['seconds']} s), "
+                      f"{figures['worker_cpu_ms_per_poll']} ms worker CPU/poll "
+                      f"({figures['worker_cpu_utilisation']} of a core), sandbox {figures['sandbox_cpu_ms_per_poll']} "
+                      f"ms/poll, machine {figures['machine_busy']:.0%} busy, {figures['api_calls_per_poll']} "
+                      f"calls/poll, peak RSS {figures['peak_rss_mb']} MB", flush=True)
+            base = next((p for p in passes if p["concurrency"] == 1), passes[0])
+            for p in passes:
+                p["speedup_over_concurrency_1"] = round(p["polls_per_s"] / base["polls_per_s"], 2)  # type: ignore[operator]
+            series[f"latency_{latency}_ms"] = passes
+        sandbox.call("PATCH", "/faults", latency_ms=0)
+        profile = profile_pass(d) if args.profile else None
+        every = [p for passes in series.values() for p in passes]
+        best = max(p["polls_per_s"] for p in every)  # type: ignore[type-var]
+        peak = max(p["peak_rss_mb"] for p in every)  # type: ignore[type-var]
+        return {
+            "seed_seconds": round(seconds, 1),
+            "first_import": first,
+            "series": series,
+            "best_polls_per_s": best,
+            "meets_target_83_per_s": best >= TARGET_POLLS_PER_S,  # type: ignore[operator]
+            "meets_stretch_200_per_s": best >= STRETCH_POLLS_PER_S,  # type: ignore[operator]
+            "peak_rss_under_200_mb": peak < TARGET_RSS_MB,  # type: ignore[operator]
+            **({"profile": profile} if profile else {}),
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=500)
+    parser.add_argument("--orders", type=int, default=5, help="orders per sandbox account (imported first)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100],
+                        help="latency the sandbox adds to every API call, one series each")
+    parser.add_argument("--max-seconds", type=float, default=10.0, help="cap of each measured pass")
+    parser.add_argument("--postgres-url", default=postgres_url())
+    parser.add_argument("--profile", action="store_true", help="also profile a steady-state pass (cProfile)")
+    parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    chosen = args.backends or (["sqlite", "postgresql"] if args.postgres_url else ["sqlite"])
+    result: dict[str, object] = {
+        "benchmark": "bench_worker",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "parameters": {"connections": args.connections, "orders_per_account": args.orders,
+                       "concurrency": args.concurrency, "tiny_latency_ms": args.latency_ms,
+                       "max_seconds_per_pass": args.max_seconds,
+                       "poll_interval": 120, "sandbox": "separate process, rate limit 1,000,000/min per account (never reached)"},
+        "target_polls_per_s": round(TARGET_POLLS_PER_S, 1),
+        "stretch_polls_per_s": STRETCH_POLLS_PER_S,
+        "target_rss_mb": TARGET_RSS_MB,
+    }
+    with tempfile.TemporaryDirectory(prefix="kanglu-bench-worker-") as tmp:
+        for backend in chosen:
+            print(f"{backend}: {args.connections} connections, {args.orders} orders each", flush=True)
+            workdir = Path(tmp) / backend
+            workdir.mkdir()
+            result[backend] = run_backend(backend, workdir, args)
+    write_result("bench_worker", result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
