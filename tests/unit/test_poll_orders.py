@@ -31,7 +31,37 @@ def test_first_poll_imports_the_backfill_page_by_page_and_moves_the_cursor() -> 
     connection = world.uow.read().connections.get(cid)
     assert connection.poll_cursor == world.clock.now() and connection.poll_progress() is None
     assert connection.last_sync_at == world.clock.now()
-    assert timedelta(minutes=1, seconds=48) <= result.next_due_at - world.clock.now() <= timedelta(minutes=2, seconds=12)
+    # One interval (2 min) after the poll started, up to 10 % earlier, never later.
+    assert timedelta(minutes=1, seconds=48) <= result.next_due_at - world.clock.now() <= timedelta(minutes=2)
+
+
+def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than_an_interval() -> None:
+    world, cid = connected_world()
+    world.gateway.page_size = 10
+    seed(world, 30)
+    started = world.clock.now()
+    original = world.gateway.changed_orders
+
+    def slow(tokens, since, offset):
+        world.clock.advance(seconds=30)  # each page takes half a minute
+        return original(tokens, since, offset)
+
+    world.gateway.changed_orders = slow
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED and result.pages == 3
+    assert timedelta(minutes=1, seconds=48) <= result.next_due_at - started <= timedelta(minutes=2)
+    # A poll longer than the interval is followed at once.
+    world.clock.advance(minutes=2)
+    started = world.clock.now()
+    world.gateway.put(erp_order(77), world.clock.now())
+
+    def slower(tokens, since, offset):
+        world.clock.advance(minutes=3)
+        return original(tokens, since, offset)
+
+    world.gateway.changed_orders = slower
+    result = world.poll()(PollOrders(cid))
+    assert result.next_due_at == world.clock.now() == started + timedelta(minutes=3)
 
 
 def test_next_poll_reads_from_the_cursor_minus_the_overlap() -> None:

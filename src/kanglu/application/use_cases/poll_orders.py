@@ -84,12 +84,15 @@ class PollOrdersByStatus:
         self._max_pages = max_pages
         self._stop_requested = stop_requested
 
-    def next_regular_run(self, now: datetime) -> datetime:
-        """The next poll, jittered by ±10% so that thousands of connections spread out."""
-        spread = self._interval.total_seconds() * 0.1
-        return now + self._interval + timedelta(seconds=random.uniform(-spread, spread))
+    def next_regular_run(self, started: datetime, now: datetime) -> datetime:
+        """The next poll: one interval after this one started, up to 10 % earlier so that
+        thousands of connections spread out. Never later: an order that changes just after
+        a poll read the listing is read by the next one within one interval."""
+        early = timedelta(seconds=random.uniform(0, self._interval.total_seconds() * 0.1))
+        return max(now, started + self._interval - early)
 
     def __call__(self, command: Command) -> PollResult:
+        started = self._clock.now()
         tokens = self._tokens_for(command.connection_id)
         start = self._start(command.connection_id, tokens)
         if start is None:
@@ -137,7 +140,7 @@ class PollOrdersByStatus:
             extra={"connection_id": command.connection_id, "pages": pages, "imported": report.imported,
                    "unchanged": report.unchanged, "failed": report.failed, "ignored": report.ignored},
         )
-        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(self._clock.now()), report, pages)
+        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(started, self._clock.now()), report, pages)
 
     def _start(self, connection_id: int, tokens: ConnectionTokens) -> _Start | None:
         """One read: the window, the cached shipping families and the access token."""
