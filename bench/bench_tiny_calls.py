@@ -85,6 +85,9 @@ class SandboxTokens:
     def replace(self, token: str) -> None:
         self._token = Secret(token)
 
+    def preload(self, token: Secret, version: int) -> None:
+        """The poll hands over the token stored for the connection: the bench keeps the sandbox's."""
+
     def access_token(self) -> Secret:
         return self._token
 
@@ -107,7 +110,7 @@ class PollHarness:
                                     key=f"connection:{self.connection_id}")
         db = self.world.uow.db
         self.poll = PollOrdersByStatus(
-            uow=lambda: SharedStateUnitOfWork(db), clock=self.world.clock, gateway=gateway,
+            uow=lambda: SharedStateUnitOfWork(db), clock=self.world.clock, gateway=gateway, secret_box=self.world.box,
             importer=self.world.importer(), tokens_for=lambda _: self.tokens, interval=timedelta(minutes=2),
             backfill=backfill,
         )

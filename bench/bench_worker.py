@@ -4,7 +4,12 @@ baseline, same run), 8 and 32, on SQLite and PostgreSQL; with the CPU each poll 
 worker, its peak memory and the Tiny API calls per poll.
 
     python bench/bench_worker.py [--connections 500] [--orders 5] [--concurrency 1 8 32]
-                                 [--latency-ms 0 100] [--max-seconds 10] [--postgres-url URL] [--profile]
+                                 [--latency-ms 0 100] [--processes 2] [--max-seconds 10]
+                                 [--postgres-url URL] [--profile]
+
+The worker issue's figure: `--connections 2000 --latency-ms 50`. `--processes 2` adds a pass
+with two worker processes on the same box (at the highest concurrency): one process is bound
+to one core by the GIL, and several workers is how Kanglu scales out.
 
 The sandbox runs as its own process with rate limits off (it must not share the worker's GIL);
 the worker is the real CLI (`python -m kanglu worker`), its CPU and peak RSS read from /proc,
@@ -26,6 +31,7 @@ import io
 import pstats
 import tempfile
 import time
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,41 +65,49 @@ def warm_up(d: Deployment, connections: int) -> dict[str, object]:
     return {"seconds": round(seconds, 1), "orders_stored": orders, "connections_with_orders": imported}
 
 
-def steady_pass(d: Deployment, concurrency: int, connections: int, max_seconds: float) -> dict[str, object]:
-    """One worker process, every poll due; measured from "worker started" until every
-    connection was polled once (or max_seconds)."""
+def steady_pass(d: Deployment, concurrency: int, connections: int, max_seconds: float,
+                processes: int = 1) -> dict[str, object]:
+    """`processes` worker processes (one by default), every poll due; measured from "worker
+    started" until every connection was polled once (or max_seconds)."""
     d.polls_due_now()
     d.sandbox.reset_counters()
-    worker = WorkerProcess.start(d, concurrency=concurrency)
+    workers = [WorkerProcess.start(d, concurrency=concurrency, label=f"steady{n}") for n in range(processes)]
     try:
-        worker.wait_started()
-        t0, cpu0, sandbox0, busy0 = time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(d.sandbox.pid), machine_busy()
+        for worker in workers:
+            worker.wait_started()
+        cpu = lambda: sum(cpu_seconds(w.pid) for w in workers)  # noqa: E731
+        t0, cpu0, sandbox0, busy0 = time.monotonic(), cpu(), cpu_seconds(d.sandbox.pid), machine_busy()
         while True:
             time.sleep(0.25)
-            polls = worker.polls()
+            polls: dict[str, int] = {}
+            for worker in workers:
+                for outcome, count in worker.polls().items():
+                    polls[outcome] = polls.get(outcome, 0) + count
             if sum(polls.values()) >= connections or time.monotonic() - t0 >= max_seconds:
                 break
-        t1, cpu1, sandbox1, busy1 = time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(d.sandbox.pid), machine_busy()
+        t1, cpu1, sandbox1, busy1 = time.monotonic(), cpu(), cpu_seconds(d.sandbox.pid), machine_busy()
         calls = d.sandbox.api_calls()
-        memory = memory_mb(worker.pid)
+        memory = max((memory_mb(w.pid) for w in workers), key=lambda m: m["peak_rss_mb"])
     finally:
-        code = worker.stop()
-    assert code == 0, f"worker exited {code}:\n{worker.output()[-3000:]}"
+        codes = [worker.stop() for worker in workers]
+    assert codes == [0] * processes, f"workers exited {codes}:\n{workers[0].output()[-3000:]}"
     done = sum(polls.values())
     seconds = t1 - t0
     return {
         "concurrency": concurrency,
+        "processes": processes,
         "polls": done,
         "polls_by_outcome": polls,
         "seconds": round(seconds, 2),
         "polls_per_s": round(done / seconds, 1),
         "worker_cpu_ms_per_poll": round((cpu1 - cpu0) * 1000 / done, 2),
-        "worker_cpu_utilisation": round((cpu1 - cpu0) / seconds, 2),  # 1.0 = one core (the GIL's ceiling)
+        # 1.0 = one core: the ceiling of one process (the GIL)
+        "worker_cpu_utilisation": round((cpu1 - cpu0) / seconds, 2),
         "sandbox_cpu_ms_per_poll": round((sandbox1 - sandbox0) * 1000 / done, 2),
         "machine_busy": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 2),  # 1.0 = both cores
         "api_calls": calls["api"],
         "api_calls_per_poll": round(calls["total"] / done, 3),
-        **memory,
+        **memory,  # of the process that peaked highest
     }
 
 
@@ -137,6 +151,16 @@ def profile_pass(d: Deployment) -> dict[str, object]:
             "top_by_own_time": top("tottime"), "top_by_cumulative_time": top("cumtime", 40)}
 
 
+def report(figures: dict[str, Any]) -> None:
+    processes = f" x {figures['processes']} processes" if figures["processes"] > 1 else ""
+    print(f"    concurrency {figures['concurrency']:>2}{processes}: {figures['polls_per_s']:>6} polls/s "
+          f"({figures['polls']} polls in {figures['seconds']} s), "
+          f"{figures['worker_cpu_ms_per_poll']} ms worker CPU/poll "
+          f"({figures['worker_cpu_utilisation']} of a core), sandbox {figures['sandbox_cpu_ms_per_poll']} "
+          f"ms/poll, machine {figures['machine_busy']:.0%} busy, {figures['api_calls_per_poll']} "
+          f"calls/poll, peak RSS {figures['peak_rss_mb']} MB", flush=True)
+
+
 def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     with sandbox_process() as sandbox, database_url(backend, workdir, "worker", args.postgres_url) as url, \
             deployment(sandbox, url, workdir, KANGLU_POLL_INTERVAL="120") as d:
@@ -152,13 +176,12 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[s
             for concurrency in args.concurrency:
                 figures = steady_pass(d, concurrency, args.connections, args.max_seconds)
                 passes.append(figures)
-                print(f"    concurrency {concurrency:>2}: {figures['polls_per_s']:>6} polls/s "
-                      f"({figures['polls']} polls in {figures['seconds']} s), "
-                      f"{figures['worker_cpu_ms_per_poll']} ms worker CPU/poll "
-                      f"({figures['worker_cpu_utilisation']} of a core), sandbox {figures['sandbox_cpu_ms_per_poll']} "
-                      f"ms/poll, machine {figures['machine_busy']:.0%} busy, {figures['api_calls_per_poll']} "
-                      f"calls/poll, peak RSS {figures['peak_rss_mb']} MB", flush=True)
-            base = next((p for p in passes if p["concurrency"] == 1), passes[0])
+                report(figures)
+            for processes in args.processes:
+                figures = steady_pass(d, max(args.concurrency), args.connections, args.max_seconds, processes)
+                passes.append(figures)
+                report(figures)
+            base = next((p for p in passes if p["concurrency"] == 1 and p["processes"] == 1), passes[0])
             for p in passes:
                 p["speedup_over_concurrency_1"] = round(p["polls_per_s"] / base["polls_per_s"], 2)  # type: ignore[operator]
             series[f"latency_{latency}_ms"] = passes
@@ -187,6 +210,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100],
                         help="latency the sandbox adds to every API call, one series each")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="cap of each measured pass")
+    parser.add_argument("--processes", type=int, nargs="*", default=[2],
+                        help="also run these many worker processes at the highest concurrency (scale-out on one box)")
     parser.add_argument("--postgres-url", default=postgres_url())
     parser.add_argument("--profile", action="store_true", help="also profile a steady-state pass (cProfile)")
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"])
