@@ -7,13 +7,13 @@ Three figures, measured in the same run:
 - `baseline_naive`: the obvious implementation (every carrier's every name searched in every
   name, per call, no cache), to show what the precompiled index buys.
 
-Run: `python bench/bench_carriers.py [--seconds N]`; writes bench/results/bench_carriers.json.
+Run: `python bench/bench_carriers.py [--seconds N]`; writes bench/results/bench_carriers.json
+(or $KANGLU_BENCH_RESULTS_DIR/bench_carriers.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+
+from results_data import write_results  # noqa: E402
 
 from kanglu.domain.carriers import DEFAULT_REGISTRY, Carrier, CarrierRegistry  # noqa: E402
 from kanglu.domain.shipping import ShippingService, normalise_name  # noqa: E402
@@ -117,10 +119,7 @@ def main() -> None:
     }
     for name, value in figures.items():
         print(f"{name:45} {value:>12,}")
-    out = ROOT / "bench" / "results" / "bench_carriers.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {out.relative_to(ROOT)}")
+    write_results("bench_carriers", result)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ for Tiny's budget) and, in the same run:
 3. *naive*: list the same orders, then GET /pedidos/{id} and GET /notas/{idNotaFiscal} for
    each one (the client every integration starts with; written here, not in product code).
 
-Prints the figures and writes bench/results/bench_tiny_calls.json.
+Prints the figures and writes bench/results/bench_tiny_calls.json (or
+$KANGLU_BENCH_RESULTS_DIR/bench_tiny_calls.json).
 
     python bench/bench_tiny_calls.py [--orders 10000] [--seed 42] [--malformed-rate 0.01]
 """
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the in-memory fakes live in tests/
 
 import httpx  # noqa: E402
+from results_data import write_results  # noqa: E402
 
 from kanglu.adapters.tiny import CallStats, RateLimitPacer, TinyGateway  # noqa: E402
 from kanglu.adapters.tiny.conversion import order_from_detail, order_from_listing  # noqa: E402
@@ -54,7 +56,6 @@ from tests.fakes import FakeDatabase, FakeUnitOfWork  # noqa: E402
 copyreg.pickle(types.MappingProxyType, lambda proxy: (types.MappingProxyType, (dict(proxy),)))
 
 TARGET_CALLS_PER_ORDER = 0.05
-RESULTS = ROOT / "bench" / "results" / "bench_tiny_calls.json"
 
 
 class SharedStateUnitOfWork(FakeUnitOfWork):
@@ -294,9 +295,6 @@ def main() -> int:
         "target_met": per_order <= TARGET_CALLS_PER_ORDER,
         "calls_saved_factor": round(naive_per_order / per_order, 1) if per_order else None,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
     quiet = smart["poll_same_day_nothing_changed"]
     next_day = smart["poll_next_day_nothing_changed"]
     print(f"sandbox account: {args.orders} orders (seed {args.seed}, malformed {args.malformed_rate:.0%})")
@@ -319,7 +317,7 @@ def main() -> int:
               f"{paced['wall_seconds']} s for {paced['imported']} orders")
     print(f"at 120 calls/min: listing-first {result['listing_first']['minutes_of_a_120_per_minute_budget']} min, "
           f"naive {result['naive_baseline']['minutes_of_a_120_per_minute_budget']} min of the account's budget")
-    print(f"written to {RESULTS.relative_to(ROOT)}")
+    write_results("bench_tiny_calls", result)
     return 0 if result["target_met"] and not first["invoices_missed"] else 1
 
 

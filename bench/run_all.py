@@ -2,7 +2,9 @@
 
     python bench/run_all.py [--only NAME ...]
 
-Each script prints its figures and writes bench/results/NAME.json; see bench/README.md.
+Each script prints its figures and writes bench/results/NAME.json (or, when
+KANGLU_BENCH_RESULTS_DIR is set, that folder's NAME.json: see bench/results_data.py); see
+bench/README.md.
 PostgreSQL benchmarks run when KANGLU_BENCH_POSTGRES_URL (or KANGLU_TEST_POSTGRES_URL) is set.
 Every bench/*.py runs (bench_worker and bench_freshness included, each ~1.5 min on SQLite alone,
 ~3 min with PostgreSQL); *_data.py files are helpers, not benchmarks.

@@ -3,13 +3,18 @@ an account's lock is held for its snapshot, and one activity tick, for a demo-si
 one and many small untouched ones. Baseline measured in the same run: writing and fsyncing the same
 bytes, the floor any save pays.
 
-    python bench/sandbox_state_file.py
+    python bench/sandbox_state_file.py [--big-orders 5000] [--accounts 2000]
 
-Writes bench/results/sandbox_state_file.json.
+--big-orders is the size of the big account, --accounts the number of small untouched ones.
+Small values (e.g. `--big-orders 500 --accounts 100`) only check that the script runs: the
+smoke test, tests/bench/test_benchmarks_run.py, uses them.
+
+Writes bench/results/sandbox_state_file.json (or $KANGLU_BENCH_RESULTS_DIR/sandbox_state_file.json).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -20,9 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from results_data import write_results
+
 from kanglu.sandbox import SandboxClock, SandboxServer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "sandbox_state_file.json"
 START = 1_795_000_400
 
 
@@ -72,22 +78,25 @@ def scenario(directory: Path, name: str, orders: int, accounts: int) -> dict[str
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-orders", type=int, default=5_000, help="orders of the big account")
+    parser.add_argument("--accounts", type=int, default=2_000, help="small untouched accounts (50 orders each)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         figures = {
             "demo_200_orders": scenario(Path(directory), "demo", 200, 1),
-            "big_5000_orders": scenario(Path(directory), "big", 5000, 1),
-            "2000_accounts_of_50_untouched": scenario(Path(directory), "many", 50, 2000),
+            f"big_{args.big_orders}_orders": scenario(Path(directory), "big", args.big_orders, 1),
+            f"{args.accounts}_accounts_of_50_untouched": scenario(Path(directory), "many", 50, args.accounts),
         }
     for name, values in figures.items():
         print(name, json.dumps(values))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    write_results("sandbox_state_file", {
         "benchmark": "sandbox_state_file",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average": os.getloadavg()},
         "figures": figures,
-    }, indent=2) + "\n")
+    })
 
 
 if __name__ == "__main__":

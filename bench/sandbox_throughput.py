@@ -2,9 +2,14 @@
 with and without injected latency, sequential (the baseline) and concurrent, against the
 sandbox running in its own process (pages of 50 orders: 200 accounts of 50).
 
-    python bench/sandbox_throughput.py [--requests 600] [--threads 32]
+    python bench/sandbox_throughput.py [--requests 600] [--threads 32] [--accounts 200] [--build-accounts 2000]
 
-Writes bench/results/sandbox_throughput.json.
+--accounts is the number of 50-order accounts the HTTP runs spread over, --build-accounts the
+number built in memory for the build and memory figures. Small values (e.g. `--requests 20
+--threads 4 --accounts 20 --build-accounts 100`) only check that the script runs: the smoke
+test, tests/bench/test_benchmarks_run.py, uses them.
+
+Writes bench/results/sandbox_throughput.json (or $KANGLU_BENCH_RESULTS_DIR/sandbox_throughput.json).
 """
 
 from __future__ import annotations
@@ -24,21 +29,20 @@ import time
 from pathlib import Path
 
 import httpx
+from results_data import write_results
 
 from kanglu.sandbox.accounts import SandboxState
 from kanglu.sandbox.dataset import Dataset
 
-RESULTS = Path(__file__).resolve().parent / "results" / "sandbox_throughput.json"
 
-
-def build_figures() -> dict[str, float]:
+def build_figures(accounts: int = 2_000) -> dict[str, float]:
     started = time.perf_counter()
     Dataset(1, 10_000, time.time()).orders
     one_big = time.perf_counter() - started
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     state = SandboxState()
     started = time.perf_counter()
-    for _ in range(2_000):
+    for _ in range(accounts):
         state.create_account(orders=50)
     created = time.perf_counter() - started
     started = time.perf_counter()
@@ -48,9 +52,9 @@ def build_figures() -> dict[str, float]:
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "build_10000_orders_s": round(one_big, 3),
-        "create_2000_accounts_s": round(created, 3),
+        f"create_{accounts}_accounts_s": round(created, 3),
         "generate_their_50_orders_each_s": round(generated, 3),
-        "rss_growth_2000_accounts_mb": round((rss_after - rss_before) / 1024, 1),
+        f"rss_growth_{accounts}_accounts_mb": round((rss_after - rss_before) / 1024, 1),
     }
 
 
@@ -95,8 +99,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def http_figures(requests: int, threads: int) -> dict[str, object]:
-    """The sandbox in its own process, as `kanglu sandbox` runs it; 200 accounts of 50 orders."""
+def http_figures(requests: int, threads: int, accounts: int = 200) -> dict[str, object]:
+    """The sandbox in its own process, as `kanglu sandbox` runs it; `accounts` accounts of 50 orders."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kanglu.sandbox", "--port", "0", "--orders", "0", "--rate-limit", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -105,13 +109,14 @@ def http_figures(requests: int, threads: int) -> dict[str, object]:
         creds = json.loads(process.stdout.readline())
         base = creds["api_url"].removesuffix("/public-api/v3")
         with httpx.Client(base_url=f"{base}/_sandbox", timeout=120) as control:
-            accounts = control.post("/accounts", json={"count": 200, "orders": 50, "seed": 1}).json()["accounts"]
-            tokens = [control.post(f"/accounts/{a['account_id']}/tokens").json()["access_token"] for a in accounts]
+            made = control.post("/accounts", json={"count": accounts, "orders": 50, "seed": 1}).json()["accounts"]
+            tokens = [control.post(f"/accounts/{a['account_id']}/tokens").json()["access_token"] for a in made]
             drive(creds["api_url"], tokens, len(tokens), 4)  # warm-up: every account generates its orders
             runs: dict[str, object] = {}
             for latency in (0, 50):
                 control.patch("/faults", json={"latency_ms": latency})
-                sequential = drive(creds["api_url"], tokens, max(60, requests // 10), 1)
+                # at least 60 sequential requests, unless fewer were asked for in all
+                sequential = drive(creds["api_url"], tokens, min(requests, max(60, requests // 10)), 1)
                 cpu_before = _cpu_seconds(process.pid)
                 concurrent = drive(creds["api_url"], tokens, requests, threads)
                 concurrent["server_cpu_ms_per_request"] = round(
@@ -132,21 +137,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--accounts", type=int, default=200, help="50-order accounts the HTTP runs spread over")
+    parser.add_argument("--build-accounts", type=int, default=2_000,
+                        help="50-order accounts built in memory for the build and memory figures")
     args = parser.parse_args()
 
-    figures: dict[str, object] = {"build": build_figures()}
+    figures: dict[str, object] = {"build": build_figures(args.build_accounts)}
     print(json.dumps(figures["build"]))
-    figures["http"] = http_figures(args.requests, args.threads)
+    figures["http"] = http_figures(args.requests, args.threads, args.accounts)
     result = {
         "benchmark": "sandbox_throughput",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
                     "load_average": os.getloadavg()},
+        "parameters": {"requests": args.requests, "threads": args.threads, "accounts": args.accounts,
+                       "build_accounts": args.build_accounts},
         "figures": figures,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    write_results("sandbox_throughput", result)
     return 0
 
 

@@ -3,7 +3,6 @@ the machine's description. Not a benchmark itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from results_data import write_results  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
@@ -38,7 +38,6 @@ from kanglu.domain.situacoes import Situacao  # noqa: E402
 from kanglu.domain.tracking_codes import TrackingCode, s10_check_digit  # noqa: E402
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-RESULTS = ROOT / "bench" / "results"
 
 FIRST_NAMES = ["Ana", "Bruno", "Carla", "Diego", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
                "Júlia", "Lucas", "Mariana", "Nicolas", "Patrícia", "Rafael", "Sofia", "Thiago", "Vitória", "Wagner"]
@@ -212,10 +211,7 @@ def database(backend: str, workdir: Path, name: str) -> Iterator[Engine]:
 def write_result(name: str, result: dict[str, object]) -> None:
     if "postgresql" not in result:
         result["postgresql"] = "skipped: set KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written {out.relative_to(ROOT)}")
+    write_results(name, result)
 
 
 def backends() -> list[str]:

@@ -1,0 +1,35 @@
+"""Where every benchmark writes its figures. Not a benchmark itself (run_all.py skips *_data.py).
+
+bench/results/NAME.json by default: the committed figures bench/README.md quotes. When
+KANGLU_BENCH_RESULTS_DIR is set, NAME.json goes to that folder instead, so that a smoke run
+(tests/bench/test_benchmarks_run.py runs every script with tiny arguments) never overwrites the
+committed figures with meaningless ones.
+
+Deliberately free of kanglu and SQLAlchemy imports: the sandbox benchmarks use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS = ROOT / "bench" / "results"
+RESULTS_DIR_VARIABLE = "KANGLU_BENCH_RESULTS_DIR"
+
+
+def results_dir() -> Path:
+    configured = os.environ.get(RESULTS_DIR_VARIABLE)
+    return Path(configured) if configured else DEFAULT_RESULTS
+
+
+def write_results(name: str, result: dict[str, object]) -> Path:
+    """Write `result` as NAME.json in the results folder, say where, and return the path."""
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = (folder / f"{name}.json").resolve()
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"written {shown}", flush=True)
+    return out
