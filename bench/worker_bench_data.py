@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,7 +44,7 @@ from kanglu.domain.jobs import JobKind  # noqa: E402
 from kanglu.domain.secrets import Secret  # noqa: E402
 from kanglu.entrypoints.containers import Container, build_container  # noqa: E402
 from kanglu.entrypoints.settings import Settings  # noqa: E402
-from tests.e2e.worker.harness import deployment_env  # noqa: E402
+from tests.e2e.worker.harness import deployment_env, free_port  # noqa: E402
 
 PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -72,12 +71,6 @@ def machine_busy() -> tuple[float, float]:
     numbers = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = numbers[3] + numbers[4]  # idle + iowait
     return sum(numbers) - idle, sum(numbers)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the sandbox -----------------------------------------------------------------------------
@@ -235,10 +228,6 @@ class Deployment:
             for connection_id in self.connections:
                 u.jobs.schedule(JobKind.POLL, connection_id, now)
             u.commit()
-
-    def polls_done_since(self, since: Any) -> int:
-        return self.scalar("SELECT count(*) FROM jobs WHERE kind = 'poll' AND lease_owner IS NULL "
-                           "AND attempts = 0 AND due_at > :since", since=since)
 
 
 @contextmanager

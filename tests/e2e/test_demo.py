@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.worker.harness import wait_until
-
-IMPORTED_SITUACOES = {1, 7, 5, 6, 2}  # every situação the default mapping does not ignore
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.e2e.worker.harness import free_port, importable_ids, wait_until
 
 
 class Demo:
@@ -90,7 +81,7 @@ def test_demo_connects_imports_stops_and_keeps_its_data(tmp_path: Path) -> None:
         assert integration["status"] == "connected" and integration["account_name"]
 
         truth = httpx.get(f"{demo.sandbox}/_sandbox/accounts/default/orders", timeout=10).json()["orders"]
-        expected = sum(1 for o in truth if o["situacao"] in IMPORTED_SITUACOES and not o["malformed"])
+        expected = len(importable_ids(truth))
         assert expected > 0
         wait_until(lambda: demo.api("GET", "/orders", api_key)["total"] >= expected, timeout=60,
                    what="the demo's worker to import the sandbox's orders")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,21 @@ from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql.schema import upgrade_to_head
 from kanglu.application.commands import BeginConnection, CompleteConnection, CreateMerchant, SaveErpCredentials
 from kanglu.domain.secrets import Secret
+from kanglu.domain.situacoes import DEFAULT_ACTIONS
 from kanglu.entrypoints.containers import Container, build_container
 from kanglu.entrypoints.settings import CALLBACK_PATH, Settings
 from kanglu.sandbox.accounts import Account
 from kanglu.sandbox.server import SandboxServer
 
 PUBLIC_URL = "http://127.0.0.1:8000"
+# A new connection's status mapping: every situação it does not ignore is imported.
+MAPPED_SITUACOES = frozenset(int(s) for s in DEFAULT_ACTIONS)
+
+
+def importable_ids(truth: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The Tiny order ids a first import brings in, from the sandbox's own view (`truth`):
+    well-formed and in a situação the default mapping does not ignore."""
+    return {o["id"] for o in truth if o["situacao"] in MAPPED_SITUACOES and not o["malformed"]}
 
 
 @attrs.define
@@ -121,9 +131,6 @@ class Deployment:
         with self.container.adapters.engine().connect() as connection:
             return connection.execute(text(sql), params).scalar()
 
-    def connection_status(self, connection_id: int) -> str:
-        return self.scalar("SELECT status FROM erp_connections WHERE id = :id", id=connection_id)
-
     def orders_of(self, connection_id: int) -> list[Any]:
         return self.rows("SELECT * FROM orders WHERE connection_id = :id ORDER BY erp_order_id", id=connection_id)
 
@@ -178,6 +185,13 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], Any], *, timeout: float = 60, every: float = 0.2, what: str = "") -> Any:

@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.worker.harness import Deployment, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.e2e.worker.harness import Deployment, free_port, importable_ids, wait_until
 
 
 def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -34,17 +27,12 @@ def value(metrics: dict[Any, float], name: str, **labels: str) -> float:
     return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def expected_imports(world: Deployment, account: Any) -> int:
-    imported_situacoes = {1, 7, 5, 6, 2}  # the default mapping's non-ignored situações
-    return sum(1 for o in world.truth(account) if o["situacao"] in imported_situacoes and not o["malformed"])
-
-
 def test_metrics_and_logs_of_a_running_worker(sqlite_world: Deployment) -> None:
     world = sqlite_world
     account = world.new_account(orders=40, seed=21)
     connection_id = world.connect(account)
     world.sandbox_call("PATCH", f"/accounts/{account.id}/faults?scope=api", force_errors=[503])
-    expected = expected_imports(world, account)
+    expected = len(importable_ids(world.truth(account)))
     port = free_port()
     worker = world.start_worker(concurrency=2, env={"KANGLU_METRICS_PORT": str(port)})
     url = f"http://127.0.0.1:{port}/metrics"

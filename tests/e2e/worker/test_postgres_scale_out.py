@@ -13,17 +13,12 @@ import pytest
 from dependency_injector import providers
 
 from kanglu.sandbox.accounts import Account
-from tests.e2e.worker.harness import Deployment, WorkerProcess, wait_until
+from tests.e2e.worker.harness import Deployment, WorkerProcess, importable_ids, wait_until
 from tests.fakes import FakePasswordHasher
-
-# The issue's default mapping: Faturada, Pronto Envio, Enviada imported; Entregue marks
-# delivered, Cancelada cancels (both create the order when new); every other situação ignored.
-MAPPED_SITUACOES = {1, 7, 5, 6, 2}
-
 
 def expected_orders(d: Deployment, account: Account) -> set[int]:
     """The Tiny order ids Kanglu must hold for `account`, from the sandbox's own view."""
-    return {o["id"] for o in d.truth(account) if o["situacao"] in MAPPED_SITUACOES and o["malformed"] is None}
+    return importable_ids(d.truth(account))
 
 
 def log_records(output: str) -> list[dict[str, Any]]:

@@ -21,21 +21,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from kanglu.domain.jobs import JobKind
-from kanglu.domain.situacoes import StatusMapping
 from kanglu.sandbox.accounts import Account
-from tests.e2e.worker.harness import Deployment, wait_until
+from tests.e2e.worker.harness import Deployment, importable_ids, wait_until
 
 PAGE = 100  # the gateway's page size on GET /pedidos
 PEDIDOS = "GET /pedidos"
 
 
 # -- what the sandbox says, what the database holds ------------------------------------------
-
-def expected_ids(truth: Iterable[dict[str, Any]]) -> list[int]:
-    """Orders a first import brings in with the default mapping: well-formed, in a mapped situação."""
-    imported = {int(s) for s in StatusMapping.default().imported_situacoes}
-    return [o["id"] for o in truth if o["malformed"] is None and o["situacao"] in imported]
-
 
 def imported_ids(d: Deployment, connection_id: int) -> list[int]:
     return [int(r.erp_order_id) for r in d.rows(
@@ -111,7 +104,7 @@ def test_a_worker_killed_mid_poll_leaves_whole_pages_and_a_rerun_imports_the_res
         account = d.new_account(orders=orders, seed=11, settings={"rate_limit": 0}, faults={"latency_ms": 150})
         cid = d.connect(account)
         truth = d.truth(account)
-        expected = expected_ids(truth)
+        expected = importable_ids(truth)
         assert len(truth) == orders and 0 < len(expected) < orders
 
         worker = d.start_worker(concurrency=2)
@@ -165,7 +158,7 @@ def test_a_stop_signal_mid_poll_exits_promptly_and_frees_the_lease_for_the_next_
         account = d.new_account(orders=orders, seed=12, settings={"rate_limit": 0}, faults={"latency_ms": 150})
         cid = d.connect(account)
         truth = d.truth(account)
-        expected = expected_ids(truth)
+        expected = importable_ids(truth)
 
         worker = d.start_worker(concurrency=2)
         wait_until(lambda: 0 < order_count(d, cid) < len(expected), timeout=60, every=0.05,
@@ -214,7 +207,7 @@ def _run_worker_through_an_outage(d: Deployment, cut: Any, worker_env: dict[str,
     ]
     connections = {a.id: d.connect(a) for a in accounts}
     truths = {a.id: d.truth(a) for a in accounts}
-    expected = {a.id: expected_ids(truths[a.id]) for a in accounts}
+    expected = {a.id: importable_ids(truths[a.id]) for a in accounts}
     total = sum(len(e) for e in expected.values())
 
     def all_orders() -> int:

@@ -21,10 +21,9 @@ from sqlalchemy import bindparam, text
 
 from kanglu.adapters.sql.types import UtcDateTime
 from kanglu.domain.secrets import Sealed
-from kanglu.domain.situacoes import DEFAULT_ACTIONS, INVOICED_SITUACOES
-from tests.e2e.worker.harness import Deployment, wait_until
+from kanglu.domain.situacoes import INVOICED_SITUACOES
+from tests.e2e.worker.harness import MAPPED_SITUACOES, Deployment, importable_ids, wait_until
 
-MAPPED = frozenset(int(s) for s in DEFAULT_ACTIONS)  # a new connection's status mapping
 ORDERS = 20  # one page per account: small, fast, and enough to tell "all" from "none"
 
 pytestmark = pytest.mark.timeout(240)
@@ -33,16 +32,11 @@ pytestmark = pytest.mark.timeout(240)
 # -- what the sandbox says should be imported ----------------------------------------------------
 
 
-def importable(truth: list[dict[str, Any]]) -> set[int]:
-    """Orders a new connection imports: a mapped situação and nothing malformed."""
-    return {o["id"] for o in truth if o["situacao"] in MAPPED and o["malformed"] is None}
-
-
 def refused(truth: list[dict[str, Any]]) -> set[int]:
     """Malformed orders Kanglu sees as such. A bad CPF/CNPJ or tracking code is in the listing
     whatever the situação; a bad access key only in the invoice, which is fetched for the
     invoiced situações the mapping imports."""
-    invoiced = {int(s) for s in INVOICED_SITUACOES} & MAPPED
+    invoiced = {int(s) for s in INVOICED_SITUACOES} & MAPPED_SITUACOES
     return {
         o["id"] for o in truth
         if o["malformed"] is not None and (o["malformed"] != "chave_acesso_invalida" or o["situacao"] in invoiced)
@@ -76,7 +70,7 @@ def as_utc(value: Any) -> datetime:
 
 def assert_healthy(d: Deployment, connection_id: int, account: Any) -> None:
     """Fully imported by a completed poll; connected, no error, next poll regular."""
-    assert imported_ids(d, connection_id) == importable(d.truth(account))
+    assert imported_ids(d, connection_id) == importable_ids(d.truth(account))
     row = connection(d, connection_id)
     assert (row.status, row.last_error, row.poll_offset) == ("connected", None, None)
     assert row.poll_cursor is not None and row.last_sync_at is not None
@@ -97,6 +91,17 @@ def assert_retry_within_a_minute(poll: Any) -> None:
     """A transient failure retries after min(poll interval, 1 min): 60 s in these tests."""
     left = (as_utc(poll.due_at) - datetime.now(UTC)).total_seconds()
     assert 30 < left <= 60, f"the poll is due in {left:.1f} s"
+
+
+def assert_poll_failed_and_retries(d: Deployment, connection_id: int, reason: str) -> None:
+    """A transient failure: still connected, nothing read to the end (no cursor, no page kept),
+    the reason shown to the merchant and kept on the job, one attempt, retried within a minute."""
+    row = connection(d, connection_id)
+    assert (row.status, row.poll_cursor, row.poll_offset) == ("connected", None, None)
+    assert row.last_error == f"Sincronização: {reason}"
+    poll = job(d, "poll", connection_id)
+    assert (poll.last_error, poll.attempts, poll.lease_owner) == (reason, 1, None)
+    assert_retry_within_a_minute(poll)
 
 
 def make_due(d: Deployment, kind: str, connection_id: int) -> None:
@@ -215,7 +220,7 @@ def test_a_rate_limit_reached_mid_poll_keeps_the_pages_already_imported(sqlite_d
         watch.run_once()
 
         assert_healthy(d, calm_id, calm)
-        expected = importable(d.truth(tight))
+        expected = importable_ids(d.truth(tight))
         first_page = imported_ids(d, tight_id)
         assert first_page and first_page < expected  # page one, whole; not the rest
         row = connection(d, tight_id)
@@ -255,13 +260,9 @@ def test_5xx_burst_beyond_the_retry_budget_is_rescheduled_and_a_short_one_absorb
         # The broken one: three attempts, nothing half-imported, the reason kept for the merchant.
         assert api_statuses(d, broken) == {"500": 1, "503": 1, "502": 1}
         assert imported_ids(d, broken_id) == set()
-        row = connection(d, broken_id)
-        assert (row.status, row.poll_cursor, row.poll_offset) == ("connected", None, None)
-        reason = "o Tiny está com instabilidade (HTTP 502); a sincronização será tentada de novo"
-        assert row.last_error == f"Sincronização: {reason}"
-        poll = job(d, "poll", broken_id)
-        assert (poll.last_error, poll.attempts, poll.lease_owner) == (reason, 1, None)
-        assert_retry_within_a_minute(poll)
+        assert_poll_failed_and_retries(
+            d, broken_id, "o Tiny está com instabilidade (HTTP 502); a sincronização será tentada de novo"
+        )
 
         make_due(d, "poll", broken_id)
         watch.run_once()
@@ -289,12 +290,9 @@ def test_answers_slower_than_the_timeout_are_given_up_on_time(sqlite_deployment:
         assert_healthy(d, calm_id, calm)
         assert_healthy(d, slowish_id, slowish)  # one timeout, retried within the same run
         assert imported_ids(d, stuck_id) == set()
-        row = connection(d, stuck_id)
-        reason = "o Tiny demorou demais para responder; a sincronização será tentada de novo"
-        assert (row.status, row.last_error, row.poll_cursor) == ("connected", f"Sincronização: {reason}", None)
-        poll = job(d, "poll", stuck_id)
-        assert (poll.last_error, poll.attempts, poll.lease_owner) == (reason, 1, None)
-        assert_retry_within_a_minute(poll)
+        assert_poll_failed_and_retries(
+            d, stuck_id, "o Tiny demorou demais para responder; a sincronização será tentada de novo"
+        )
 
         make_due(d, "poll", stuck_id)
         watch.run_once()
@@ -351,7 +349,7 @@ def test_malformed_orders_are_recorded_and_the_rest_imported(sqlite_deployment: 
         calm = d.new_account(orders=ORDERS, seed=52)
         messy_id, calm_id = connect_all(d, watch, (messy, calm))
         truth = d.truth(messy)
-        kinds = {o["malformed"] for o in truth if o["malformed"] and o["situacao"] in MAPPED}
+        kinds = {o["malformed"] for o in truth if o["malformed"] and o["situacao"] in MAPPED_SITUACOES}
         assert kinds == {"cpf_invalido", "chave_acesso_invalida", "codigo_rastreamento_invalido"}
 
         watch.run_once()
