@@ -140,13 +140,15 @@ class OrderImporter:
             if order is not None and order.fingerprint == import_signature(snapshot, action, carrier):
                 report.unchanged += 1
             else:
-                if order is None:
-                    order = Order.new(connection.merchant_id, connection.id, snapshot, now)
-                    uow.orders.add(order)
                 if customers is None:
+                    # Read before the first new order is added: a query after it would flush
+                    # that order on its own, a second flush per page.
                     customers = _CustomerIndex(
                         uow, connection.merchant_id, [s.customer for s, _, _ in to_write if s.customer]
                     )
+                if order is None:
+                    order = Order.new(connection.merchant_id, connection.id, snapshot, now)
+                    uow.orders.add(order)
                 customer = customers.resolve(snapshot.customer) if snapshot.customer else None
                 requests = order.apply(snapshot, action, carrier, customer, now)
                 for request in requests:
