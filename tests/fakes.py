@@ -17,7 +17,7 @@ from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGr
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
 from kanglu.domain.secrets import Sealed, Secret
@@ -226,6 +226,9 @@ class FakeOrders(_Repo):
             if o.connection_id == connection_id and o.erp_order_id in wanted
         }
 
+    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
+        return {erp_id: order.invoice for erp_id, order in self.by_erp_ids(connection_id, erp_ids).items()}
+
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         return [
             o
@@ -310,7 +313,7 @@ class FakeJobs(_Repo):
             job.attempts += 1
         return due
 
-    def finish(self, job: Job, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
+    def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
         current = self.s.jobs.get((job.kind, job.subject_id))
         if current is None or current.lease_owner != owner:
             return False

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import attrs
@@ -6,6 +7,7 @@ from kanglu.application.commands import PollOrders
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.use_cases.poll_orders import PollOutcome
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.jobs import JobKind
 from kanglu.domain.money import Money
 from kanglu.domain.orders import Invoice, MalformedOrder
 from kanglu.domain.shipping import ShippingFamily, ShippingService
@@ -241,3 +243,58 @@ def test_a_tracking_code_added_later_on_the_invoice_only_is_imported() -> None:
     world.poll()(PollOrders(cid))
     (order,) = world.uow.read().orders.all()
     assert order.tracking_code == s10(1) and order.tracking_status.value == "tracking"
+
+
+def _lease_poll_job(world, cid: int, owner: str):  # type: ignore[no-untyped-def]
+    with world.uow() as uow:
+        uow.jobs.schedule(JobKind.POLL, cid, world.clock.now())
+        [job] = [j for j in uow.jobs.claim(owner, world.clock.now(), timedelta(minutes=5), 10) if j.subject_id == cid
+                 and j.kind is JobKind.POLL]
+        uow.commit()
+    return job
+
+
+def test_a_completed_poll_releases_its_job_with_its_last_page() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    _lease_poll_job(world, cid, "worker-a")
+    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
+    job = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert (job.lease_owner, job.lease_expires_at, job.attempts) == (None, None, 0)
+    assert job.due_at == result.next_due_at
+
+
+def test_a_poll_whose_lease_was_lost_says_so_and_leaves_the_job_to_its_new_owner() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    _lease_poll_job(world, cid, "worker-b")  # worker-a's lease expired and worker-b took the job
+    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is False
+    assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-b"
+    assert len(world.uow.read().orders.all()) == 3  # the import itself stands: it is idempotent
+
+
+def test_an_interrupted_poll_leaves_its_job_to_the_caller() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    _lease_poll_job(world, cid, "worker-a")
+    world.gateway.faults.append(("orders", TransientFailure("HTTP 503")))
+    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert result.outcome is PollOutcome.RETRY and result.lease_kept is None
+    assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
+    # Without a lease owner (a poll run by hand) no job is touched.
+    world.gateway.faults.clear()
+    assert world.poll()(PollOrders(cid)).lease_kept is None
+    assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
+
+
+def test_a_poll_that_found_nothing_logs_at_debug_one_that_imported_at_info(caplog) -> None:  # type: ignore[no-untyped-def]
+    world, cid = connected_world()
+    seed(world, 2)
+    caplog.set_level(logging.DEBUG, logger="kanglu.application.use_cases.poll_orders")
+    world.poll()(PollOrders(cid))
+    world.clock.advance(hours=2)  # past the overlap: the next listing is empty
+    world.poll()(PollOrders(cid))
+    completed = [r for r in caplog.records if r.getMessage() == "poll completed"]
+    assert [(r.levelno, r.imported) for r in completed] == [(logging.INFO, 2), (logging.DEBUG, 0)]

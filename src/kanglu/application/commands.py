@@ -50,6 +50,9 @@ class RefreshToken:
 @attrs.frozen
 class PollOrders:
     connection_id: int
+    # The worker holding the poll job's lease: a poll that completes releases the job and sets
+    # its next run in the same transaction as its last page (one write, not two).
+    lease_owner: str | None = None
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import attrs
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
 from kanglu.domain.secrets import Sealed, Secret
@@ -203,6 +203,11 @@ class OrderRepository(Protocol):
 
     def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]: ...
 
+    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
+        """The stored invoice of each of those orders that is stored (None: stored without one);
+        a light read, without the orders' customers and shipments."""
+        ...
+
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         """Orders of that shipping service whose carrier is still unknown."""
         ...
@@ -252,7 +257,7 @@ class JobRepository(Protocol):
         """Due jobs whose lease is free or expired, leased to `owner`, oldest due first."""
         ...
 
-    def finish(self, job: Job, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
+    def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
         """Release the lease and set the next run (None deletes the job). False when the lease
         was lost to another worker meanwhile: the result is then not recorded."""
         ...

@@ -32,6 +32,9 @@ class JobResult:
     imported: int = 0
     failed_orders: int = 0
     delivered: int = 0
+    # Set when the job released its own lease with its last write (a completed poll): whether
+    # the lease was still ours. None: the worker records the result.
+    lease_kept: bool | None = None
 
 
 class JobHandlers:
@@ -59,10 +62,10 @@ class JobHandlers:
                 renewal = self._refresh()(RefreshToken(job.subject_id))
                 return JobResult(job.kind, renewal.outcome.value, renewal.next_due_at, renewal.reason)
             if job.kind is JobKind.POLL:
-                poll = self._poll()(PollOrders(job.subject_id))
+                poll = self._poll()(PollOrders(job.subject_id, lease_owner=owner))
                 return JobResult(
                     job.kind, poll.outcome.value, poll.next_due_at, poll.reason,
-                    imported=poll.report.imported, failed_orders=poll.report.failed,
+                    imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=poll.lease_kept,
                 )
             delivery = self._deliver()(DeliverTrackingRequests(owner=owner, limit=self._outbox_batch))
             now = self._clock.now()

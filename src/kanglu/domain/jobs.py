@@ -14,6 +14,14 @@ class JobKind(enum.StrEnum):
     DELIVER_OUTBOX = "deliver_outbox"
 
 
+@attrs.frozen
+class JobKey:
+    """Which job: there is one per (kind, subject)."""
+
+    kind: JobKind
+    subject_id: int
+
+
 @attrs.define(slots=False, eq=False)
 class Job:
     """A due time and, while a worker runs it, a lease that expires if the worker dies."""

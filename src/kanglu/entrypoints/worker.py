@@ -222,7 +222,7 @@ class Worker:
             self._outbox_due_now()
         if self._on_result:
             self._on_result(result, job)
-        kept = self._record(job, result)
+        kept = result.lease_kept if result.lease_kept is not None else self._record(job, result)
         if kept is None:
             return
         if not kept:

@@ -273,6 +273,40 @@ def test_order_round_trip_with_customer_invoice_shipping_and_shipments(uow: SqlU
         assert u.orders.get(merchant_id + 1, loaded.id) is None
 
 
+def test_stored_invoices_of_some_orders(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    merchant_id, connection_id = ids
+    with uow() as u:
+        with_invoice = new_order(merchant_id, connection_id, 1)
+        with_invoice.invoice = erp_order(1).invoice
+        u.orders.add(with_invoice)
+        u.orders.add(new_order(merchant_id, connection_id, 2))  # stored, no invoice yet
+        u.commit()
+    with uow() as u:
+        # 3 was never stored: absent, unlike 2, which is stored without an invoice.
+        assert u.orders.invoices(connection_id, [1, 2, 3]) == {1: erp_order(1).invoice, 2: None}
+        assert u.orders.invoices(connection_id + 1, [1, 2]) == {}
+        assert u.orders.invoices(connection_id, []) == {}
+
+
+def test_new_rows_of_a_flush_get_ids_in_the_order_they_were_added(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    """Ids are given before the flush (one query per table): they follow the order of `add`
+    (the outbox's per-order ordering relies on it) and never collide with stored rows."""
+    merchant_id, connection_id = ids
+    with uow() as u:
+        u.orders.add(new_order(merchant_id, connection_id, 100))
+        u.commit()
+    with uow() as u:
+        batch = [new_order(merchant_id, connection_id, erp_id) for erp_id in (7, 3, 9, 1)]
+        for order in batch:
+            u.orders.add(order)
+        u.commit()
+    with uow() as u:
+        stored = u.session.execute(select(t.orders.c.id, t.orders.c.erp_order_id).order_by(t.orders.c.id)).all()
+    assert [erp_id for _, erp_id in stored] == [100, 7, 3, 9, 1]
+    assert [o.id for o in batch] == [i for i, erp_id in stored if erp_id != 100]
+    assert len({i for i, _ in stored}) == 5
+
+
 def test_one_order_per_connection_and_erp_id(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
     merchant_id, connection_id = ids
     with uow() as u:

@@ -14,9 +14,9 @@ from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.orders import Order
+from kanglu.domain.orders import Invoice, Order
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import OutboxMessage
@@ -156,6 +156,16 @@ class SqlOrderRepository(_Repository):
         c = t.orders.c
         found = self._session.scalars(select(Order).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted)))
         return {order.erp_order_id: order for order in found}
+
+    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
+        wanted = set(erp_ids)
+        if not wanted:
+            return {}
+        c = t.orders.c
+        rows = self._session.execute(
+            select(c.erp_order_id, c.invoice).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
+        )
+        return {erp_id: invoice for erp_id, invoice in rows}
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         c = t.orders.c
@@ -297,7 +307,7 @@ class SqlJobRepository(_Repository):
         self._session.flush()
         return jobs
 
-    def finish(self, job: Job, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
+    def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
         j = t.jobs.c
         # One conditional statement: the lease is checked and released atomically.
         mine = and_(j.kind == job.kind, j.subject_id == job.subject_id, j.lease_owner == owner)

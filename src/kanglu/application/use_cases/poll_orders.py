@@ -6,7 +6,8 @@ resumes from the page it did not finish, and the cursor moves only when the wind
 to the end. The ERP is asked for every situação at once: an order that leaves the mapped
 situações is seen leaving, and one page costs one call however many situações are mapped.
 
-A poll where nothing changed costs one read transaction, one API call and one write.
+A poll where nothing changed costs one read transaction, one API call and one write, which
+also releases the poll job and sets its next run when the worker says whose lease it holds.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
-from kanglu.domain.situacoes import INVOICED_SITUACOES, Action
+from kanglu.domain.jobs import JobKey, JobKind
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,24 @@ class PollResult:
     report: ImportReport = attrs.field(factory=ImportReport)
     pages: int = 0
     reason: str | None = None
+    # Whether the poll job's lease was still ours when the poll released it with its last
+    # page (PollOrders.lease_owner); None: the poll did not release it, the caller does.
+    lease_kept: bool | None = None
 
 
 @attrs.frozen
 class _Start:
     progress: PollProgress
-    families: dict[int, int | None]
     token_version: int
+
+
+@attrs.frozen
+class _Stored:
+    """What one read of the database tells about a page's orders before they are imported."""
+
+    mapping: StatusMapping
+    families: dict[int, int | None]
+    invoices: dict[int, Invoice | None]  # the page's orders already stored, and their invoices
 
 
 class PollOrdersByStatus:
@@ -97,28 +110,39 @@ class PollOrdersByStatus:
         start = self._start(command.connection_id, tokens)
         if start is None:
             return PollResult(PollOutcome.SKIPPED, None)
-        progress, families = start.progress, start.families
+        progress = start.progress
+        families: dict[int, int | None] | None = None  # read with the first page that lists orders
         report = ImportReport()
         pages = 0
         try:
             while True:
                 page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
-                orders = [i for i in page.items if isinstance(i, ErpOrder)]
-                unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
-                if unknown:
-                    families = self._refresh_families(command.connection_id, tokens, families)
-                items = self._with_invoices(command.connection_id, tokens, page.items)
+                items: list[ErpOrder | MalformedOrder] = list(page.items)
+                mapping: StatusMapping | None = None
+                if items:  # an empty page (nothing changed: most polls) needs no read, no import
+                    stored = self._stored(command.connection_id, items, families)
+                    mapping, families = stored.mapping, stored.families
+                    orders = [i for i in items if isinstance(i, ErpOrder)]
+                    unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
+                    if unknown:
+                        families = self._refresh_families(command.connection_id, tokens, families)
+                    items = self._with_invoices(tokens, items, stored)
                 with self._uow() as uow:
                     connection = self._pollable(uow, command.connection_id)
                     if connection is None:
                         return PollResult(PollOutcome.SKIPPED, None, report, pages)
                     now = self._clock.now()
-                    if items:  # an empty page (nothing changed: most polls) needs no mapping, no import
-                        mapping = uow.status_mappings.get(command.connection_id)
+                    if mapping is not None:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
+                    lease_kept = None
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)
+                        next_due = self.next_regular_run(started, now)
+                        if command.lease_owner is not None:
+                            lease_kept = uow.jobs.finish(
+                                JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due
+                            )
                     else:
                         connection.advance_poll(progress, page.next_offset)
                     uow.commit()
@@ -135,23 +159,39 @@ class PollOrdersByStatus:
             self._disconnect(command.connection_id, exc)
             return PollResult(PollOutcome.DISCONNECTED, None, report, pages, exc.message)
 
-        log.info(
+        # A poll that found nothing new is the common case (a connection polled every minute):
+        # at INFO it would be a line per merchant per minute; the polls metric counts it anyway.
+        quiet = pages == 1 and not (report.imported or report.failed)
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
             "poll completed",
             extra={"connection_id": command.connection_id, "pages": pages, "imported": report.imported,
                    "unchanged": report.unchanged, "failed": report.failed, "ignored": report.ignored},
         )
-        return PollResult(PollOutcome.COMPLETED, self.next_regular_run(started, self._clock.now()), report, pages)
+        return PollResult(PollOutcome.COMPLETED, next_due, report, pages, lease_kept=lease_kept)
 
     def _start(self, connection_id: int, tokens: ConnectionTokens) -> _Start | None:
-        """One read: the window, the cached shipping families and the access token."""
+        """One read: the window and the access token."""
         with self._uow() as uow:
             connection = self._pollable(uow, connection_id)
             if connection is None or connection.access_token is None:
                 return None
             progress = connection.poll_window(self._clock.now(), self._overlap, self._backfill)
-            known = uow.shipping_families.for_connection(connection_id)
             tokens.preload(self._box.open(connection.access_token), connection.token_version)
-            return _Start(progress, {sid: f.family for sid, f in known.items()}, connection.token_version)
+            return _Start(progress, connection.token_version)
+
+    def _stored(
+        self, connection_id: int, items: Sequence[ErpOrder | MalformedOrder], families: dict[int, int | None] | None
+    ) -> _Stored:
+        """One read for a page that lists orders: the status mapping, the page's orders already
+        stored with their invoices, and (once per poll) the cached shipping families."""
+        erp_ids = [i.erp_order_id for i in items if isinstance(i, ErpOrder)]
+        with self._uow() as uow:
+            mapping = uow.status_mappings.get(connection_id)
+            if families is None:
+                families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection_id).items()}
+            invoices = uow.orders.invoices(connection_id, erp_ids) if erp_ids else {}
+        return _Stored(mapping, families, invoices)
 
     def _disconnect(self, connection_id: int, exc: ReauthorizationRequired) -> None:
         """The ERP refused the API call for good (a 403, or a 401 right after a renewal): the
@@ -185,7 +225,7 @@ class PollOrdersByStatus:
         return merged
 
     def _with_invoices(
-        self, connection_id: int, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder]
+        self, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder], stored: _Stored
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
         for the orders that should have one by now. No transaction stays open during the call.
@@ -197,12 +237,7 @@ class PollOrdersByStatus:
         missing = [i for i in items if isinstance(i, ErpOrder) and i.invoice is None]
         if not missing:
             return list(items)
-        with self._uow() as uow:
-            mapping = uow.status_mappings.get(connection_id)
-            stored: dict[int, Order] = uow.orders.by_erp_ids(connection_id, [o.erp_order_id for o in missing])
-            known: dict[int, Invoice] = {
-                erp_id: order.invoice for erp_id, order in stored.items() if order.invoice is not None
-            }
+        known = {erp_id: invoice for erp_id, invoice in stored.invoices.items() if invoice is not None}
         # A tracking code often appears on the NF-e after the import: while the order has none
         # of its own and its stored invoice has none either, the invoice is looked up again.
         stale = {
@@ -215,7 +250,7 @@ class PollOrdersByStatus:
             for o in missing
             if (o.erp_order_id not in known or o.erp_order_id in stale)
             and o.situacao in INVOICED_SITUACOES
-            and (mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored)
+            and (stored.mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored.invoices)
         ]
         fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
         result: list[ErpOrder | MalformedOrder] = []
