@@ -160,6 +160,10 @@ class FakeConnections(_Repo):
         self.locks += 1
         return self.get(connection_id)
 
+    def reattach(self, connection: ErpConnection) -> ErpConnection:
+        assert connection.id is not None
+        return self.s.connections[connection.id]  # this unit of work's copy of the stored row
+
     def all(self) -> Iterable[ErpConnection]:
         return list(self.s.connections.values())
 
@@ -210,7 +214,7 @@ class FakeCustomers(_Repo):
 
 class FakeOrders(_Repo):
     def add(self, order: Order) -> None:
-        assert not self.by_erp_ids(order.connection_id, [order.erp_order_id]), "unique order violated"
+        assert not self._matching(order.connection_id, [order.erp_order_id]), "unique order violated"
         order.id = self._new_id()
         self.s.orders[order.id] = order
 
@@ -219,6 +223,9 @@ class FakeOrders(_Repo):
         return order if order is not None and order.merchant_id == merchant_id else None
 
     def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]:
+        return self._matching(connection_id, erp_ids)
+
+    def _matching(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]:
         wanted = set(erp_ids)
         return {
             o.erp_order_id: o
@@ -226,8 +233,11 @@ class FakeOrders(_Repo):
             if o.connection_id == connection_id and o.erp_order_id in wanted
         }
 
+    def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
+        return {erp_id: order.fingerprint for erp_id, order in self._matching(connection_id, erp_ids).items()}
+
     def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
-        return {erp_id: order.invoice for erp_id, order in self.by_erp_ids(connection_id, erp_ids).items()}
+        return {erp_id: order.invoice for erp_id, order in self._matching(connection_id, erp_ids).items()}
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         return [

@@ -54,6 +54,22 @@ def test_the_same_payload_twice_changes_nothing() -> None:
     assert world.uow.db.commits == commits + 1
 
 
+def test_only_orders_that_changed_are_loaded_whole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A poll's overlap re-lists orders that did not change: their stored signature is enough."""
+    from tests.fakes import FakeOrders
+
+    world, cid = connected_world()
+    run(world, cid, erp_order(1), erp_order(2), erp_order(3))
+    loaded: list[list[int]] = []
+    original = FakeOrders.by_erp_ids
+    monkeypatch.setattr(FakeOrders, "by_erp_ids",
+                        lambda self, c, ids: loaded.append(sorted(ids)) or original(self, c, ids))
+    report = run(world, cid, erp_order(1), erp_order(2, situacao=Situacao.ENTREGUE), erp_order(3), erp_order(4))
+    assert (report.unchanged, report.imported) == (2, 2)
+    assert loaded == [[2]]  # 4 is new: nothing to load; 1 and 3 are unchanged
+    assert {o.erp_order_id: o.tracking_status for o in orders(world)}[2] is ShipmentStatus.DELIVERED
+
+
 def test_tracking_code_arriving_later_starts_tracking_then() -> None:
     world, cid = connected_world()
     run(world, cid, erp_order(1, situacao=Situacao.FATURADA, tracking_code=None))

@@ -9,7 +9,7 @@ from datetime import datetime
 import attrs
 
 from kanglu.application.ports import UnitOfWork
-from kanglu.domain.carriers import CarrierRegistry
+from kanglu.domain.carriers import Carrier, CarrierRegistry
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer, CustomerData
 from kanglu.domain.import_failures import ImportFailure
@@ -115,46 +115,53 @@ class OrderImporter:
                 latest.pop(bad.erp_order_id, None)
 
         erp_ids = list(latest) + [m.erp_order_id for m in malformed if m.erp_order_id is not None]
-        existing = uow.orders.by_erp_ids(connection.id, latest) if latest else {}
+        # Stored orders are compared by their import signature first: the overlap of every poll
+        # re-lists orders that have not changed, and those need no loading at all.
+        stored = uow.orders.fingerprints(connection.id, latest) if latest else {}
         failures = uow.import_failures.for_erp_ids(connection.id, erp_ids) if erp_ids else {}
 
-        to_write: list[tuple[ErpOrder, Action, Order | None]] = []
+        to_write: list[tuple[ErpOrder, Action]] = []
         for snapshot in latest.values():
             if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
                 snapshot = attrs.evolve(
                     snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id])
                 )
             action = mapping.action_for(snapshot.situacao)
-            order = existing.get(snapshot.erp_order_id)
-            if order is None and action is Action.IGNORE:
+            if snapshot.erp_order_id not in stored and action is Action.IGNORE:
                 report.ignored += 1
                 continue
-            to_write.append((snapshot, action, order))
+            to_write.append((snapshot, action))
 
-        # Read only when needed: the overlap of every poll re-lists orders that are ignored or
-        # unchanged, and those need neither the carrier mappings nor the customers.
+        # Read only when needed: ignored or unchanged orders need neither the carrier mappings
+        # nor the customers.
         merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id) if to_write else {}
-        customers: _CustomerIndex | None = None
-        for snapshot, action, order in to_write:
+        changed: list[tuple[ErpOrder, Action, Carrier | None]] = []
+        for snapshot, action in to_write:
             carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, merchant_mappings)
-            if order is not None and order.fingerprint == import_signature(snapshot, action, carrier):
+            if stored.get(snapshot.erp_order_id) == import_signature(snapshot, action, carrier):
                 report.unchanged += 1
             else:
-                if customers is None:
-                    # Read before the first new order is added: a query after it would flush
-                    # that order on its own, a second flush per page.
-                    customers = _CustomerIndex(
-                        uow, connection.merchant_id, [s.customer for s, _, _ in to_write if s.customer]
-                    )
-                if order is None:
-                    order = Order.new(connection.merchant_id, connection.id, snapshot, now)
-                    uow.orders.add(order)
-                customer = customers.resolve(snapshot.customer) if snapshot.customer else None
-                requests = order.apply(snapshot, action, carrier, customer, now)
-                for request in requests:
-                    uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
-                report.imported += 1
-                report.tracking_requests += len(requests)
+                changed.append((snapshot, action, carrier))
+        again = [s.erp_order_id for s, _, _ in changed if s.erp_order_id in stored]
+        existing = uow.orders.by_erp_ids(connection.id, again) if again else {}
+        customers = (
+            _CustomerIndex(uow, connection.merchant_id, [s.customer for s, _, _ in changed if s.customer])
+            if changed
+            else None
+        )
+        for snapshot, action, carrier in changed:
+            assert customers is not None
+            order = existing.get(snapshot.erp_order_id)
+            if order is None:
+                order = Order.new(connection.merchant_id, connection.id, snapshot, now)
+                uow.orders.add(order)
+            customer = customers.resolve(snapshot.customer) if snapshot.customer else None
+            requests = order.apply(snapshot, action, carrier, customer, now)
+            for request in requests:
+                uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
+            report.imported += 1
+            report.tracking_requests += len(requests)
+        for snapshot, _ in to_write:
             failure = failures.get(snapshot.erp_order_id)
             if failure is not None:
                 failure.resolve(now)

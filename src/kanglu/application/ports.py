@@ -169,6 +169,13 @@ class ConnectionRepository(Protocol):
         of work ends: the single-flight guard of token renewal."""
         ...
 
+    def reattach(self, connection: ErpConnection) -> ErpConnection:
+        """A connection this job read in an earlier unit of work, taken into this one without
+        reading it again: what changes on the returned object is written, the rest of the row
+        stays as the database has it (a token renewed meanwhile is kept). Use the returned
+        object from then on."""
+        ...
+
     def all(self) -> Iterable[ErpConnection]:
         """Every connection (for key rotation and operators' tools)."""
         ...
@@ -202,6 +209,10 @@ class OrderRepository(Protocol):
     def get(self, merchant_id: int, order_id: int) -> Order | None: ...
 
     def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]: ...
+
+    def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
+        """The import signature of each of those orders that is stored (a light read)."""
+        ...
 
     def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
         """The stored invoice of each of those orders that is stored (None: stored without one);

@@ -11,12 +11,12 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.domain.connections import ConnectionStatus, ErpConnection
+from kanglu.domain.connections import ConnectionStatus, ErpConnection, PollProgress
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
@@ -155,6 +155,35 @@ def test_lock_keeps_pending_changes(uow: SqlUnitOfWorkFactory, ids) -> None:  # 
         assert u.connections.get(connection_id).account_name == "Pendente"
 
 
+def test_reattach_writes_what_changed_without_reading_the_row(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    """The poll reads its connection once: each page's write takes that copy back, changes only
+    the poll's columns and leaves what another process wrote meanwhile (a renewal) alone."""
+    _, connection_id = ids
+    with uow() as u:
+        copy = u.connections.get(connection_id)
+    with uow.engine.begin() as other:  # a renewal in another process, after the poll's read
+        other.execute(update(t.erp_connections).values(token_version=5, access_token=Sealed("gAAAA-renewed")))
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(uow.engine, "before_cursor_execute", listener)
+    try:
+        with uow() as u:
+            copy = u.connections.reattach(copy)
+            copy.advance_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), 100)
+            u.commit()
+        with uow() as u:  # the next page: the copy returned last time, finished
+            copy = u.connections.reattach(copy)
+            copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 100), NOW)
+            u.commit()
+    finally:
+        event.remove(uow.engine, "before_cursor_execute", listener)
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT") and "erp_connections" in s]
+    with uow() as u:
+        stored = u.connections.get(connection_id)
+        assert (stored.token_version, stored.access_token) == (5, Sealed("gAAAA-renewed"))
+        assert stored.poll_cursor == NOW and stored.poll_progress() is None and stored.last_sync_at == NOW
+
+
 # -- status mappings ---------------------------------------------------------------------
 
 
@@ -273,7 +302,7 @@ def test_order_round_trip_with_customer_invoice_shipping_and_shipments(uow: SqlU
         assert u.orders.get(merchant_id + 1, loaded.id) is None
 
 
-def test_stored_invoices_of_some_orders(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+def test_stored_invoices_and_signatures_of_some_orders(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
     merchant_id, connection_id = ids
     with uow() as u:
         with_invoice = new_order(merchant_id, connection_id, 1)
@@ -284,6 +313,8 @@ def test_stored_invoices_of_some_orders(uow: SqlUnitOfWorkFactory, ids) -> None:
     with uow() as u:
         # 3 was never stored: absent, unlike 2, which is stored without an invoice.
         assert u.orders.invoices(connection_id, [1, 2, 3]) == {1: erp_order(1).invoice, 2: None}
+        stored = u.orders.by_erp_ids(connection_id, [1, 2])
+        assert u.orders.fingerprints(connection_id, [1, 2, 3]) == {1: stored[1].fingerprint, 2: stored[2].fingerprint}
         assert u.orders.invoices(connection_id + 1, [1, 2]) == {}
         assert u.orders.invoices(connection_id, []) == {}
 

@@ -79,6 +79,11 @@ class SqlConnectionRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
+    def reattach(self, connection: ErpConnection) -> ErpConnection:
+        # load=False: the object's loaded values are taken as the row's, no SELECT; the flush
+        # then UPDATEs only the attributes changed on it.
+        return self._session.merge(connection, load=False)
+
     def all(self) -> list[ErpConnection]:
         return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
 
@@ -157,15 +162,21 @@ class SqlOrderRepository(_Repository):
         found = self._session.scalars(select(Order).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted)))
         return {order.erp_order_id: order for order in found}
 
+    def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
+        return self._column_by_erp_id(t.orders.c.fingerprint, connection_id, erp_ids)
+
     def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
+        return self._column_by_erp_id(t.orders.c.invoice, connection_id, erp_ids)
+
+    def _column_by_erp_id(self, column, connection_id: int, erp_ids: Iterable[int]) -> dict:  # type: ignore[no-untyped-def,type-arg]
         wanted = set(erp_ids)
         if not wanted:
             return {}
         c = t.orders.c
         rows = self._session.execute(
-            select(c.erp_order_id, c.invoice).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
+            select(c.erp_order_id, column).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
         )
-        return {erp_id: invoice for erp_id, invoice in rows}
+        return {erp_id: value for erp_id, value in rows}
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         c = t.orders.c

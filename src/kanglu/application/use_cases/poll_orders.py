@@ -8,6 +8,8 @@ situações is seen leaving, and one page costs one call however many situaçõe
 
 A poll where nothing changed costs one read transaction, one API call and one write, which
 also releases the poll job and sets its next run when the worker says whose lease it holds.
+The connection is read once, at the start; each page's write takes that copy back without
+reading the row again and changes only the poll's own columns.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import attrs
 from kanglu.application.commands import PollOrders as Command
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
-from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWork, UnitOfWorkFactory
+from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.jobs import JobKey, JobKind
@@ -54,8 +56,8 @@ class PollResult:
 
 @attrs.frozen
 class _Start:
+    connection: ErpConnection
     progress: PollProgress
-    token_version: int
 
 
 @attrs.frozen
@@ -110,7 +112,7 @@ class PollOrdersByStatus:
         start = self._start(command.connection_id, tokens)
         if start is None:
             return PollResult(PollOutcome.SKIPPED, None)
-        progress = start.progress
+        connection, progress = start.connection, start.progress
         families: dict[int, int | None] | None = None  # read with the first page that lists orders
         report = ImportReport()
         pages = 0
@@ -128,9 +130,10 @@ class PollOrdersByStatus:
                         families = self._refresh_families(command.connection_id, tokens, families)
                     items = self._with_invoices(tokens, items, stored)
                 with self._uow() as uow:
-                    connection = self._pollable(uow, command.connection_id)
-                    if connection is None:
-                        return PollResult(PollOutcome.SKIPPED, None, report, pages)
+                    # Not read again: a connection disconnected since the start of this poll
+                    # still gets this page and its cursor, which the next connection resumes
+                    # from; its status and tokens are not written here.
+                    connection = uow.connections.reattach(connection)
                     now = self._clock.now()
                     if mapping is not None:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
@@ -171,14 +174,14 @@ class PollOrdersByStatus:
         return PollResult(PollOutcome.COMPLETED, next_due, report, pages, lease_kept=lease_kept)
 
     def _start(self, connection_id: int, tokens: ConnectionTokens) -> _Start | None:
-        """One read: the window and the access token."""
+        """The poll's only read of the connection: the window and the access token."""
         with self._uow() as uow:
-            connection = self._pollable(uow, connection_id)
-            if connection is None or connection.access_token is None:
+            connection = uow.connections.get(connection_id)
+            if connection is None or not connection.is_pollable or connection.access_token is None:
                 return None
             progress = connection.poll_window(self._clock.now(), self._overlap, self._backfill)
             tokens.preload(self._box.open(connection.access_token), connection.token_version)
-            return _Start(progress, connection.token_version)
+            return _Start(connection, progress)
 
     def _stored(
         self, connection_id: int, items: Sequence[ErpOrder | MalformedOrder], families: dict[int, int | None] | None
@@ -206,11 +209,6 @@ class PollOrdersByStatus:
                 uow.commit()
         log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
                                                                    "reason": exc.message})
-
-    @staticmethod
-    def _pollable(uow: UnitOfWork, connection_id: int) -> ErpConnection | None:
-        connection = uow.connections.get(connection_id)
-        return connection if connection is not None and connection.is_pollable else None
 
     def _refresh_families(
         self, connection_id: int, tokens: ConnectionTokens, known: Mapping[int, int | None]
