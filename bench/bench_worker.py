@@ -1,9 +1,9 @@
 """Polls per second one `kanglu worker` process sustains in the steady state (every connection
 already imported, every poll due, nothing new in Tiny: the common case), at concurrency 1 (the
-baseline, same run), 8 and 32, on SQLite and PostgreSQL; with the CPU each poll costs the
+baseline, same run), 8, 32 and 64, on SQLite and PostgreSQL; with the CPU each poll costs the
 worker, its peak memory and the Tiny API calls per poll.
 
-    python bench/bench_worker.py [--connections 500] [--orders 5] [--concurrency 1 8 32]
+    python bench/bench_worker.py [--connections 500] [--orders 5] [--concurrency 1 8 32 64]
                                  [--latency-ms 0 100] [--processes 2] [--max-seconds 10]
                                  [--postgres-url URL] [--profile]
 
@@ -17,8 +17,9 @@ its polls from its own Prometheus counters. `--profile` also runs one steady-sta
 process under cProfile (the worker's own job path, one thread) and reports where the CPU of a
 poll goes. Each series runs twice: with the sandbox answering at once (what the worker's
 CPU allows) and with --latency-ms added to every API call (a real Tiny is ~100 ms or more away:
-what threads are for). The target: 10,000 merchants polled every 120 s
-is 83 polls/s (stretch: 200/s) in under 200 MB. PostgreSQL runs when --postgres-url,
+what threads are for). The target (the worker issue): at least 200 polls/s in under 200 MB
+from one process, which keeps 10,000 merchants fresh at a 60-second interval (167/s); the
+default 120-second interval needs 83/s. PostgreSQL runs when --postgres-url,
 KANGLU_BENCH_POSTGRES_URL or KANGLU_TEST_POSTGRES_URL is given (a private schema, dropped
 afterwards). Writes bench/results/bench_worker.json.
 """
@@ -47,8 +48,7 @@ from worker_bench_data import (
     sandbox_process,
 )
 
-TARGET_POLLS_PER_S = 10_000 / 120  # 83
-STRETCH_POLLS_PER_S = 200
+TARGET_POLLS_PER_S = 200
 TARGET_RSS_MB = 200
 
 
@@ -195,8 +195,7 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[s
             "first_import": first,
             "series": series,
             "best_polls_per_s": best,
-            "meets_target_83_per_s": best >= TARGET_POLLS_PER_S,  # type: ignore[operator]
-            "meets_stretch_200_per_s": best >= STRETCH_POLLS_PER_S,  # type: ignore[operator]
+            "meets_target_200_per_s": best >= TARGET_POLLS_PER_S,  # type: ignore[operator]
             "peak_rss_under_200_mb": peak < TARGET_RSS_MB,  # type: ignore[operator]
             **({"profile": profile} if profile else {}),
         }
@@ -206,7 +205,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--orders", type=int, default=5, help="orders per sandbox account (imported first)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100],
                         help="latency the sandbox adds to every API call, one series each")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="cap of each measured pass")
@@ -225,8 +224,7 @@ def main() -> int:
                        "concurrency": args.concurrency, "tiny_latency_ms": args.latency_ms,
                        "max_seconds_per_pass": args.max_seconds,
                        "poll_interval": 120, "sandbox": "separate process, rate limit 1,000,000/min per account (never reached)"},
-        "target_polls_per_s": round(TARGET_POLLS_PER_S, 1),
-        "stretch_polls_per_s": STRETCH_POLLS_PER_S,
+        "target_polls_per_s": TARGET_POLLS_PER_S,
         "target_rss_mb": TARGET_RSS_MB,
     }
     with tempfile.TemporaryDirectory(prefix="kanglu-bench-worker-") as tmp:

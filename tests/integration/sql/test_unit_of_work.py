@@ -119,3 +119,14 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # type:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_an_sqlite_too_old_for_the_job_claim_is_refused_with_a_clear_message(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from kanglu.adapters.sql import engine as engine_module
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(RuntimeError, match=r"SQLite 3\.35 or newer; this Python has 3\.31\.1"):
+        engine_module.make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 30_000
+MIN_SQLITE = (3, 35)
 BEGIN_MODE = "kanglu_sqlite_begin"  # execution option: "IMMEDIATE" for a writer's transaction
 _WROTE = "kanglu_wrote"  # connection info: this transaction already holds the write lock
 _WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -29,6 +30,12 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for a KANGLU_DATABASE_URL (sqlite:///… or postgresql+psycopg://…)."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            # UPDATE ... RETURNING (the job claim) arrived in 3.35 (March 2021).
+            raise RuntimeError(
+                f"Kanglu needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python has "
+                f"{sqlite3.sqlite_version}. Use a newer Python build or PostgreSQL."
+            )
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
