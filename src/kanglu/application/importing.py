@@ -142,25 +142,8 @@ class OrderImporter:
                 report.unchanged += 1
             else:
                 changed.append((snapshot, action, carrier))
-        again = [s.erp_order_id for s, _, _ in changed if s.erp_order_id in stored]
-        existing = uow.orders.by_erp_ids(connection.id, again) if again else {}
-        customers = (
-            _CustomerIndex(uow, connection.merchant_id, [s.customer for s, _, _ in changed if s.customer])
-            if changed
-            else None
-        )
-        for snapshot, action, carrier in changed:
-            assert customers is not None
-            order = existing.get(snapshot.erp_order_id)
-            if order is None:
-                order = Order.new(connection.merchant_id, connection.id, snapshot, now)
-                uow.orders.add(order)
-            customer = customers.resolve(snapshot.customer) if snapshot.customer else None
-            requests = order.apply(snapshot, action, carrier, customer, now)
-            for request in requests:
-                uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
-            report.imported += 1
-            report.tracking_requests += len(requests)
+        if changed:
+            self._write(uow, connection, changed, set(stored), now, report)
         for snapshot, _ in to_write:
             failure = failures.get(snapshot.erp_order_id)
             if failure is not None:
@@ -191,3 +174,29 @@ class OrderImporter:
             else:
                 failure.seen_again(bad.reason, bad.raw, now)
         return report
+
+    @staticmethod
+    def _write(
+        uow: UnitOfWork,
+        connection: ErpConnection,
+        changed: Sequence[tuple[ErpOrder, Action, Carrier | None]],
+        stored: set[int],
+        now: datetime,
+        report: ImportReport,
+    ) -> None:
+        """Create or update the orders that changed, their customers and tracking requests."""
+        assert connection.id is not None
+        again = [s.erp_order_id for s, _, _ in changed if s.erp_order_id in stored]
+        existing = uow.orders.by_erp_ids(connection.id, again) if again else {}
+        customers = _CustomerIndex(uow, connection.merchant_id, [s.customer for s, _, _ in changed if s.customer])
+        for snapshot, action, carrier in changed:
+            order = existing.get(snapshot.erp_order_id)
+            if order is None:
+                order = Order.new(connection.merchant_id, connection.id, snapshot, now)
+                uow.orders.add(order)
+            customer = customers.resolve(snapshot.customer) if snapshot.customer else None
+            requests = order.apply(snapshot, action, carrier, customer, now)
+            for request in requests:
+                uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
+            report.imported += 1
+            report.tracking_requests += len(requests)

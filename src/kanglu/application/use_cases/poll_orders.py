@@ -131,8 +131,8 @@ class PollOrdersByStatus:
                     items = self._with_invoices(tokens, items, stored)
                 with self._uow() as uow:
                     # Not read again: a connection disconnected since the start of this poll
-                    # still gets this page and its cursor, which the next connection resumes
-                    # from; its status and tokens are not written here.
+                    # still gets this page and its cursor, which a reconnection resumes from;
+                    # its status and tokens are not written here.
                     connection = uow.connections.reattach(connection)
                     now = self._clock.now()
                     if mapping is not None:
