@@ -188,7 +188,8 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace) -> dict[s
         sandbox.call("PATCH", "/faults", latency_ms=0)
         profile = profile_pass(d) if args.profile else None
         every = [p for passes in series.values() for p in passes]
-        best = max(p["polls_per_s"] for p in every)  # type: ignore[type-var]
+        # The target is one process's: the two-process pass is reported, not counted.
+        best = max(p["polls_per_s"] for p in every if p["processes"] == 1)  # type: ignore[type-var]
         peak = max(p["peak_rss_mb"] for p in every)  # type: ignore[type-var]
         return {
             "seed_seconds": round(seconds, 1),
