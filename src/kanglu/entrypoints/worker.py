@@ -2,7 +2,7 @@
 
 Threads, not asyncio: a job is a few HTTP calls to the ERP and a few database transactions,
 both blocking libraries (httpx.Client, SQLAlchemy sessions); threads overlap their waits with
-no second code path. `bench/bench_worker.py`: with Tiny 50 ms away, 32 threads poll 6–8 times as
+no second code path. `bench/bench_worker.py`: with Tiny 50 ms away, 64 threads poll ~15 times as
 fast as one, until the process is CPU-bound at one core (the GIL); beyond that, run more worker
 processes.
 

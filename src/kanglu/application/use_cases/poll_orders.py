@@ -116,6 +116,7 @@ class PollOrdersByStatus:
         families: dict[int, int | None] | None = None  # read with the first page that lists orders
         report = ImportReport()
         pages = 0
+        lease_kept: bool | None = None  # set by the last page's write when it releases the job
         try:
             while True:
                 page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
@@ -138,7 +139,6 @@ class PollOrdersByStatus:
                     if mapping is not None:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
-                    lease_kept = None
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)
                         next_due = self.next_regular_run(started, now)
