@@ -76,6 +76,19 @@ class SharedStateUnitOfWork(FakeUnitOfWork):
         pass
 
 
+class SharedStateUnitsOfWork:
+    """The factory the poll is given: its reads and its writes both see the one shared state."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+
+    def __call__(self) -> SharedStateUnitOfWork:
+        return SharedStateUnitOfWork(self._db)
+
+    def reading(self) -> SharedStateUnitOfWork:
+        return SharedStateUnitOfWork(self._db)
+
+
 class SandboxTokens:
     """The connection's access token as the sandbox issued it (no renewal needed in a bench)."""
 
@@ -111,7 +124,7 @@ class PollHarness:
                                     key=f"connection:{self.connection_id}")
         db = self.world.uow.db
         self.poll = PollOrdersByStatus(
-            uow=lambda: SharedStateUnitOfWork(db), clock=self.world.clock, gateway=gateway, secret_box=self.world.box,
+            uow=SharedStateUnitsOfWork(db), clock=self.world.clock, gateway=gateway, secret_box=self.world.box,
             importer=self.world.importer(), tokens_for=lambda _: self.tokens, interval=timedelta(minutes=2),
             backfill=backfill,
         )

@@ -153,6 +153,9 @@ class FakeConnections(_Repo):
     def get(self, connection_id: int) -> ErpConnection | None:
         return self.s.connections.get(connection_id)
 
+    def many(self, connection_ids: Iterable[int]) -> dict[int, ErpConnection]:
+        return {i: self.s.connections[i] for i in connection_ids if i in self.s.connections}
+
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
         return next((c for c in self.s.connections.values() if c.merchant_id == merchant_id and c.erp == erp), None)
 
@@ -339,10 +342,14 @@ class FakeJobs(_Repo):
     def get(self, kind: JobKind, subject_id: int) -> Job | None:
         return self.s.jobs.get((kind, subject_id))
 
+    def keys(self) -> set[JobKey]:
+        return {JobKey(kind, subject_id) for kind, subject_id in self.s.jobs}
+
 
 class FakeUnitOfWork:
-    def __init__(self, db: FakeDatabase) -> None:
+    def __init__(self, db: FakeDatabase, read_only: bool = False) -> None:
         self.db = db
+        self.read_only = read_only
         self.state = copy.deepcopy(db.committed)
         self.committed = False
         self.merchants = FakeMerchants(self)
@@ -366,15 +373,20 @@ class FakeUnitOfWork:
         self.db.lock.release()
 
     def flush(self) -> None:
-        pass
+        self._refuse_if_read_only()
 
     def commit(self) -> None:
+        self._refuse_if_read_only()
         self.db.committed = copy.deepcopy(self.state)
         self.db.commits += 1
         self.committed = True
 
     def rollback(self) -> None:
         self.state = copy.deepcopy(self.db.committed)
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a reading unit of work cannot write")
 
 
 class FakeUnitOfWorkFactory:
@@ -387,6 +399,9 @@ class FakeUnitOfWorkFactory:
     def read(self) -> FakeUnitOfWork:
         """A look at what is committed, for assertions."""
         return FakeUnitOfWork(self.db)
+
+    def reading(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db, read_only=True)
 
 
 # -- the ERP and tracking ---------------------------------------------------------------

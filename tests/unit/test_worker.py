@@ -4,9 +4,13 @@ import threading
 import time
 from datetime import timedelta
 
+import attrs
+
 from kanglu.application.errors import ReauthorizationRequired
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.jobs import JobKind
+from kanglu.entrypoints.settings import Settings
+from kanglu.entrypoints.worker import settings_for_worker
 from tests.builders import connected_world, erp_order, worker_for
 
 
@@ -128,3 +132,28 @@ def test_a_result_the_database_refuses_for_a_moment_is_recorded_on_retry(monkeyp
     job = world.uow.read().jobs.get(JobKind.POLL, cid)
     assert summary.imported == 1 and summary.lease_losses == 0
     assert job.lease_owner is None and job.due_at > world.clock.now()
+
+
+def test_a_claimed_poll_starts_from_the_connection_read_with_the_claim() -> None:
+    """The claim reads the batch's connections in one query: a poll that then finds nothing
+    new opens no read of its own before its API call."""
+    world, cid = connected_world()
+    worker, _ = worker_for(world)
+    worker.run_once()  # the first poll, and the renewal job is not due: polls only from here
+    world.clock.advance(minutes=5)
+    reads = []
+    reading = world.uow.reading
+    world.uow.reading = lambda: reads.append(1) or reading()  # type: ignore[method-assign]
+    summary = worker.run_once()
+    assert summary.jobs >= 1 and summary.errors == 0
+    assert reads == []
+    assert world.uow.read().jobs.get(JobKind.POLL, cid).due_at > world.clock.now()
+
+
+def test_the_worker_pool_has_a_database_connection_for_every_thread(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://db/kanglu", secret_key="k" * 32,
+                        encryption_keys=("x",), db_pool_size=20)
+    assert settings_for_worker(settings, 8).db_pool_size == 20
+    assert settings_for_worker(settings, 64).db_pool_size == 66  # the threads, the claimer, one spare
+    sqlite = attrs.evolve(settings, database_url="sqlite:///k.sqlite3")
+    assert settings_for_worker(sqlite, 64) is sqlite  # one file, no pool to size

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from kanglu.domain.connections import ErpConnection
 from kanglu.domain.orders import ErpOrder, MalformedOrder
 from kanglu.domain.secrets import Secret
 
@@ -53,6 +54,9 @@ class PollOrders:
     # The worker holding the poll job's lease: a poll that completes releases the job and sets
     # its next run in the same transaction as its last page (one write, not two).
     lease_owner: str | None = None
+    # The connection as the worker read it with the claim (JobHandlers.prefetch), a moment
+    # ago: the poll then reads nothing before its API call. None: the poll reads it.
+    connection: ErpConnection | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

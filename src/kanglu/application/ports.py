@@ -162,6 +162,10 @@ class ConnectionRepository(Protocol):
 
     def get(self, connection_id: int) -> ErpConnection | None: ...
 
+    def many(self, connection_ids: Iterable[int]) -> dict[int, ErpConnection]:
+        """Several connections in one read, by id (the ids that do not exist are left out)."""
+        ...
+
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None: ...
 
     def lock(self, connection_id: int) -> ErpConnection | None:
@@ -275,6 +279,10 @@ class JobRepository(Protocol):
 
     def get(self, kind: JobKind, subject_id: int) -> Job | None: ...
 
+    def keys(self) -> set[JobKey]:
+        """Every job there is, by kind and subject."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Rolls back on exit unless `commit()` was called; repositories never
@@ -310,3 +318,9 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads, for what runs often and writes nothing: cheaper
+        (on PostgreSQL no transaction, on SQLite no write lock). `commit()`, `flush()` and
+        any statement that writes are refused."""
+        ...

@@ -121,11 +121,18 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from kanglu.entrypoints.containers import build_container
     from kanglu.entrypoints.logging_setup import configure_logging
-    from kanglu.entrypoints.worker import run_worker
+    from kanglu.entrypoints.settings import Settings
+    from kanglu.entrypoints.worker import run_worker, settings_for_worker
 
-    container = _container(args)
-    configure_logging(container.settings().log_format)
+    container = getattr(args, "container", None)
+    if container is None:
+        settings = Settings.from_env()
+        configure_logging(settings.log_format)
+        container = build_container(settings_for_worker(settings, args.concurrency))
+    else:
+        configure_logging(container.settings().log_format)
     return run_worker(container, once=args.once, concurrency=args.concurrency)
 
 

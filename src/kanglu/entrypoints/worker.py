@@ -30,6 +30,7 @@ import structlog
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandlers, JobResult
 from kanglu.domain.jobs import Job, JobKind
+from kanglu.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,7 @@ class Worker:
     def _claim(self, limit: int) -> list[Job]:
         with self._uow() as uow:
             jobs = uow.jobs.claim(self.owner, self._clock.now(), self._lease, limit)
+            self._handlers.prefetch(uow, jobs)
             uow.commit()
         if self._on_claim:
             for job in jobs:
@@ -314,6 +316,7 @@ class Worker:
         """Give leases back so another worker starts these jobs now, not when they expire."""
         if not jobs:
             return
+        self._handlers.forget(jobs)
         try:
             with self._uow() as uow:
                 for job in jobs:
@@ -341,6 +344,18 @@ def build_shared_adapters(container: Any) -> None:
     adapters.oauth()
     adapters.gateway()
     adapters.tracking()
+
+
+def settings_for_worker(settings: Settings, concurrency: int) -> Settings:
+    """A PostgreSQL pool with a connection for every thread and the claimer. A smaller pool
+    makes the threads beyond it open a connection (and PostgreSQL fork a backend) for each
+    unit of work and close it after, because overflow connections are not kept."""
+    needed = concurrency + 2
+    if settings.is_sqlite or settings.db_pool_size >= needed:
+        return settings
+    log.info("database pool enlarged to the worker's concurrency",
+             extra={"configured": settings.db_pool_size, "pool_size": needed})
+    return attrs.evolve(settings, db_pool_size=needed)
 
 
 def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:

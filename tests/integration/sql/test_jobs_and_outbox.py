@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.domain.jobs import JobKind
+from kanglu.domain.jobs import JobKey, JobKind
 from kanglu.domain.tracking import OutboxMessage, TrackingRequest, TrackingRequestKind
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -32,6 +32,29 @@ def test_schedule_creates_then_moves_the_due_time(uow: SqlUnitOfWorkFactory) -> 
         assert u.jobs.get(JobKind.POLL, 1).due_at == NOW
         assert u.jobs.get(JobKind.RENEW_TOKEN, 1).due_at == NOW + timedelta(hours=1)
         assert u.jobs.get(JobKind.POLL, 2) is None
+
+
+def test_keys_lists_every_job(uow: SqlUnitOfWorkFactory) -> None:
+    with uow() as u:
+        assert u.jobs.keys() == set()
+        u.jobs.schedule(JobKind.POLL, 1, NOW)
+        u.jobs.schedule(JobKind.RENEW_TOKEN, 1, NOW)
+        u.jobs.schedule(JobKind.POLL, 2, NOW + timedelta(days=1))
+        u.commit()
+    with uow.reading() as u:
+        assert u.jobs.keys() == {JobKey(JobKind.POLL, 1), JobKey(JobKind.RENEW_TOKEN, 1), JobKey(JobKind.POLL, 2)}
+
+
+def test_a_claimed_job_comes_back_whole(uow: SqlUnitOfWorkFactory) -> None:
+    with uow() as u:
+        u.jobs.schedule(JobKind.POLL, 7, NOW - timedelta(minutes=1))
+        u.commit()
+    with uow() as u:
+        [job] = u.jobs.claim("w1", NOW, LEASE, 10)
+        u.commit()
+    assert (job.kind, job.subject_id, job.due_at, job.attempts) == (JobKind.POLL, 7, NOW - timedelta(minutes=1), 1)
+    assert (job.lease_owner, job.lease_expires_at, job.last_error) == ("w1", NOW + LEASE, None)
+    assert job.id is not None
 
 
 def test_claim_takes_due_jobs_oldest_first_in_batches(uow: SqlUnitOfWorkFactory) -> None:

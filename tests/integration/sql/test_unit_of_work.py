@@ -3,13 +3,17 @@ in one `with`, and repositories that never commit."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Engine
 
+from kanglu.adapters.sql import engine as engine_module
 from kanglu.adapters.sql import tables as t
-from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.unit_of_work import ReadOnlyViolation, SqlUnitOfWorkFactory
 from kanglu.domain.merchants import Merchant
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -130,3 +134,77 @@ def test_an_sqlite_too_old_for_the_job_claim_is_refused_with_a_clear_message(tmp
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
     with pytest.raises(RuntimeError, match=r"SQLite 3\.35 or newer; this Python has 3\.31\.1"):
         engine_module.make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+
+
+# -- the reading unit of work ------------------------------------------------------------
+
+
+def test_a_reading_unit_of_work_reads_what_is_committed(uow: SqlUnitOfWorkFactory) -> None:
+    with uow() as u:
+        u.merchants.add(merchant())
+        u.commit()
+    with uow.reading() as u:
+        assert u.merchants.get_by_email("a@example.com") is not None
+
+
+def test_a_reading_unit_of_work_refuses_to_write(uow: SqlUnitOfWorkFactory) -> None:
+    with uow.reading() as u:
+        u.merchants.add(merchant())
+        with pytest.raises(ReadOnlyViolation):
+            u.commit()
+        with pytest.raises(ReadOnlyViolation):
+            u.flush()
+    with uow.reading() as u, pytest.raises(ReadOnlyViolation):
+        # A Core statement would not wait for a commit: on PostgreSQL (autocommit) it would be
+        # kept at once. It never reaches the database.
+        u.session.execute(insert(t.merchants).values(name="Loja", email="b@example.com", created_at=NOW))
+    assert count_merchants(uow) == 0
+
+
+def test_a_reading_unit_of_work_opens_no_transaction_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+    if uow.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite readers begin a plain (deferred) transaction: see the next test")
+    with uow.reading() as u:
+        u.merchants.get_by_email("a@example.com")
+        assert u.session.connection().connection.driver_connection.autocommit  # no BEGIN, no ROLLBACK
+    with uow() as u:  # the pooled connection is back to transactions for writers
+        u.merchants.add(merchant())
+        assert not u.session.connection().connection.driver_connection.autocommit
+        u.commit()
+    assert count_merchants(uow) == 1
+
+
+def test_a_reader_on_sqlite_does_not_wait_for_a_writer(uow: SqlUnitOfWorkFactory) -> None:
+    if uow.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    with uow() as writer:
+        writer.merchants.add(merchant())
+        writer.flush()  # holds SQLite's write lock until the end of this block
+        started = time.monotonic()
+        with uow.reading() as reader:
+            assert reader.merchants.get_by_email("a@example.com") is None  # not committed yet
+        assert time.monotonic() - started < 5  # not the 30 s busy timeout
+
+
+def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL restarted, or a firewall dropped an idle connection: the pool notices at
+    checkout (the connection sat idle) and opens another, instead of failing a unit of work."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    single = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+        with single.connect() as connection:
+            first = connection.scalar(text("SELECT pg_backend_pid()"))
+        with engine.begin() as admin:
+            assert admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as admin:
+                if not admin.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}):
+                    break
+            time.sleep(0.05)
+        with single.connect() as connection:  # would raise OperationalError without the ping
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != first
+    finally:
+        single.dispose()

@@ -17,13 +17,16 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 30_000
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "kanglu_idle_since"  # connection record info: when it went back to the pool
 MIN_SQLITE = (3, 35)
 BEGIN_MODE = "kanglu_sqlite_begin"  # execution option: "IMMEDIATE" for a writer's transaction
 _WROTE = "kanglu_wrote"  # connection info: this transaction already holds the write lock
-_WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -39,8 +42,51 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it has sat idle for a while: a database
+    restarted, or a firewall that dropped an idle connection, then costs a reconnection
+    instead of a failed unit of work.
+
+    Not `pool_pre_ping`, which pings at every checkout: a worker checks a connection out two
+    or three times per poll, and each ping is a round trip to the server. A connection in
+    steady use was alive a moment ago; if the server went away since, the first statement
+    fails, SQLAlchemy discards the whole pool, and the job is retried. (The "pessimistic
+    disconnect handling" recipe of SQLAlchemy's pooling documentation, with an idle bound.)
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            _ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("idle connection failed its ping") from exc  # the pool opens another
+
+
+def _ping(dbapi_connection: Any) -> None:
+    """SELECT 1 outside a transaction: psycopg would otherwise begin one, and the connection
+    would be handed out in it (a reading unit of work could then not switch to autocommit)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -71,7 +117,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _on_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         # The first write of a transaction takes SQLite's write lock until the end.
-        if not connection.info.get(_WROTE) and _WRITE_STATEMENT.match(statement):
+        if not connection.info.get(_WROTE) and WRITE_STATEMENT.match(statement):
             connection.info[_WROTE] = True
 
 

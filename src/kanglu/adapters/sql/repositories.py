@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from kanglu.adapters.sql import tables as t
@@ -62,6 +62,13 @@ class SqlConnectionRepository(_Repository):
 
     def get(self, connection_id: int) -> ErpConnection | None:
         return self._session.get(ErpConnection, connection_id)
+
+    def many(self, connection_ids: Iterable[int]) -> dict[int, ErpConnection]:
+        ids = list(connection_ids)
+        if not ids:
+            return {}
+        found = self._session.scalars(select(ErpConnection).where(t.erp_connections.c.id.in_(ids)))
+        return {c.id: c for c in found if c.id is not None}
 
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
         return connection_for_merchant(self._session, merchant_id, erp)
@@ -296,47 +303,34 @@ class SqlJobRepository(_Repository):
         self._forget(kind, subject_id)
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-        j = t.jobs.c
         hold_write_lock(self._session)
-        # One statement: the due jobs are picked and leased together (UPDATE ... WHERE id IN
-        # (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING), one round trip instead of a select
-        # and an update per job. SKIP LOCKED: concurrent workers take different jobs instead
-        # of queueing behind each other; a row another worker leased meanwhile is re-checked
-        # by PostgreSQL against the WHERE clause once that worker commits, so it is not taken
-        # twice. SQLite has no row locks: its write lock, held from here, does the same.
-        due = (
-            select(j.id)
-            .where(j.due_at <= now, _lease_free(j.lease_expires_at, now))
-            .order_by(j.due_at, j.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        rows = self._session.execute(
+            _CLAIM_JOBS, {"claim_now": now, "claim_limit": limit, "claim_owner": owner, "claim_until": now + lease}
         )
-        jobs = self._session.scalars(
-            update(Job)
-            .where(j.id.in_(due.scalar_subquery()))
-            .values(lease_owner=owner, lease_expires_at=now + lease, attempts=j.attempts + 1)
-            .returning(Job),
-            execution_options={"populate_existing": True, "synchronize_session": False},
-        ).all()
+        # Plain rows made into jobs: they are handed to the worker's threads, not kept in
+        # this session.
+        jobs = [Job(**row._mapping) for row in rows]
+        for job in jobs:
+            self._forget(job.kind, job.subject_id)
         return sorted(jobs, key=lambda job: (job.due_at, job.id or 0))
 
     def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
-        j = t.jobs.c
         # One conditional statement: the lease is checked and released atomically.
-        mine = and_(j.kind == job.kind, j.subject_id == job.subject_id, j.lease_owner == owner)
         if next_due_at is None:
-            result = self._session.execute(delete(t.jobs).where(mine))
+            statement = _DELETE_MY_JOB
         else:
-            result = self._session.execute(
-                update(t.jobs)
-                .where(mine)
-                # `attempts` counts consecutive unsuccessful runs (the retry backoff reads it):
-                # a run that ends without an error starts the count again.
-                .values(due_at=next_due_at, lease_owner=None, lease_expires_at=None, last_error=error,
-                        attempts=j.attempts if error else 0)
-            )
+            # `attempts` counts consecutive unsuccessful runs (the retry backoff reads it): a run
+            # that ends without an error starts the count again.
+            statement = _RELEASE_MY_JOB_FAILED if error else _RELEASE_MY_JOB
+        result = self._session.execute(statement, {"job_kind": job.kind, "job_subject": job.subject_id,
+                                                   "job_owner": owner, "next_due_at": next_due_at,
+                                                   "job_error": error})
         self._forget(job.kind, job.subject_id)
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def keys(self) -> set[JobKey]:
+        j = t.jobs.c
+        return {JobKey(kind, subject_id) for kind, subject_id in self._session.execute(select(j.kind, j.subject_id))}
 
     def get(self, kind: JobKind, subject_id: int) -> Job | None:
         j = t.jobs.c
@@ -353,5 +347,43 @@ class SqlJobRepository(_Repository):
                 self._session.expunge(obj)
 
 
-def _lease_free(lease_expires_at, now: datetime):  # type: ignore[no-untyped-def]
+def _lease_free(lease_expires_at, now):  # type: ignore[no-untyped-def]
     return or_(lease_expires_at.is_(None), lease_expires_at <= now)
+
+
+# Claiming: one statement picks the due jobs and leases them together (UPDATE ... WHERE id IN
+# (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING), one round trip instead of a select and an
+# update per job. SKIP LOCKED: concurrent workers take different jobs instead of queueing
+# behind each other; a row another worker leased meanwhile is re-checked by PostgreSQL against
+# the WHERE clause once that worker commits, so it is not taken twice. SQLite has no row locks:
+# its write lock, held from the claim's first statement, does the same. The statements of
+# this module that run for every job are built once: building and hashing one anew costs
+# more CPU than the round trip.
+_CLAIM_NOW = bindparam("claim_now", type_=t.jobs.c.due_at.type)
+_DUE_JOBS = (
+    select(t.jobs.c.id)
+    .where(t.jobs.c.due_at <= _CLAIM_NOW, _lease_free(t.jobs.c.lease_expires_at, _CLAIM_NOW))
+    .order_by(t.jobs.c.due_at, t.jobs.c.id)
+    .limit(bindparam("claim_limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_JOBS = (
+    update(t.jobs)
+    .where(t.jobs.c.id.in_(_DUE_JOBS.scalar_subquery()))
+    .values(lease_owner=bindparam("claim_owner"),
+            lease_expires_at=bindparam("claim_until", type_=t.jobs.c.lease_expires_at.type),
+            attempts=t.jobs.c.attempts + 1)
+    .returning(*t.jobs.c)
+)
+_MY_JOB = and_(
+    t.jobs.c.kind == bindparam("job_kind"),
+    t.jobs.c.subject_id == bindparam("job_subject"),
+    t.jobs.c.lease_owner == bindparam("job_owner"),
+)
+_DELETE_MY_JOB = delete(t.jobs).where(_MY_JOB)
+_RELEASED = {"due_at": bindparam("next_due_at", type_=t.jobs.c.due_at.type), "lease_owner": None,
+             "lease_expires_at": None}
+_RELEASE_MY_JOB = update(t.jobs).where(_MY_JOB).values(**_RELEASED, last_error=None, attempts=0)
+_RELEASE_MY_JOB_FAILED = update(t.jobs).where(_MY_JOB).values(
+    **_RELEASED, last_error=bindparam("job_error", type_=t.jobs.c.last_error.type)
+)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
-from kanglu.adapters.sql.engine import BEGIN_MODE
+from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
 from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 DATABASE_BUSY = "o banco de dados está ocupado ou indisponível; nova tentativa em instantes"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+def session_factory(engine: Engine, *, autoflush: bool = True) -> sessionmaker[Session]:
     """Sessions whose objects keep their values after commit: use cases return entities from
     a closed unit of work, and a detached object must still be readable."""
     start_mappers()
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=autoflush)
     if engine.dialect.name in _NEXT_IDS:
         event.listen(sessions, "before_flush", _ids_before_flush)
     return sessions
@@ -102,9 +102,10 @@ def _transient_on_busy() -> Iterator[None]:
 
 
 class SqlUnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
         self._sessions = sessions
         self._session: Session | None = None
+        self._read_only = read_only
 
     @property
     def session(self) -> Session:
@@ -135,15 +136,25 @@ class SqlUnitOfWork:
         session.close()
 
     def flush(self) -> None:
+        self._refuse_if_read_only()
         with _transient_on_busy():
             self.session.flush()
 
     def commit(self) -> None:
+        self._refuse_if_read_only()
         with _transient_on_busy():
             self.session.commit()
 
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only:
+            raise ReadOnlyViolation("a reading unit of work cannot write")
+
     def rollback(self) -> None:
         self.session.rollback()
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write in a reading unit of work: a bug in the caller, never a merchant's doing."""
 
 
 class SqlUnitOfWorkFactory:
@@ -151,14 +162,38 @@ class SqlUnitOfWorkFactory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        writer = engine
         if engine.dialect.name == "sqlite":
             # A use case reads, then writes. On SQLite (WAL) a transaction that began as a
             # reader cannot become a writer once another connection has committed since: it
             # fails at once with "database is locked", busy timeout or not. Beginning every
             # use-case transaction as a writer (BEGIN IMMEDIATE) makes the second one wait for
             # the first instead. The read side (pages, API) keeps plain, concurrent reads.
-            engine = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-        self._sessions = session_factory(engine)
+            writer = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+            # Readers: a plain BEGIN, which takes no write lock (WAL lets them read while
+            # somebody writes).
+            reader = engine.execution_options()
+        else:
+            # Readers: no transaction at all (no BEGIN and ROLLBACK round trips); each
+            # statement sees what was committed when it started, as READ COMMITTED would.
+            reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _refuse_writes(reader)
+        self._sessions = session_factory(writer)
+        # No autoflush: a change made to an entity read here is never sent.
+        self._reading_sessions = session_factory(reader, autoflush=False)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)
+
+    def reading(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._reading_sessions, read_only=True)
+
+
+def _refuse_writes(reader: Engine) -> None:
+    """A statement that writes, sent through a reading unit of work, fails before it reaches
+    the database: on PostgreSQL it would otherwise be committed at once."""
+
+    @event.listens_for(reader, "before_cursor_execute")
+    def _refuse(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if WRITE_STATEMENT.match(statement):
+            raise ReadOnlyViolation("a reading unit of work cannot write")

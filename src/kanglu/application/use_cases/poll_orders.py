@@ -6,8 +6,9 @@ resumes from the page it did not finish, and the cursor moves only when the wind
 to the end. The ERP is asked for every situação at once: an order that leaves the mapped
 situações is seen leaving, and one page costs one call however many situações are mapped.
 
-A poll where nothing changed costs one read transaction, one API call and one write, which
-also releases the poll job and sets its next run when the worker says whose lease it holds.
+A poll where nothing changed costs one read (a reading unit of work: on PostgreSQL no
+transaction at all), one API call and one write transaction, which also releases the poll
+job and sets its next run when the worker says whose lease it holds.
 The connection is read once, at the start; each page's write takes that copy back without
 reading the row again and changes only the poll's own columns.
 """
@@ -109,7 +110,7 @@ class PollOrdersByStatus:
     def __call__(self, command: Command) -> PollResult:
         started = self._clock.now()
         tokens = self._tokens_for(command.connection_id)
-        start = self._start(command.connection_id, tokens)
+        start = self._start(command.connection_id, tokens, command.connection)
         if start is None:
             return PollResult(PollOutcome.SKIPPED, None)
         connection, progress = start.connection, start.progress
@@ -173,15 +174,18 @@ class PollOrdersByStatus:
         )
         return PollResult(PollOutcome.COMPLETED, next_due, report, pages, lease_kept=lease_kept)
 
-    def _start(self, connection_id: int, tokens: ConnectionTokens) -> _Start | None:
-        """The poll's only read of the connection: the window and the access token."""
-        with self._uow() as uow:
-            connection = uow.connections.get(connection_id)
-            if connection is None or not connection.is_pollable or connection.access_token is None:
-                return None
-            progress = connection.poll_window(self._clock.now(), self._overlap, self._backfill)
-            tokens.preload(self._box.open(connection.access_token), connection.token_version)
-            return _Start(connection, progress)
+    def _start(self, connection_id: int, tokens: ConnectionTokens, read: ErpConnection | None) -> _Start | None:
+        """The poll's only read of the connection (unless the worker read it with the claim):
+        the window and the access token."""
+        connection = read
+        if connection is None:
+            with self._uow.reading() as uow:
+                connection = uow.connections.get(connection_id)
+        if connection is None or not connection.is_pollable or connection.access_token is None:
+            return None
+        progress = connection.poll_window(self._clock.now(), self._overlap, self._backfill)
+        tokens.preload(self._box.open(connection.access_token), connection.token_version)
+        return _Start(connection, progress)
 
     def _stored(
         self, connection_id: int, items: Sequence[ErpOrder | MalformedOrder], families: dict[int, int | None] | None
@@ -189,7 +193,7 @@ class PollOrdersByStatus:
         """One read for a page that lists orders: the status mapping, the page's orders already
         stored with their invoices, and (once per poll) the cached shipping families."""
         erp_ids = [i.erp_order_id for i in items if isinstance(i, ErpOrder)]
-        with self._uow() as uow:
+        with self._uow.reading() as uow:
             mapping = uow.status_mappings.get(connection_id)
             if families is None:
                 families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection_id).items()}
