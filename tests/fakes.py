@@ -14,7 +14,7 @@ import attrs
 
 from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
-from kanglu.domain.connections import ErpConnection
+from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind
@@ -163,9 +163,16 @@ class FakeConnections(_Repo):
         self.locks += 1
         return self.get(connection_id)
 
-    def reattach(self, connection: ErpConnection) -> ErpConnection:
+    def save_poll(self, connection: ErpConnection) -> None:
         assert connection.id is not None
-        return self.s.connections[connection.id]  # this unit of work's copy of the stored row
+        stored = self.s.connections[connection.id]  # this unit of work's copy of the stored row
+        stored.poll_since, stored.poll_started_at, stored.poll_offset = (
+            connection.poll_since, connection.poll_started_at, connection.poll_offset)
+        if connection.poll_progress() is None:  # completed
+            stored.poll_cursor, stored.last_sync_at = connection.poll_cursor, connection.last_sync_at
+            stored.updated_at = connection.updated_at
+            if stored.last_error and stored.last_error.startswith(POLL_ERROR_PREFIX):
+                stored.last_error = None
 
     def all(self) -> Iterable[ErpConnection]:
         return list(self.s.connections.values())

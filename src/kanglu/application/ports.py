@@ -173,11 +173,12 @@ class ConnectionRepository(Protocol):
         of work ends: the single-flight guard of token renewal."""
         ...
 
-    def reattach(self, connection: ErpConnection) -> ErpConnection:
-        """A connection this job read in an earlier unit of work, taken into this one without
-        reading it again: what changes on the returned object is written, the rest of the row
-        stays as the database has it (a token renewed meanwhile is kept). Use the returned
-        object from then on."""
+    def save_poll(self, connection: ErpConnection) -> None:
+        """Write the poll's own columns of a copy read earlier (in another unit of work),
+        without reading the row again: the window in progress, or (once the poll completed)
+        the cursor, the last sync and the poll's error cleared. Nothing else of the row: a
+        token renewed or a status changed meanwhile is kept, and so is an error message that
+        is not the poll's."""
         ...
 
     def all(self) -> Iterable[ErpConnection]:

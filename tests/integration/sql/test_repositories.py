@@ -16,7 +16,13 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.domain.connections import ConnectionStatus, ErpConnection, PollProgress
+from kanglu.domain.connections import (
+    POLL_ERROR_PREFIX,
+    RENEWAL_ERROR_PREFIX,
+    ConnectionStatus,
+    ErpConnection,
+    PollProgress,
+)
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
@@ -155,10 +161,13 @@ def test_lock_keeps_pending_changes(uow: SqlUnitOfWorkFactory, ids) -> None:  # 
         assert u.connections.get(connection_id).account_name == "Pendente"
 
 
-def test_reattach_writes_what_changed_without_reading_the_row(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
-    """The poll reads its connection once: each page's write takes that copy back, changes only
-    the poll's columns and leaves what another process wrote meanwhile (a renewal) alone."""
+def test_save_poll_writes_the_polls_columns_without_reading_the_row(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    """The poll reads its connection once: each page's write takes that copy's poll columns and
+    leaves what another process wrote meanwhile (a renewal, its error message) alone."""
     _, connection_id = ids
+    with uow() as u:
+        u.connections.get(connection_id).last_error = POLL_ERROR_PREFIX + "o Tiny não respondeu"
+        u.commit()
     with uow() as u:
         copy = u.connections.get(connection_id)
     with uow.engine.begin() as other:  # a renewal in another process, after the poll's read
@@ -168,20 +177,39 @@ def test_reattach_writes_what_changed_without_reading_the_row(uow: SqlUnitOfWork
     event.listen(uow.engine, "before_cursor_execute", listener)
     try:
         with uow() as u:
-            copy = u.connections.reattach(copy)
             copy.advance_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), 100)
+            u.connections.save_poll(copy)
             u.commit()
-        with uow() as u:  # the next page: the copy returned last time, finished
-            copy = u.connections.reattach(copy)
+        with uow() as u:
+            assert u.connections.get(connection_id).poll_progress() == PollProgress(NOW - timedelta(days=1), NOW, 100)
+        with uow() as u:  # the next page, the last one
             copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 100), NOW)
+            u.connections.save_poll(copy)
             u.commit()
     finally:
         event.remove(uow.engine, "before_cursor_execute", listener)
-    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT") and "erp_connections" in s]
+    writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 2 and all("erp_connections" in s for s in writes)
     with uow() as u:
         stored = u.connections.get(connection_id)
         assert (stored.token_version, stored.access_token) == (5, Sealed("gAAAA-renewed"))
         assert stored.poll_cursor == NOW and stored.poll_progress() is None and stored.last_sync_at == NOW
+        assert stored.last_error is None  # the poll's own error, cleared by the poll that completed
+
+
+def test_save_poll_keeps_an_error_that_is_not_the_polls(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    _, connection_id = ids
+    with uow() as u:
+        copy = u.connections.get(connection_id)
+    renewal_error = RENEWAL_ERROR_PREFIX + "o Tiny recusou a renovação"
+    with uow.engine.begin() as other:  # written after the poll's read, by a renewal
+        other.execute(update(t.erp_connections).values(last_error=renewal_error))
+    with uow() as u:
+        copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), NOW)
+        u.connections.save_poll(copy)
+        u.commit()
+    with uow() as u:
+        assert u.connections.get(connection_id).last_error == renewal_error
 
 
 # -- status mappings ---------------------------------------------------------------------

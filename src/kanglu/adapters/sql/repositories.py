@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
-from kanglu.domain.connections import ErpConnection
+from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind
@@ -86,13 +86,42 @@ class SqlConnectionRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
-    def reattach(self, connection: ErpConnection) -> ErpConnection:
-        # load=False: the object's loaded values are taken as the row's, no SELECT; the flush
-        # then UPDATEs only the attributes changed on it.
-        return self._session.merge(connection, load=False)
+    def save_poll(self, connection: ErpConnection) -> None:
+        # Core statements built once: every poll writes here, and the ORM's merge and flush
+        # of the copy cost several times what the statement does.
+        if connection.poll_progress() is not None:
+            self._session.execute(_SAVE_POLL_WINDOW, {
+                "conn_id": connection.id, "p_since": connection.poll_since,
+                "p_started": connection.poll_started_at, "p_offset": connection.poll_offset})
+        else:
+            self._session.execute(_SAVE_POLL_COMPLETED, {
+                "conn_id": connection.id, "p_cursor": connection.poll_cursor,
+                "p_synced": connection.last_sync_at, "p_updated": connection.updated_at})
 
     def all(self) -> list[ErpConnection]:
         return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
+
+
+_CONNECTION = t.erp_connections.c
+_SAVE_POLL_WINDOW = (
+    update(t.erp_connections)
+    .where(_CONNECTION.id == bindparam("conn_id"))
+    .values(poll_since=bindparam("p_since", type_=_CONNECTION.poll_since.type),
+            poll_started_at=bindparam("p_started", type_=_CONNECTION.poll_started_at.type),
+            poll_offset=bindparam("p_offset", type_=_CONNECTION.poll_offset.type))
+)
+_SAVE_POLL_COMPLETED = (
+    update(t.erp_connections)
+    .where(_CONNECTION.id == bindparam("conn_id"))
+    .values(poll_cursor=bindparam("p_cursor", type_=_CONNECTION.poll_cursor.type),
+            poll_since=None, poll_started_at=None, poll_offset=None,
+            last_sync_at=bindparam("p_synced", type_=_CONNECTION.last_sync_at.type),
+            updated_at=bindparam("p_updated", type_=_CONNECTION.updated_at.type),
+            # ErpConnection.finish_poll's rule, applied to the row as it is now: the poll clears
+            # its own error, and only its own (a renewal's message written meanwhile stays).
+            last_error=case((_CONNECTION.last_error.startswith(POLL_ERROR_PREFIX), null()),
+                            else_=_CONNECTION.last_error))
+)
 
 
 def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:

@@ -134,8 +134,7 @@ class PollOrdersByStatus:
                 with self._uow() as uow:
                     # Not read again: a connection disconnected since the start of this poll
                     # still gets this page and its cursor, which a reconnection resumes from;
-                    # its status and tokens are not written here.
-                    connection = uow.connections.reattach(connection)
+                    # its status and tokens are not written here (save_poll).
                     now = self._clock.now()
                     if mapping is not None:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
@@ -149,6 +148,7 @@ class PollOrdersByStatus:
                             )
                     else:
                         connection.advance_poll(progress, page.next_offset)
+                    uow.connections.save_poll(connection)
                     uow.commit()
                 if page.next_offset is None:
                     break
