@@ -88,6 +88,9 @@ class SharedStateUnitsOfWork:
     def reading(self) -> SharedStateUnitOfWork:
         return SharedStateUnitOfWork(self._db)
 
+    def one_statement(self) -> SharedStateUnitOfWork:
+        return SharedStateUnitOfWork(self._db)
+
 
 class SandboxTokens:
     """The connection's access token as the sandbox issued it (no renewal needed in a bench)."""

@@ -17,7 +17,7 @@ from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGr
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKey, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
 from kanglu.domain.secrets import Sealed, Secret
@@ -163,7 +163,7 @@ class FakeConnections(_Repo):
         self.locks += 1
         return self.get(connection_id)
 
-    def save_poll(self, connection: ErpConnection) -> None:
+    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
         assert connection.id is not None
         stored = self.s.connections[connection.id]  # this unit of work's copy of the stored row
         stored.poll_since, stored.poll_started_at, stored.poll_offset = (
@@ -173,6 +173,9 @@ class FakeConnections(_Repo):
             stored.updated_at = connection.updated_at
             if stored.last_error and stored.last_error.startswith(POLL_ERROR_PREFIX):
                 stored.last_error = None
+        if release is None:
+            return None
+        return self._uow.jobs.finish(release.key, release.owner, release.next_due_at)
 
     def all(self) -> Iterable[ErpConnection]:
         return list(self.s.connections.values())
@@ -399,6 +402,7 @@ class FakeUnitOfWork:
 class FakeUnitOfWorkFactory:
     def __init__(self, db: FakeDatabase | None = None) -> None:
         self.db = db or FakeDatabase()
+        self.one_statement_units = 0
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db)
@@ -409,6 +413,10 @@ class FakeUnitOfWorkFactory:
 
     def reading(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db, read_only=True)
+
+    def one_statement(self) -> FakeUnitOfWork:
+        self.one_statement_units += 1
+        return FakeUnitOfWork(self.db)
 
 
 # -- the ERP and tracking ---------------------------------------------------------------

@@ -265,6 +265,21 @@ def test_a_completed_poll_releases_its_job_with_its_last_page() -> None:
     assert job.due_at == result.next_due_at
 
 
+def test_a_quiet_poll_writes_in_one_statement_and_a_page_of_orders_in_a_transaction() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    _lease_poll_job(world, cid, "worker-a")
+    world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert world.uow.one_statement_units == 0  # a page of orders: the import's transaction
+    world.clock.advance(hours=2)
+    _lease_poll_job(world, cid, "worker-a")
+    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True and result.report.imported == 0
+    assert world.uow.one_statement_units == 1  # nothing listed: the cursor and the job, one write
+    job = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert (job.lease_owner, job.due_at) == (None, result.next_due_at)
+
+
 def test_a_poll_whose_lease_was_lost_says_so_and_leaves_the_job_to_its_new_owner() -> None:
     world, cid = connected_world()
     seed(world, 3)

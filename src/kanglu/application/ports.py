@@ -12,7 +12,7 @@ import attrs
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKey, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
 from kanglu.domain.secrets import Sealed, Secret
@@ -173,12 +173,17 @@ class ConnectionRepository(Protocol):
         of work ends: the single-flight guard of token renewal."""
         ...
 
-    def save_poll(self, connection: ErpConnection) -> None:
+    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
         """Write the poll's own columns of a copy read earlier (in another unit of work),
         without reading the row again: the window in progress, or (once the poll completed)
         the cursor, the last sync and the poll's error cleared. Nothing else of the row: a
         token renewed or a status changed meanwhile is kept, and so is an error message that
-        is not the poll's."""
+        is not the poll's.
+
+        With `release` (a completed poll whose worker holds the poll job's lease), the job is
+        handed back in the same statement where the database allows it (PostgreSQL), so that
+        a quiet poll's whole write fits in `UnitOfWorkFactory.one_statement()`. Returns
+        whether the lease was still the owner's (None without `release`)."""
         ...
 
     def all(self) -> Iterable[ErpConnection]:
@@ -319,6 +324,14 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def one_statement(self) -> UnitOfWork:
+        """A unit of work for one repository call that writes in a single statement
+        (`ConnectionRepository.save_poll`): on PostgreSQL that statement is its own
+        transaction (autocommit: one round trip, not BEGIN, statement and COMMIT); elsewhere
+        an ordinary unit of work. A second write statement, and any entity added or changed,
+        are refused. `commit()` is still called, as for any unit of work."""
+        ...
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads, for what runs often and writes nothing: cheaper

@@ -22,6 +22,15 @@ class JobKey:
     subject_id: int
 
 
+@attrs.frozen
+class JobRelease:
+    """A job handed back by the worker holding its lease, with its next run."""
+
+    key: JobKey
+    owner: str
+    next_due_at: datetime
+
+
 @attrs.define(slots=False, eq=False)
 class Job:
     """A due time and, while a worker runs it, a lease that expires if the worker dies."""

@@ -26,6 +26,7 @@ from kanglu.domain.connections import (
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.money import Money
 from kanglu.domain.orders import Order
@@ -210,6 +211,40 @@ def test_save_poll_keeps_an_error_that_is_not_the_polls(uow: SqlUnitOfWorkFactor
         u.commit()
     with uow() as u:
         assert u.connections.get(connection_id).last_error == renewal_error
+
+
+def test_save_poll_hands_the_job_back_in_the_same_write(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    """A completed poll's write: the connection's poll columns and the job's release, one
+    statement on PostgreSQL (the whole write of a quiet poll), two on SQLite."""
+    _, connection_id = ids
+    key = JobKey(JobKind.POLL, connection_id)
+    with uow() as u:
+        u.jobs.schedule(JobKind.POLL, connection_id, NOW)
+        u.commit()
+    with uow() as u:
+        [job] = u.jobs.claim("w1", NOW, timedelta(minutes=5), 1)
+        copy = u.connections.get(connection_id)
+        u.commit()
+    copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), NOW)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(uow.engine, "before_cursor_execute", listener)
+    try:
+        with uow.one_statement() as u:
+            assert u.connections.save_poll(copy, JobRelease(key, "w2", NOW + timedelta(minutes=2))) is False
+            u.commit()
+        with uow.one_statement() as u:
+            assert u.connections.save_poll(copy, JobRelease(key, "w1", NOW + timedelta(minutes=2))) is True
+            u.commit()
+    finally:
+        event.remove(uow.engine, "before_cursor_execute", listener)
+    assert len(statements) == (2 if uow.engine.dialect.name == "postgresql" else 4)
+    with uow.reading() as u:
+        stored = u.connections.get(connection_id)
+        assert stored.poll_cursor == NOW and stored.last_sync_at == NOW and stored.poll_progress() is None
+        released = u.jobs.get(JobKind.POLL, connection_id)
+        assert released.lease_owner is None and released.due_at == NOW + timedelta(minutes=2)
+        assert released.attempts == 0 and released.id == job.id
 
 
 # -- status mappings ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from kanglu.adapters.sql import engine as engine_module
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
-from kanglu.adapters.sql.unit_of_work import ReadOnlyViolation, SqlUnitOfWorkFactory
+from kanglu.adapters.sql.unit_of_work import OneStatementViolation, ReadOnlyViolation, SqlUnitOfWorkFactory
 from kanglu.domain.merchants import Merchant
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -208,3 +208,36 @@ def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, mon
             assert connection.scalar(text("SELECT pg_backend_pid()")) != first
     finally:
         single.dispose()
+
+
+# -- the one-statement unit of work ------------------------------------------------------
+
+
+def test_a_one_statement_unit_of_work_writes_one_statement(uow: SqlUnitOfWorkFactory) -> None:
+    with uow.one_statement() as u:
+        u.session.execute(insert(t.merchants).values(name="Loja", email="a@example.com", created_at=NOW))
+        u.commit()
+    assert count_merchants(uow) == 1
+
+
+def test_a_one_statement_unit_of_work_refuses_a_second_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+    if uow.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite it is an ordinary transaction: two statements stay atomic")
+    with uow.one_statement() as u:
+        u.session.execute(insert(t.merchants).values(name="Loja", email="a@example.com", created_at=NOW))
+        with pytest.raises(OneStatementViolation):
+            u.session.execute(insert(t.merchants).values(name="Loja", email="b@example.com", created_at=NOW))
+    assert count_merchants(uow) == 1  # the first, its own transaction; never the second
+    with uow.one_statement() as u:  # the next unit of work on the same pooled connection starts afresh
+        u.session.execute(insert(t.merchants).values(name="Loja", email="c@example.com", created_at=NOW))
+    assert count_merchants(uow) == 2
+
+
+def test_a_one_statement_unit_of_work_refuses_entities_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+    if uow.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite it is an ordinary transaction")
+    with uow.one_statement() as u:
+        u.merchants.add(merchant())
+        with pytest.raises(OneStatementViolation):
+            u.commit()
+    assert count_merchants(uow) == 0

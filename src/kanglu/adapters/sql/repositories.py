@@ -14,7 +14,7 @@ from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKey, JobKind
+from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import Invoice, Order
 from kanglu.domain.shipping import ShippingFamily
@@ -86,17 +86,29 @@ class SqlConnectionRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
-    def save_poll(self, connection: ErpConnection) -> None:
+    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
         # Core statements built once: every poll writes here, and the ORM's merge and flush
         # of the copy cost several times what the statement does.
         if connection.poll_progress() is not None:
+            assert release is None, "only a completed poll hands its job back"
             self._session.execute(_SAVE_POLL_WINDOW, {
                 "conn_id": connection.id, "p_since": connection.poll_since,
                 "p_started": connection.poll_started_at, "p_offset": connection.poll_offset})
+            return None
+        completed = {"conn_id": connection.id, "p_cursor": connection.poll_cursor,
+                     "p_synced": connection.last_sync_at, "p_updated": connection.updated_at}
+        if release is None:
+            self._session.execute(_SAVE_POLL_COMPLETED, completed)
+            return None
+        released = _job_release_params(release.key, release.owner, release.next_due_at)
+        if self._dialect == "postgresql":
+            # One statement for both rows (a data-modifying WITH), atomic on its own.
+            result = self._session.execute(_SAVE_POLL_AND_RELEASE_JOB, completed | released)
         else:
-            self._session.execute(_SAVE_POLL_COMPLETED, {
-                "conn_id": connection.id, "p_cursor": connection.poll_cursor,
-                "p_synced": connection.last_sync_at, "p_updated": connection.updated_at})
+            self._session.execute(_SAVE_POLL_COMPLETED, completed)
+            result = self._session.execute(_RELEASE_MY_JOB, released)
+        SqlJobRepository(self._session).forget(release.key)
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
     def all(self) -> list[ErpConnection]:
         return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
@@ -329,7 +341,7 @@ class SqlJobRepository(_Repository):
                 index_elements=["kind", "subject_id"], set_={"due_at": insert.excluded.due_at}
             )
         )
-        self._forget(kind, subject_id)
+        self.forget(JobKey(kind, subject_id))
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         hold_write_lock(self._session)
@@ -340,7 +352,7 @@ class SqlJobRepository(_Repository):
         # this session.
         jobs = [Job(**row._mapping) for row in rows]
         for job in jobs:
-            self._forget(job.kind, job.subject_id)
+            self.forget(job)
         return sorted(jobs, key=lambda job: (job.due_at, job.id or 0))
 
     def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
@@ -351,10 +363,8 @@ class SqlJobRepository(_Repository):
             # `attempts` counts consecutive unsuccessful runs (the retry backoff reads it): a run
             # that ends without an error starts the count again.
             statement = _RELEASE_MY_JOB_FAILED if error else _RELEASE_MY_JOB
-        result = self._session.execute(statement, {"job_kind": job.kind, "job_subject": job.subject_id,
-                                                   "job_owner": owner, "next_due_at": next_due_at,
-                                                   "job_error": error})
-        self._forget(job.kind, job.subject_id)
+        result = self._session.execute(statement, _job_release_params(job, owner, next_due_at, error))
+        self.forget(job)
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     def keys(self) -> set[JobKey]:
@@ -369,10 +379,10 @@ class SqlJobRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
-    def _forget(self, kind: JobKind, subject_id: int) -> None:
+    def forget(self, job: Job | JobKey) -> None:
         """A Core statement changed the row behind the session's back: drop its copy."""
         for obj in list(self._session.identity_map.values()):
-            if isinstance(obj, Job) and obj.kind == kind and obj.subject_id == subject_id:
+            if isinstance(obj, Job) and obj.kind == job.kind and obj.subject_id == job.subject_id:
                 self._session.expunge(obj)
 
 
@@ -416,3 +426,14 @@ _RELEASE_MY_JOB = update(t.jobs).where(_MY_JOB).values(**_RELEASED, last_error=N
 _RELEASE_MY_JOB_FAILED = update(t.jobs).where(_MY_JOB).values(
     **_RELEASED, last_error=bindparam("job_error", type_=t.jobs.c.last_error.type)
 )
+# PostgreSQL: a completed poll's write and its job's release in one statement.
+_SAVE_POLL_AND_RELEASE_JOB = _RELEASE_MY_JOB.add_cte(
+    _SAVE_POLL_COMPLETED.returning(t.erp_connections.c.id).cte("saved_poll")
+)
+
+
+def _job_release_params(
+    job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None
+) -> dict[str, object]:
+    return {"job_kind": job.kind, "job_subject": job.subject_id, "job_owner": owner, "next_due_at": next_due_at,
+            "job_error": error}

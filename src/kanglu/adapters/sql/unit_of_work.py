@@ -102,10 +102,12 @@ def _transient_on_busy() -> Iterator[None]:
 
 
 class SqlUnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False,
+                 one_statement: bool = False) -> None:
         self._sessions = sessions
         self._session: Session | None = None
         self._read_only = read_only
+        self._one_statement = one_statement
 
     @property
     def session(self) -> Session:
@@ -137,13 +139,21 @@ class SqlUnitOfWork:
 
     def flush(self) -> None:
         self._refuse_if_read_only()
+        self._refuse_entities_if_one_statement()
         with _transient_on_busy():
             self.session.flush()
 
     def commit(self) -> None:
         self._refuse_if_read_only()
+        self._refuse_entities_if_one_statement()
         with _transient_on_busy():
             self.session.commit()
+
+    def _refuse_entities_if_one_statement(self) -> None:
+        # Flushing entities is several statements: in autocommit they would not be atomic.
+        session = self.session
+        if self._one_statement and (session.new or session.dirty or session.deleted):
+            raise OneStatementViolation("this unit of work writes one statement, not entities")
 
     def _refuse_if_read_only(self) -> None:
         if self._read_only:
@@ -155,6 +165,10 @@ class SqlUnitOfWork:
 
 class ReadOnlyViolation(RuntimeError):
     """A write in a reading unit of work: a bug in the caller, never a merchant's doing."""
+
+
+class OneStatementViolation(RuntimeError):
+    """More than one write in a one-statement unit of work: a bug in the caller."""
 
 
 class SqlUnitOfWorkFactory:
@@ -181,12 +195,24 @@ class SqlUnitOfWorkFactory:
         self._sessions = session_factory(writer)
         # No autoflush: a change made to an entity read here is never sent.
         self._reading_sessions = session_factory(reader, autoflush=False)
+        if engine.dialect.name == "postgresql":
+            single = engine.execution_options(isolation_level="AUTOCOMMIT")
+            _refuse_second_write(single)
+            self._one_statement_sessions: sessionmaker[Session] | None = session_factory(single, autoflush=False)
+        else:
+            # SQLite: a write transaction costs no round trip; the ordinary one it is.
+            self._one_statement_sessions = None
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)
 
     def reading(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._reading_sessions, read_only=True)
+
+    def one_statement(self) -> SqlUnitOfWork:
+        if self._one_statement_sessions is None:
+            return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._one_statement_sessions, one_statement=True)
 
 
 def _refuse_writes(reader: Engine) -> None:
@@ -197,3 +223,22 @@ def _refuse_writes(reader: Engine) -> None:
     def _refuse(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if WRITE_STATEMENT.match(statement):
             raise ReadOnlyViolation("a reading unit of work cannot write")
+
+
+_WRITES = "kanglu_writes"  # connection info: write statements since this checkout
+
+
+def _refuse_second_write(single: Engine) -> None:
+    """In autocommit every statement is its own transaction: a second write would not be
+    atomic with the first, so it fails before it reaches the database."""
+
+    @event.listens_for(single, "engine_connect")
+    def _reset(connection: Any) -> None:
+        connection.info[_WRITES] = 0
+
+    @event.listens_for(single, "before_cursor_execute")
+    def _count(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if WRITE_STATEMENT.match(statement) or statement.lstrip().upper().startswith("WITH"):
+            if connection.info.get(_WRITES, 0) >= 1:
+                raise OneStatementViolation("a one-statement unit of work wrote twice")
+            connection.info[_WRITES] = connection.info.get(_WRITES, 0) + 1

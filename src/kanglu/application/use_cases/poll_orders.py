@@ -6,11 +6,11 @@ resumes from the page it did not finish, and the cursor moves only when the wind
 to the end. The ERP is asked for every situação at once: an order that leaves the mapped
 situações is seen leaving, and one page costs one call however many situações are mapped.
 
-A poll where nothing changed costs one read (a reading unit of work: on PostgreSQL no
-transaction at all), one API call and one write transaction, which also releases the poll
-job and sets its next run when the worker says whose lease it holds.
-The connection is read once, at the start; each page's write takes that copy back without
-reading the row again and changes only the poll's own columns.
+A poll where nothing changed costs one API call and one write statement (on PostgreSQL in
+autocommit: one round trip), which also releases the poll job and sets its next run when the
+worker says whose lease it holds. The connection is read once, at the start (by the worker's
+claim, or else by a reading unit of work); each page's write takes that copy's poll columns
+without reading the row again.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
-from kanglu.domain.jobs import JobKey, JobKind
+from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
 
@@ -131,7 +131,9 @@ class PollOrdersByStatus:
                     if unknown:
                         families = self._refresh_families(command.connection_id, tokens, families)
                     items = self._with_invoices(tokens, items, stored)
-                with self._uow() as uow:
+                # A page with nothing to import (the last one, as a listing ends with it) is
+                # written by save_poll alone: one statement, the whole write of a quiet poll.
+                with self._uow() if mapping is not None else self._uow.one_statement() as uow:
                     # Not read again: a connection disconnected since the start of this poll
                     # still gets this page and its cursor, which a reconnection resumes from;
                     # its status and tokens are not written here (save_poll).
@@ -139,16 +141,15 @@ class PollOrdersByStatus:
                     if mapping is not None:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
+                    release = None
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)
                         next_due = self.next_regular_run(started, now)
                         if command.lease_owner is not None:
-                            lease_kept = uow.jobs.finish(
-                                JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due
-                            )
+                            release = JobRelease(JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due)
                     else:
                         connection.advance_poll(progress, page.next_offset)
-                    uow.connections.save_poll(connection)
+                    lease_kept = uow.connections.save_poll(connection, release)
                     uow.commit()
                 if page.next_offset is None:
                     break
