@@ -225,7 +225,7 @@ def _refuse_writes(reader: Engine) -> None:
             raise ReadOnlyViolation("a reading unit of work cannot write")
 
 
-_WRITES = "kanglu_writes"  # connection info: write statements since this checkout
+_WRITES = "kanglu_writes"  # connection info: write statements since a unit of work took it
 
 
 def _refuse_second_write(single: Engine) -> None:
@@ -239,6 +239,6 @@ def _refuse_second_write(single: Engine) -> None:
     @event.listens_for(single, "before_cursor_execute")
     def _count(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if WRITE_STATEMENT.match(statement) or statement.lstrip().upper().startswith("WITH"):
-            if connection.info.get(_WRITES, 0) >= 1:
+            if connection.info.get(_WRITES):
                 raise OneStatementViolation("a one-statement unit of work wrote twice")
-            connection.info[_WRITES] = connection.info.get(_WRITES, 0) + 1
+            connection.info[_WRITES] = 1
