@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Insert, func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from kanglu.adapters.sql import engine as engine_module
@@ -21,6 +21,11 @@ NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 def merchant(email: str = "a@example.com") -> Merchant:
     return Merchant(name="Loja", email=email, password_hash=None, created_at=NOW)
+
+
+def merchant_row(email: str) -> Insert:
+    """A merchant as one Core statement (what a repository's single-statement write is)."""
+    return insert(t.merchants).values(name="Loja", email=email, created_at=NOW)
 
 
 def count_merchants(uow: SqlUnitOfWorkFactory) -> int:
@@ -157,7 +162,7 @@ def test_a_reading_unit_of_work_refuses_to_write(uow: SqlUnitOfWorkFactory) -> N
     with uow.reading() as u, pytest.raises(ReadOnlyViolation):
         # A Core statement would not wait for a commit: on PostgreSQL (autocommit) it would be
         # kept at once. It never reaches the database.
-        u.session.execute(insert(t.merchants).values(name="Loja", email="b@example.com", created_at=NOW))
+        u.session.execute(merchant_row("b@example.com"))
     assert count_merchants(uow) == 0
 
 
@@ -215,7 +220,7 @@ def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, mon
 
 def test_a_one_statement_unit_of_work_writes_one_statement(uow: SqlUnitOfWorkFactory) -> None:
     with uow.one_statement() as u:
-        u.session.execute(insert(t.merchants).values(name="Loja", email="a@example.com", created_at=NOW))
+        u.session.execute(merchant_row("a@example.com"))
         u.commit()
     assert count_merchants(uow) == 1
 
@@ -224,12 +229,12 @@ def test_a_one_statement_unit_of_work_refuses_a_second_write_on_postgresql(uow: 
     if uow.engine.dialect.name != "postgresql":
         pytest.skip("on SQLite it is an ordinary transaction: two statements stay atomic")
     with uow.one_statement() as u:
-        u.session.execute(insert(t.merchants).values(name="Loja", email="a@example.com", created_at=NOW))
+        u.session.execute(merchant_row("a@example.com"))
         with pytest.raises(OneStatementViolation):
-            u.session.execute(insert(t.merchants).values(name="Loja", email="b@example.com", created_at=NOW))
+            u.session.execute(merchant_row("b@example.com"))
     assert count_merchants(uow) == 1  # the first, its own transaction; never the second
     with uow.one_statement() as u:  # the next unit of work on the same pooled connection starts afresh
-        u.session.execute(insert(t.merchants).values(name="Loja", email="c@example.com", created_at=NOW))
+        u.session.execute(merchant_row("c@example.com"))
     assert count_merchants(uow) == 2
 
 

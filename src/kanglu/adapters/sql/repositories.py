@@ -107,7 +107,7 @@ class SqlConnectionRepository(_Repository):
         else:
             self._session.execute(_SAVE_POLL_COMPLETED, completed)
             result = self._session.execute(_RELEASE_MY_JOB, released)
-        SqlJobRepository(self._session).forget(release.key)
+        _forget_job(self._session, release.key)
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     def all(self) -> list[ErpConnection]:
@@ -341,7 +341,7 @@ class SqlJobRepository(_Repository):
                 index_elements=["kind", "subject_id"], set_={"due_at": insert.excluded.due_at}
             )
         )
-        self.forget(JobKey(kind, subject_id))
+        _forget_job(self._session, JobKey(kind, subject_id))
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         hold_write_lock(self._session)
@@ -352,7 +352,7 @@ class SqlJobRepository(_Repository):
         # this session.
         jobs = [Job(**row._mapping) for row in rows]
         for job in jobs:
-            self.forget(job)
+            _forget_job(self._session, job)
         return sorted(jobs, key=lambda job: (job.due_at, job.id or 0))
 
     def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
@@ -364,7 +364,7 @@ class SqlJobRepository(_Repository):
             # that ends without an error starts the count again.
             statement = _RELEASE_MY_JOB_FAILED if error else _RELEASE_MY_JOB
         result = self._session.execute(statement, _job_release_params(job, owner, next_due_at, error))
-        self.forget(job)
+        _forget_job(self._session, job)
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     def keys(self) -> set[JobKey]:
@@ -379,11 +379,12 @@ class SqlJobRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
-    def forget(self, job: Job | JobKey) -> None:
-        """A Core statement changed the row behind the session's back: drop its copy."""
-        for obj in list(self._session.identity_map.values()):
-            if isinstance(obj, Job) and obj.kind == job.kind and obj.subject_id == job.subject_id:
-                self._session.expunge(obj)
+
+def _forget_job(session: Session, job: Job | JobKey) -> None:
+    """A Core statement changed a job's row behind the session's back: drop its copy."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Job) and obj.kind == job.kind and obj.subject_id == job.subject_id:
+            session.expunge(obj)
 
 
 def _lease_free(lease_expires_at, now):  # type: ignore[no-untyped-def]
