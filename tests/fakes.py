@@ -19,7 +19,7 @@ from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import StatusMapping
@@ -249,8 +249,11 @@ class FakeOrders(_Repo):
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
         return {erp_id: order.fingerprint for erp_id, order in self._matching(connection_id, erp_ids).items()}
 
-    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
-        return {erp_id: order.invoice for erp_id, order in self._matching(connection_id, erp_ids).items()}
+    def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
+        return {
+            erp_id: StoredOrder(order.fingerprint, order.invoice)
+            for erp_id, order in self._matching(connection_id, erp_ids).items()
+        }
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         return [

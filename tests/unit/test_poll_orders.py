@@ -280,6 +280,55 @@ def test_a_quiet_poll_writes_in_one_statement_and_a_page_of_orders_in_a_transact
     assert (job.lease_owner, job.due_at) == (None, result.next_due_at)
 
 
+def _relist(world, *items) -> None:  # type: ignore[no-untyped-def]
+    """Tiny lists these again (its filter is by day): updated a minute ago, inside the overlap."""
+    world.clock.advance(minutes=2)
+    for item in items:
+        world.gateway.put(item, world.clock.now() - timedelta(minutes=1), erp_id=item.erp_order_id)
+
+
+def test_a_page_that_lists_again_unchanged_and_ignored_orders_is_written_in_one_statement() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    world.poll()(PollOrders(cid))
+    stored = {o.erp_order_id: o.fingerprint for o in world.uow.read().orders.all()}
+    _relist(world, erp_order(1), erp_order(2), erp_order(3), erp_order(7, situacao=Situacao.ABERTA))
+    _lease_poll_job(world, cid, "worker-a")
+    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
+    assert (result.report.imported, result.report.unchanged, result.report.ignored) == (0, 3, 1)
+    assert world.uow.one_statement_units == 1  # the page's only write: the cursor and the job
+    assert {o.erp_order_id: o.fingerprint for o in world.uow.read().orders.all()} == stored
+    connection = world.uow.read().connections.get(cid)
+    assert connection.poll_cursor == world.clock.now() and connection.poll_progress() is None
+
+
+def test_a_page_listed_again_with_a_change_is_imported_in_a_transaction() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    world.poll()(PollOrders(cid))
+    _relist(world, erp_order(1), erp_order(2, situacao=Situacao.ENTREGUE))
+    result = world.poll()(PollOrders(cid))
+    assert (result.report.imported, result.report.unchanged) == (1, 1)
+    assert world.uow.one_statement_units == 0
+    delivered = {o.erp_order_id: o.tracking_status.value for o in world.uow.read().orders.all()}
+    assert delivered == {1: "tracking", 2: "delivered", 3: "tracking"}
+
+
+def test_an_unchanged_order_whose_failure_is_open_is_written_to_resolve_it() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.poll()(PollOrders(cid))
+    _relist(world, MalformedOrder(2, "CPF inválido: os dígitos verificadores não conferem", {"id": 2}))
+    world.poll()(PollOrders(cid))
+    assert set(world.uow.read().import_failures.for_erp_ids(cid, [2])) == {2}
+    _relist(world, erp_order(2))  # fixed in Tiny: the order is as it was stored
+    result = world.poll()(PollOrders(cid))
+    assert (result.report.imported, result.report.unchanged, result.report.failed) == (0, 1, 0)
+    assert world.uow.one_statement_units == 0  # the failure's resolution is a write
+    assert world.uow.read().import_failures.for_erp_ids(cid, [2]) == {}
+
+
 def test_a_poll_whose_lease_was_lost_says_so_and_leaves_the_job_to_its_new_owner() -> None:
     world, cid = connected_world()
     seed(world, 3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -100,48 +100,18 @@ class OrderImporter:
     ) -> ImportReport:
         assert connection.id is not None
         report = ImportReport()
-        # The last version of an order in the batch wins (a page can repeat an order that
-        # changed while we were paging).
-        latest: dict[int, ErpOrder] = {}
-        malformed: list[MalformedOrder] = []
-        for item in items:
-            if isinstance(item, MalformedOrder):
-                malformed.append(item)
-            else:
-                latest[item.erp_order_id] = item
-        # A malformed version after a good one in the same batch means the order is broken now.
-        for bad in malformed:
-            if bad.erp_order_id is not None:
-                latest.pop(bad.erp_order_id, None)
-
+        latest, malformed = _latest_versions(items)
         erp_ids = list(latest) + [m.erp_order_id for m in malformed if m.erp_order_id is not None]
         # Stored orders are compared by their import signature first: the overlap of every poll
         # re-lists orders that have not changed, and those need no loading at all.
         stored = uow.orders.fingerprints(connection.id, latest) if latest else {}
         failures = uow.import_failures.for_erp_ids(connection.id, erp_ids) if erp_ids else {}
 
-        to_write: list[tuple[ErpOrder, Action]] = []
-        for snapshot in latest.values():
-            if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
-                snapshot = attrs.evolve(
-                    snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id])
-                )
-            action = mapping.action_for(snapshot.situacao)
-            if snapshot.erp_order_id not in stored and action is Action.IGNORE:
-                report.ignored += 1
-                continue
-            to_write.append((snapshot, action))
-
+        to_write, report.ignored = _to_consider(latest, mapping, stored, families)
         # Read only when needed: ignored or unchanged orders need neither the carrier mappings
         # nor the customers.
         merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id) if to_write else {}
-        changed: list[tuple[ErpOrder, Action, Carrier | None]] = []
-        for snapshot, action in to_write:
-            carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, merchant_mappings)
-            if stored.get(snapshot.erp_order_id) == import_signature(snapshot, action, carrier):
-                report.unchanged += 1
-            else:
-                changed.append((snapshot, action, carrier))
+        changed, report.unchanged = self._changed(to_write, stored, merchant_mappings)
         if changed:
             self._write(uow, connection, changed, set(stored), now, report)
         for snapshot, _ in to_write:
@@ -175,6 +145,48 @@ class OrderImporter:
                 failure.seen_again(bad.reason, bad.raw, now)
         return report
 
+    def report_without_writing(
+        self,
+        mapping: StatusMapping,
+        items: Sequence[ErpOrder | MalformedOrder],
+        stored: Mapping[int, str],
+        failing: Collection[int],
+        carrier_mappings: Mapping[str, str],
+        families: Mapping[int, int | None] | None = None,
+    ) -> ImportReport | None:
+        """What import_batch would report for `items` when it would write nothing: every order
+        unchanged (`stored`: import signatures) or ignored, none malformed, none with an open
+        failure to resolve (`failing`: their ERP ids). None when something must be written.
+
+        The poll decides this from a read made before its write: a page that only re-lists
+        unchanged orders (the day's overlap, Tiny's filter being by day) then costs its
+        progress's write alone. Its inputs are read outside the write's transaction; the one
+        poll of a connection that runs at a time (its job's lease) is the only importer of its
+        orders, so what it read is what import_batch would read."""
+        latest, malformed = _latest_versions(items)
+        if malformed:
+            return None
+        to_write, ignored = _to_consider(latest, mapping, stored, families)
+        if any(snapshot.erp_order_id in failing for snapshot, _ in to_write):
+            return None
+        changed, unchanged = self._changed(to_write, stored, carrier_mappings)
+        return None if changed else ImportReport(unchanged=unchanged, ignored=ignored)
+
+    def _changed(
+        self, to_write: Sequence[tuple[ErpOrder, Action]], stored: Mapping[int, str], carrier_mappings: Mapping[str, str]
+    ) -> tuple[list[tuple[ErpOrder, Action, Carrier | None]], int]:
+        """The orders whose import would change what is stored (with their carrier), and how
+        many would not."""
+        changed: list[tuple[ErpOrder, Action, Carrier | None]] = []
+        unchanged = 0
+        for snapshot, action in to_write:
+            carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, carrier_mappings)
+            if stored.get(snapshot.erp_order_id) == import_signature(snapshot, action, carrier):
+                unchanged += 1
+            else:
+                changed.append((snapshot, action, carrier))
+        return changed, unchanged
+
     @staticmethod
     def _write(
         uow: UnitOfWork,
@@ -200,3 +212,42 @@ class OrderImporter:
                 uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
             report.imported += 1
             report.tracking_requests += len(requests)
+
+
+def _latest_versions(items: Sequence[ErpOrder | MalformedOrder]) -> tuple[dict[int, ErpOrder], list[MalformedOrder]]:
+    """The last version of each order in the batch (a page can repeat an order that changed
+    while we were paging), and the malformed items. A malformed version after a good one in
+    the same batch means the order is broken now."""
+    latest: dict[int, ErpOrder] = {}
+    malformed: list[MalformedOrder] = []
+    for item in items:
+        if isinstance(item, MalformedOrder):
+            malformed.append(item)
+        else:
+            latest[item.erp_order_id] = item
+    for bad in malformed:
+        if bad.erp_order_id is not None:
+            latest.pop(bad.erp_order_id, None)
+    return latest, malformed
+
+
+def _to_consider(
+    latest: Mapping[int, ErpOrder],
+    mapping: StatusMapping,
+    stored: Mapping[int, str],
+    families: Mapping[int, int | None] | None,
+) -> tuple[list[tuple[ErpOrder, Action]], int]:
+    """The orders to compare with what is stored, each with its situação's action and its
+    shipping family filled in from the cache; and how many are ignored (new orders in a
+    situação the merchant does not track)."""
+    to_write: list[tuple[ErpOrder, Action]] = []
+    ignored = 0
+    for snapshot in latest.values():
+        if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
+            snapshot = attrs.evolve(snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id]))
+        action = mapping.action_for(snapshot.situacao)
+        if snapshot.erp_order_id not in stored and action is Action.IGNORE:
+            ignored += 1
+            continue
+        to_write.append((snapshot, action))
+    return to_write, ignored

@@ -14,7 +14,7 @@ from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import StatusMapping
@@ -224,9 +224,9 @@ class OrderRepository(Protocol):
         """The import signature of each of those orders that is stored (a light read)."""
         ...
 
-    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
-        """The stored invoice of each of those orders that is stored (None: stored without one);
-        a light read, without the orders' customers and shipments."""
+    def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
+        """The import signature and invoice of each of those orders that is stored; a light
+        read, without the orders' customers and shipments."""
         ...
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:

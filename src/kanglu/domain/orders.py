@@ -68,6 +68,15 @@ def import_signature(snapshot: ErpOrder, action: Action, carrier: Carrier | None
 
 
 @attrs.frozen
+class StoredOrder:
+    """An imported order as a poll compares it with the ERP's listing, without loading it: its
+    import signature and its invoice (None: imported without one)."""
+
+    fingerprint: str
+    invoice: Invoice | None
+
+
+@attrs.frozen
 class MalformedOrder:
     """An order payload that could not be converted: the reason (Portuguese) and the raw data."""
 

@@ -29,7 +29,7 @@ from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.money import Money
-from kanglu.domain.orders import Order
+from kanglu.domain.orders import Order, StoredOrder
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
@@ -375,11 +375,12 @@ def test_stored_invoices_and_signatures_of_some_orders(uow: SqlUnitOfWorkFactory
         u.commit()
     with uow() as u:
         # 3 was never stored: absent, unlike 2, which is stored without an invoice.
-        assert u.orders.invoices(connection_id, [1, 2, 3]) == {1: erp_order(1).invoice, 2: None}
         stored = u.orders.by_erp_ids(connection_id, [1, 2])
+        assert u.orders.stored(connection_id, [1, 2, 3]) == {
+            1: StoredOrder(stored[1].fingerprint, erp_order(1).invoice), 2: StoredOrder(stored[2].fingerprint, None)}
         assert u.orders.fingerprints(connection_id, [1, 2, 3]) == {1: stored[1].fingerprint, 2: stored[2].fingerprint}
-        assert u.orders.invoices(connection_id + 1, [1, 2]) == {}
-        assert u.orders.invoices(connection_id, []) == {}
+        assert u.orders.stored(connection_id + 1, [1, 2]) == {}
+        assert u.orders.stored(connection_id, []) == {}
 
 
 def test_new_rows_of_a_flush_get_ids_in_the_order_they_were_added(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.orders import Invoice, Order
+from kanglu.domain.orders import Order, StoredOrder
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import OutboxMessage
@@ -211,20 +211,25 @@ class SqlOrderRepository(_Repository):
         return {order.erp_order_id: order for order in found}
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
-        return self._column_by_erp_id(t.orders.c.fingerprint, connection_id, erp_ids)
+        return dict(self._by_erp_id((t.orders.c.fingerprint,), connection_id, erp_ids))
 
-    def invoices(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Invoice | None]:
-        return self._column_by_erp_id(t.orders.c.invoice, connection_id, erp_ids)
+    def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
+        return {
+            erp_id: StoredOrder(fingerprint, invoice)
+            for erp_id, fingerprint, invoice in self._by_erp_id(
+                (t.orders.c.fingerprint, t.orders.c.invoice), connection_id, erp_ids
+            )
+        }
 
-    def _column_by_erp_id(self, column, connection_id: int, erp_ids: Iterable[int]) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    def _by_erp_id(self, columns, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]
+        """(erp_order_id, *columns) of those orders that are stored: a light read."""
         wanted = set(erp_ids)
         if not wanted:
-            return {}
+            return []
         c = t.orders.c
-        rows = self._session.execute(
-            select(c.erp_order_id, column).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
-        )
-        return {erp_id: value for erp_id, value in rows}
+        return list(self._session.execute(
+            select(c.erp_order_id, *columns).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
+        ))
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         c = t.orders.c

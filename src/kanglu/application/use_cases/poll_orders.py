@@ -8,7 +8,8 @@ situações is seen leaving, and one page costs one call however many situaçõe
 
 A poll where nothing changed costs one API call and one write statement (on PostgreSQL in
 autocommit: one round trip), which also releases the poll job and sets its next run when the
-worker says whose lease it holds. The connection is read once, at the start (by the worker's
+worker says whose lease it holds. So does a page that only lists orders already imported and
+unchanged (the day's changes listed again, Tiny's filter being by day), after one read. The connection is read once, at the start (by the worker's
 claim, or else by a reading unit of work); each page's write takes that copy's poll columns
 without reading the row again.
 """
@@ -30,7 +31,7 @@ from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFac
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.jobs import JobKey, JobKind, JobRelease
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+from kanglu.domain.orders import ErpOrder, MalformedOrder, StoredOrder
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class _Stored:
 
     mapping: StatusMapping
     families: dict[int, int | None]
-    invoices: dict[int, Invoice | None]  # the page's orders already stored, and their invoices
+    orders: dict[int, StoredOrder]  # the page's orders already stored: signatures and invoices
+    failing: frozenset[int]  # the page's orders with an open import failure
+    carrier_mappings: dict[str, str]  # the merchant's own shipping service -> carrier choices
 
 
 class PollOrdersByStatus:
@@ -122,17 +125,25 @@ class PollOrdersByStatus:
             while True:
                 page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
                 items: list[ErpOrder | MalformedOrder] = list(page.items)
-                mapping: StatusMapping | None = None
+                mapping: StatusMapping | None = None  # set when the page has something to import
                 if items:  # an empty page (nothing changed: most polls) needs no read, no import
-                    stored = self._stored(command.connection_id, items, families)
+                    stored = self._stored(connection, items, families)
                     mapping, families = stored.mapping, stored.families
                     orders = [i for i in items if isinstance(i, ErpOrder)]
                     unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
                     if unknown:
                         families = self._refresh_families(command.connection_id, tokens, families)
                     items = self._with_invoices(tokens, items, stored)
-                # A page with nothing to import (the last one, as a listing ends with it) is
-                # written by save_poll alone: one statement, the whole write of a quiet poll.
+                    unchanged = self._importer.report_without_writing(
+                        mapping, items, {i: o.fingerprint for i, o in stored.orders.items()}, stored.failing,
+                        stored.carrier_mappings, families,
+                    )
+                    if unchanged is not None:  # the day's overlap listed again, nothing new
+                        report.add(unchanged)
+                        mapping = None
+                # A page with nothing to import (the last one, as a listing ends with it, or
+                # one that re-lists unchanged orders) is written by save_poll alone: one
+                # statement, the whole write of a quiet poll.
                 with self._uow() if mapping is not None else self._uow.one_statement() as uow:
                     # Not read again: a connection disconnected since the start of this poll
                     # still gets this page and its cursor, which a reconnection resumes from;
@@ -189,17 +200,22 @@ class PollOrdersByStatus:
         return _Start(connection, progress)
 
     def _stored(
-        self, connection_id: int, items: Sequence[ErpOrder | MalformedOrder], families: dict[int, int | None] | None
+        self, connection: ErpConnection, items: Sequence[ErpOrder | MalformedOrder], families: dict[int, int | None] | None
     ) -> _Stored:
         """One read for a page that lists orders: the status mapping, the page's orders already
-        stored with their invoices, and (once per poll) the cached shipping families."""
+        stored (signatures and invoices) and their open failures, the merchant's carrier
+        choices, and (once per poll) the cached shipping families. Enough to tell a page that
+        changes nothing without a write transaction."""
+        assert connection.id is not None
         erp_ids = [i.erp_order_id for i in items if isinstance(i, ErpOrder)]
         with self._uow.reading() as uow:
-            mapping = uow.status_mappings.get(connection_id)
+            mapping = uow.status_mappings.get(connection.id)
             if families is None:
-                families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection_id).items()}
-            invoices = uow.orders.invoices(connection_id, erp_ids) if erp_ids else {}
-        return _Stored(mapping, families, invoices)
+                families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection.id).items()}
+            orders = uow.orders.stored(connection.id, erp_ids) if erp_ids else {}
+            failing = frozenset(uow.import_failures.for_erp_ids(connection.id, erp_ids)) if erp_ids else frozenset()
+            carrier_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id) if erp_ids else {}
+        return _Stored(mapping, families, orders, failing, carrier_mappings)
 
     def _disconnect(self, connection_id: int, exc: ReauthorizationRequired) -> None:
         """The ERP refused the API call for good (a 403, or a 401 right after a renewal): the
@@ -240,7 +256,7 @@ class PollOrdersByStatus:
         missing = [i for i in items if isinstance(i, ErpOrder) and i.invoice is None]
         if not missing:
             return list(items)
-        known = {erp_id: invoice for erp_id, invoice in stored.invoices.items() if invoice is not None}
+        known = {erp_id: order.invoice for erp_id, order in stored.orders.items() if order.invoice is not None}
         # A tracking code often appears on the NF-e after the import: while the order has none
         # of its own and its stored invoice has none either, the invoice is looked up again.
         stale = {
@@ -253,7 +269,7 @@ class PollOrdersByStatus:
             for o in missing
             if (o.erp_order_id not in known or o.erp_order_id in stale)
             and o.situacao in INVOICED_SITUACOES
-            and (stored.mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored.invoices)
+            and (stored.mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored.orders)
         ]
         fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
         result: list[ErpOrder | MalformedOrder] = []
