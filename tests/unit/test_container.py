@@ -1,10 +1,11 @@
 """The container wires every use case; with fakes in place of the adapters they run."""
 
+import httpx
 from dependency_injector import providers
 
 from kanglu.application.commands import CreateMerchant
 from kanglu.domain.secrets import Secret
-from kanglu.entrypoints.containers import Container
+from kanglu.entrypoints.containers import Container, new_http_client
 from kanglu.entrypoints.settings import Settings
 from tests.fakes import FakeErpGateway, FakeOAuth, FakeTrackingService, FakeUnitOfWorkFactory
 
@@ -31,3 +32,18 @@ def test_generated_secrets_are_kept_private_and_stable(tmp_path) -> None:
     for name in ("secret_key", "encryption_keys"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
     assert first.secret_key not in repr(first)
+
+
+def test_the_shared_outgoing_client_carries_no_cookie_from_one_call_to_the_next() -> None:
+    # One client serves every merchant: a cookie set on one merchant's answer (a load
+    # balancer's, say) must not travel with the next call, which may be another merchant's.
+    sent: list[str | None] = []
+
+    def tiny(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "affinity=loja-1; Path=/"}, json={"itens": []})
+
+    with new_http_client(5.0, transport=httpx.MockTransport(tiny)) as client:
+        for _ in range(2):
+            client.get("https://api.tiny.com.br/public-api/v3/pedidos")
+        assert sent == [None, None] and not client.cookies

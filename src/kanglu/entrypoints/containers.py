@@ -7,6 +7,7 @@ import time: providers build on first use.
 
 from __future__ import annotations
 
+import http.cookiejar
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -71,14 +72,34 @@ class Core(containers.DeclarativeContainer):
     metrics = providers.Singleton(WorkerMetrics)
 
 
-def _http_client(timeout: float) -> Iterator[httpx.Client]:
-    """One pooled client for every outgoing call (Tiny and the tracking service), closed at
-    shutdown. Timeouts are short enough that a stuck Tiny cannot hold a worker thread long."""
-    client = httpx.Client(
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing. The client is shared by every merchant's calls: a cookie
+    Tiny (or a load balancer before it) sets on one merchant's answer must not travel with
+    another merchant's requests. Kanglu's calls need no cookie (a bearer token says who calls),
+    and skipping the jar's parsing saves CPU on every call."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+    def add_cookie_header(self, request: object) -> None:
+        return None
+
+
+def new_http_client(timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The outgoing client: pooled, short timeouts (a stuck Tiny cannot hold a worker thread
+    long), no cookies."""
+    return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"User-Agent": f"kanglu-erp/{__version__}"},
+        cookies=_NoCookies(),
+        transport=transport,
     )
+
+
+def _http_client(timeout: float) -> Iterator[httpx.Client]:
+    """One client for every outgoing call (Tiny and the tracking service), closed at shutdown."""
+    client = new_http_client(timeout)
     try:
         yield client
     finally:
@@ -187,7 +208,9 @@ class UseCases(containers.DeclarativeContainer):
         secret_box=core.secret_box,
         refresh=refresh_token,
     )
-    poll_orders = providers.Factory(
+    # One for the process: the worker runs it for every poll (a new one per poll cost the
+    # dependency resolution each time), and it keeps nothing between calls.
+    poll_orders = providers.ThreadSafeSingleton(
         PollOrdersByStatus,
         uow=adapters.uow,
         clock=core.clock,

@@ -154,15 +154,17 @@ class TinyHttp:
         **path_params: object,
     ) -> ApiAnswer:
         """The 2xx answer (or a 404 when allowed), JSON parsed. A 401 renews the token once."""
-        url = self._base + endpoint.path(**path_params)
+        # The query goes into the URL once, here: passed to httpx as `params`, the URL would
+        # be parsed twice per call, every retry again.
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = httpx.URL(self._base + endpoint.path(**path_params), params=query or None)
         token = tokens.access_token()
-        answer = self._with_retries(tokens.key, endpoint, url, query, token.value)
+        answer = self._with_retries(tokens.key, endpoint, url, token.value)
         if answer.status == 401:
             log.info("tiny answered 401, renewing the token once",
                      extra={"endpoint": str(endpoint), "account": tokens.key, "request_id": answer.request_id})
             token = tokens.renew()
-            answer = self._with_retries(tokens.key, endpoint, url, query, token.value)
+            answer = self._with_retries(tokens.key, endpoint, url, token.value)
             if answer.status == 401:
                 self._log_failure("tiny refused the renewed token", endpoint, tokens.key, answer)
                 raise ReauthorizationRequired(
@@ -200,7 +202,7 @@ class TinyHttp:
             raise TransientFailure(f"o Tiny enviou uma resposta em formato inesperado em {endpoint.template}",
                                    request_id=answer.request_id) from None
 
-    def _with_retries(self, key: str, endpoint: Endpoint, url: str, query: Mapping[str, object], token: str) -> ApiAnswer:
+    def _with_retries(self, key: str, endpoint: Endpoint, url: httpx.URL, token: str) -> ApiAnswer:
         policy = self._policy
         retrying = Retrying(
             stop=stop_any(stop_after_attempt(policy.attempts), stop_before_delay(policy.total_seconds)),
@@ -213,7 +215,7 @@ class TinyHttp:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(key, endpoint, url, query, token)
+                    return self._attempt(key, endpoint, url, token)
         except _Retryable as exc:
             log.error(
                 "tiny call failed after retries",
@@ -222,7 +224,7 @@ class TinyHttp:
             raise TransientFailure(_transient_message(exc.outcome), request_id=exc.request_id) from None
         raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
-    def _attempt(self, key: str, endpoint: Endpoint, url: str, query: Mapping[str, object], token: str) -> ApiAnswer:
+    def _attempt(self, key: str, endpoint: Endpoint, url: httpx.URL, token: str) -> ApiAnswer:
         """One request, after the pacer's slot; short 429s are waited out here."""
         policy = self._policy
         for rate_wait in range(policy.rate_waits + 1):
@@ -230,7 +232,7 @@ class TinyHttp:
             started = time.monotonic()
             try:
                 response = self._client.request(
-                    endpoint.method, url, params=query,
+                    endpoint.method, url,
                     headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                 )
             except httpx.TimeoutException:
