@@ -362,3 +362,16 @@ def test_a_poll_that_found_nothing_logs_at_debug_one_that_imported_at_info(caplo
     world.poll()(PollOrders(cid))
     completed = [r for r in caplog.records if r.getMessage() == "poll completed"]
     assert [(r.levelno, r.imported) for r in completed] == [(logging.INFO, 2), (logging.DEBUG, 0)]
+
+
+def test_a_poll_that_cannot_read_its_connection_is_retried_soon(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world, cid = connected_world()
+    seed(world, 2)
+
+    def database_away():  # type: ignore[no-untyped-def]
+        raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
+
+    monkeypatch.setattr(world.uow, "reading", database_away)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.RETRY and result.next_due_at == world.clock.now() + timedelta(minutes=1)
+    assert world.uow.read().orders.all() == [] and world.gateway.calls.get("orders") is None

@@ -14,6 +14,7 @@ from kanglu.adapters.sql import engine as engine_module
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.unit_of_work import OneStatementViolation, ReadOnlyViolation, SqlUnitOfWorkFactory
+from kanglu.application.errors import TransientFailure
 from kanglu.domain.merchants import Merchant
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -246,3 +247,22 @@ def test_a_one_statement_unit_of_work_refuses_entities_on_postgresql(uow: SqlUni
         with pytest.raises(OneStatementViolation):
             u.commit()
     assert count_merchants(uow) == 0
+
+
+# -- a database that is away ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://postgres@127.0.0.1:1/kanglu?connect_timeout=2",  # nothing listens on port 1
+    "sqlite:////nonexistent-directory/kanglu.sqlite3",
+])
+def test_a_read_from_a_database_that_is_away_is_a_transient_failure(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # What the poll and the worker retry on their short schedule, as they do a failed commit.
+    engine = make_engine(url)
+    try:
+        for unit in (SqlUnitOfWorkFactory(engine).reading, SqlUnitOfWorkFactory(engine)):
+            with pytest.raises(TransientFailure), unit() as u:
+                u.connections.get(1)
+        assert "database read failed, will be retried" in caplog.text
+    finally:
+        engine.dispose()

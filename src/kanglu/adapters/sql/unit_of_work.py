@@ -136,6 +136,12 @@ class SqlUnitOfWork:
         # (no expiry), so entities a use case returns stay readable.
         session, self._session = self.session, None
         session.close()
+        if isinstance(exc, OperationalError):
+            # A read that failed the way commit() can (the database away for a moment, too many
+            # clients): the same transient failure, so that callers retry it as they retry a
+            # failed write instead of counting it as a bug.
+            log.warning("database read failed, will be retried", extra={"error": exc.orig.__class__.__name__})
+            raise TransientFailure(DATABASE_BUSY) from exc
 
     def flush(self) -> None:
         self._refuse_if_read_only()

@@ -113,7 +113,10 @@ class PollOrdersByStatus:
     def __call__(self, command: Command) -> PollResult:
         started = self._clock.now()
         tokens = self._tokens_for(command.connection_id)
-        start = self._start(command.connection_id, tokens, command.connection)
+        try:
+            start = self._start(command.connection_id, tokens, command.connection)
+        except TransientFailure as exc:  # the database away for a moment: retried like a failed page
+            return self._failed(command.connection_id, exc, ImportReport(), 0)
         if start is None:
             return PollResult(PollOutcome.SKIPPED, None)
         connection, progress = start.connection, start.progress
