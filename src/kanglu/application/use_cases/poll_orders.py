@@ -9,9 +9,9 @@ situações is seen leaving, and one page costs one call however many situaçõe
 A poll where nothing changed costs one API call and one write statement (on PostgreSQL in
 autocommit: one round trip), which also releases the poll job and sets its next run when the
 worker says whose lease it holds. So does a page that only lists orders already imported and
-unchanged (the day's changes listed again, Tiny's filter being by day), after one read. The connection is read once, at the start (by the worker's
-claim, or else by a reading unit of work); each page's write takes that copy's poll columns
-without reading the row again.
+unchanged (the day's changes listed again, Tiny's filter being by day), after one read. The
+connection is read once, at the start (by the worker's claim, or else by a reading unit of
+work); each page's write takes that copy's poll columns without reading the row again.
 """
 
 from __future__ import annotations
