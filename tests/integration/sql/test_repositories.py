@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from kanglu.adapters.sql import orm
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.domain.connections import (
@@ -459,6 +460,23 @@ def test_import_failures_open_ones_only_and_one_open_per_order(uow: SqlUnitOfWor
     with pytest.raises(IntegrityError), uow() as u:
         u.import_failures.add(ImportFailure(connection_id, 5, "outra", None, NOW, NOW))
         u.flush()
+
+
+def test_entity_reads_built_once_survive_the_mapping_undone_and_redone(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    # Statements that select an entity are built once and kept; a test that wants the plain
+    # domain classes back undoes the mapping, and the next mapping must not load rows through
+    # the mapper that statement was built with (it failed CI once: "'NoneType' object has no
+    # attribute 'load'").
+    _, connection_id = ids
+    with uow() as u:
+        u.import_failures.add(ImportFailure(connection_id, 5, "chave inválida", None, NOW, NOW))
+        u.commit()
+    for _ in range(2):
+        with uow() as u:
+            assert list(u.import_failures.for_erp_ids(connection_id, [5])) == [5]
+            assert list(u.connections.many([connection_id])) == [connection_id]
+        orm.stop_mappers()
+        orm.start_mappers()
 
 
 def test_shipping_families_cache_is_merged(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]

@@ -3,8 +3,10 @@ SQLAlchemy: it never imports this module, this module adapts it)."""
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import clear_mappers, registry, relationship
@@ -22,6 +24,20 @@ from kanglu.domain.tracking import OutboxMessage, Shipment
 mapper_registry = registry(metadata=t.metadata)
 _lock = threading.Lock()
 _started = False
+_forget_when_unmapped: list[Callable[[], None]] = []
+
+_Built = TypeVar("_Built")
+
+
+def built_once_per_mapping(build: Callable[[], _Built]) -> Callable[[], _Built]:
+    """`build()` once while the entities stay mapped: for statements that select an entity.
+
+    Such a statement holds the mapper it was built with; after `stop_mappers()` that mapper is
+    gone, and the statement, kept in a plain cache, would load rows through it and fail. The
+    cache is emptied when the mapping is undone."""
+    cached = functools.cache(build)
+    _forget_when_unmapped.append(cached.cache_clear)
+    return cached
 
 
 def start_mappers() -> None:
@@ -64,6 +80,8 @@ def stop_mappers() -> None:
     global _started
     with _lock:
         clear_mappers()
+        for forget in _forget_when_unmapped:
+            forget()
         _started = False
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
+from kanglu.adapters.sql.orm import built_once_per_mapping
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
@@ -67,7 +68,8 @@ class SqlConnectionRepository(_Repository):
         ids = list(connection_ids)
         if not ids:
             return {}
-        found = self._session.scalars(select(ErpConnection).where(t.erp_connections.c.id.in_(ids)))
+        # The worker reads every batch of claimed polls here: a statement built once.
+        found = self._session.scalars(_connections_by_id(), {"ids": ids})
         return {c.id: c for c in found if c.id is not None}
 
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
@@ -114,6 +116,11 @@ class SqlConnectionRepository(_Repository):
         return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
 
 
+@built_once_per_mapping
+def _connections_by_id():  # type: ignore[no-untyped-def]
+    return select(ErpConnection).where(t.erp_connections.c.id.in_(bindparam("ids", expanding=True)))
+
+
 _CONNECTION = t.erp_connections.c
 _SAVE_POLL_WINDOW = (
     update(t.erp_connections)
@@ -143,8 +150,7 @@ def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny
 
 class SqlStatusMappingRepository(_Repository):
     def get(self, connection_id: int) -> StatusMapping:
-        c = t.status_mappings.c
-        rows = self._session.execute(select(c.situacao, c.action).where(c.connection_id == connection_id)).all()
+        rows = self._session.execute(_MAPPING_OF, {"conn_id": connection_id}).all()
         if not rows:
             return StatusMapping.default()
         known = {int(s) for s in Situacao}  # a code a later version dropped is ignored, not an error
@@ -156,6 +162,35 @@ class SqlStatusMappingRepository(_Repository):
             t.status_mappings.insert(),
             [{"connection_id": connection_id, "situacao": int(s), "action": a.value} for s, a in mapping.full()],
         )
+
+
+# The reads of a poll's page that re-lists imported orders (every poll's overlap does) are
+# built once, as the claim's are: building and hashing a statement anew costs about as much CPU
+# as running it. The ones that select an entity are built once per mapping (see orm.py).
+_CONN_ID = bindparam("conn_id")
+_ERP_IDS = bindparam("erp_ids", expanding=True)
+_MAPPING_OF = select(t.status_mappings.c.situacao, t.status_mappings.c.action).where(
+    t.status_mappings.c.connection_id == _CONN_ID
+)
+_FAMILIES_OF = select(
+    t.shipping_families.c.service_id, t.shipping_families.c.name, t.shipping_families.c.family
+).where(t.shipping_families.c.connection_id == _CONN_ID)
+_STORED_ORDERS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice).where(
+    t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS)
+)
+_FINGERPRINTS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint).where(
+    t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS)
+)
+_CARRIERS_OF = select(t.carrier_mappings.c.shipping_key, t.carrier_mappings.c.carrier_code).where(
+    t.carrier_mappings.c.merchant_id == bindparam("merchant_id")
+)
+
+
+@built_once_per_mapping
+def _open_failures():  # type: ignore[no-untyped-def]
+    c = t.import_failures.c
+    return select(ImportFailure).where(c.connection_id == _CONN_ID, c.erp_order_id.in_(_ERP_IDS),
+                                       c.resolved_at.is_(None))
 
 
 class SqlCustomerRepository(_Repository):
@@ -211,25 +246,20 @@ class SqlOrderRepository(_Repository):
         return {order.erp_order_id: order for order in found}
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
-        return dict(self._by_erp_id((t.orders.c.fingerprint,), connection_id, erp_ids))
+        return dict(self._by_erp_id(_FINGERPRINTS, connection_id, erp_ids))
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
             erp_id: StoredOrder(fingerprint, invoice)
-            for erp_id, fingerprint, invoice in self._by_erp_id(
-                (t.orders.c.fingerprint, t.orders.c.invoice), connection_id, erp_ids
-            )
+            for erp_id, fingerprint, invoice in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
         }
 
-    def _by_erp_id(self, columns, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]
-        """(erp_order_id, *columns) of those orders that are stored: a light read."""
-        wanted = set(erp_ids)
+    def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]
+        """(erp_order_id, ...) of those orders that are stored: a light read."""
+        wanted = list(set(erp_ids))
         if not wanted:
             return []
-        c = t.orders.c
-        return list(self._session.execute(
-            select(c.erp_order_id, *columns).where(c.connection_id == connection_id, c.erp_order_id.in_(wanted))
-        ))
+        return list(self._session.execute(statement, {"conn_id": connection_id, "erp_ids": wanted}))
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
         c = t.orders.c
@@ -244,15 +274,10 @@ class SqlOrderRepository(_Repository):
 
 class SqlImportFailureRepository(_Repository):
     def for_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, ImportFailure]:
-        wanted = set(erp_ids)
+        wanted = list(set(erp_ids))
         if not wanted:
             return {}
-        c = t.import_failures.c
-        found = self._session.scalars(
-            select(ImportFailure).where(
-                c.connection_id == connection_id, c.erp_order_id.in_(wanted), c.resolved_at.is_(None)
-            )
-        )
+        found = self._session.scalars(_open_failures(), {"conn_id": connection_id, "erp_ids": wanted})
         return {failure.erp_order_id: failure for failure in found}  # type: ignore[misc]
 
     def add(self, failure: ImportFailure) -> None:
@@ -261,10 +286,7 @@ class SqlImportFailureRepository(_Repository):
 
 class SqlShippingFamilyRepository(_Repository):
     def for_connection(self, connection_id: int) -> dict[int, ShippingFamily]:
-        c = t.shipping_families.c
-        rows = self._session.execute(
-            select(c.service_id, c.name, c.family).where(c.connection_id == connection_id)
-        ).all()
+        rows = self._session.execute(_FAMILIES_OF, {"conn_id": connection_id}).all()
         return {row.service_id: ShippingFamily(row.service_id, row.name, row.family) for row in rows}
 
     def save(self, connection_id: int, families: Iterable[ShippingFamily]) -> None:
@@ -284,8 +306,7 @@ class SqlShippingFamilyRepository(_Repository):
 
 class SqlCarrierMappingRepository(_Repository):
     def for_merchant(self, merchant_id: int) -> dict[str, str]:
-        c = t.carrier_mappings.c
-        rows = self._session.execute(select(c.shipping_key, c.carrier_code).where(c.merchant_id == merchant_id))
+        rows = self._session.execute(_CARRIERS_OF, {"merchant_id": merchant_id})
         return {key: code for key, code in rows}
 
     def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None:
