@@ -329,8 +329,9 @@ class UnitOfWorkFactory(Protocol):
         """A unit of work for one repository call that writes in a single statement
         (`ConnectionRepository.save_poll`): on PostgreSQL that statement is its own
         transaction (autocommit: one round trip, not BEGIN, statement and COMMIT); elsewhere
-        an ordinary unit of work. A second write statement, and any entity added or changed,
-        are refused. `commit()` is still called, as for any unit of work."""
+        an ordinary unit of work. There, nothing else is offered: any other repository, and a
+        second write statement, are refused. `commit()` is still called, as for any unit of
+        work."""
         ...
 
     def reading(self) -> UnitOfWork:

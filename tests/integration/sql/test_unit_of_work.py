@@ -13,7 +13,12 @@ from sqlalchemy.engine import Engine
 from kanglu.adapters.sql import engine as engine_module
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
-from kanglu.adapters.sql.unit_of_work import OneStatementViolation, ReadOnlyViolation, SqlUnitOfWorkFactory
+from kanglu.adapters.sql.unit_of_work import (
+    OneStatementViolation,
+    ReadOnlyViolation,
+    SqlUnitOfWorkFactory,
+    StatementUnitOfWork,
+)
 from kanglu.application.errors import TransientFailure
 from kanglu.domain.merchants import Merchant
 
@@ -221,32 +226,56 @@ def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, mon
 
 def test_a_one_statement_unit_of_work_writes_one_statement(uow: SqlUnitOfWorkFactory) -> None:
     with uow.one_statement() as u:
-        u.session.execute(merchant_row("a@example.com"))
+        if isinstance(u, StatementUnitOfWork):  # PostgreSQL: a bare connection in autocommit
+            u.execute(merchant_row("a@example.com"), {})
+        else:  # SQLite: an ordinary transaction
+            u.session.execute(merchant_row("a@example.com"))
         u.commit()
     assert count_merchants(uow) == 1
 
 
-def test_a_one_statement_unit_of_work_refuses_a_second_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+def postgresql_only(uow: SqlUnitOfWorkFactory) -> None:
     if uow.engine.dialect.name != "postgresql":
         pytest.skip("on SQLite it is an ordinary transaction: two statements stay atomic")
+
+
+def test_a_one_statement_unit_of_work_refuses_a_second_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+    postgresql_only(uow)
     with uow.one_statement() as u:
-        u.session.execute(merchant_row("a@example.com"))
+        assert isinstance(u, StatementUnitOfWork)
+        u.execute(merchant_row("a@example.com"), {})
         with pytest.raises(OneStatementViolation):
-            u.session.execute(merchant_row("b@example.com"))
+            u.execute(merchant_row("b@example.com"), {})
     assert count_merchants(uow) == 1  # the first, its own transaction; never the second
     with uow.one_statement() as u:  # the next unit of work on the same pooled connection starts afresh
-        u.session.execute(merchant_row("c@example.com"))
+        assert isinstance(u, StatementUnitOfWork)
+        u.execute(merchant_row("c@example.com"), {})
     assert count_merchants(uow) == 2
 
 
-def test_a_one_statement_unit_of_work_refuses_entities_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
-    if uow.engine.dialect.name != "postgresql":
-        pytest.skip("on SQLite it is an ordinary transaction")
+def test_a_one_statement_unit_of_work_offers_only_its_one_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
+    postgresql_only(uow)
     with uow.one_statement() as u:
-        u.merchants.add(merchant())
         with pytest.raises(OneStatementViolation):
-            u.commit()
+            u.merchants.add(merchant())
+        with pytest.raises(OneStatementViolation):
+            u.connections.get(1)
+        with pytest.raises(OneStatementViolation):
+            u.jobs.claim("w1", NOW, None, 1)
     assert count_merchants(uow) == 0
+
+
+def test_a_one_statement_write_to_a_database_that_is_away_is_a_transient_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/kanglu?connect_timeout=2")
+    try:
+        with pytest.raises(TransientFailure), SqlUnitOfWorkFactory(engine).one_statement() as u:
+            assert isinstance(u, StatementUnitOfWork)
+            u.execute(merchant_row("a@example.com"), {})
+        assert "database operation failed, will be retried" in caplog.text
+    finally:
+        engine.dispose()
 
 
 # -- a database that is away ------------------------------------------------------------------

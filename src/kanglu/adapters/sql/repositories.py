@@ -3,11 +3,13 @@ the unit of work does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, exists, null, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
@@ -89,28 +91,10 @@ class SqlConnectionRepository(_Repository):
         ).first()
 
     def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
-        # Core statements built once: every poll writes here, and the ORM's merge and flush
-        # of the copy cost several times what the statement does.
-        if connection.poll_progress() is not None:
-            assert release is None, "only a completed poll hands its job back"
-            self._session.execute(_SAVE_POLL_WINDOW, {
-                "conn_id": connection.id, "p_since": connection.poll_since,
-                "p_started": connection.poll_started_at, "p_offset": connection.poll_offset})
-            return None
-        completed = {"conn_id": connection.id, "p_cursor": connection.poll_cursor,
-                     "p_synced": connection.last_sync_at, "p_updated": connection.updated_at}
-        if release is None:
-            self._session.execute(_SAVE_POLL_COMPLETED, completed)
-            return None
-        released = _job_release_params(release.key, release.owner, release.next_due_at)
-        if self._dialect == "postgresql":
-            # One statement for both rows (a data-modifying WITH), atomic on its own.
-            result = self._session.execute(_SAVE_POLL_AND_RELEASE_JOB, completed | released)
-        else:
-            self._session.execute(_SAVE_POLL_COMPLETED, completed)
-            result = self._session.execute(_RELEASE_MY_JOB, released)
-        _forget_job(self._session, release.key)
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        lease_kept = save_poll(self._session.execute, self._dialect, connection, release)
+        if release is not None:
+            _forget_job(self._session, release.key)
+        return lease_kept
 
     def all(self) -> list[ErpConnection]:
         return list(self._session.scalars(select(ErpConnection).order_by(t.erp_connections.c.id)))
@@ -141,6 +125,35 @@ _SAVE_POLL_COMPLETED = (
             last_error=case((_CONNECTION.last_error.startswith(POLL_ERROR_PREFIX), null()),
                             else_=_CONNECTION.last_error))
 )
+
+
+def save_poll(
+    execute: Callable[[Executable, dict[str, Any]], Any], dialect: str, connection: ErpConnection,
+    release: JobRelease | None = None,
+) -> bool | None:
+    """ConnectionRepository.save_poll through `execute` (a session's or a bare connection's).
+
+    Core statements built once: every poll writes here, and the ORM's merge and flush of the
+    copy cost several times what the statement does."""
+    if connection.poll_progress() is not None:
+        assert release is None, "only a completed poll hands its job back"
+        execute(_SAVE_POLL_WINDOW, {
+            "conn_id": connection.id, "p_since": connection.poll_since,
+            "p_started": connection.poll_started_at, "p_offset": connection.poll_offset})
+        return None
+    completed = {"conn_id": connection.id, "p_cursor": connection.poll_cursor,
+                 "p_synced": connection.last_sync_at, "p_updated": connection.updated_at}
+    if release is None:
+        execute(_SAVE_POLL_COMPLETED, completed)
+        return None
+    released = _job_release_params(release.key, release.owner, release.next_due_at)
+    if dialect == "postgresql":
+        # One statement for both rows (a data-modifying WITH), atomic on its own.
+        result = execute(_SAVE_POLL_AND_RELEASE_JOB, completed | released)
+    else:
+        execute(_SAVE_POLL_COMPLETED, completed)
+        result = execute(_RELEASE_MY_JOB, released)
+    return bool(result.rowcount == 1)
 
 
 def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:

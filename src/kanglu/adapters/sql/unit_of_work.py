@@ -11,9 +11,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Table, event, func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
+from sqlalchemy.sql import Executable
 
 from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
 from kanglu.adapters.sql.orm import start_mappers
@@ -28,8 +29,11 @@ from kanglu.adapters.sql.repositories import (
     SqlOutboxRepository,
     SqlShippingFamilyRepository,
     SqlStatusMappingRepository,
+    save_poll,
 )
 from kanglu.application.errors import TransientFailure
+from kanglu.domain.connections import ErpConnection
+from kanglu.domain.jobs import JobRelease
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +106,10 @@ def _transient_on_busy() -> Iterator[None]:
 
 
 class SqlUnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False,
-                 one_statement: bool = False) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
         self._sessions = sessions
         self._session: Session | None = None
         self._read_only = read_only
-        self._one_statement = one_statement
 
     @property
     def session(self) -> Session:
@@ -145,21 +147,13 @@ class SqlUnitOfWork:
 
     def flush(self) -> None:
         self._refuse_if_read_only()
-        self._refuse_entities_if_one_statement()
         with _transient_on_busy():
             self.session.flush()
 
     def commit(self) -> None:
         self._refuse_if_read_only()
-        self._refuse_entities_if_one_statement()
         with _transient_on_busy():
             self.session.commit()
-
-    def _refuse_entities_if_one_statement(self) -> None:
-        # Flushing entities is several statements: in autocommit they would not be atomic.
-        session = self.session
-        if self._one_statement and (session.new or session.dirty or session.deleted):
-            raise OneStatementViolation("this unit of work writes one statement, not entities")
 
     def _refuse_if_read_only(self) -> None:
         if self._read_only:
@@ -167,6 +161,63 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+
+class StatementUnitOfWork:
+    """PostgreSQL's one-statement unit of work: a pooled connection in autocommit and no
+    session at all. A quiet poll's whole write is one statement (`save_poll`); a session
+    around it (its identity map, its transaction bookkeeping, its close) cost more CPU than
+    the statement itself, and every poll pays it.
+
+    Only `connections.save_poll` is offered; any other repository is refused, as is a second
+    write (`_refuse_second_write`): in autocommit two writes would not be atomic."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self.connections = _StatementConnectionWrites(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run one statement, committed as it returns."""
+        with _transient_on_busy():  # connecting too: the database may be away for a moment
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            return self._connection.execute(statement, params)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names not set in __init__: the other repositories of a UnitOfWork.
+        raise OneStatementViolation(f"a one-statement unit of work has no {name}")
+
+    # The statement was committed as it ran: nothing is pending.
+    def flush(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+class _StatementConnectionWrites:
+    def __init__(self, unit_of_work: StatementUnitOfWork) -> None:
+        self._unit_of_work = unit_of_work
+
+    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
+        return save_poll(self._unit_of_work.execute, "postgresql", connection, release)
+
+    def __getattr__(self, name: str) -> Any:
+        raise OneStatementViolation(f"a one-statement unit of work cannot call connections.{name}")
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -204,10 +255,10 @@ class SqlUnitOfWorkFactory:
         if engine.dialect.name == "postgresql":
             single = engine.execution_options(isolation_level="AUTOCOMMIT")
             _refuse_second_write(single)
-            self._one_statement_sessions: sessionmaker[Session] | None = session_factory(single, autoflush=False)
+            self._single: Engine | None = single
         else:
             # SQLite: a write transaction costs no round trip; the ordinary one it is.
-            self._one_statement_sessions = None
+            self._single = None
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)
@@ -215,10 +266,10 @@ class SqlUnitOfWorkFactory:
     def reading(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._reading_sessions, read_only=True)
 
-    def one_statement(self) -> SqlUnitOfWork:
-        if self._one_statement_sessions is None:
+    def one_statement(self) -> SqlUnitOfWork | StatementUnitOfWork:
+        if self._single is None:
             return SqlUnitOfWork(self._sessions)
-        return SqlUnitOfWork(self._one_statement_sessions, one_statement=True)
+        return StatementUnitOfWork(self._single)
 
 
 def _refuse_writes(reader: Engine) -> None:
