@@ -180,8 +180,8 @@ def _timed_stats() -> tuple[CallStats, list[float]]:
 
 def listing_first(sandbox: SandboxServer, backfill: timedelta) -> dict[str, Any]:
     stats, api_seconds = _timed_stats()
-    with httpx.Client(timeout=30) as client:
-        gateway = TinyGateway(client, sandbox.api_url, stats=stats,
+    with httpx.HTTPTransport() as transport:
+        gateway = TinyGateway(transport, sandbox.api_url, stats=stats, timeout=httpx.Timeout(30.0),
                               pacer=RateLimitPacer(burst_interval=0.0, fallback_interval=0.0))
         harness = PollHarness(sandbox, sandbox.default_account, gateway, backfill)
         first = first_import_figures(harness, stats, api_seconds)
@@ -216,8 +216,8 @@ def paced_import(sandbox: SandboxServer, orders: int, seed: int, malformed_rate:
     account = sandbox.create_account(orders=orders, seed=seed, malformed_rate=malformed_rate,
                                      settings={"rate_limit": 120, "burst": 4})
     stats, api_seconds = _timed_stats()
-    with httpx.Client(timeout=30) as client:
-        gateway = TinyGateway(client, sandbox.api_url, stats=stats)  # production pacing defaults
+    with httpx.HTTPTransport() as transport:
+        gateway = TinyGateway(transport, sandbox.api_url, stats=stats, timeout=httpx.Timeout(30.0))  # production pacing
         figures = first_import_figures(PollHarness(sandbox, account, gateway, backfill), stats, api_seconds)
     figures["answers_429"] = sum(by_status.get("429", 0) for by_status in figures["calls"].values())
     figures["budget"] = {"per_minute": 120, "per_second": 4}

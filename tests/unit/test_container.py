@@ -1,11 +1,17 @@
 """The container wires every use case; with fakes in place of the adapters they run."""
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
+import pytest
 from dependency_injector import providers
 
 from kanglu.application.commands import CreateMerchant
 from kanglu.domain.secrets import Secret
-from kanglu.entrypoints.containers import Container, new_http_client
+from kanglu.entrypoints.containers import Container, new_api_transport, new_http_client
 from kanglu.entrypoints.settings import Settings
 from tests.fakes import FakeErpGateway, FakeOAuth, FakeTrackingService, FakeUnitOfWorkFactory
 
@@ -47,3 +53,52 @@ def test_the_shared_outgoing_client_carries_no_cookie_from_one_call_to_the_next(
         for _ in range(2):
             client.get("https://api.tiny.com.br/public-api/v3/pedidos")
         assert sent == [None, None] and not client.cookies
+
+
+@contextmanager
+def recording_server() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that answers 200 to anything and records each request line's target."""
+    targets: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            targets.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", targets
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("exempt", [False, True])
+def test_tiny_api_calls_go_through_the_environment_proxy_unless_no_proxy_exempts_tiny(
+    monkeypatch: pytest.MonkeyPatch, exempt: bool
+) -> None:
+    # The gateway's transport is used without an httpx.Client, whose trust_env would otherwise
+    # have applied HTTP(S)_PROXY and NO_PROXY.
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with recording_server() as (tiny_url, at_tiny), recording_server() as (proxy_url, at_proxy):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        if exempt:
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with new_api_transport(f"{tiny_url}/public-api/v3") as transport:
+            response = transport.handle_request(httpx.Request("GET", f"{tiny_url}/public-api/v3/info"))
+            response.read()
+            response.close()
+        assert response.status_code == 200
+        if exempt:
+            assert at_tiny == ["/public-api/v3/info"] and at_proxy == []
+        else:  # a proxy is sent the whole address
+            assert at_proxy == [f"{tiny_url}/public-api/v3/info"] and at_tiny == []

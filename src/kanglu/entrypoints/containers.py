@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -85,12 +87,19 @@ class _NoCookies(http.cookiejar.CookieJar):
         return None
 
 
+_OUTGOING_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+def outgoing_timeout(seconds: float) -> httpx.Timeout:
+    """Short timeouts: a stuck Tiny cannot hold a worker thread long."""
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
 def new_http_client(timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """The outgoing client: pooled, short timeouts (a stuck Tiny cannot hold a worker thread
-    long), no cookies."""
+    """The outgoing client: pooled, short timeouts, no cookies."""
     return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        timeout=outgoing_timeout(timeout),
+        limits=_OUTGOING_LIMITS,
         headers={"User-Agent": f"kanglu-erp/{__version__}"},
         cookies=_NoCookies(),
         transport=transport,
@@ -98,12 +107,31 @@ def new_http_client(timeout: float, transport: httpx.BaseTransport | None = None
 
 
 def _http_client(timeout: float) -> Iterator[httpx.Client]:
-    """One client for every outgoing call (Tiny and the tracking service), closed at shutdown."""
+    """One client for Tiny's OAuth and the tracking service, closed at shutdown."""
     client = new_http_client(timeout)
     try:
         yield client
     finally:
         client.close()
+
+
+def new_api_transport(api_url: str) -> httpx.HTTPTransport:
+    """The connection pool of Tiny's API calls, which the gateway sends to directly (see
+    adapters/tiny/http.py). Through the proxy of HTTPS_PROXY / HTTP_PROXY unless NO_PROXY
+    exempts Tiny's host, as an httpx.Client would."""
+    url = urllib.parse.urlsplit(api_url)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and urllib.request.proxy_bypass(url.hostname or ""):
+        proxy = None
+    return httpx.HTTPTransport(limits=_OUTGOING_LIMITS, proxy=proxy)
+
+
+def _api_transport(api_url: str) -> Iterator[httpx.HTTPTransport]:
+    transport = new_api_transport(api_url)
+    try:
+        yield transport
+    finally:
+        transport.close()
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
@@ -137,8 +165,10 @@ class Adapters(containers.DeclarativeContainer):
     oauth = providers.Singleton(
         TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats
     )
+    api_transport = providers.Resource(_api_transport, api_url=core.settings.provided.tiny_api_url)
     gateway = providers.Singleton(
-        TinyGateway, client=http_client, api_url=core.settings.provided.tiny_api_url, stats=call_stats
+        TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
+        timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),
     )
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers

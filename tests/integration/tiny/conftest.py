@@ -43,10 +43,12 @@ class OAuthTokens:
 class Tiny:
     """What a test needs of one sandbox account: credentials, control API, adapter objects."""
 
-    def __init__(self, sandbox: SandboxServer, account: Account, http: httpx.Client) -> None:
+    def __init__(self, sandbox: SandboxServer, account: Account, http: httpx.Client,
+                 api_transport: httpx.BaseTransport) -> None:
         self.sandbox = sandbox
         self.account = account
         self.http = http
+        self.api_transport = api_transport
         self.credentials = sandbox.credentials(account)
         self.client = OAuthClient(self.credentials["client_id"], Secret(self.credentials["client_secret"]))
         self.oauth = TinyOAuth(http, sandbox.auth_url)
@@ -55,7 +57,8 @@ class Tiny:
     def gateway(self, **options: Any) -> TinyGateway:
         options.setdefault("pacer", RateLimitPacer(burst_interval=0.0, fallback_interval=0.0))
         options.setdefault("policy", FAST_RETRIES)
-        return TinyGateway(self.http, self.sandbox.api_url, **options)
+        options.setdefault("timeout", httpx.Timeout(5.0))
+        return TinyGateway(self.api_transport, self.sandbox.api_url, **options)
 
     def tokens(self) -> OAuthTokens:
         answer = self.sandbox.issue_tokens(self.account)
@@ -91,12 +94,20 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def api_transport() -> Iterator[httpx.HTTPTransport]:
+    """The gateway's pool, as production builds it (containers.new_api_transport)."""
+    with httpx.HTTPTransport() as transport:
+        yield transport
+
+
 @pytest.fixture
-def make_tiny(sandbox: SandboxServer, http: httpx.Client) -> Callable[..., Tiny]:
+def make_tiny(sandbox: SandboxServer, http: httpx.Client, api_transport: httpx.HTTPTransport) -> Callable[..., Tiny]:
     def make(orders: int = 150, **options: Any) -> Tiny:
         options.setdefault("seed", next(_seeds))
         settings = {"rate_limit": 0, **options.pop("settings", {})}
-        return Tiny(sandbox, sandbox.create_account(orders=orders, settings=settings, **options), http)
+        return Tiny(sandbox, sandbox.create_account(orders=orders, settings=settings, **options), http,
+                    api_transport)
 
     return make
 

@@ -188,8 +188,9 @@ def test_a_slow_answer_times_out_and_the_retry_succeeds(make_tiny: Callable[...,
     tiny = make_tiny(orders=20)
     # Wide margins both ways: the slow answer takes 3 s, a normal one a few milliseconds.
     tiny.faults(force_slow=1, slow_seconds=3.0)
-    with httpx.Client(timeout=httpx.Timeout(1.0)) as impatient:
-        gateway = TinyGateway(impatient, tiny.sandbox.api_url, policy=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
+    with httpx.HTTPTransport() as transport:
+        gateway = TinyGateway(transport, tiny.sandbox.api_url, timeout=httpx.Timeout(1.0),
+                              policy=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
                               pacer=RateLimitPacer(burst_interval=0, fallback_interval=0))
         assert gateway.changed_orders(tiny.tokens(), every_order_since(tiny.sandbox), 0).total == 20
     assert gateway.call_counts()["GET /pedidos"] == {"timeout": 1, "200": 1}
@@ -222,8 +223,10 @@ def still_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def test_the_pacer_stops_before_tiny_says_429(still_sandbox: SandboxServer, http: httpx.Client) -> None:
-    tiny = Tiny(still_sandbox, still_sandbox.default_account, http)
+def test_the_pacer_stops_before_tiny_says_429(
+    still_sandbox: SandboxServer, http: httpx.Client, api_transport: httpx.HTTPTransport
+) -> None:
+    tiny = Tiny(still_sandbox, still_sandbox.default_account, http, api_transport)
     gateway = tiny.gateway(pacer=RateLimitPacer(burst_interval=0.0, max_wait=0.5))
     tokens = tiny.tokens()
     since = every_order_since(still_sandbox)

@@ -104,9 +104,9 @@ def own_clock_sandbox() -> Iterator[SandboxServer]:
 
 
 def test_an_expired_access_token_is_renewed_once_and_the_call_succeeds(
-    own_clock_sandbox: SandboxServer, http: httpx.Client
+    own_clock_sandbox: SandboxServer, http: httpx.Client, api_transport: httpx.HTTPTransport
 ) -> None:
-    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http)
+    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http, api_transport)
     tokens = tiny.tokens()
     gateway = tiny.gateway()
     own_clock_sandbox.clock.advance(14_401)  # four hours and a second: the access token is dead
@@ -115,8 +115,10 @@ def test_an_expired_access_token_is_renewed_once_and_the_call_succeeds(
     assert gateway.call_counts()["GET /pedidos"] == {"401": 1, "200": 1}
 
 
-def test_revoked_access_requires_reauthorization(own_clock_sandbox: SandboxServer, http: httpx.Client) -> None:
-    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http)
+def test_revoked_access_requires_reauthorization(
+    own_clock_sandbox: SandboxServer, http: httpx.Client, api_transport: httpx.HTTPTransport
+) -> None:
+    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http, api_transport)
     tokens: OAuthTokens = tiny.tokens()
     own_clock_sandbox.revoke(own_clock_sandbox.default_account)
     with pytest.raises(ReauthorizationRequired) as caught:
@@ -124,8 +126,10 @@ def test_revoked_access_requires_reauthorization(own_clock_sandbox: SandboxServe
     assert caught.value.error_code == "invalid_grant" and tokens.renewals == 1
 
 
-def test_a_refresh_token_dead_after_a_day_is_refused(own_clock_sandbox: SandboxServer, http: httpx.Client) -> None:
-    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http)
+def test_a_refresh_token_dead_after_a_day_is_refused(
+    own_clock_sandbox: SandboxServer, http: httpx.Client, api_transport: httpx.HTTPTransport
+) -> None:
+    tiny = Tiny(own_clock_sandbox, own_clock_sandbox.default_account, http, api_transport)
     grant = tiny.tokens().grant
     own_clock_sandbox.clock.advance(86_401)
     with pytest.raises(ReauthorizationRequired):

@@ -34,7 +34,7 @@ def make_gateway(tiny: FakeTiny, fake_time: FakeTime) -> Callable[..., TinyGatew
             clock=fake_time.monotonic,
             sleep=fake_time.sleep,
         )
-        return TinyGateway(tiny.client(), API, pacer=pacer, sleep=fake_time.sleep, clock=fake_time.monotonic,
+        return TinyGateway(tiny.transport(), API, pacer=pacer, sleep=fake_time.sleep, clock=fake_time.monotonic,
                            **options)
 
     return build

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +17,7 @@ from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Situacao
 from tests.builders import access_key, erp_order
-from tests.unit.tiny.fake_tiny import FakeTime, FakeTiny, FakeTokens, listing_item, nota_item
+from tests.unit.tiny.fake_tiny import API, FakeTime, FakeTiny, FakeTokens, listing_item, nota_item
 
 
 def params_of(request: httpx.Request) -> dict[str, str]:
@@ -268,12 +270,33 @@ def test_one_nota_and_a_listing_with_filters(tiny: FakeTiny, gateway: TinyGatewa
                                             "offset": "0"}
 
 
+# -- the request itself --------------------------------------------------------------------------
+
+
+def test_a_request_carries_what_an_http_client_would_send_and_a_compressed_answer_is_read(
+    tiny: FakeTiny, tokens: FakeTokens
+) -> None:
+    # The gateway sends straight to the transport (no httpx.Client): the headers, the timeout
+    # and the body's decoding are its own to get right.
+    gateway = TinyGateway(tiny.transport(), API, timeout=httpx.Timeout(7.0, connect=2.0), user_agent="kanglu-erp/9",
+                          sleep=lambda s: None)
+    body = gzip.compress(json.dumps({"fantasia": "Loja da Ana"}).encode())
+    tiny.script = [httpx.Response(200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+                                  content=body)]
+    assert gateway.account_name(tokens) == "Loja da Ana"
+    request = tiny.requests[-1]
+    assert request.headers["authorization"] == "Bearer token-one" and request.headers["accept"] == "application/json"
+    assert request.headers["user-agent"] == "kanglu-erp/9" and "gzip" in request.headers["accept-encoding"]
+    assert request.headers["host"] == "api.tiny.test" and "cookie" not in request.headers
+    assert request.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+
+
 # -- counting and threads ---------------------------------------------------------------------------
 
 
 def test_calls_are_counted_per_endpoint_and_status_and_reported_to_a_hook(tiny: FakeTiny, tokens: FakeTokens) -> None:
     seen: list[tuple[str, str]] = []
-    gateway = TinyGateway(tiny.client(), "https://api.tiny.test/public-api/v3",
+    gateway = TinyGateway(tiny.transport(), "https://api.tiny.test/public-api/v3",
                           on_call=lambda endpoint, status, seconds: seen.append((endpoint, status)),
                           sleep=lambda s: None)
     tiny.orders = [{"id": 1, "situacao": 1}]

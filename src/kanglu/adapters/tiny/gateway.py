@@ -13,7 +13,15 @@ import attrs
 import httpx
 
 from kanglu.adapters.tiny import conversion
-from kanglu.adapters.tiny.http import CallHook, CallStats, Endpoint, RetryPolicy, TinyHttp
+from kanglu.adapters.tiny.http import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    CallHook,
+    CallStats,
+    Endpoint,
+    RetryPolicy,
+    TinyHttp,
+)
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.application.ports import OrderPage, TokenSource
@@ -66,9 +74,11 @@ class TinyGateway:
 
     def __init__(
         self,
-        client: httpx.Client,
+        transport: httpx.BaseTransport,
         api_url: str = DEFAULT_API_URL,
         *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        user_agent: str = DEFAULT_USER_AGENT,
         stats: CallStats | None = None,
         on_call: CallHook | None = None,
         pacer: RateLimitPacer | None = None,
@@ -79,7 +89,7 @@ class TinyGateway:
         families_ttl: float = 600.0,
     ) -> None:
         self._http = TinyHttp(
-            client, api_url, stats=stats or CallStats(on_call), pacer=pacer or RateLimitPacer(sleep=sleep, clock=clock),
+            transport, api_url, timeout=timeout, user_agent=user_agent, stats=stats or CallStats(on_call), pacer=pacer or RateLimitPacer(sleep=sleep, clock=clock),
             policy=policy, sleep=sleep,
         )
         self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock)
