@@ -262,6 +262,9 @@ def test_a_one_statement_unit_of_work_offers_only_its_one_write_on_postgresql(uo
             u.connections.get(1)
         with pytest.raises(OneStatementViolation):
             u.jobs.claim("w1", NOW, None, 1)
+        with pytest.raises(OneStatementViolation):
+            u.session.execute(merchant_row("a@example.com"))
+        assert not hasattr(u, "no_such_thing") and not hasattr(u.connections, "no_such_thing")
     assert count_merchants(uow) == 0
 
 

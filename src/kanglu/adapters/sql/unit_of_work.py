@@ -32,6 +32,7 @@ from kanglu.adapters.sql.repositories import (
     save_poll,
 )
 from kanglu.application.errors import TransientFailure
+from kanglu.application.ports import ConnectionRepository, UnitOfWork
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.jobs import JobRelease
 
@@ -195,8 +196,11 @@ class StatementUnitOfWork:
             return self._connection.execute(statement, params)
 
     def __getattr__(self, name: str) -> Any:
-        # Only for names not set in __init__: the other repositories of a UnitOfWork.
-        raise OneStatementViolation(f"a one-statement unit of work has no {name}")
+        # Only for names not set in __init__: the other repositories of a UnitOfWork are a
+        # caller's bug worth its own error; anything else is an ordinary missing attribute.
+        if name in _OTHER_REPOSITORIES:
+            raise OneStatementViolation(f"a one-statement unit of work has no {name}")
+        raise AttributeError(name)
 
     # The statement was committed as it ran: nothing is pending.
     def flush(self) -> None:
@@ -217,7 +221,13 @@ class _StatementConnectionWrites:
         return save_poll(self._unit_of_work.execute, "postgresql", connection, release)
 
     def __getattr__(self, name: str) -> Any:
-        raise OneStatementViolation(f"a one-statement unit of work cannot call connections.{name}")
+        if name in _CONNECTION_METHODS:
+            raise OneStatementViolation(f"a one-statement unit of work cannot call connections.{name}")
+        raise AttributeError(name)
+
+
+_OTHER_REPOSITORIES = frozenset(UnitOfWork.__annotations__) - {"connections"} | {"session"}
+_CONNECTION_METHODS = frozenset(name for name in vars(ConnectionRepository) if not name.startswith("_"))
 
 
 class ReadOnlyViolation(RuntimeError):
