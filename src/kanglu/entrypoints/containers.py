@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from dependency_injector import containers, providers
@@ -87,6 +87,7 @@ class _NoCookies(http.cookiejar.CookieJar):
         return None
 
 
+_Closable = TypeVar("_Closable", httpx.Client, httpx.HTTPTransport)
 _OUTGOING_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 
@@ -106,13 +107,12 @@ def new_http_client(timeout: float, transport: httpx.BaseTransport | None = None
     )
 
 
-def _http_client(timeout: float) -> Iterator[httpx.Client]:
-    """One client for Tiny's OAuth and the tracking service, closed at shutdown."""
-    client = new_http_client(timeout)
+def _closed_at_shutdown(resource: _Closable) -> Iterator[_Closable]:
+    """A Resource provider's body: `resource`, closed when the container shuts down."""
     try:
-        yield client
+        yield resource
     finally:
-        client.close()
+        resource.close()
 
 
 def new_api_transport(api_url: str) -> httpx.HTTPTransport:
@@ -124,14 +124,6 @@ def new_api_transport(api_url: str) -> httpx.HTTPTransport:
     if proxy and urllib.request.proxy_bypass(url.hostname or ""):
         proxy = None
     return httpx.HTTPTransport(limits=_OUTGOING_LIMITS, proxy=proxy)
-
-
-def _api_transport(api_url: str) -> Iterator[httpx.HTTPTransport]:
-    transport = new_api_transport(api_url)
-    try:
-        yield transport
-    finally:
-        transport.close()
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
@@ -160,12 +152,17 @@ class Adapters(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     engine = providers.Resource(_engine, settings=core.settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
-    http_client = providers.Resource(_http_client, timeout=core.settings.provided.http_timeout)
+    # One client for Tiny's OAuth and the tracking service.
+    http_client = providers.Resource(
+        _closed_at_shutdown, providers.Factory(new_http_client, timeout=core.settings.provided.http_timeout)
+    )
     call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
     oauth = providers.Singleton(
         TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats
     )
-    api_transport = providers.Resource(_api_transport, api_url=core.settings.provided.tiny_api_url)
+    api_transport = providers.Resource(
+        _closed_at_shutdown, providers.Factory(new_api_transport, api_url=core.settings.provided.tiny_api_url)
+    )
     gateway = providers.Singleton(
         TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
         timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),

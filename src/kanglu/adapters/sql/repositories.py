@@ -188,12 +188,11 @@ _MAPPING_OF = select(t.status_mappings.c.situacao, t.status_mappings.c.action).w
 _FAMILIES_OF = select(
     t.shipping_families.c.service_id, t.shipping_families.c.name, t.shipping_families.c.family
 ).where(t.shipping_families.c.connection_id == _CONN_ID)
-_STORED_ORDERS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice).where(
-    t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS)
-)
-_FINGERPRINTS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint).where(
-    t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS)
-)
+_ORDERS_BY_ERP_ID = (t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS))
+_STORED_ORDERS = select(
+    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice
+).where(*_ORDERS_BY_ERP_ID)
+_FINGERPRINTS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint).where(*_ORDERS_BY_ERP_ID)
 _CARRIERS_OF = select(t.carrier_mappings.c.shipping_key, t.carrier_mappings.c.carrier_code).where(
     t.carrier_mappings.c.merchant_id == bindparam("merchant_id")
 )
