@@ -199,3 +199,52 @@ def test_without_scripts_the_menu_is_still_there_on_a_phone(connected: Stack, br
     assert links.count() >= 5 and all(link.is_visible() for link in links.all())
     fits(page, "sem script")
     context.close()
+
+
+def test_situacoes_restore_and_a_revoked_connection_on_a_phone(connected: Stack, browser: Any) -> None:
+    """Runs last: it changes the mapping and loses the connection. On a phone, Restaurar padrão
+    (its confirmation a sheet on screen, its button posting the form outside the table) brings
+    the defaults back; after Tiny revokes the access, the card says why, when and what to do."""
+    import httpx
+
+    from kanglu.application.commands import RefreshToken
+
+    stack, base = connected, connected.base_url
+    context = browser.new_context(viewport=PHONE, locale="pt-BR")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, stack)
+
+    page.goto(f"{base}/situacoes")
+    for select in page.locator("main select").all():
+        select.select_option("ignore")
+    page.click("main button:has-text('Salvar')")
+    page.wait_for_selector("[data-alert=imports-nothing]")
+    fits(page, "situações sem importar")
+    page.click("summary:has-text('Restaurar padrão')")
+    box = page.locator(".confirm-box").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert box["y"] + box["height"] <= PHONE["height"]  # the sheet is on screen, not below the fold
+    page.click("button:has-text('Sim, restaurar')")
+    page.wait_for_selector("text=Mapeamento padrão restaurado.")
+    assert page.locator("[data-alert=imports-nothing]").count() == 0
+    assert page.locator("#situacao_1").input_value() == "import"
+    assert page.locator("#situacao_6").input_value() == "mark_delivered"
+    fits(page, "situações restauradas")
+
+    httpx.post(f"{stack.sandbox.base_url}/_sandbox/accounts/default/revoke", timeout=10).raise_for_status()
+    with stack.container.adapters.uow()() as uow:
+        connection = uow.connections.for_merchant(stack.merchant.id)
+        assert connection is not None and connection.id is not None
+        connection_id = connection.id
+    stack.container.use_cases.refresh_token()(RefreshToken(connection_id, force=True))  # Tiny says invalid_grant
+    page.goto(f"{base}/integrations")
+    alert = page.inner_text("[data-alert=revoked]")
+    assert "A Kanglu perdeu o acesso ao Tiny em" in alert
+    assert "Motivo: O Tiny não aceita mais a autorização dada à Kanglu" in alert
+    assert "O que fazer: clique em Conectar" in alert
+    assert "token" not in alert.lower() and "(" not in alert
+    assert page.locator("#tiny button:has-text('Conectar')").is_visible()
+    fits(page, "desconectado")
+    shot(page, "390-integracoes-desconectado")
+    context.close()

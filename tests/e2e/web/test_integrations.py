@@ -144,6 +144,8 @@ def test_once_connected_the_credentials_are_folded_one_click_from_editing(world:
     assert "Editar" in page and CLIENT_ID in page
     answer = save_form(client, invite_link="http://example.com/convite")
     assert '<details class="fold" id="credentials" open>' in answer.get_data(as_text=True)  # the error shows
+    post_form(client, "/integrations", "/integrations/tiny/disconnect")
+    assert '<details class="fold" id="credentials">' in text_of(client, "/integrations")  # Conectar is next
 
 
 def test_a_revoked_authorisation_says_why_when_and_what_to_do(world: WebWorld) -> None:
