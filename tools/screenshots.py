@@ -4,7 +4,9 @@ Runs the flow `tests/e2e/test_browser_flow.py` proves (the Tiny sandbox, the web
 pass, Debian's Chromium through Playwright) on the dataset `kanglu demo` serves (300 orders,
 seed 7, 2 % spoiled on purpose) and on the demo's ports when they are free, so the pictures are what
 a newcomer sees after `make demo`. Writes docs/screenshots/{integracoes,pedidos,pedido,
-transportadoras}.png: pages 1280 px wide at device scale 1, the order list cut to a 1280×800 screen.
+transportadoras}.png: pages 1280 px wide at device scale 1, the order list cut to a 1280×800 screen;
+and the same pages on a phone, {…}-celular.png, 390 px wide (a 390×844 screen), plus the phone's
+menu open (menu-celular.png).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from tests.e2e.browser_flow import (  # noqa: E402
 )
 
 VIEWPORT = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PAGES = ("integracoes", "pedidos", "pedido", "transportadoras")
 # Above this a screenshot is too heavy for a README; the script fails rather than commit it.
 MAX_BYTES = 300_000
 
@@ -62,32 +66,43 @@ def _showcase_order(stack: Stack) -> dict[str, Any]:
     raise SystemExit("no order with customer, invoice, carrier and tracking in the dataset")
 
 
-def take(out: Path, stack: Stack, browser: Any) -> list[Path]:
+def connect_and_poll(stack: Stack, browser: Any) -> None:
+    """What the merchant does first: paste the credentials, Conectar, authorise; then one worker pass."""
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1, locale="pt-BR")
     page = context.new_page()
     page.set_default_timeout(30_000)
-    written: list[Path] = []
-
-    def shot(name: str, rows: str | None = None) -> None:
-        """The whole page; a long listing (`rows`) is cut after its last row that fits the
-        viewport, so the picture ends on a row's edge, not through one."""
-        path = out / f"{name}.png"
-        if rows is None:
-            page.screenshot(path=str(path), full_page=True)
-        else:
-            bottoms = [box["y"] + box["height"] for box in (r.bounding_box() for r in page.locator(rows).all()) if box]
-            bottom = max(b for b in bottoms if b <= VIEWPORT["height"])
-            page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": bottom + 1})
-        written.append(path)
-
     log_in(page, stack)
     save_tiny_credentials(page, stack)
     go_to_consent(page, stack)
     decide(page, stack, accept=True)
+    context.close()
     summary = stack.run_worker_once()
     if summary.imported == 0 or summary.errors:
         raise SystemExit(f"the worker pass did not import cleanly: {summary}")
 
+
+def take(out: Path, stack: Stack, browser: Any, viewport: dict[str, int], suffix: str = "") -> list[Path]:
+    """The four pages at one screen size; on a phone, the menu opened too."""
+    context = browser.new_context(viewport=viewport, device_scale_factor=1, locale="pt-BR")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    written: list[Path] = []
+
+    def shot(name: str, rows: str | None = None, screen_only: bool = False) -> None:
+        """The whole page; a long listing (`rows`) is cut after its last row that fits the
+        screen, so the picture ends on a row's edge, not through one."""
+        path = out / f"{name}{suffix}.png"
+        if screen_only:
+            page.screenshot(path=str(path))
+        elif rows is None:
+            page.screenshot(path=str(path), full_page=True)
+        else:
+            bottoms = [box["y"] + box["height"] for box in (r.bounding_box() for r in page.locator(rows).all()) if box]
+            bottom = max(b for b in bottoms if b <= viewport["height"])
+            page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": viewport["width"], "height": bottom + 1})
+        written.append(path)
+
+    log_in(page, stack)
     page.goto(f"{stack.base_url}/integrations")
     if status_badge(page) != "conectado":
         raise SystemExit("Integrações does not say conectado")
@@ -105,6 +120,12 @@ def take(out: Path, stack: Stack, browser: Any) -> list[Path]:
     page.goto(f"{stack.base_url}/carriers")
     page.wait_for_selector("h1")
     shot("transportadoras")
+
+    if page.locator(".menu-toggle").is_visible():
+        page.goto(f"{stack.base_url}/orders")
+        page.click(".menu-toggle")
+        page.wait_for_selector("#menu a")
+        shot("menu", screen_only=True)
     context.close()
     return written
 
@@ -127,7 +148,8 @@ def regenerate(out: Path, browser: Any, *, demo_ports: bool = True) -> list[Path
         web_port=web_port,
         sandbox_port=sandbox_port,
     ) as stack:
-        return take(out, stack, browser)
+        connect_and_poll(stack, browser)
+        return take(out, stack, browser, VIEWPORT) + take(out, stack, browser, PHONE, suffix="-celular")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,14 @@ def test_create_accounts_over_http(http, sandbox) -> None:
     assert page.headers["x-ratelimit-limit"] == "30"
 
 
+def test_a_fixed_client_id_must_have_tinys_shape(http, sandbox) -> None:
+    refused = http.post(control(sandbox, "/accounts"), json={"orders": 1, "client_id": "abc"})
+    assert refused.status_code == 400 and "tiny-api-" in refused.json()["error"]
+    fixed = "tiny-api-" + "ab" * 20 + "-1730000000"
+    created = http.post(control(sandbox, "/accounts"), json={"orders": 1, "client_id": fixed})
+    assert created.status_code == 201 and created.json()["client_id"] == fixed
+
+
 def test_create_many_accounts_at_once(http, sandbox) -> None:
     answer = http.post(control(sandbox, "/accounts"), json={"count": 3, "orders": 2, "seed": 900})
     created = answer.json()["accounts"]

@@ -226,7 +226,7 @@ def test_negar_on_the_consent_page_changes_nothing(stack: Stack, page: Any) -> N
 
 def test_the_readme_screenshots_regenerate(tmp_path: Path, browser: Any) -> None:
     """`tools/screenshots.py` runs the same flow and writes the README's pictures: light PNGs,
-    1280 px wide at device scale 1."""
+    1280 px wide at device scale 1, and the same pages and the menu on a 390 px phone."""
     spec = importlib.util.spec_from_file_location("screenshots", ROOT / "tools" / "screenshots.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
@@ -234,10 +234,14 @@ def test_the_readme_screenshots_regenerate(tmp_path: Path, browser: Any) -> None
 
     written = tool.regenerate(tmp_path, browser, demo_ports=False)
 
-    assert [p.name for p in written] == ["integracoes.png", "pedidos.png", "pedido.png", "transportadoras.png"]
+    pages = ["integracoes", "pedidos", "pedido", "transportadoras"]
+    assert [p.name for p in written] == [f"{n}.png" for n in pages] + [f"{n}-celular.png" for n in [*pages, "menu"]]
     for path in written:
         name, data = path.stem, path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
-        assert width == 1280 and 400 < height < 2000, (name, width, height)
+        if name.endswith("-celular"):
+            assert width == 390 and 400 < height < 3000, (name, width, height)
+        else:
+            assert width == 1280 and 400 < height < 2000, (name, width, height)
         assert len(data) < tool.MAX_BYTES

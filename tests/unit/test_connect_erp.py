@@ -41,6 +41,9 @@ def test_saving_credentials_seals_the_secret_and_waits_for_authorisation() -> No
     [
         ("client_id", {"client_id": ""}),
         ("client_id", {"client_id": "com espaço"}),
+        ("client_id", {"client_id": "abc"}),
+        ("client_id", {"client_id": "tiny-api-"}),
+        ("client_id", {"client_id": "TINY-API-1"}),
         ("client_secret", {"secret": None}),
         ("invite_link", {"link": "http://accounts.tiny.com.br/x"}),
         ("invite_link", {"link": "https://evil.example.com/tiny.com.br"}),
@@ -54,6 +57,23 @@ def test_bad_credentials_give_field_errors_and_save_nothing(field: str, kwargs: 
         save(world, **kwargs)
     assert field in caught.value.field_errors
     assert world.uow.read().connections.for_merchant(7) is None
+
+
+def test_a_client_id_without_tinys_prefix_is_refused_with_a_clear_message() -> None:
+    world = World()
+    with pytest.raises(InvalidInput) as caught:
+        save(world, client_id="abc")
+    message = caught.value.field_errors["client_id"]
+    assert "Client ID do Tiny" in message and "tiny-api-" in message
+
+
+@pytest.mark.parametrize(
+    "client_id", ["tiny-api-0123456789abcdef0123456789abcdef01234567-1719830000", "tiny-api-1", "  tiny-api-x-2  "]
+)
+def test_client_ids_in_tinys_shape_are_accepted(client_id: str) -> None:
+    world = World()
+    save(world, client_id=client_id)
+    assert world.uow.read().connections.for_merchant(7).client_id == client_id.strip()
 
 
 @pytest.mark.parametrize("link", [LINK, "https://erp.olist.com/x", "https://tiny.com.br/a", "http://127.0.0.1:9000/convite"])

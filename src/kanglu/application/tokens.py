@@ -31,7 +31,7 @@ class FixedTokens:
         return self._token
 
     def renew(self) -> Secret:
-        raise ReauthorizationRequired("o token recém-obtido foi recusado pelo Tiny")
+        raise ReauthorizationRequired("o Tiny recusou o acesso logo após a autorização")
 
 
 class ConnectionTokens:

@@ -18,7 +18,8 @@ class ShipmentStatus(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            ShipmentStatus.WAITING_DATA: "Aguardando dados",
+            # What tracking waits for, most often: the code Tiny gets once the parcel ships.
+            ShipmentStatus.WAITING_DATA: "Aguardando código de rastreio",
             ShipmentStatus.TRACKING: "Em rastreamento",
             ShipmentStatus.DELIVERED: "Entregue",
             ShipmentStatus.CANCELLED: "Cancelado",

@@ -112,8 +112,12 @@ def counters_json(counts: Counter[tuple[str, str, str]]) -> dict[str, Any]:
     return {"total": sum(by_status.values()), "api": api, "by_status": dict(by_status), "oauth": oauth}
 
 
+CLIENT_ID_PREFIX = "tiny-api-"
+
+
 def new_client_id(now: float) -> str:
-    return f"tiny-api-{secrets.token_hex(20)}-{int(now)}"
+    """Tiny's shape: tiny-api-<40 hex>-<unix time>."""
+    return f"{CLIENT_ID_PREFIX}{secrets.token_hex(20)}-{int(now)}"
 
 
 def new_client_secret() -> str:
@@ -230,6 +234,10 @@ class SandboxState:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
         if not 0.0 <= float(malformed_rate) <= 1.0 or int(orders) < 0:
             raise ValueError("malformed_rate must be within 0..1 and orders not negative")
+        if client_id is not None and not str(client_id).startswith(CLIENT_ID_PREFIX):
+            # Tiny issues no other shape, and Kanglu refuses any other: a sandbox account with
+            # one could never be connected.
+            raise ValueError(f"client_id must be shaped like Tiny's: {CLIENT_ID_PREFIX}<40 hex>-<unix time>")
         with self.lock:
             number = self._next_number
             self._next_number += 1

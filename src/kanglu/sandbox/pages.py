@@ -17,7 +17,7 @@ _LAYOUT = """<!doctype html>
 <main class="card{extra_class}">
 <div class="brand">tiny <span>ERP</span><small>sandbox</small></div>
 {body}
-<p class="note">Ambiente de testes do Kanglu que imita o Tiny ERP. Nada aqui é enviado ao Tiny de verdade.</p>
+<p class="note">Ambiente de testes da Kanglu que imita o Tiny ERP. Nada aqui é enviado ao Tiny de verdade.</p>
 </main>
 </body>
 </html>
@@ -63,7 +63,7 @@ def invite(app_name: str, account_name: str, api_ready: bool = True) -> str:
 <dt>Situação</dt><dd>Aplicativo {status}</dd>
 </dl>
 <p>No Tiny, este link instala o aplicativo na conta. No sandbox o aplicativo já vem instalado:
-volte ao Kanglu e clique em <strong>Conectar</strong>.</p>"""
+volte à Kanglu e clique em <strong>Conectar</strong>.</p>"""
     return _page("Convite de aplicativo", body)
 
 

@@ -105,6 +105,7 @@ def test_authorize_before_configuration_is_a_409(world: WebWorld, api: FlaskClie
         ({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, {"invite_link"}),
         ({"client_id": 42, "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK}, {"client_id"}),
         ({"client_id": "com espaço", "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK}, {"client_id"}),
+        ({"client_id": "abc", "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK}, {"client_id"}),
         ({"client_id": "", "client_secret": "", "invite_link": "http://tiny.com.br/x"},
          {"client_id", "client_secret", "invite_link"}),
         ({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "invite_link": "https://tiny.com.br.evil.com/x"},
@@ -142,7 +143,7 @@ def test_the_sandbox_auth_host_is_accepted_as_invite_link(tmp_path) -> None:  # 
     account = world.merchant()
     answer = world.app.test_client().put(
         "/api/v1/integrations/tiny", headers=account.bearer,
-        json={"client_id": "sandbox-app", "client_secret": "s3cr3t", "invite_link": "http://127.0.0.1:8765/convite/1"},
+        json={"client_id": "tiny-api-sandbox-1", "client_secret": "s3cr3t", "invite_link": "http://127.0.0.1:8765/convite/1"},
     )
     assert answer.status_code == 200, answer.json
 

@@ -83,6 +83,7 @@ def test_merchant_logs_in_and_browses_integrations_and_orders(site, browser) -> 
     page.goto(f"{base_url}/integrations")
     assert page.locator("#tiny [data-status]").inner_text() == "conectado"
     assert "Loja Exemplo Ltda" in page.locator("#tiny").inner_text()
+    page.click("#credentials > summary:has-text('Editar')")  # folded once connected
     page.click("button[data-copy=redirect_uri]")
     assert page.evaluate("navigator.clipboard.readText()") == f"{base_url}/integrations/tiny/callback"
     shot(page, "02-integracoes")
@@ -145,10 +146,9 @@ def test_a_new_merchant_fills_the_tiny_credentials(site, browser) -> None:  # ty
     page.fill("#invite_link", "https://example.com/convite")
     page.click("form[action='/integrations/tiny'] button[type=submit]")
     assert "deve ser um endereço do Tiny" in page.inner_text("#tiny")
-    assert page.input_value("#client_secret") == ""  # never sent back
+    assert page.input_value("#client_secret") == "segredo-do-app"  # kept, masked, for the next try
     shot(page, "13-integracoes-erro-no-link")
 
-    page.fill("#client_secret", "segredo-do-app")
     page.fill("#invite_link", "https://accounts.tiny.com.br/realms/tiny/convite/4f1c2e")
     page.click("form[action='/integrations/tiny'] button[type=submit]")
     page.wait_for_selector("text=Credenciais do Tiny salvas")

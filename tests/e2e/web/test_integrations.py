@@ -85,9 +85,86 @@ def test_bad_credentials_are_refused_field_by_field_in_portuguese(world: WebWorl
     page = html_lib.unescape(answer.get_data(as_text=True))
     assert "Informe o Client ID." in page
     assert "O Link de Convite deve usar https://." in page
-    assert CLIENT_SECRET not in page  # not even echoed back into the form
     assert "http://example.com/convite" in page  # what the merchant typed stays, to be fixed
     assert world.uow.read().connections.for_merchant(account.id) is None
+
+
+def test_a_refused_salvar_keeps_the_secret_just_typed_in_its_password_field(world: WebWorld) -> None:
+    account = world.merchant()
+    client = world.client(account)
+    answer = save_form(client, invite_link="http://example.com/convite")
+    assert answer.status_code == 422
+    page = html_lib.unescape(answer.get_data(as_text=True))
+    assert f'type="password" id="client_secret" name="client_secret" value="{CLIENT_SECRET}"' in page
+    assert page.count(CLIENT_SECRET) == 1  # in the masked field only
+    assert answer.headers["Cache-Control"] == "no-store"
+    # Resubmitted as the browser would, with the link fixed: saved, secret included.
+    assert save_form(client).status_code == 303
+    saved = connection_of(world, account).client_secret
+    assert saved is not None and world.container.core.secret_box().open(saved).value == CLIENT_SECRET
+
+
+def test_a_stored_secret_is_never_rendered_even_when_salvar_is_refused(world: WebWorld) -> None:
+    account = world.merchant()
+    world.configure(account)
+    client = world.client(account)
+    answer = save_form(client, client_id="abc", client_secret="")
+    assert answer.status_code == 422
+    page = html_lib.unescape(answer.get_data(as_text=True))
+    assert CLIENT_SECRET not in page
+    assert "Já salvo. Deixe em branco para manter." in page
+
+
+def test_a_refused_secret_is_not_echoed(world: WebWorld) -> None:
+    account = world.merchant()
+    client = world.client(account)
+    answer = save_form(client, client_secret="com espaço", invite_link="http://example.com/convite")
+    assert answer.status_code == 422
+    assert "com espaço" not in html_lib.unescape(answer.get_data(as_text=True))
+
+
+def test_a_client_id_that_is_not_tinys_is_refused_on_the_page(world: WebWorld) -> None:
+    account = world.merchant()
+    client = world.client(account)
+    answer = save_form(client, client_id="abc")
+    assert answer.status_code == 422
+    page = html_lib.unescape(answer.get_data(as_text=True))
+    assert "Este não é um Client ID do Tiny, que sempre começa com tiny-api-." in page
+    assert 'value="abc"' in page
+    assert world.uow.read().connections.for_merchant(account.id) is None
+
+
+def test_once_connected_the_credentials_are_folded_one_click_from_editing(world: WebWorld) -> None:
+    account = world.merchant()
+    client = world.client(account)
+    assert '<details class="fold" id="credentials" open>' in text_of(client, "/integrations")
+    world.connect(account)
+    page = text_of(client, "/integrations")
+    assert '<details class="fold" id="credentials">' in page
+    assert "Editar" in page and CLIENT_ID in page
+    answer = save_form(client, invite_link="http://example.com/convite")
+    assert '<details class="fold" id="credentials" open>' in answer.get_data(as_text=True)  # the error shows
+    post_form(client, "/integrations", "/integrations/tiny/disconnect")
+    assert '<details class="fold" id="credentials">' in text_of(client, "/integrations")  # Conectar is next
+
+
+def test_a_revoked_authorisation_says_why_when_and_what_to_do(world: WebWorld) -> None:
+    account = world.merchant()
+    connection_id = world.connect(account)
+    with world.uow() as uow:
+        connection = uow.connections.get(connection_id)
+        connection.mark_disconnected(
+            "o Tiny não aceita mais a autorização dada à Kanglu: ela foi revogada no Tiny, expirou ou já tinha sido usada",
+            world.clock.now(),  # 2026-07-01 12:00 UTC
+        )
+        uow.commit()
+    page = text_of(world.client(account), "/integrations")
+    assert "A Kanglu perdeu o acesso ao Tiny em 01/07/2026 09:00." in page
+    assert "Motivo: O Tiny não aceita mais a autorização dada à Kanglu: ela foi revogada no Tiny" in page
+    assert "O que fazer: clique em <strong>Conectar</strong> e autorize a Kanglu no Tiny." in page
+    alert = page[page.index('data-alert="revoked"'):]
+    alert = alert[: alert.index("</div>")]
+    assert "token" not in alert.lower() and "((" not in alert and "(" not in alert
 
 
 def test_conectar_sends_the_browser_to_tiny_and_the_callback_connects(world: WebWorld) -> None:

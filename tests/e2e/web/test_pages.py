@@ -98,12 +98,45 @@ def test_empty_states_say_what_to_do(world: WebWorld) -> None:
     client = world.client(account)
     assert "Nenhum pedido importado ainda" in text(client, "/orders")
     assert "Nenhum cliente ainda" in text(client, "/customers")
-    assert "Todas as formas de envio foram reconhecidas" in text(client, "/carriers")
     assert "Nenhuma falha de importação" in text(client, "/orders/failures")
     world.connect(account)
     world.import_orders(account, [erp_order(1)])
     assert "Nenhum pedido encontrado" in text(client, "/orders?q=nao-existe")
     assert "Esta página não existe" in text(client, "/orders?page=9")
+
+
+def test_carriers_says_all_recognised_only_once_orders_came_in(world: WebWorld) -> None:
+    account = world.merchant()
+    client = world.client(account)
+    before = text(client, "/carriers")
+    assert "Todas as formas de envio foram reconhecidas" not in before
+    assert "Nenhum pedido importado ainda" in before and 'href="/integrations"' in before
+    world.connect(account)
+    assert "Todas as formas de envio foram reconhecidas" not in text(client, "/carriers")
+    world.import_orders(account, [erp_order(1)])
+    assert "Todas as formas de envio foram reconhecidas" in text(client, "/carriers")
+
+
+@pytest.mark.parametrize("path", ["/orders?page=9", "/orders?situacao=1&page=9", "/customers?page=9"])
+def test_an_out_of_range_page_links_back_to_the_first(shop, path: str) -> None:  # type: ignore[no-untyped-def]
+    _, _, client = shop
+    page = text(client, path)
+    assert "Esta página não existe" in page
+    link = re.search(r'<a class="btn btn-primary" href="([^"]+)">Voltar para a primeira página</a>', page)
+    assert link is not None
+    first = link.group(1)
+    assert "page=9" not in first and first.startswith(path.split("?")[0])
+    assert ("situacao=1" in first) == ("situacao=1" in path)  # the filters stay
+    assert "Esta página não existe" not in text(client, first)
+
+
+def test_no_page_says_o_kanglu(shop) -> None:  # type: ignore[no-untyped-def]
+    world, account, client = shop
+    order_id = world.uow.read().orders.all()[0].id
+    for path in ("/integrations", "/orders", f"/orders/{order_id}", "/orders/failures", "/customers", "/carriers",
+                 "/situacoes"):
+        page = text(client, path)
+        assert not re.search(r"\b(o|do|ao|no|pelo) Kanglu\b", page, re.I), path
 
 
 def test_order_detail_shows_customer_invoice_carrier_and_tracking(shop) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +212,7 @@ def test_mapping_an_unknown_shipping_service_starts_tracking_its_orders(shop) ->
     world, account, client = shop
     page = text(client, "/carriers")
     assert "Transportadora Rota Sul / Rodoviário" in page
-    assert re.search(r"Rodoviário</strong></td>\s*<td class=\"num\">4</td>", page)
+    assert re.search(r"Rodoviário</strong></td>\s*<td class=\"num[^\"]*\"[^>]*>4</td>", page)
     answer = post_form(client, "/carriers", "/carriers", {"shipping_key": UNKNOWN_SERVICE.key, "carrier_code": "jadlog"})
     assert answer.status_code == 303
     after = text(client, "/carriers")
@@ -210,6 +243,27 @@ def test_situacoes_form_shows_the_defaults_and_saves_changes(shop) -> None:  # t
     assert "Situações salvas." in text(client, "/situacoes")
 
 
+def test_situacoes_warns_when_no_situacao_imports_and_restores_the_defaults(shop) -> None:  # type: ignore[no-untyped-def]
+    world, account, client = shop
+    assert 'data-alert="imports-nothing"' not in text(client, "/situacoes")
+    post_form(client, "/situacoes", "/situacoes", {f"situacao_{int(s)}": "ignore" for s in Situacao})
+    page = text(client, "/situacoes")
+    assert "todas estão como “Ignorar”: a Kanglu não vai importar nenhum pedido do Tiny." in page
+    assert 'data-alert="imports-nothing"' in page and "Nenhuma situação está sendo importada." in page
+    assert world.uow.read().status_mappings.get(world.connection_id(account)).imported_situacoes == frozenset()
+
+    assert "Restaurar padrão" in page
+    answer = post_form(client, "/situacoes", "/situacoes/restore", {})
+    assert answer.status_code == 303
+    restored = world.uow.read().status_mappings.get(world.connection_id(account))
+    assert dict(restored.actions) == {
+        Situacao.FATURADA: Action.IMPORT, Situacao.PRONTO_ENVIO: Action.IMPORT, Situacao.ENVIADA: Action.IMPORT,
+        Situacao.ENTREGUE: Action.MARK_DELIVERED, Situacao.CANCELADA: Action.CANCEL_TRACKING,
+    }  # PRODUCT.md's defaults
+    after = text(client, "/situacoes")
+    assert "Mapeamento padrão restaurado." in after and 'data-alert="imports-nothing"' not in after
+
+
 def test_situacoes_refuses_unknown_actions_and_needs_an_integration(world: WebWorld) -> None:
     account = world.merchant()
     client = world.client(account)
@@ -227,3 +281,18 @@ def test_unknown_pages_get_a_portuguese_404(shop) -> None:  # type: ignore[no-un
     for path in ("/nao-existe", "/orders/999999", "/customers/999999", f"/orders/{2**70}"):
         page = text(client, path, status=404)
         assert "Página não encontrada" in page and 'lang="pt-BR"' in page
+
+
+def test_a_waiting_order_says_what_it_waits_for(shop) -> None:  # type: ignore[no-untyped-def]
+    world, account, client = shop
+    world.import_orders(account, [erp_order(900, invoice=None, tracking_code=None)])  # billed, not shipped yet
+    waiting = [o for o in world.uow.read().orders.all() if o.tracking_status is ShipmentStatus.WAITING_DATA]
+    no_code = next(o for o in waiting if not o.tracking_code)
+    assert "Aguardando código de rastreio" in text(client, f"/orders/{no_code.id}")
+    coded = [o for o in waiting if o.tracking_code and not o.carrier_code]
+    assert coded
+    for order in coded:
+        page = text(client, f"/orders/{order.id}")
+        assert "Aguardando transportadora" in page and "Aguardando código de rastreio" not in page
+    assert "Aguardando dados" not in text(client, "/orders")
+    assert ShipmentStatus.WAITING_DATA.value == "waiting_data"  # the API's value does not change

@@ -168,8 +168,15 @@ def everything_a_merchant_can_do(world: WebWorld, caplog: pytest.LogCaptureFixtu
         outputs.append(answer.get_data(as_text=True))
         outputs.extend(f"{k}: {v}" for k, v in answer.headers.items())
 
-    keep(post_form(client, "/integrations", "/integrations/tiny",
-                   {"client_id": "tiny-api-x", "client_secret": CLIENT_SECRET, "invite_link": "ftp://errado"}))
+    # A refused Salvar hands the secret just typed back into its masked field (so that a typo
+    # elsewhere costs no trip to Tiny), and only there; every other answer is checked below.
+    refused = post_form(client, "/integrations", "/integrations/tiny",
+                        {"client_id": "tiny-api-x", "client_secret": CLIENT_SECRET, "invite_link": "ftp://errado"})
+    assert refused.status_code == 422 and refused.headers["Cache-Control"] == "no-store"
+    refused_page = refused.get_data(as_text=True)
+    assert refused_page.count(CLIENT_SECRET) == 1
+    assert f'type="password" id="client_secret" name="client_secret" value="{CLIENT_SECRET}"' in refused_page
+    outputs.append(refused_page.replace(CLIENT_SECRET, ""))
     keep(post_form(client, "/integrations", "/integrations/tiny",
                    {"client_id": "tiny-api-x", "client_secret": CLIENT_SECRET, "invite_link": INVITE_LINK}))
     api = world.app.test_client()

@@ -39,7 +39,7 @@ T = TypeVar("T")
 # Invoice situações whose access key is real: 2 Emitida, 6 Autorizada, 7 Emitida DANFE.
 AUTHORISED_INVOICE_SITUACOES = frozenset({2, 6, 7})
 FOREIGN_PERSON_TYPES = frozenset({"E", "X"})  # Estrangeiro, Estrangeiro no Brasil
-GENERIC_REASON = "não foi possível ler este pedido do Tiny (erro interno do Kanglu, já registrado)"
+GENERIC_REASON = "não foi possível ler este pedido do Tiny (erro interno da Kanglu, já registrado)"
 
 TinyDate = date | datetime | None
 

@@ -183,7 +183,7 @@ class TinyHttp:
             if answer.status == 401:
                 self._log_failure("tiny refused the renewed token", endpoint, tokens.key, answer)
                 raise ReauthorizationRequired(
-                    "o Tiny recusou o acesso mesmo com um token renovado; autorize a integração de novo",
+                    "o Tiny recusou o acesso mesmo depois de a autorização ser renovada",
                     "unauthorized",
                 )
         if answer.status == 403:

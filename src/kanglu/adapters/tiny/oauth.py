@@ -31,10 +31,10 @@ DOCUMENTED_ACCESS_LIFETIME = 14400  # Tiny documents 4 h when an answer omits ex
 
 # Refusals that no retry will change, with what the merchant reads.
 REFUSALS: Mapping[str, str] = {
-    "invalid_grant": "o Tiny não aceita mais esta autorização (código ou token expirado, revogado ou já usado)",
+    "invalid_grant": "o Tiny não aceita mais a autorização dada à Kanglu: ela foi revogada no Tiny, expirou ou já tinha sido usada",
     "invalid_client": "o Tiny recusou o Client ID ou o Client Secret do aplicativo",
     "unauthorized_client": "o aplicativo não tem permissão no Tiny para este tipo de autorização",
-    "invalid_request": "o Tiny recusou o pedido de autorização (parâmetros inválidos, como a URL de redirecionamento)",
+    "invalid_request": "o Tiny recusou o pedido de autorização por um parâmetro inválido, como a URL de redirecionamento",
     "unsupported_grant_type": "o Tiny não aceita este tipo de autorização para o aplicativo",
     "invalid_scope": "o Tiny recusou as permissões pedidas pelo aplicativo",
     "access_denied": "o acesso foi negado no Tiny",

@@ -226,10 +226,7 @@ class PollOrdersByStatus:
         with self._uow() as uow:
             connection = uow.connections.lock(connection_id)
             if connection is not None and connection.is_pollable:
-                connection.mark_disconnected(
-                    f"o Tiny recusou o acesso ({exc.message}); clique em Conectar para autorizar de novo",
-                    self._clock.now(),
-                )
+                connection.mark_disconnected(exc.message, self._clock.now())
                 uow.commit()
         log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
                                                                    "reason": exc.message})

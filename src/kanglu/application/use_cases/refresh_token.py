@@ -77,7 +77,7 @@ class RefreshTokenUseCase:
                 return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
 
             if connection.refresh_token_dead(now) or connection.refresh_token is None:
-                reason = "o acesso ao Tiny expirou sem renovação; clique em Conectar para autorizar de novo"
+                reason = "a autorização do Tiny expirou antes de ser renovada"
                 connection.mark_disconnected(reason, now)
                 uow.commit()
                 log.warning("connection lost: refresh token expired", extra={"connection_id": connection.id})
@@ -86,7 +86,7 @@ class RefreshTokenUseCase:
             try:
                 grant = self._oauth.refresh(self._client(connection), self._box.open(connection.refresh_token))
             except ReauthorizationRequired as exc:
-                reason = f"o Tiny recusou a renovação do acesso ({exc.message}); clique em Conectar para autorizar de novo"
+                reason = exc.message
                 connection.mark_disconnected(reason, now)
                 uow.commit()
                 log.warning(

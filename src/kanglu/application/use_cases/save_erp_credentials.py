@@ -14,6 +14,26 @@ from kanglu.domain.errors import InvalidTransition
 
 TINY_HOSTS = ("tiny.com.br", "olist.com")
 _PRINTABLE_TOKEN = re.compile(r"^[\x21-\x7e]+$")
+# Tiny's Client IDs read `tiny-api-<40 hex>-<unix time>`. Only the prefix is required: it tells
+# a Client ID from the secret, the app's name or a stray word (which Tiny would answer with
+# "Client not found" on its own page, stranding the merchant there), and leaves room for
+# Tiny to change the tail. Published as is in the OpenAPI document (ECMA and Python agree).
+CLIENT_ID_SHAPE = "tiny-api-[0-9A-Za-z-]+"
+CLIENT_ID_MAX = 200
+
+
+def validate_client_id(client_id: str) -> str | None:
+    """The Portuguese reason the Client ID is refused, or None."""
+    if not client_id:
+        return "informe o Client ID"
+    if len(client_id) > CLIENT_ID_MAX or not _PRINTABLE_TOKEN.match(client_id):
+        return "o Client ID tem caracteres inválidos ou é longo demais"
+    if not re.fullmatch(CLIENT_ID_SHAPE, client_id):
+        return (
+            "este não é um Client ID do Tiny, que sempre começa com tiny-api-. "
+            "Copie-o do aplicativo que você criou no Tiny, em Configurações → Aplicativos"
+        )
+    return None
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -57,10 +77,9 @@ class SaveErpCredentials:
     def __call__(self, command: Command) -> ErpConnection:
         errors: dict[str, str] = {}
         client_id = command.client_id.strip() if isinstance(command.client_id, str) else ""
-        if not client_id:
-            errors["client_id"] = "informe o Client ID"
-        elif len(client_id) > 200 or not _PRINTABLE_TOKEN.match(client_id):
-            errors["client_id"] = "o Client ID tem caracteres inválidos ou é longo demais"
+        client_id_error = validate_client_id(client_id)
+        if client_id_error:
+            errors["client_id"] = client_id_error
         secret = command.client_secret
         if secret is not None:
             if not secret.value.strip():

@@ -126,6 +126,7 @@ def install(app: Flask) -> None:
         phone_br=phone_br,
         zip_br=zip_br,
         safe_url=safe_url,
+        sentence=sentence,
     )
     app.jinja_env.globals.update(plural=plural, time_ago=time_ago)
 

@@ -12,11 +12,11 @@ from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
+from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX
 from kanglu.domain.situacoes import Action, Situacao
 
 T = TypeVar("T")
 
-CLIENT_ID_MAX = 200
 CLIENT_SECRET_MAX = 500
 INVITE_LINK_MAX = 2000
 # Printable ASCII without blanks: what Tiny's client ids and secrets are made of.

@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 from kanglu import __version__
 from kanglu.application.queries import MAX_PER_PAGE
+from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX, CLIENT_ID_SHAPE
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.situacoes import Action, Situacao
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.entrypoints.web.api.bodies import (
-    CLIENT_ID_MAX,
     CLIENT_SECRET_MAX,
     INVITE_LINK_MAX,
     TOKEN,
@@ -176,7 +176,12 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
             "type": "object",
             "required": ["client_id", "invite_link"],
             "properties": {
-                "client_id": {"type": "string", "maxLength": CLIENT_ID_MAX, "pattern": anchored(TOKEN)},
+                "client_id": {
+                    "type": "string",
+                    "maxLength": CLIENT_ID_MAX,
+                    "pattern": anchored(CLIENT_ID_SHAPE),
+                    "description": "Como o Tiny mostra no aplicativo: tiny-api-<40 hex>-<hora>.",
+                },
                 "client_secret": {
                     "type": ["string", "null"],
                     "maxLength": CLIENT_SECRET_MAX,

@@ -21,11 +21,14 @@ def index() -> Any:
     d = deps()
     services = d.orders.unmatched_services(merchant_id())
     carriers = sorted(d.carriers.carriers, key=lambda c: c.name.casefold())
+    # "Every shipping service was recognised" is only true once orders came in.
+    has_orders = bool(services) or d.merchants.connection_summary(merchant_id()).orders > 0
     return render_template(
         "carriers.html",
         services=services,
         carriers=carriers,
         carrier_names={c.code: c.name for c in carriers},
+        has_orders=has_orders,
     )
 
 

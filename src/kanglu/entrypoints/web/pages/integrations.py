@@ -25,6 +25,8 @@ COMING_SOON = ("Bling", "Omie", "Conta Azul")
 
 
 def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """The page; after a refused Salvar, `form` holds what the merchant typed, the Client Secret
+    included (see `save`), so that one wrong field never costs the others."""
     d = deps()
     summary = d.merchants.connection_summary(merchant_id())
     connection = summary.connection
@@ -32,6 +34,7 @@ def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = 
     values = form or {
         "client_id": (connection.client_id if connection else None) or "",
         "invite_link": (connection.invite_link if connection else None) or "",
+        "client_secret": "",  # a stored secret is never rendered
     }
     return (
         render_template(
@@ -74,7 +77,12 @@ def save() -> Any:
     try:
         deps().use_cases.save_credentials()(command)
     except InvalidInput as exc:
-        return _render(form=form, errors=exc.field_errors, status=422)
+        # The secret the merchant just typed goes back into its password field, so that a typo
+        # in the link does not make them fetch it from Tiny again. It travels back on the same
+        # connection it came by, in a no-store answer, masked on screen; a secret that is
+        # already stored is never rendered, and a refused secret is not echoed either.
+        keep = secret.strip() if "client_secret" not in exc.field_errors else ""
+        return _render(form={**form, "client_secret": keep}, errors=exc.field_errors, status=422)
     flash("Credenciais do Tiny salvas. Agora clique em Conectar para autorizar o acesso.", "success")
     return redirect(url_for(".index"), 303)
 

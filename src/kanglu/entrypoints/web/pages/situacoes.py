@@ -27,7 +27,14 @@ def index() -> Any:
         {"situacao": situacao, "action": action, "default": DEFAULT_ACTIONS.get(situacao, Action.IGNORE)}
         for situacao, action in state.mapping.full()
     ]
-    return render_template("situacoes.html", rows=rows, actions=list(Action), configured=state.configured)
+    return render_template(
+        "situacoes.html",
+        rows=rows,
+        actions=list(Action),
+        configured=state.configured,
+        imports_nothing=not state.mapping.imported_situacoes,
+        defaults=[(s, a) for s, a in DEFAULT_ACTIONS.items()],
+    )
 
 
 @bp.post("/situacoes")
@@ -38,12 +45,31 @@ def save() -> Any:
         for situacao in Situacao
         if f"{FIELD_PREFIX}{int(situacao)}" in request.form
     }
+    return _update(actions, "Situações salvas. A próxima sincronização já segue o novo mapeamento.")
+
+
+@bp.post("/situacoes/restore")
+@login_required
+def restore() -> Any:
+    """Restaurar padrão: every situação back to PRODUCT.md's default action."""
+    actions = {int(situacao): DEFAULT_ACTIONS.get(situacao, Action.IGNORE).value for situacao in Situacao}
+    return _update(actions, "Mapeamento padrão restaurado. A próxima sincronização já segue o padrão.")
+
+
+def _update(actions: dict[int, str], done: str) -> Any:
     try:
-        deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions))
+        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions))
     except NotFound as exc:
         flash(sentence(exc.message), "error")
     except InvalidInput:
         flash("Escolha uma das ações da lista para cada situação.", "error")
     else:
-        flash("Situações salvas. A próxima sincronização já segue o novo mapeamento.", "success")
+        if mapping.imported_situacoes:
+            flash(done, "success")
+        else:
+            # Allowed (a merchant may pause imports this way), but never silently.
+            flash(
+                "Situações salvas, mas todas estão como “Ignorar”: a Kanglu não vai importar nenhum pedido do Tiny.",
+                "warn",
+            )
     return redirect(url_for(".index"), 303)

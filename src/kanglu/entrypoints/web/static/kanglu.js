@@ -45,6 +45,25 @@
     select.addEventListener("change", function () { select.form && select.form.submit(); });
   });
 
+  // The menu on a narrow screen: its button opens and closes it; a click elsewhere or Escape
+  // closes it too.
+  var toggle = document.querySelector(".menu-toggle");
+  var bar = toggle && toggle.closest(".topbar");
+  function setMenu(open) {
+    if (!bar) { return; }
+    bar.classList.toggle("menu-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  if (bar) {
+    toggle.addEventListener("click", function () { setMenu(!bar.classList.contains("menu-open")); });
+    document.addEventListener("click", function (event) {
+      if (!bar.contains(event.target)) { setMenu(false); }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && bar.classList.contains("menu-open")) { setMenu(false); toggle.focus(); }
+    });
+  }
+
   // A confirmation panel closes when the merchant clicks elsewhere or presses Escape.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.confirm[open]").forEach(function (details) {
