@@ -140,6 +140,12 @@ class FakeMerchants(_Repo):
         key = next((k for k in self.s.api_keys if k.key_hash == key_hash and k.revoked_at is None), None)
         return self.s.merchants.get(key.merchant_id) if key else None
 
+    def revoke_api_keys(self, merchant_id: int, now: datetime) -> int:
+        live = [k for k in self.s.api_keys if k.merchant_id == merchant_id and k.revoked_at is None]
+        for key in live:
+            key.revoked_at = now
+        return len(live)
+
 
 class FakeConnections(_Repo):
     def __init__(self, uow: FakeUnitOfWork) -> None:

@@ -156,6 +156,10 @@ class MerchantRepository(Protocol):
 
     def by_api_key_hash(self, key_hash: str) -> Merchant | None: ...
 
+    def revoke_api_keys(self, merchant_id: int, now: datetime) -> int:
+        """Revoke every live API key of the merchant; how many were live."""
+        ...
+
 
 class ConnectionRepository(Protocol):
     def add(self, connection: ErpConnection) -> None: ...

@@ -24,6 +24,7 @@ from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
 from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
@@ -41,6 +42,7 @@ from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
+from kanglu.application.use_cases.manage_account import ChangePassword, RotateApiKey
 from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
@@ -174,6 +176,9 @@ class Adapters(containers.DeclarativeContainer):
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
     merchant_queries = providers.Singleton(SqlMerchantQueries, engine=engine)
+    # The web's sessions and login throttle, shared by every web process (issue 19).
+    web_sessions = providers.Singleton(SqlWebSessions, engine=engine)
+    login_attempts = providers.Singleton(SqlLoginAttempts, engine=engine)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -222,6 +227,8 @@ class UseCases(containers.DeclarativeContainer):
         DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking
     )
     create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
+    change_password = providers.Factory(ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
+    rotate_api_key = providers.Factory(RotateApiKey, uow=adapters.uow, clock=core.clock)
     tokens_for = providers.Factory(
         lambda uow, secret_box, refresh: (
             lambda connection_id: ConnectionTokens(

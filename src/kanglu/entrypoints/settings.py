@@ -82,6 +82,8 @@ class Settings:
     job_lease_seconds: int = 300
     http_timeout: float = 20.0
     encryption_keys_file: Path | None = None
+    # Reverse proxies before the web app whose X-Forwarded-For / -Proto are trusted (ProxyFix).
+    proxy_hops: int = 0
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -144,4 +146,5 @@ class Settings:
             job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
             http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
             encryption_keys_file=keys_file,
+            proxy_hops=_int(env, "KANGLU_PROXY_HOPS", 0, minimum=0),
         )
