@@ -88,4 +88,4 @@ def test_database_errors_say_what_happened(
     monkeypatch.setenv("KANGLU_DATABASE_URL", f"sqlite:///{data_dir / 'no-such-folder' / 'x.sqlite3'}")
     assert main(["merchant", "create", "--name", "Loja", "--email", "a@loja.com.br"]) == 1
     err = capsys.readouterr().err
-    assert "No such file or directory" in err and "Traceback" not in err and "ocupado" not in err
+    assert "unable to open database file" in err and "Traceback" not in err and "ocupado" not in err

@@ -57,6 +57,8 @@ def private_database_file(path: str) -> None:
     Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the database
     file's permissions. A file an older version created 0644 is tightened (with its -wal and
     -shm) when it belongs to this user."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite itself reports the missing folder ("unable to open database file")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):

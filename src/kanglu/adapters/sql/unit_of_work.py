@@ -97,12 +97,13 @@ def _ids_before_flush(session: Session, _flush: UOWTransaction, _instances: Iter
 
 def is_transient(exc: OperationalError) -> bool:
     """A locked SQLite database, a deadlock or a dropped connection on PostgreSQL: the
-    transaction is lost but the work can be retried. Not SQLite's other "operational" errors
-    (no such table, a read-only or missing file): those say what is wrong, and must reach
-    whoever can fix it instead of being retried as "busy" for ever."""
+    transaction is lost but the work can be retried; so can a file that cannot be opened for
+    now (a volume not mounted yet). Not SQLite's other "operational" errors (no such table or
+    column, a read-only file): those say what is wrong, and must reach whoever can fix it
+    instead of being retried as "busy" for ever."""
     if isinstance(exc.orig, sqlite3.OperationalError):
         message = str(exc.orig).lower()
-        return "locked" in message or "busy" in message
+        return any(word in message for word in ("locked", "busy", "unable to open", "disk i/o"))
     return True
 
 
