@@ -13,6 +13,7 @@ from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
+from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
 from kanglu.domain.secrets import Sealed, Secret
@@ -87,6 +88,12 @@ class OAuthProvider(Protocol):
     def exchange_code(self, client: OAuthClient, code: str, redirect_uri: str, code_verifier: str) -> TokenGrant: ...
 
     def refresh(self, client: OAuthClient, refresh_token: Secret) -> TokenGrant: ...
+
+    def revoke(self, client: OAuthClient, refresh_token: Secret) -> None:
+        """Revoke a refresh token (and its session) at the ERP (RFC 7009). Raises
+        TransientFailure when it may pass later, ReauthorizationRequired when the ERP refuses
+        the client for good."""
+        ...
 
 
 class TokenSource(Protocol):
@@ -273,6 +280,22 @@ class OutboxRepository(Protocol):
         ...
 
 
+class TokenRevocationRepository(Protocol):
+    def add(self, revocation: TokenRevocation) -> None: ...
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[TokenRevocation]:
+        """Due, unfinished revocations, leased to `owner` until `now + lease`."""
+        ...
+
+    def finish(
+        self, revocation_id: int, owner: str, *, outcome: str | None, error: str | None, next_attempt_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        """Record an attempt: finished with `outcome`, or to try again at `next_attempt_at`.
+        A finished revocation forgets its token and secret."""
+        ...
+
+
 class JobRepository(Protocol):
     def schedule(self, kind: JobKind, subject_id: int, due_at: datetime) -> None:
         """Create the job, or move its due time; a lease in force is left alone."""
@@ -308,6 +331,7 @@ class UnitOfWork(Protocol):
     carrier_mappings: CarrierMappingRepository
     outbox: OutboxRepository
     jobs: JobRepository
+    revocations: TokenRevocationRepository
 
     def __enter__(self) -> Self: ...
 

@@ -121,7 +121,13 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     from kanglu.adapters.sql.engine import make_engine
     from kanglu.adapters.sql.key_rotation import rotate_secrets
 
-    settings = _prepared(args).settings()
+    from kanglu.adapters.sql.schema import upgrade_embedded_if_behind
+
+    settings = _container(args).settings()
+    if settings.is_sqlite:
+        # Through its own engine, closed at once: no pooled connection may keep the WAL from
+        # being checkpointed, or old ciphertexts would linger in the file after the rotation.
+        upgrade_embedded_if_behind(settings.database_url)
     keys = list(settings.encryption_keys)
     if args.new_key:
         if settings.encryption_keys_file is None:

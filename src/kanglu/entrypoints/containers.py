@@ -46,6 +46,7 @@ from kanglu.application.use_cases.manage_account import ChangePassword, RotateAp
 from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -257,12 +258,16 @@ class UseCases(containers.DeclarativeContainer):
         max_pages=50,
         stop_requested=core.stop_event.provided.is_set,
     )
+    revoke_tokens = providers.Factory(
+        RevokeTokens, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, oauth=adapters.oauth
+    )
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
+        revoke=revoke_tokens.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

@@ -351,8 +351,9 @@ token_revocations = Table(
     _id(),
     Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), nullable=False),
     Column("client_id", String(200), nullable=False),
-    Column("client_secret", SealedType, nullable=False),
-    Column("refresh_token", SealedType, nullable=False),
+    # Both emptied (NULL) once the revocation is finished.
+    Column("client_secret", SealedType),
+    Column("refresh_token", SealedType),
     Column("created_at", UtcDateTime, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -19,6 +19,7 @@ from sqlalchemy.sql import Executable
 
 from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
 from kanglu.adapters.sql.orm import start_mappers
+from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
     SqlConnectionRepository,
@@ -143,6 +144,7 @@ class SqlUnitOfWork:
         self.carrier_mappings = SqlCarrierMappingRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.jobs = SqlJobRepository(session)
+        self.revocations = SqlTokenRevocationRepository(session)
         return self
 
     def __exit__(
