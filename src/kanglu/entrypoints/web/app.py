@@ -8,6 +8,7 @@ from flask import Flask, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from kanglu.adapters.sql.engine import ping_on_every_checkout
 from kanglu.application.web_access import SESSION_MAX_AGE, LoginAttempts, WebSessions
 
 from kanglu.entrypoints.web import errors, formatting, security
@@ -69,6 +70,7 @@ def create_app(
         sessions if sessions is not None else container.adapters.web_sessions(),
     )
     app.session_interface = _SessionInterface()
+    ping_on_every_checkout(container.adapters.engine())
     if settings.proxy_hops:
         # Behind KANGLU_PROXY_HOPS reverse proxies: the client's address (the login throttle's
         # key) and the scheme (https for Secure cookies and redirects) come from the headers
