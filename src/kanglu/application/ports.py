@@ -288,8 +288,8 @@ class TokenRevocationRepository(Protocol):
         ...
 
     def finish(
-        self, revocation_id: int, owner: str, *, outcome: str | None, error: str | None, next_attempt_at: datetime | None,
-        now: datetime,
+        self, revocation_id: int, owner: str, *, outcome: str | None, error: str | None,
+        next_attempt_at: datetime | None, now: datetime,
     ) -> None:
         """Record an attempt: finished with `outcome`, or to try again at `next_attempt_at`.
         A finished revocation forgets its token and secret."""

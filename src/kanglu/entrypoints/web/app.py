@@ -76,7 +76,8 @@ def create_app(
         # key) and the scheme (https for Secure cookies and redirects) come from the headers
         # those proxies set, and from nothing a client could add before them.
         hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
 
     security.protect_forms(app, exempt_prefixes=(api.PREFIX + "/",))
     security.add_security_headers(app, https=https)
