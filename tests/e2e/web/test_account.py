@@ -181,3 +181,13 @@ def test_a_locked_email_logs_in_from_a_clean_address_after_the_cool_down(tmp_pat
     assert login(clean, account.email).status_code == 429
     world.clock.advance(seconds=1)
     assert login(clean, account.email).status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(world: WebWorld) -> None:
+    account = world.merchant()
+    stolen = world.client(account)
+    wrong = {"current_password": "chute-123", "new_password": "nova-senha-1", "confirm_password": "nova-senha-1"}
+    for _ in range(5):
+        assert post_form(stolen, "/conta", "/conta/senha", wrong).status_code == 400
+    locked = post_form(stolen, "/conta", "/conta/senha", {**wrong, "current_password": PASSWORD})
+    assert locked.status_code == 429 and "Muitas tentativas" in locked.get_data(as_text=True)

@@ -71,7 +71,3 @@ class InMemoryWebSessions:
                 if s.merchant_id == merchant_id and not session_expired(s.created_at, s.last_seen_at, now)
             ]
         return sorted(live, key=lambda s: (s.last_seen_at, s.id), reverse=True)
-
-
-def _check(store: InMemoryWebSessions) -> WebSessions:
-    return store  # mypy: the in-memory store satisfies the port

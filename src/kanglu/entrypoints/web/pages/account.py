@@ -10,7 +10,17 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from kanglu.application.commands import ChangePassword, RotateApiKey
 from kanglu.application.errors import InvalidInput
 from kanglu.domain.secrets import Secret
-from kanglu.entrypoints.web.auth import current_session, current_token, login_required, merchant_id, start_session
+from kanglu.application.web_access import throttle_keys
+from kanglu.entrypoints.web.auth import (
+    client_address,
+    current_merchant,
+    current_session,
+    current_token,
+    locked_message,
+    login_required,
+    merchant_id,
+    start_session,
+)
 from kanglu.entrypoints.web.deps import deps
 
 bp = Blueprint("account", __name__)
@@ -69,9 +79,19 @@ def change_password() -> Any:
     if new != confirm:
         return _render(400, {"confirm_password": "a confirmação não confere com a nova senha"})
     d = deps()
+    # Guesses of the current password count as failed logins: a stolen session cannot be used
+    # to try passwords faster than the login page allows.
+    me = current_merchant()
+    assert me is not None
+    keys = throttle_keys(me.email, client_address())
+    wait = d.login_attempts.blocked_for(keys, d.clock.now())
+    if wait is not None:
+        return _render(429, {"current_password": locked_message(wait).rstrip(".")})
     try:
         d.use_cases.change_password()(ChangePassword(merchant_id(), Secret(current), Secret(new)))
     except InvalidInput as exc:
+        if "current_password" in exc.field_errors:
+            d.login_attempts.failed(keys, d.clock.now())
         return _render(400, exc.field_errors)
     others = d.sessions.end_others(merchant_id(), keep_token=current_token())
     merchant = d.merchants.get(merchant_id())
