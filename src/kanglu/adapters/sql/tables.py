@@ -329,6 +329,9 @@ web_sessions = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("user_agent", String(200)),
     Column("address", String(64)),
+    # Idle sessions are purged at each login (a session older than 7 days is idle by then too,
+    # unless in use, and a session in use is checked at every request).
+    Index("ix_web_sessions_last_seen", "last_seen_at"),
 )
 
 # Failed logins per key (a SHA-256 of "pair:e-mail|address", "email:…" or "ip:…"), shared by

@@ -72,7 +72,9 @@ class SqlWebSessions:
         token = secrets.token_urlsafe(32)
         s = t.web_sessions
         with self._engine.begin() as connection:
-            # The merchant's dead sessions go now: the table holds live ones, give or take.
+            # Dead sessions go now (everyone's idle ones, through an index; the merchant's old
+            # ones): the table holds live sessions, give or take.
+            connection.execute(delete(s).where(s.c.last_seen_at <= now - SESSION_IDLE_TIMEOUT))
             connection.execute(delete(s).where(s.c.merchant_id == merchant_id, _dead(now)))
             connection.execute(
                 insert(s).values(

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
     )
     op.create_index(op.f("ix_web_sessions_merchant_id"), "web_sessions", ["merchant_id"], unique=False)
+    op.create_index("ix_web_sessions_last_seen", "web_sessions", ["last_seen_at"], unique=False)
 
     op.create_table(
         "token_revocations",
@@ -86,6 +87,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_token_revocations_due", table_name="token_revocations")
     op.drop_table("token_revocations")
+    op.drop_index("ix_web_sessions_last_seen", table_name="web_sessions")
     op.drop_index(op.f("ix_web_sessions_merchant_id"), table_name="web_sessions")
     op.drop_table("web_sessions")
     op.drop_index(op.f("ix_login_throttle_expires_at"), table_name="login_throttle")
