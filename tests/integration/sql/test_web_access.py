@@ -214,3 +214,35 @@ def test_behind_one_proxy_each_forwarded_address_has_its_own_count(engine: Engin
         assert _login(merchant, "lojista@aurora.com.br", PASSWORD, "198.51.100.7") == 302
     finally:
         container.shutdown_resources()
+
+
+def test_concurrent_failures_in_two_processes_are_all_counted(engine: Engine) -> None:
+    import threading
+
+    from kanglu.adapters.sql.engine import make_engine
+    from kanglu.adapters.sql.web_access import _key_hash
+
+    other = make_engine(_url(engine))
+    stores = [SqlLoginAttempts(engine), SqlLoginAttempts(other)]
+    key = "ip:203.0.113.9"
+    errors: list[BaseException] = []
+
+    def fail(store: SqlLoginAttempts) -> None:
+        try:
+            for _ in range(5):
+                store.failed([key], T0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fail, args=(stores[n % 2],)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.dispose()
+    assert errors == []
+    with engine.connect() as connection:
+        failures = connection.execute(
+            select(t.login_throttle.c.failures).where(t.login_throttle.c.key_hash == _key_hash(key))
+        ).scalar_one()
+    assert failures == 30
