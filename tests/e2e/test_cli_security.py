@@ -6,15 +6,27 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from kanglu.adapters.sql import orm
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.entrypoints.cli import main
 from kanglu.entrypoints.containers import build_container
 from kanglu.entrypoints.web import create_app
+
+
+@pytest.fixture(autouse=True)
+def plain_domain_classes_afterwards() -> Iterator[None]:
+    """These tests map the domain classes (the real SQL adapters, in this process); the
+    fake-backed tests that follow need the plain classes back (as in test_browser_flow.py)."""
+    mapped_before = orm.mappers_started()
+    yield
+    if not mapped_before:
+        orm.stop_mappers()
 
 
 def _mode(path: Path) -> int:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from kanglu.adapters.crypto import FernetSecretBox
+from kanglu.adapters.sql import orm
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.schema import upgrade_to_head
 from kanglu.application.commands import CreateMerchant
@@ -20,6 +21,16 @@ from kanglu.entrypoints.web import create_app
 from tests.integration.sql.conftest import POSTGRES_URL, NO_POSTGRES, create_schema, drop_schema, postgres_url_in
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def plain_domain_classes_afterwards() -> Iterator[None]:
+    """These tests map the domain classes (the real SQL adapters, in this process); the
+    fake-backed tests that follow need the plain classes back (as in test_browser_flow.py)."""
+    mapped_before = orm.mappers_started()
+    yield
+    if not mapped_before:
+        orm.stop_mappers()
 
 
 @pytest.fixture
