@@ -10,7 +10,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kanglu.adapters.sql.engine import ping_on_every_checkout
 from kanglu.application.web_access import SESSION_MAX_AGE, LoginAttempts, WebSessions
-
 from kanglu.entrypoints.web import errors, formatting, security
 from kanglu.entrypoints.web.api import views as api
 from kanglu.entrypoints.web.auth import bp as auth_bp
@@ -20,6 +19,7 @@ from kanglu.entrypoints.web.pages import account, carriers, customers, integrati
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container
+
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Secure cookies when the public URL is https, and also whenever the request came over
