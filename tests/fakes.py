@@ -19,6 +19,7 @@ from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
+from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
@@ -90,6 +91,7 @@ class _State:
     carrier_mappings: dict[int, dict[str, str]] = attrs.Factory(dict)
     outbox: dict[int, OutboxMessage] = attrs.Factory(dict)
     jobs: dict[tuple[JobKind, int], Job] = attrs.Factory(dict)
+    revocations: list[TokenRevocation] = attrs.Factory(list)
 
 
 # The fake database deep-copies its state; StatusMapping keeps its actions in a read-only
@@ -139,6 +141,12 @@ class FakeMerchants(_Repo):
     def by_api_key_hash(self, key_hash: str) -> Merchant | None:
         key = next((k for k in self.s.api_keys if k.key_hash == key_hash and k.revoked_at is None), None)
         return self.s.merchants.get(key.merchant_id) if key else None
+
+    def revoke_api_keys(self, merchant_id: int, now: datetime) -> int:
+        live = [k for k in self.s.api_keys if k.merchant_id == merchant_id and k.revoked_at is None]
+        for key in live:
+            key.revoked_at = now
+        return len(live)
 
 
 class FakeConnections(_Repo):
@@ -359,6 +367,36 @@ class FakeJobs(_Repo):
         return {JobKey(kind, subject_id) for kind, subject_id in self.s.jobs}
 
 
+class FakeRevocations(_Repo):
+    def add(self, revocation: TokenRevocation) -> None:
+        revocation.id = self._new_id()
+        self.s.revocations.append(revocation)
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[TokenRevocation]:
+        due = [
+            r for r in self.s.revocations
+            if r.finished_at is None and r.next_attempt_at <= now
+            and (r.lease_expires_at is None or r.lease_expires_at <= now)
+        ][:limit]
+        for r in due:
+            r.lease_owner, r.lease_expires_at = owner, now + lease
+        return [attrs.evolve(r) for r in due]
+
+    def finish(
+        self, revocation_id: int, owner: str, *, outcome: str | None, error: str | None,
+        next_attempt_at: datetime | None, now: datetime,
+    ) -> None:
+        for r in self.s.revocations:
+            if r.id == revocation_id and r.lease_owner == owner:
+                r.attempts += 1
+                r.last_error = error
+                r.lease_owner = r.lease_expires_at = None
+                if outcome is not None:
+                    r.finished_at, r.outcome, r.refresh_token, r.client_secret = now, outcome, None, None
+                else:
+                    r.next_attempt_at = next_attempt_at or now
+
+
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase, read_only: bool = False) -> None:
         self.db = db
@@ -375,6 +413,7 @@ class FakeUnitOfWork:
         self.carrier_mappings = FakeCarrierMappings(self)
         self.outbox = FakeOutbox(self)
         self.jobs = FakeJobs(self)
+        self.revocations = FakeRevocations(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.db.lock.acquire()
@@ -435,6 +474,7 @@ class FakeOAuth:
         self.valid_refresh: set[str] = set()
         self.refresh_calls = 0
         self.exchange_calls = 0
+        self.revoked: list[str] = []  # refresh tokens revoked, in order
         self.fail_next: list[Exception] = []
         self._counter = itertools.count(1)
 
@@ -468,6 +508,12 @@ class FakeOAuth:
             raise ReauthorizationRequired("token de renovação inválido", "invalid_grant")
         self.valid_refresh.discard(refresh_token.value)
         return self._grant()
+
+    def revoke(self, client: OAuthClient, refresh_token: Secret) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.revoked.append(refresh_token.value)
+        self.valid_refresh.discard(refresh_token.value)
 
     def current_access(self) -> set[str]:
         return {f"access-{r.split('-')[1]}" for r in self.valid_refresh}

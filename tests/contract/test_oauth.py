@@ -268,3 +268,41 @@ def test_expiring_access_tokens_gives_401_then_a_refresh_succeeds(http, sandbox,
     dead = token(http, sandbox, **refresh_form(account, refreshed.json()["refresh_token"]))
     assert dead.json() == {"error": "invalid_grant", "error_description": "Token is not active"}
     assert http.post(expire, json={"tokens": "some"}).status_code == 400
+
+
+# -- /revoke (RFC 7009, as Keycloak answers it) -------------------------------------------------
+
+
+def revoke(http: httpx.Client, sandbox, account: Account, token_text: str, **extra: str) -> httpx.Response:
+    return http.post(f"{sandbox.auth_url}/revoke", data={
+        "client_id": account.client_id, "client_secret": account.client_secret, "token": token_text, **extra,
+    })
+
+
+def test_revoking_a_refresh_token_ends_its_session(http, sandbox, account) -> None:
+    tokens = connect(http, sandbox, account)
+    answer = revoke(http, sandbox, account, tokens["refresh_token"], token_type_hint="refresh_token")
+    assert answer.status_code == 200 and answer.content == b""
+    refused = token(http, sandbox, **refresh_form(account, tokens["refresh_token"]))
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    api = http.get(f"{sandbox.api_url}/info", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert api.status_code == 401
+    assert sandbox.app.oauth.revocations == [(account.id, "refresh", tokens["session_state"])]
+
+
+def test_revoke_answers_as_keycloak_does(http, sandbox, account) -> None:
+    tokens = connect(http, sandbox, account)
+    assert revoke(http, sandbox, account, "no-such-token").status_code == 200  # RFC 7009 §2.2
+    missing = http.post(f"{sandbox.auth_url}/revoke",
+                        data={"client_id": account.client_id, "client_secret": account.client_secret})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    odd = revoke(http, sandbox, account, tokens["refresh_token"], token_type_hint="id_token")
+    assert odd.status_code == 400 and odd.json()["error"] == "unsupported_token_type"
+    stranger = new_account(sandbox)
+    foreign = revoke(http, sandbox, stranger, tokens["refresh_token"])
+    assert foreign.status_code == 400
+    bad_client = http.post(f"{sandbox.auth_url}/revoke",
+                           data={"client_id": account.client_id, "client_secret": "errado", "token": "x"})
+    assert bad_client.status_code == 401 and bad_client.json()["error"] == "invalid_client"
+    # Nothing above revoked the session: the refresh token still works.
+    assert token(http, sandbox, **refresh_form(account, tokens["refresh_token"])).status_code == 200

@@ -44,30 +44,30 @@ def test_locks_never_shrink_and_never_pass_the_cap(failures: int) -> None:
 def test_a_key_forgets_its_failures_after_a_quiet_hour() -> None:
     attempts = InMemoryLoginAttempts()
     for _ in range(4):
-        attempts.failed(["email:a@b.com"], T0)
-    attempts.failed(["email:a@b.com"], T0 + timedelta(hours=2))  # would be the fifth
-    assert attempts.blocked_for(["email:a@b.com"], T0 + timedelta(hours=2)) is None
+        attempts.failed(["pair:a@b.com"], T0)
+    attempts.failed(["pair:a@b.com"], T0 + timedelta(hours=2))  # would be the fifth
+    assert attempts.blocked_for(["pair:a@b.com"], T0 + timedelta(hours=2)) is None
 
 
 def test_the_store_stays_bounded_and_drops_the_oldest_first() -> None:
     attempts = InMemoryLoginAttempts(max_entries=3)
     for n in range(5):
-        attempts.failed([f"email:{n}@x.com"], T0 + timedelta(seconds=n))
+        attempts.failed([f"pair:{n}@x.com"], T0 + timedelta(seconds=n))
     assert len(attempts) == 3
     for _ in range(5):
-        attempts.failed(["email:4@x.com"], T0 + timedelta(seconds=10))
-    assert attempts.blocked_for(["email:4@x.com"], T0 + timedelta(seconds=10)) is not None
+        attempts.failed(["pair:4@x.com"], T0 + timedelta(seconds=10))
+    assert attempts.blocked_for(["pair:4@x.com"], T0 + timedelta(seconds=10)) is not None
 
 
 def test_the_longest_lock_among_the_keys_is_reported() -> None:
     attempts = InMemoryLoginAttempts()
     for n in range(7):
-        attempts.failed(["email:a@b.com"], T0)
+        attempts.failed(["pair:a@b.com"], T0)
     for n in range(5):
-        attempts.failed(["email:c@d.com"], T0)
-    assert attempts.blocked_for(["email:c@d.com", "email:a@b.com"], T0) == timedelta(seconds=120)
-    attempts.succeeded(["email:a@b.com"])
-    assert attempts.blocked_for(["email:c@d.com", "email:a@b.com"], T0) == timedelta(seconds=30)
+        attempts.failed(["pair:c@d.com"], T0)
+    assert attempts.blocked_for(["pair:c@d.com", "pair:a@b.com"], T0) == timedelta(seconds=120)
+    attempts.succeeded(["pair:a@b.com"])
+    assert attempts.blocked_for(["pair:c@d.com", "pair:a@b.com"], T0) == timedelta(seconds=30)
 
 
 # -- formatting ---------------------------------------------------------------------------

@@ -91,3 +91,18 @@ class CreateMerchant:
     name: str
     email: str
     password: Secret | None = None
+
+
+@attrs.frozen
+class ChangePassword:
+    merchant_id: int
+    current: Secret
+    new: Secret
+
+
+@attrs.frozen
+class RotateApiKey:
+    """By id (the Conta page) or by e-mail (`kanglu merchant rotate-key --email`)."""
+
+    merchant_id: int | None = None
+    email: str | None = None

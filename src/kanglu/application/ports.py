@@ -13,6 +13,7 @@ from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
+from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
 from kanglu.domain.secrets import Sealed, Secret
@@ -88,6 +89,12 @@ class OAuthProvider(Protocol):
 
     def refresh(self, client: OAuthClient, refresh_token: Secret) -> TokenGrant: ...
 
+    def revoke(self, client: OAuthClient, refresh_token: Secret) -> None:
+        """Revoke a refresh token (and its session) at the ERP (RFC 7009). Raises
+        TransientFailure when it may pass later, ReauthorizationRequired when the ERP refuses
+        the client for good."""
+        ...
+
 
 class TokenSource(Protocol):
     """The access token of one connection, and a way to get a fresh one after a 401.
@@ -155,6 +162,10 @@ class MerchantRepository(Protocol):
     def add_api_key(self, key: ApiKey) -> None: ...
 
     def by_api_key_hash(self, key_hash: str) -> Merchant | None: ...
+
+    def revoke_api_keys(self, merchant_id: int, now: datetime) -> int:
+        """Revoke every live API key of the merchant; how many were live."""
+        ...
 
 
 class ConnectionRepository(Protocol):
@@ -269,6 +280,22 @@ class OutboxRepository(Protocol):
         ...
 
 
+class TokenRevocationRepository(Protocol):
+    def add(self, revocation: TokenRevocation) -> None: ...
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[TokenRevocation]:
+        """Due, unfinished revocations, leased to `owner` until `now + lease`."""
+        ...
+
+    def finish(
+        self, revocation_id: int, owner: str, *, outcome: str | None, error: str | None,
+        next_attempt_at: datetime | None, now: datetime,
+    ) -> None:
+        """Record an attempt: finished with `outcome`, or to try again at `next_attempt_at`.
+        A finished revocation forgets its token and secret."""
+        ...
+
+
 class JobRepository(Protocol):
     def schedule(self, kind: JobKind, subject_id: int, due_at: datetime) -> None:
         """Create the job, or move its due time; a lease in force is left alone."""
@@ -304,6 +331,7 @@ class UnitOfWork(Protocol):
     carrier_mappings: CarrierMappingRepository
     outbox: OutboxRepository
     jobs: JobRepository
+    revocations: TokenRevocationRepository
 
     def __enter__(self) -> Self: ...
 

@@ -13,6 +13,7 @@ from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, backoff
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.jobs import Job, JobKey, JobKind
 
@@ -47,6 +48,7 @@ class JobHandlers:
         deliver: Callable[[], DeliverTrackingRequestsUseCase],
         outbox_interval: timedelta = timedelta(seconds=2),
         outbox_batch: int = 200,
+        revoke: Callable[[], RevokeTokens] | None = None,
     ) -> None:
         self._clock = clock
         self._refresh = refresh
@@ -54,6 +56,7 @@ class JobHandlers:
         self._deliver = deliver
         self._outbox_interval = outbox_interval
         self._outbox_batch = outbox_batch
+        self._revoke = revoke
         # Connections read with the claim, taken by their poll when it runs. Shared by the
         # worker's threads: a dict's update and pop are atomic.
         self._prefetched: dict[int, ErpConnection] = {}
@@ -88,6 +91,7 @@ class JobHandlers:
                     imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=poll.lease_kept,
                 )
             delivery = self._deliver()(DeliverTrackingRequests(owner=owner, limit=self._outbox_batch))
+            self._revoke_tokens(owner)
             now = self._clock.now()
             # A full batch means more is waiting: run again at once.
             next_due = now if delivery.delivered + delivery.failed >= self._outbox_batch else now + self._outbox_interval
@@ -96,6 +100,17 @@ class JobHandlers:
             log.exception("job failed unexpectedly", extra={"job_kind": job.kind.value, "subject_id": job.subject_id})
             retry_at = backoff(max(job.attempts, 1), self._clock.now())
             return JobResult(job.kind, "error", retry_at, f"{type(exc).__name__}: {exc}"[:500])
+
+
+    def _revoke_tokens(self, owner: str) -> None:
+        """Revocations at the ERP ride on the outbox's job (their own table, their own
+        leases); a failure there never holds up tracking deliveries."""
+        if self._revoke is None:
+            return
+        try:
+            self._revoke()(owner)
+        except Exception:  # noqa: BLE001 - best effort, retried at the next run
+            log.exception("token revocations failed unexpectedly")
 
 
 class EnsureJobs:

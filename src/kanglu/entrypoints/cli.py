@@ -33,12 +33,22 @@ def _container(args: argparse.Namespace) -> Container:
     return container
 
 
+def _prepared(args: argparse.Namespace) -> Container:
+    """The container, its database ready as the web app's: the embedded SQLite is created or
+    upgraded; a PostgreSQL behind the code is reported (`kanglu db upgrade`)."""
+    from kanglu.entrypoints.bootstrap import prepare_database
+
+    container = _container(args)
+    prepare_database(container)
+    return container
+
+
 def _merchant_create(args: argparse.Namespace) -> int:
     from kanglu.application.commands import CreateMerchant
     from kanglu.application.errors import InvalidInput
     from kanglu.domain.secrets import Secret
 
-    container = _container(args)
+    container = _prepared(args)
     command = CreateMerchant(
         name=args.name, email=args.email, password=Secret(args.password) if args.password is not None else None
     )
@@ -50,6 +60,21 @@ def _merchant_create(args: argparse.Namespace) -> int:
         return 2
     # The key is shown this once; only its hash is stored.
     print(json.dumps({"id": created.merchant.id, "api_key": created.api_key}))
+    return 0
+
+
+def _merchant_rotate_key(args: argparse.Namespace) -> int:
+    from kanglu.application.commands import RotateApiKey
+    from kanglu.application.errors import NotFound
+
+    container = _prepared(args)
+    try:
+        rotated = container.use_cases.rotate_api_key()(RotateApiKey(email=args.email))
+    except NotFound:
+        print(f"kanglu: no merchant with the e-mail {args.email!r}", file=sys.stderr)
+        return 2
+    # The new key is shown this once; every older key of the merchant stopped working.
+    print(json.dumps({"id": rotated.merchant_id, "api_key": rotated.api_key}))
     return 0
 
 
@@ -96,7 +121,13 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     from kanglu.adapters.sql.engine import make_engine
     from kanglu.adapters.sql.key_rotation import rotate_secrets
 
+    from kanglu.adapters.sql.schema import upgrade_embedded_if_behind
+
     settings = _container(args).settings()
+    if settings.is_sqlite:
+        # Through its own engine, closed at once: no pooled connection may keep the WAL from
+        # being checkpointed, or old ciphertexts would linger in the file after the rotation.
+        upgrade_embedded_if_behind(settings.database_url)
     keys = list(settings.encryption_keys)
     if args.new_key:
         if settings.encryption_keys_file is None:
@@ -167,6 +198,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True, help="the e-mail the merchant logs in with")
     create.add_argument("--password", help="the web password (at least 8 characters); without it, API only")
     create.set_defaults(handler=_merchant_create)
+    rotate_key = merchant_commands.add_parser(
+        "rotate-key",
+        help='a new API key for the merchant, the old ones revoked; prints {"id": ..., "api_key": ...} once',
+    )
+    rotate_key.add_argument("--email", required=True, help="the merchant's e-mail")
+    rotate_key.set_defaults(handler=_merchant_rotate_key)
 
     web = commands.add_parser("web", help="serve the merchants' web app and the JSON API")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -219,7 +256,21 @@ def main(argv: Sequence[str] | None = None, *, container: Any = None) -> int:
     """`container` lets tests (and `kanglu demo`) run a command on a container they built."""
     args = _parser().parse_args(argv)
     args.container = container
-    return int(args.handler(args))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kanglu.application.errors import TransientFailure
+
+    try:
+        return int(args.handler(args))
+    except (SQLAlchemyError, TransientFailure) as exc:
+        # What the database said, in one line, without a traceback or the statement's values.
+        detail = getattr(exc, "orig", None) or exc
+        print(f"kanglu: database error: {type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else ''}",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:  # a data folder or database file that cannot be created or opened
+        print(f"kanglu: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

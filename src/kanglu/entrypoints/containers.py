@@ -24,6 +24,7 @@ from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
 from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
@@ -41,9 +42,11 @@ from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
+from kanglu.application.use_cases.manage_account import ChangePassword, RotateApiKey
 from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -174,6 +177,9 @@ class Adapters(containers.DeclarativeContainer):
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
     merchant_queries = providers.Singleton(SqlMerchantQueries, engine=engine)
+    # The web's sessions and login throttle, shared by every web process (issue 19).
+    web_sessions = providers.Singleton(SqlWebSessions, engine=engine)
+    login_attempts = providers.Singleton(SqlLoginAttempts, engine=engine)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -222,6 +228,8 @@ class UseCases(containers.DeclarativeContainer):
         DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking
     )
     create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
+    change_password = providers.Factory(ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
+    rotate_api_key = providers.Factory(RotateApiKey, uow=adapters.uow, clock=core.clock)
     tokens_for = providers.Factory(
         lambda uow, secret_box, refresh: (
             lambda connection_id: ConnectionTokens(
@@ -250,12 +258,16 @@ class UseCases(containers.DeclarativeContainer):
         max_pages=50,
         stop_requested=core.stop_event.provided.is_set,
     )
+    revoke_tokens = providers.Factory(
+        RevokeTokens, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, oauth=adapters.oauth
+    )
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
+        revoke=revoke_tokens.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

@@ -27,13 +27,22 @@ class SettingsError(ValueError):
 def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     value = make()
     # Created with 0600 from the start: never world-readable, not even for an instant.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value
+
+
+def private_folder(path: Path) -> None:
+    """The data folder (secrets, the embedded database) is created 0700: other local users
+    cannot even list it. An existing folder is left as its owner set it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; 0700 needs no filtering
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -82,6 +91,8 @@ class Settings:
     job_lease_seconds: int = 300
     http_timeout: float = 20.0
     encryption_keys_file: Path | None = None
+    # Reverse proxies before the web app whose X-Forwarded-For / -Proto are trusted (ProxyFix).
+    proxy_hops: int = 0
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -111,7 +122,7 @@ class Settings:
         data_dir = Path(env.get("KANGLU_DATA_DIR") or "./var").resolve()
         database_url = env.get("KANGLU_DATABASE_URL") or f"sqlite:///{data_dir / 'kanglu.sqlite3'}"
         if database_url.startswith("sqlite"):
-            data_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(data_dir)
         secret_key = env.get("KANGLU_SECRET_KEY") or _read_or_create(
             data_dir / "secret_key", lambda: secrets.token_urlsafe(48)
         )
@@ -144,4 +155,5 @@ class Settings:
             job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
             http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
             encryption_keys_file=keys_file,
+            proxy_hops=_int(env, "KANGLU_PROXY_HOPS", 0, minimum=0),
         )

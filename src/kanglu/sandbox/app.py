@@ -85,6 +85,7 @@ class SandboxApp:
             Rule("/resources/sandbox.css", endpoint="css", methods=["GET"]),
             Rule(f"{OIDC}/auth", endpoint="auth", methods=["GET"]),
             Rule(f"{OIDC}/token", endpoint="token", methods=["POST"]),
+            Rule(f"{OIDC}/revoke", endpoint="revoke", methods=["POST"]),
             Rule(CONSENT_ACTION, endpoint="consent", methods=["POST"]),
             Rule("/realms/tiny/.well-known/openid-configuration", endpoint="discovery", methods=["GET"]),
             Rule("/convite/<invite_id>", endpoint="invite", methods=["GET"]),
@@ -198,6 +199,21 @@ class SandboxApp:
         counters.add("oauth", f"token:{grant or '-'}", str(response.status_code))
         return response
 
+    def on_revoke(self, request: Request) -> Response:
+        """Keycloak's revocation endpoint: client authentication as at /token, then 200 with
+        an empty body (the token was revoked, or was not valid anyway)."""
+        form = request.form.to_dict()
+        account: Account | None = None
+        try:
+            account = self.oauth.client(form, self._basic(request))
+            self.oauth.revoke_token(account, form)
+            response = Response(status=200, headers=[("Cache-Control", "no-store")])
+        except OAuthError as exc:
+            response = self._token_answer(exc.status, exc.body())
+        counters = account.counters if account is not None else self.state.unattributed
+        counters.add("oauth", "revoke", str(response.status_code))
+        return response
+
     def _grant(self, account: Account, grant: str, form: dict[str, str]) -> Response:
         if grant == "refresh_token":
             account.counters.add("oauth", "refresh_calls")
@@ -237,6 +253,7 @@ class SandboxApp:
             "issuer": f"{base}/realms/tiny",
             "authorization_endpoint": f"{base}{OIDC}/auth",
             "token_endpoint": f"{base}{OIDC}/token",
+            "revocation_endpoint": f"{base}{OIDC}/revoke",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["plain", "S256"],

@@ -101,6 +101,8 @@ class OAuthServer:
         self._codes: dict[str, AuthCode] = {}
         self._tokens: dict[str, Token] = {}
         self._revoked_sessions: set[str] = set()
+        # Every honoured /revoke call: (account id, "refresh" or "access", session).
+        self.revocations: list[tuple[str, str, str]] = []
 
     @property
     def issuer(self) -> str:
@@ -266,6 +268,27 @@ class OAuthServer:
         }, separators=(",", ":")).encode())
         signature = _b64(hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
         return f"{header}.{payload}.{signature}"
+
+    # ---- /revoke (RFC 7009, as Keycloak answers it) -------------------------------------------
+    def revoke_token(self, account: Account, form: dict[str, str]) -> None:
+        """Revoke a token the authenticated client holds. Like Keycloak, revoking a refresh
+        token ends its whole session: the refresh token answers `invalid_grant` afterwards and
+        the session's access tokens stop opening the API. An unknown or expired token is not an
+        error (RFC 7009 §2.2); another client's token is."""
+        text = form.get("token")
+        if not text:
+            raise OAuthError(400, "invalid_request", "Token not provided")
+        hint = form.get("token_type_hint")
+        if hint and hint not in ("access_token", "refresh_token"):
+            raise OAuthError(400, "unsupported_token_type", "Unsupported token type")
+        with self._lock:
+            token = self._tokens.get(text)
+            if token is None:
+                return
+            if token.account is not account:
+                raise OAuthError(400, "invalid_request", "Unmatching clients")
+            self._revoked_sessions.add(token.session)
+            self.revocations.append((account.id, token.kind, token.session))
 
     # ---- the API's side ---------------------------------------------------------------------
     def authenticate(self, access_token: str) -> Account | None:

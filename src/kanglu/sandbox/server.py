@@ -120,7 +120,9 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
-        url_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        # B104 (bind to all interfaces) is a false positive here: a comparison naming a reachable URL
+        # for a wildcard listen address; it binds nothing.
+        url_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # nosec B104: compares only
         self.state.base_url = self.public_url or f"http://{url_host}:{self.port}"
         if self._default is not None:
             if not self.state.accounts:

@@ -21,6 +21,7 @@ from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.containers import Container
 from kanglu.entrypoints.settings import Settings
 from kanglu.entrypoints.web import create_app
+from kanglu.entrypoints.web.sessions import InMemoryWebSessions
 from kanglu.entrypoints.web.throttle import InMemoryLoginAttempts
 from tests.fake_queries import FakeCustomerQueries, FakeMerchantQueries, FakeOrderQueries
 from tests.fakes import (
@@ -65,6 +66,7 @@ class WebWorld:
     gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
     tracking: FakeTrackingService = attrs.Factory(FakeTrackingService)
     login_attempts: InMemoryLoginAttempts = attrs.Factory(InMemoryLoginAttempts)
+    sessions: InMemoryWebSessions = attrs.Factory(InMemoryWebSessions)
     container: Container = attrs.field(init=False)
     app: Flask = attrs.field(init=False)
 
@@ -84,7 +86,7 @@ class WebWorld:
         container.adapters.customer_queries.override(providers.Object(FakeCustomerQueries(self.uow.db)))
         container.adapters.merchant_queries.override(providers.Object(FakeMerchantQueries(self.uow.db)))
         self.container = container
-        self.app = create_app(container, login_attempts=self.login_attempts)
+        self.app = create_app(container, login_attempts=self.login_attempts, sessions=self.sessions)
         self.app.testing = True
 
     # -- arranging a world -----------------------------------------------------------------

@@ -242,7 +242,7 @@ def test_an_unexpected_error_is_a_portuguese_500_page_or_json(tmp_path: Path) ->
             raise RuntimeError("database is down: password=hunter2")
 
     world.container.adapters.order_queries.override(providers.Object(Broken()))
-    app = create_app(world.container, login_attempts=world.login_attempts)  # not in testing mode
+    app = create_app(world.container, login_attempts=world.login_attempts, sessions=world.sessions)  # not in testing mode
     client: FlaskClient = app.test_client()
     page = client.get("/login")
     client.post("/login", data={"csrf_token": csrf_of(page.get_data(as_text=True)), "email": account.email,

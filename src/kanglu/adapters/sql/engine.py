@@ -9,8 +9,10 @@ a busy timeout makes a second writer wait instead of failing.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import stat
 import time
 from typing import Any
 
@@ -39,12 +41,33 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
                 f"Kanglu needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python has "
                 f"{sqlite3.sqlite_version}. Use a newer Python build or PostgreSQL."
             )
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            private_database_file(url.database)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
     engine = create_engine(url, **kwargs)
     _ping_after_idle(engine)
     return engine
+
+
+def private_database_file(path: str) -> None:
+    """The SQLite file holds customers' CPFs and addresses: readable by its owner only.
+
+    Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the database
+    file's permissions. A file an older version created 0644 is tightened (with its -wal and
+    -shm) when it belongs to this user."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite itself reports the missing folder ("unable to open database file")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(name, 0o600)
 
 
 def _ping_after_idle(engine: Engine) -> None:
@@ -66,12 +89,22 @@ def _ping_after_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.get(_IDLE_SINCE)
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        after = engine.info_ping_after if hasattr(engine, "info_ping_after") else PING_AFTER_IDLE_SECONDS
+        if idle_since is None or time.monotonic() - idle_since < after:
             return
         try:
             _ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError("idle connection failed its ping") from exc  # the pool opens another
+
+
+def ping_on_every_checkout(engine: Engine) -> None:
+    """The web's choice: a ping at every checkout (PostgreSQL), so that no merchant's request
+    meets a connection the server dropped a moment ago and answers 500. A page costs two or
+    three checkouts, each ping one local round trip (bench figures in SECURITY.md); the
+    worker, whose hot path checks out far more often, keeps the idle bound."""
+    if engine.dialect.name != "sqlite":
+        engine.info_ping_after = 0.0  # type: ignore[attr-defined]
 
 
 def _ping(dbapi_connection: Any) -> None:

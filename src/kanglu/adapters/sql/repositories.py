@@ -50,6 +50,13 @@ class SqlMerchantRepository(_Repository):
     def by_api_key_hash(self, key_hash: str) -> Merchant | None:
         return merchant_by_api_key_hash(self._session, key_hash)
 
+    def revoke_api_keys(self, merchant_id: int, now: datetime) -> int:
+        k = t.api_keys
+        revoked = self._session.execute(
+            update(k).where(k.c.merchant_id == merchant_id, k.c.revoked_at.is_(None)).values(revoked_at=now)
+        )
+        return revoked.rowcount  # type: ignore[attr-defined, no-any-return]
+
 
 def merchant_by_api_key_hash(session: Session, key_hash: str) -> Merchant | None:
     return session.scalars(

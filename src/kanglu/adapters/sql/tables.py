@@ -314,3 +314,61 @@ tracking_handoffs = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# -- issue 19: server-side sessions, the shared login throttle, revocations at Tiny ----------
+
+# One row per browser login. The cookie carries a random id; only its SHA-256 is stored, so a
+# copy of the database opens no session.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    _id(),
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("user_agent", String(200)),
+    Column("address", String(64)),
+    # Idle sessions are purged at each login (a session older than 7 days is idle by then too,
+    # unless in use, and a session in use is checked at every request).
+    Index("ix_web_sessions_last_seen", "last_seen_at"),
+)
+
+# Failed logins per key (a SHA-256 of "pair:e-mail|address", "email:…" or "ip:…"), shared by
+# every web process. `expires_at` is when the row means nothing any more (purged then).
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Refresh tokens to revoke at Tiny after Desconectar: the connection forgets its tokens at
+# once, and the worker delivers these (best effort, retried) with the client's credentials.
+token_revocations = Table(
+    "token_revocations",
+    metadata,
+    _id(),
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(200), nullable=False),
+    # Both emptied (NULL) once the revocation is finished.
+    Column("client_secret", SealedType),
+    Column("refresh_token", SealedType),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("outcome", String(20)),
+    Column("last_error", Text),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
+    Index(
+        "ix_token_revocations_due",
+        "next_attempt_at",
+        postgresql_where=text("finished_at IS NULL"),
+        sqlite_where=text("finished_at IS NULL"),
+    ),
+)

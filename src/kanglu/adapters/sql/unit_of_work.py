@@ -4,6 +4,7 @@ the use case commits; `commit()` may be called more than once, each call ending 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.sql import Executable
 
 from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
 from kanglu.adapters.sql.orm import start_mappers
+from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
     SqlConnectionRepository,
@@ -94,14 +96,26 @@ def _ids_before_flush(session: Session, _flush: UOWTransaction, _instances: Iter
             obj.id = new_id
 
 
+def is_transient(exc: OperationalError) -> bool:
+    """A locked SQLite database, a deadlock or a dropped connection on PostgreSQL: the
+    transaction is lost but the work can be retried; so can a file that cannot be opened for
+    now (a volume not mounted yet). Not SQLite's other "operational" errors (no such table or
+    column, a read-only file): those say what is wrong, and must reach whoever can fix it
+    instead of being retried as "busy" for ever."""
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        message = str(exc.orig).lower()
+        return any(word in message for word in ("locked", "busy", "unable to open", "disk i/o"))
+    return True
+
+
 @contextmanager
 def _transient_on_busy() -> Iterator[None]:
-    # A locked SQLite database, a deadlock or a dropped connection on PostgreSQL: the
-    # transaction is lost but the work can be retried; callers already retry
-    # TransientFailure with backoff.
+    # Callers already retry TransientFailure with backoff.
     try:
         yield
     except OperationalError as exc:
+        if not is_transient(exc):
+            raise
         log.warning("database operation failed, will be retried", extra={"error": exc.orig.__class__.__name__})
         raise TransientFailure(DATABASE_BUSY) from exc
 
@@ -130,6 +144,7 @@ class SqlUnitOfWork:
         self.carrier_mappings = SqlCarrierMappingRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.jobs = SqlJobRepository(session)
+        self.revocations = SqlTokenRevocationRepository(session)
         return self
 
     def __exit__(
@@ -139,7 +154,7 @@ class SqlUnitOfWork:
         # (no expiry), so entities a use case returns stay readable.
         session, self._session = self.session, None
         session.close()
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, OperationalError) and is_transient(exc):
             # A read that failed the way commit() can (the database away for a moment, too many
             # clients): the same transient failure, so that callers retry it as they retry a
             # failed write instead of counting it as a bug.

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AUTH_URL = "https://accounts.tiny.com.br/realms/tiny/protocol/openid-connect"
 TOKEN = Endpoint("POST", "/token")
+REVOKE = Endpoint("POST", "/revoke")
+REVOKE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 DOCUMENTED_ACCESS_LIFETIME = 14400  # Tiny documents 4 h when an answer omits expires_in
 
 # Refusals that no retry will change, with what the merchant reads.
@@ -100,6 +102,40 @@ class TinyOAuth:
             "client_secret": client.client_secret.value,
             "refresh_token": refresh_token.value,
         }, client.client_id, previous_refresh=refresh_token)
+
+    def revoke(self, client: OAuthClient, refresh_token: Secret) -> None:
+        """RFC 7009 at Keycloak's `{auth_url}/revoke`: the refresh token, and with it its
+        session, stop working at Tiny. Unlike a refresh, repeating it is harmless, so every
+        failure that may pass is a TransientFailure for the caller to retry later."""
+        context = {"client_id": client.client_id, "endpoint": "revoke"}
+        form = {
+            "client_id": client.client_id,
+            "client_secret": client.client_secret.value,
+            "token": refresh_token.value,
+            "token_type_hint": "refresh_token",
+        }
+        started = time.monotonic()
+        try:
+            response = self._client.post(self._base + REVOKE.template, data=form,
+                                         headers={"Accept": "application/json"}, timeout=REVOKE_TIMEOUT)
+        except httpx.TransportError as exc:
+            self.stats.record(str(REVOKE), "network", time.monotonic() - started)
+            log.warning("tiny revocation endpoint unreachable", extra={**context, "error": type(exc).__name__})
+            raise TransientFailure("não foi possível falar com o servidor de autorização do Tiny") from None
+        self.stats.record(str(REVOKE), str(response.status_code), time.monotonic() - started)
+        if response.status_code == 200:
+            return
+        body = _json_or_none(response)
+        error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        extra = {**context, "status": response.status_code, "error": error,
+                 "request_id": response.headers.get("x-request-id")}
+        if response.status_code in (400, 401) and (error in REFUSALS or error == "unsupported_token_type"
+                                                  or response.status_code == 401):
+            log.warning("tiny refused the revocation", extra=extra)
+            code = error if error in REFUSALS else "invalid_client"
+            raise ReauthorizationRequired(REFUSALS[code], code)
+        log.warning("tiny revocation endpoint failed", extra=extra)
+        raise TransientFailure(f"o servidor de autorização do Tiny não revogou o token (HTTP {response.status_code})")
 
     def call_counts(self) -> dict[str, dict[str, int]]:
         return self.stats.snapshot()

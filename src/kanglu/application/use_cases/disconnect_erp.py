@@ -1,4 +1,8 @@
-"""DisconnectErp: the merchant stops the integration; imported data stays."""
+"""DisconnectErp: the merchant stops the integration; imported data stays.
+
+The tokens are forgotten at once; the refresh token is also queued, sealed, for revocation at
+Tiny (RevokeTokens, run by the worker), so that it stops working there too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from kanglu.application.commands import DisconnectErp as Command
 from kanglu.application.errors import NotFound
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
+from kanglu.domain.revocations import TokenRevocation
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +32,23 @@ class DisconnectErp:
             if connection.id is not None:
                 connection = uow.connections.lock(connection.id) or connection
             if connection.status is not ConnectionStatus.NOT_CONFIGURED:
+                now = self._clock.now()
+                if (
+                    connection.id is not None
+                    and connection.refresh_token is not None
+                    and connection.client_id
+                    and connection.client_secret is not None
+                ):
+                    uow.revocations.add(TokenRevocation(
+                        connection_id=connection.id,
+                        client_id=connection.client_id,
+                        client_secret=connection.client_secret,
+                        refresh_token=connection.refresh_token,
+                        created_at=now,
+                        next_attempt_at=now,
+                    ))
                 # The worker drops the jobs of a connection that is not connected.
-                connection.mark_disconnected(DISCONNECTED_BY_MERCHANT, self._clock.now())
+                connection.mark_disconnected(DISCONNECTED_BY_MERCHANT, now)
             uow.commit()
             log.info("erp disconnected by merchant", extra={"connection_id": connection.id})
             return connection

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, redirect, url_for
+from flask import Flask, has_request_context, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from kanglu.adapters.sql.engine import ping_on_every_checkout
+from kanglu.application.web_access import SESSION_MAX_AGE, LoginAttempts, WebSessions
 from kanglu.entrypoints.web import errors, formatting, security
 from kanglu.entrypoints.web.api import views as api
 from kanglu.entrypoints.web.auth import bp as auth_bp
 from kanglu.entrypoints.web.auth import current_merchant
 from kanglu.entrypoints.web.deps import EXTENSION, Deps
-from kanglu.entrypoints.web.pages import carriers, customers, integrations, orders, situacoes
-from kanglu.entrypoints.web.throttle import InMemoryLoginAttempts, LoginAttempts
+from kanglu.entrypoints.web.pages import account, carriers, customers, integrations, orders, situacoes
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container
 
-SESSION_LIFETIME = timedelta(hours=12)
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Secure cookies when the public URL is https, and also whenever the request came over
+    https (behind KANGLU_PROXY_HOPS proxies, as their X-Forwarded-Proto says)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
-def create_app(container: Container | None = None, login_attempts: LoginAttempts | None = None) -> Flask:
-    """`container` defaults to the deployment's (settings from the environment)."""
+def create_app(
+    container: Container | None = None,
+    login_attempts: LoginAttempts | None = None,
+    sessions: WebSessions | None = None,
+) -> Flask:
+    """`container` defaults to the deployment's (settings from the environment); the login
+    throttle and the sessions to the database's, shared by every web process."""
     if container is None:
         # The deployment's own app (gunicorn): logs configured, and the schema checked (the
         # embedded SQLite upgrades itself; PostgreSQL must be at `kanglu db upgrade`'s head).
@@ -43,14 +56,28 @@ def create_app(container: Container | None = None, login_attempts: LoginAttempts
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # The cookie may live as long as a session can; the server ends it sooner (idle).
+        PERMANENT_SESSION_LIFETIME=SESSION_MAX_AGE,
         PREFERRED_URL_SCHEME="https" if https else "http",
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = Deps(container, login_attempts or InMemoryLoginAttempts())
+    app.extensions[EXTENSION] = Deps(
+        container,
+        login_attempts if login_attempts is not None else container.adapters.login_attempts(),
+        sessions if sessions is not None else container.adapters.web_sessions(),
+    )
+    app.session_interface = _SessionInterface()
+    ping_on_every_checkout(container.adapters.engine())
+    if settings.proxy_hops:
+        # Behind KANGLU_PROXY_HOPS reverse proxies: the client's address (the login throttle's
+        # key) and the scheme (https for Secure cookies and redirects) come from the headers
+        # those proxies set, and from nothing a client could add before them.
+        hops = settings.proxy_hops
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
 
     security.protect_forms(app, exempt_prefixes=(api.PREFIX + "/",))
     security.add_security_headers(app, https=https)
@@ -64,6 +91,7 @@ def create_app(container: Container | None = None, login_attempts: LoginAttempts
         orders.bp,
         customers.bp,
         carriers.bp,
+        account.bp,
         api.bp,
     ):
         app.register_blueprint(blueprint)

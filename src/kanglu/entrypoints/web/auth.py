@@ -1,4 +1,10 @@
-"""Login and logout of merchants: e-mail and password, a signed session cookie, throttling."""
+"""Login and logout of merchants: e-mail and password, server-side sessions, throttling.
+
+The signed cookie (Flask's session) carries the CSRF token, pending notices and, once logged
+in, the id of a server-side session row (application/web_access.py): logging out, a new
+password or "Encerrar" on the Conta page deletes the row, and a copy of the cookie taken
+before opens nothing after.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
+from kanglu.application.web_access import WebSession, throttle_keys
 from kanglu.domain.customers import normalise_email
 from kanglu.domain.merchants import Merchant
 from kanglu.entrypoints.web.deps import deps
@@ -20,7 +27,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-SESSION_MERCHANT = "merchant_id"
+SESSION_ID = "sid"
 SESSION_FINGERPRINT = "pwf"
 PENDING_NOTICES = "pending_notices"
 DUMMY_PASSWORD = "kanglu-no-such-account"  # verified when the e-mail is unknown: same cost, no hint
@@ -37,15 +44,49 @@ def current_merchant() -> Merchant | None:
     if "merchant" in g:
         return g.merchant  # type: ignore[no-any-return]
     merchant = None
-    merchant_id = session.get(SESSION_MERCHANT)
-    if isinstance(merchant_id, int):
-        found = deps().merchants.get(merchant_id)
+    web_session = None
+    token = session.get(SESSION_ID)
+    if isinstance(token, str) and token:
+        d = deps()
+        web_session = d.sessions.resolve(token, d.clock.now())
+        found = d.merchants.get(web_session.merchant_id) if web_session is not None else None
+        # Belt and braces: a password set by other means (an operator) ends sessions too.
         if found is not None and found.password_hash and session.get(SESSION_FINGERPRINT) == _fingerprint(
             found.password_hash
         ):
             merchant = found
     g.merchant = merchant
+    g.web_session = web_session if merchant is not None else None
     return merchant
+
+
+def current_session() -> WebSession | None:
+    current_merchant()
+    return g.get("web_session")
+
+
+def current_token() -> str | None:
+    token = session.get(SESSION_ID)
+    return token if isinstance(token, str) else None
+
+
+def start_session(merchant: Merchant) -> None:
+    """A fresh cookie (and CSRF token) over a new server-side session."""
+    assert merchant.id is not None and merchant.password_hash is not None
+    d = deps()
+    token = d.sessions.open(merchant.id, d.clock.now(), request.user_agent.string, client_address())
+    session.clear()
+    session.permanent = True
+    session[SESSION_ID] = token
+    session[SESSION_FINGERPRINT] = _fingerprint(merchant.password_hash)
+    g.pop("merchant", None)
+    g.pop("web_session", None)
+
+
+def client_address() -> str:
+    """The client's address: the peer's, or behind KANGLU_PROXY_HOPS trusted proxies the one
+    they saw (ProxyFix has rewritten remote_addr by then)."""
+    return (request.remote_addr or "unknown")[:64]
 
 
 def merchant_id() -> int:
@@ -101,7 +142,7 @@ def authenticate(email: str, password: str, address: str) -> tuple[Merchant | No
     d = deps()
     now = d.clock.now()
     normalised = normalise_email(email) or email.strip().lower()[:254]
-    keys = [f"email:{normalised}", f"ip:{address}"]
+    keys = throttle_keys(normalised, address)
     wait = d.login_attempts.blocked_for(keys, now)
     if wait is not None:
         log.warning("login refused: throttled", extra={"ip": address})
@@ -116,7 +157,9 @@ def authenticate(email: str, password: str, address: str) -> tuple[Merchant | No
         if wait is not None:
             return None, locked_message(wait), 429
         return None, "E-mail ou senha incorretos.", 401
-    d.login_attempts.succeeded(keys[:1])
+    # The pair's and the e-mail's failures are forgotten; the address keeps its count, or an
+    # attacker with one account of their own could wipe it between guesses.
+    d.login_attempts.succeeded([keys[0], keys[2]])
     return merchant, None, 200
 
 
@@ -129,7 +172,7 @@ def login() -> Any:
         return render_template("login.html", next=target, email="", pending=bool(session.get(PENDING_NOTICES)))
     email = request.form.get("email", "")[:320]
     password = request.form.get("password", "")[:1024]
-    merchant, error, status = authenticate(email, password, request.remote_addr or "unknown")
+    merchant, error, status = authenticate(email, password, client_address())
     if merchant is None:
         return (
             render_template(
@@ -137,12 +180,8 @@ def login() -> Any:
             ),
             status,
         )
-    assert merchant.id is not None and merchant.password_hash is not None
     notices = list(session.get(PENDING_NOTICES) or [])
-    session.clear()  # a fresh session (and CSRF token) for the logged-in merchant
-    session.permanent = True
-    session[SESSION_MERCHANT] = merchant.id
-    session[SESSION_FINGERPRINT] = _fingerprint(merchant.password_hash)
+    start_session(merchant)
     for category, message, owner_id, others_see in notices:
         flash(message if owner_id in (None, merchant.id) else (others_see or message), category)
     log.info("merchant logged in", extra={"merchant_id": merchant.id})
@@ -151,6 +190,9 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    token = current_token()
+    if token:
+        deps().sessions.end(token)
     session.clear()
     flash("Você saiu da sua conta.", "info")
     return redirect(url_for("auth.login"))

@@ -11,7 +11,7 @@ from kanglu.application.ports import Clock, PasswordHasher
 from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries
 from kanglu.domain.carriers import CarrierRegistry
 from kanglu.entrypoints.settings import Settings
-from kanglu.entrypoints.web.throttle import LoginAttempts
+from kanglu.application.web_access import LoginAttempts, WebSessions
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container, UseCases
@@ -20,9 +20,10 @@ EXTENSION = "kanglu"
 
 
 class Deps:
-    def __init__(self, container: Container, login_attempts: LoginAttempts) -> None:
+    def __init__(self, container: Container, login_attempts: LoginAttempts, sessions: WebSessions) -> None:
         self.container = container
         self.login_attempts = login_attempts
+        self.sessions = sessions
         self.dummy_hash: str | None = None  # see auth.DUMMY_PASSWORD
 
     @property

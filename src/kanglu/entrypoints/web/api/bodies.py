@@ -8,8 +8,12 @@ from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
-from cattrs.cols import list_structure_factory
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.gen import make_dict_structure_fn
 
 from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX
@@ -19,6 +23,11 @@ T = TypeVar("T")
 
 CLIENT_SECRET_MAX = 500
 INVITE_LINK_MAX = 2000
+# A body is refused with at most this many field errors: a megabyte of wrong items costs
+# milliseconds and a short answer, not seconds and megabytes.
+MAX_ERRORS = 50
+# No list the API takes needs more items (the mappings list one per situação).
+MAX_ITEMS = 1000
 # Printable ASCII without blanks: what Tiny's client ids and secrets are made of.
 TOKEN = "[!-~]+"
 _PATH = "(/[!-~]*)?"
@@ -99,12 +108,27 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(Action, _action)
 
     def list_hook(list_type: Any) -> Any:
-        base = list_structure_factory(list_type, converter)
+        (elem_type,) = list_type.__args__
 
         def structure(value: Any, _: type) -> list[Any]:
             if not isinstance(value, list):
                 raise TypeError("lista esperada")
-            return base(value, list_type)  # type: ignore[no-any-return]
+            if len(value) > MAX_ITEMS:
+                raise ValueError(f"lista com mais de {MAX_ITEMS} itens")
+            handler = converter.get_structure_hook(elem_type)
+            result, errors = [], []
+            for index, item in enumerate(value):
+                try:
+                    result.append(handler(item, elem_type))
+                except Exception as exc:  # noqa: BLE001 - cattrs' way: every failure is reported
+                    note = IterableValidationNote(f"Structuring {list_type} @ index {index}", index, elem_type)
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                    errors.append(exc)
+                    if len(errors) >= MAX_ERRORS:
+                        break  # the first ones say enough; the rest is not even looked at
+            if errors:
+                raise IterableValidationError(f"While structuring {list_type!r}", errors, list_type)
+            return result
 
         return structure
 
@@ -132,6 +156,8 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, ForbiddenExtraKeysError):
         return "campos desconhecidos"
     if isinstance(exc, ValueError):
+        if exc.args and isinstance(exc.args[0], str) and exc.args[0].startswith("lista com mais"):
+            return exc.args[0]
         return "valor fora dos permitidos"
     if isinstance(exc, TypeError) and exc.args and isinstance(exc.args[0], str) and exc.args[0].endswith(("esperado", "esperada")):
         return exc.args[0]
@@ -139,6 +165,8 @@ def _message(exc: BaseException) -> str:
 
 
 def _walk(exc: BaseException, path: str, out: dict[str, str]) -> None:
+    if len(out) >= MAX_ERRORS:
+        return
     if isinstance(exc, ClassValidationError):
         with_notes, others = exc.group_exceptions()
         for sub, note in with_notes:

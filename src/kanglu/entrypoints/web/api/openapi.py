@@ -15,6 +15,8 @@ from kanglu.domain.tracking import ShipmentStatus
 from kanglu.entrypoints.web.api.bodies import (
     CLIENT_SECRET_MAX,
     INVITE_LINK_MAX,
+    MAX_ERRORS,
+    MAX_ITEMS,
     TOKEN,
     anchored,
     invite_link_branches,
@@ -88,7 +90,9 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": {"type": "string"},
                     "description": "Uma mensagem em português por campo recusado: `client_id`, "
-                    "`mappings[0].action`, `page`… (`body` quando o corpo inteiro é inválido).",
+                    "`mappings[0].action`, `page`… (`body` quando o corpo inteiro é inválido). No máximo "
+                    f"{MAX_ERRORS} erros por resposta.",
+                    "maxProperties": MAX_ERRORS,
                 },
             },
         },
@@ -213,6 +217,7 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
             "properties": {
                 "mappings": {
                     "type": "array",
+                    "maxItems": MAX_ITEMS,
                     "items": {
                         "type": "object",
                         "required": ["situacao", "action"],
