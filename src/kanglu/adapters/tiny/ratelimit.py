@@ -166,7 +166,11 @@ class RateLimitPacer:
             return until_reset
         threshold = max(3, math.ceil(budget.limit * self._low_water)) if budget.limit else 5
         if budget.remaining <= threshold:
-            return max(burst, until_reset / budget.remaining)
+            # Spread, but never wider than a wait the caller sleeps through: on the smallest
+            # plan (30 a minute) an even spread would be ~7 s a call, each a RateLimited and a
+            # rescheduled poll, whose page listed but not imported is listed again. At worst the
+            # last call waits for the reset once a minute.
+            return max(burst, min(until_reset / budget.remaining, self._max_wait))
         return burst
 
     def _burst_interval(self, budget: _Budget) -> float:
