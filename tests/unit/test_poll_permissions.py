@@ -132,3 +132,22 @@ def test_without_info_conta_the_connection_completes_and_the_name_arrives_later(
     poll(PollOrders(cid))
     connection, _ = stored(world, cid)
     assert connection.account_name == world.gateway.account and not connection.missing_permissions
+
+
+def test_a_new_authorisation_probes_the_missing_permissions_at_the_next_poll() -> None:
+    world, cid = world_with_invoiced_orders()
+    world.gateway.missing = {NOTAS}
+    poll = world.poll(permission_recheck=timedelta(minutes=5))
+    poll(PollOrders(cid))
+    world.gateway.missing = set()  # the merchant fixed the application and clicks "Autorizar de novo"
+    from urllib.parse import parse_qs, urlsplit
+
+    from kanglu.application.commands import BeginConnection, CompleteConnection
+
+    state = parse_qs(urlsplit(world.begin()(BeginConnection(7))).query)["state"][0]
+    world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
+    assert stored(world, cid)[0].missing_permissions == {NOTAS}  # kept until probed: what it left out is known
+    world.clock.advance(minutes=1)  # well before the recheck would be due
+    poll(PollOrders(cid))
+    connection, orders = stored(world, cid)
+    assert not connection.missing_permissions and all(o.invoice is not None for o in orders.values())

@@ -131,7 +131,8 @@ class ErpConnection:
     def complete_authorization(self, tokens: SealedTokens, account_name: str | None, now: datetime) -> None:
         self._take_tokens(tokens)
         self.account_name = account_name
-        self.missing_permissions = frozenset()  # a new authorisation: whatever was missing is probed anew
+        # A new authorisation (perhaps of an application with more permissions): what was
+        # missing is probed at the next poll, and what comes back fills in what was skipped.
         self.permissions_checked_at = None
         self.status = ConnectionStatus.CONNECTED
         self.connected_at = now
