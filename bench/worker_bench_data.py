@@ -92,7 +92,8 @@ class Sandbox:
     @classmethod
     def start(cls, *extra: str) -> Sandbox:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kanglu.sandbox", "--port", "0", "--orders", "1", "--rate-limit", str(UNREACHED_RATE_LIMIT), *extra],
+            [sys.executable, "-m", "kanglu.sandbox", "--port", "0", "--orders", "1", "--rate-limit", str(UNREACHED_RATE_LIMIT), "--burst", "0",
+             *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONPATH": PYTHONPATH},
         )

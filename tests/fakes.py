@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import attrs
 
-from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import AuthorizationFailed, PermissionMissing, ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
@@ -21,6 +21,7 @@ from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
+from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import StatusMapping
@@ -532,6 +533,7 @@ class FakeErpGateway:
         self.calls: dict[str, int] = {}
         self.faults: list[tuple[str, Exception]] = []
         self.accepted_tokens: Callable[[], set[str]] | None = None
+        self.missing: set[ErpPermission] = set()  # modules answering 403
 
     def put(self, item: ErpOrder | MalformedOrder, updated_at: datetime, erp_id: int | None = None) -> None:
         key = erp_id if erp_id is not None else item.erp_order_id
@@ -553,10 +555,12 @@ class FakeErpGateway:
 
     def account_name(self, tokens: TokenSource) -> str | None:
         self._call("info", tokens)
+        self._check_permission(ErpPermission.INFO_CONTA)
         return self.account
 
     def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
         self._call("orders", tokens)
+        self._check_permission(ErpPermission.PEDIDOS)
         changed = [item for _, (updated, item) in sorted(self.orders.items()) if updated >= since]
         page = changed[offset : offset + self.page_size]
         next_offset = offset + self.page_size if offset + self.page_size < len(changed) else None
@@ -564,11 +568,21 @@ class FakeErpGateway:
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:
         self._call("invoices", tokens)
+        self._check_permission(ErpPermission.NOTAS_FISCAIS)
         return {o.erp_order_id: self.invoices[o.erp_order_id] for o in orders if o.erp_order_id in self.invoices}
 
     def shipping_families(self, tokens: TokenSource) -> Sequence[ShippingFamily]:
         self._call("families", tokens)
+        self._check_permission(ErpPermission.FORMAS_ENVIO)
         return list(self.families)
+
+    def has_permission(self, tokens: TokenSource, permission: ErpPermission) -> bool:
+        self.calls[f"probe:{permission}"] = self.calls.get(f"probe:{permission}", 0) + 1
+        return permission not in self.missing
+
+    def _check_permission(self, permission: ErpPermission) -> None:
+        if permission in self.missing:
+            raise PermissionMissing(permission)
 
 
 class FakeTrackingService:

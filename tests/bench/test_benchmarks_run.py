@@ -36,6 +36,9 @@ Check = Callable[[dict[str, Any]], None]
 def _tiny_calls(result: dict[str, Any]) -> None:
     assert result["parameters"]["orders"] == 300
     assert result["listing_first"]["first_import"]["imported"] > 0
+    plan = result["smallest_plan_simulated"]
+    assert plan["plan"] == {"per_minute": 30, "per_second": 4}
+    assert plan["listing_first"]["imported"] > 0 and plan["naive"]["simulated_seconds"] > 0
 
 
 def _import_sql(result: dict[str, Any]) -> None:

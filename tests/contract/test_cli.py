@@ -48,9 +48,9 @@ def test_arguments_have_the_documented_defaults() -> None:
     cli.add_arguments(parser)
     args = parser.parse_args([])
     assert args.redirect_uri == "http://127.0.0.1:8000/integrations/tiny/callback"
-    assert (args.rate_limit, args.access_lifetime, args.refresh_lifetime) == (120, 14_400, 86_400)
+    assert (args.rate_limit, args.burst, args.access_lifetime, args.refresh_lifetime) == (30, 4, 14_400, 86_400)
     assert (args.latency_ms, args.error_rate, args.malformed_rate) == (0, 0, 0)
-    server = cli.build_server(parser.parse_args(["--latency-ms", "50", "--error-rate", "0.1", "--burst", "4"]))
+    server = cli.build_server(parser.parse_args(["--latency-ms", "50", "--error-rate", "0.1", "--burst", "2"]))
     assert server.state.default_faults["api"].latency_ms == 50
     assert server.state.default_faults["api"].error_rate == 0.1
-    assert server.state.defaults.burst == 4
+    assert server.state.defaults.burst == 2

@@ -14,7 +14,7 @@ def rate(answer) -> tuple[int, int, int]:
 
 
 def test_headers_count_down_and_the_429_is_empty_without_retry_after(sandbox) -> None:
-    account = new_account(sandbox, settings={"rate_limit": 5})
+    account = new_account(sandbox, settings={"rate_limit": 5, "burst": 0})
     with api_client(sandbox, account) as api:
         seen = [rate(api.get("/info")) for _ in range(5)]
         assert [remaining for _, remaining, _ in seen] == [4, 3, 2, 1, 0]
@@ -45,6 +45,42 @@ def test_burst_per_second_on_top_of_the_minute(sandbox) -> None:
         assert statuses == [200, 200, 429]
         sandbox.clock.advance(1)
         assert api.get("/info").status_code == 200
+
+
+def test_the_default_is_the_smallest_plan_with_tinys_own_headers_on_each_buckets_429(sandbox) -> None:
+    account = sandbox.create_account(orders=5, seed=4242)
+    assert (account.settings.rate_limit, account.settings.burst) == (30, 4)
+    with api_client(sandbox, account) as api:
+        answers = [api.get("/info") for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+        assert rate(answers[0])[:2] == (30, 29)
+        burst = answers[-1]
+        assert rate(burst) == (4, 0, 1)  # the burst bucket's figures, not the minute's
+        assert burst.content == b"" and "retry-after" not in burst.headers
+        used = 4
+        while used < 30:  # the rest of the minute, four a second
+            sandbox.clock.advance(1)
+            for _ in range(min(4, 30 - used)):
+                assert api.get("/info").status_code == 200
+                used += 1
+        sandbox.clock.advance(1)
+        minute = api.get("/info")
+        assert minute.status_code == 429
+        limit, remaining, reset = rate(minute)
+        assert (limit, remaining) == (30, 0) and 1 <= reset <= 60
+        sandbox.clock.advance(reset)
+        assert api.get("/info").status_code == 200
+    assert account.counters.get("api", "GET /info", "429") == 2
+
+
+def test_a_plan_is_chosen_by_its_reads_per_minute(http, sandbox) -> None:
+    account = new_account(sandbox)
+    url = f"{sandbox.base_url}/_sandbox/accounts/{account.id}"
+    for plan in (30, 60, 120, 140):
+        assert http.patch(url, json={"plan": plan}).json()["settings"]["rate_limit"] == plan
+    assert http.patch(url, json={"plan": 45}).status_code == 400
+    created = http.post(f"{sandbox.base_url}/_sandbox/accounts", json={"orders": 1, "plan": 60}).json()
+    assert sandbox.state.account(created["account_id"]).limiter.per_minute == 60
 
 
 def test_rate_limit_headers_can_be_missing(sandbox) -> None:

@@ -121,7 +121,9 @@ def running_stack(
             orders=orders,
             seed=seed,
             malformed_rate=malformed_rate,
-            settings={"redirect_uri": base_url + CALLBACK_PATH, "app_name": "Kanglu", **(sandbox_settings or {})},
+            # A generous plan (not a test of limits): 120 a minute, no burst bucket.
+            settings={"redirect_uri": base_url + CALLBACK_PATH, "app_name": "Kanglu", "rate_limit": 120, "burst": 0,
+                      **(sandbox_settings or {})},
         ).start()
         stack.callback(sandbox.stop)
         container = build_container(_settings(data_dir, base_url, sandbox, backfill_days))

@@ -199,6 +199,19 @@ def test_account_name_failure_does_not_undo_the_connection() -> None:
     assert connection.status is ConnectionStatus.CONNECTED and connection.account_name is None
 
 
+def test_without_the_info_conta_permission_the_connection_completes_and_notes_it() -> None:
+    from kanglu.domain.permissions import ErpPermission
+
+    world = World()
+    save(world)
+    state, _ = begin_state(world)
+    world.gateway.missing = {ErpPermission.INFO_CONTA}
+    connection = world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
+    assert connection.status is ConnectionStatus.CONNECTED and connection.account_name is None
+    stored = world.uow.read().connections.get(connection.id)
+    assert stored.missing_permissions == {ErpPermission.INFO_CONTA}
+
+
 def test_a_new_client_id_needs_a_new_authorisation() -> None:
     world, connection_id = connected_world()
     save(world, client_id="tiny-api-other")

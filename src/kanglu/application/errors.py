@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kanglu.domain.permissions import ErpPermission
+
 
 class ApplicationError(Exception):
     def __init__(self, message: str) -> None:
@@ -33,6 +35,19 @@ class ReauthorizationRequired(ApplicationError):
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)
         self.error_code = error_code
+
+
+class PermissionMissing(ApplicationError):
+    """The ERP refused one module (HTTP 403): the application lacks that read permission. Not a
+    lost authorisation: the connection stays connected, and the merchant ticks the box in Tiny."""
+
+    def __init__(self, permission: ErpPermission, request_id: str | None = None) -> None:
+        super().__init__(
+            f"o aplicativo da Kanglu no Tiny não tem a permissão “{permission.box}”: marque-a no Tiny, "
+            "em Configurações → Aplicativos, e a Kanglu continua sozinha"
+        )
+        self.permission = permission
+        self.request_id = request_id
 
 
 class TransientFailure(ApplicationError):

@@ -16,6 +16,7 @@ from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
+from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import StatusMapping
@@ -125,7 +126,8 @@ class OrderPage:
 
 class ErpGateway(Protocol):
     """The ERP's API, in domain terms. Raises TransientFailure / RateLimited /
-    ReauthorizationRequired; a malformed order is an item of the page, never an exception."""
+    ReauthorizationRequired, and PermissionMissing when the application lacks the module's read
+    permission; a malformed order is an item of the page, never an exception."""
 
     def account_name(self, tokens: TokenSource) -> str | None: ...
 
@@ -139,6 +141,10 @@ class ErpGateway(Protocol):
 
     def shipping_families(self, tokens: TokenSource) -> Sequence[ShippingFamily]:
         """Every shipping service of the account, with its family."""
+        ...
+
+    def has_permission(self, tokens: TokenSource, permission: ErpPermission) -> bool:
+        """Whether the application may read that module now (one cheap call)."""
         ...
 
 

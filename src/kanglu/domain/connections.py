@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.domain.errors import InvalidTransition
+from kanglu.domain.permissions import FILLED_IN_LATER, ErpPermission
 from kanglu.domain.secrets import Sealed
 
 
@@ -82,6 +83,11 @@ class ErpConnection:
     poll_offset: int | None = None
     updated_at: datetime | None = None
     id: int | None = None
+    # Read permissions the ERP application lacks (its 403s), when they were last probed, and
+    # the earliest poll window imported without one of FILLED_IN_LATER: read again once back.
+    missing_permissions: frozenset[ErpPermission] = frozenset()
+    permissions_checked_at: datetime | None = None
+    incomplete_since: datetime | None = None
 
     # -- credentials and authorisation ------------------------------------------------
 
@@ -125,6 +131,9 @@ class ErpConnection:
     def complete_authorization(self, tokens: SealedTokens, account_name: str | None, now: datetime) -> None:
         self._take_tokens(tokens)
         self.account_name = account_name
+        # A new authorisation (perhaps of an application with more permissions): what was
+        # missing is probed at the next poll, and what comes back fills in what was skipped.
+        self.permissions_checked_at = None
         self.status = ConnectionStatus.CONNECTED
         self.connected_at = now
         self.last_error = None
@@ -229,6 +238,44 @@ class ErpConnection:
     def note_poll_failure(self, reason: str, now: datetime) -> None:
         self.last_error = f"{POLL_ERROR_PREFIX}{reason}"
         self.updated_at = now
+
+
+    # -- permissions ------------------------------------------------------------------
+
+    def note_permission_missing(self, permission: ErpPermission, window_since: datetime | None, now: datetime) -> bool:
+        """The ERP refused a module (403). `window_since`: the poll window being imported
+        without what the module gives, to read again once it is back. True when newly missing."""
+        newly = permission not in self.missing_permissions
+        self.missing_permissions = self.missing_permissions | {permission}
+        if permission in FILLED_IN_LATER and window_since is not None:
+            self.incomplete_since = min(self.incomplete_since or window_since, window_since)
+        self.permissions_checked_at = now
+        self.updated_at = now
+        return newly
+
+    def note_permission_back(self, permission: ErpPermission, now: datetime) -> bool:
+        """The module answered: the permission is there. When it is one whose absence left
+        orders incomplete, the window imported meanwhile is read again (the unfinished poll,
+        if any, restarts from there). True when it had been missing."""
+        if permission not in self.missing_permissions:
+            return False
+        self.missing_permissions = self.missing_permissions - {permission}
+        self.permissions_checked_at = now
+        self.updated_at = now
+        if permission in FILLED_IN_LATER and self.incomplete_since is not None:
+            progress = self.poll_progress()
+            since = min(self.incomplete_since, progress.since) if progress else self.incomplete_since
+            self.poll_since, self.poll_started_at, self.poll_offset = since, progress.started_at if progress else now, 0
+            if not self.missing_permissions & FILLED_IN_LATER:
+                self.incomplete_since = None
+        return True
+
+    def permissions_recheck_due(self, now: datetime, every: timedelta) -> bool:
+        """Whether to ask again for the missing permissions (a merchant ticks them in Tiny and
+        does nothing else here)."""
+        if not self.missing_permissions:
+            return False
+        return self.permissions_checked_at is None or now - self.permissions_checked_at >= every
 
 
 RENEWAL_ERROR_PREFIX = "Renovação do acesso: "

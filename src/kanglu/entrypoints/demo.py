@@ -89,6 +89,8 @@ def run_demo(args: Any) -> int:
     configure_logging(settings.log_format)
 
     state_file = settings.data_dir / "sandbox_state.json"
+    # The sandbox's default plan on purpose: Tiny's smallest (30 reads a minute plus 4 a
+    # second), where most merchants are; the demo's few hundred orders need about ten calls.
     try:
         sandbox = SandboxServer(
             host=host, port=args.sandbox_port, orders=args.orders, seed=7, malformed_rate=0.02,

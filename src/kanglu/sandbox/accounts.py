@@ -13,9 +13,12 @@ import attrs
 
 from kanglu.sandbox.clock import SandboxClock
 from kanglu.sandbox.dataset import Dataset
-from kanglu.sandbox.limits import Faults, RateLimiter
+from kanglu.sandbox.limits import DEFAULT_BURST, DEFAULT_PLAN, PLANS, Faults, RateLimiter
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/integrations/tiny/callback"
+# The read permissions of a Tiny application, by module; a module whose permission is off
+# answers 403, as Tiny does for an application created without that box ticked.
+PERMISSIONS = ("pedidos", "notas_fiscais", "formas_envio", "info_conta")
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -28,8 +31,8 @@ class AccountSettings:
     access_lifetime: int = 14_400
     refresh_lifetime: int = 86_400
     code_lifetime: int = 60
-    rate_limit: int = 120  # reads per minute; 0 = unlimited
-    burst: int = 0  # calls per second on top; 0 = none
+    rate_limit: int = DEFAULT_PLAN  # reads per minute (Tiny's plans: 30, 60, 120, 140); 0 = unlimited
+    burst: int = DEFAULT_BURST  # calls per second on top; 0 = none
     headers_missing_rate: float = 0.0  # share of answers without the X-RateLimit-* headers
     date_filter_ignores_time: bool = False  # read dataAtualizacao as a day, as Tiny may
     reuse_revokes_session: bool = True  # a spent refresh token presented again logs the account out
@@ -40,6 +43,11 @@ class AccountSettings:
 
     def update(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
+            if key == "plan":  # one of Tiny's plans by its reads per minute: sets rate_limit
+                if isinstance(value, bool) or value not in PLANS:
+                    raise ValueError(f"invalid value for plan: {value!r} (one of {', '.join(map(str, PLANS))})")
+                self.rate_limit = int(value)
+                continue
             if key not in self.FIELDS:
                 raise ValueError(f"unknown field: {key}")
             current = getattr(self, key)
@@ -143,6 +151,7 @@ class Account:
         self._activity_rng: random.Random | None = None
         self.counters = Counters()
         self.generation = 0  # bumped to revoke every token issued before
+        self.permissions = dict.fromkeys(PERMISSIONS, True)  # the application's read permissions
 
     @property
     def fault_rng(self) -> random.Random:
@@ -162,6 +171,19 @@ class Account:
     def name(self) -> str:
         return self.dataset.company.fantasia
 
+    def set_permissions(self, changes: dict[str, Any]) -> None:
+        """Tick or untick read permissions of the application ({"notas_fiscais": false})."""
+        for module, allowed in changes.items():
+            if module not in PERMISSIONS:
+                raise ValueError(f"unknown permission: {module} (one of {', '.join(PERMISSIONS)})")
+            if not isinstance(allowed, bool):
+                raise ValueError(f"invalid value for {module}: {allowed!r}")
+        with self.lock:
+            self.permissions.update(changes)
+
+    def allows(self, module: str) -> bool:
+        return self.permissions.get(module, True)
+
     def apply_limits(self) -> None:
         with self.lock:
             self.limiter.per_minute = self.settings.rate_limit
@@ -173,6 +195,7 @@ class Account:
             return {
                 "id": self.id, "client_id": self.client_id, "client_secret": self.client_secret, "seed": self.seed,
                 "invite_id": self.invite_id, "generation": self.generation, "settings": self.settings.as_json(),
+                "permissions": dict(self.permissions),
                 "faults": {scope: f.as_json() for scope, f in self.faults.items()},
                 "activity_rng": None if self._activity_rng is None else self._activity_rng.getstate(),
                 "dataset": self.dataset.snapshot(),
@@ -190,6 +213,7 @@ class Account:
                       Dataset.restore(data["dataset"]), faults["api"], faults["token"], data["seed"])
         account.invite_id = data["invite_id"]
         account.generation = data["generation"]
+        account.set_permissions(data.get("permissions", {}))  # files saved before permissions: all on
         if data["activity_rng"] is not None:
             version, internal, gauss = data["activity_rng"]
             account.activity_rng.setstate((version, tuple(internal), gauss))
@@ -230,7 +254,8 @@ class SandboxState:
                        malformed_rate: float = 0.0, alphanumeric_cnpj: bool | None = None,
                        creation_with_time: bool | None = None,
                        settings: dict[str, Any] | None = None, faults: dict[str, Any] | None = None,
-                       token_faults: dict[str, Any] | None = None) -> Account:
+                       token_faults: dict[str, Any] | None = None,
+                       permissions: dict[str, Any] | None = None) -> Account:
         """Build an account (outside the registry lock: datasets take a moment) and register it."""
         if not 0.0 <= float(malformed_rate) <= 1.0 or int(orders) < 0:
             raise ValueError("malformed_rate must be within 0..1 and orders not negative")
@@ -264,6 +289,8 @@ class SandboxState:
             token_faults=tok_faults,
             seed=seed,
         )
+        if permissions:
+            account.set_permissions(permissions)
         self._register(account)
         return account
 

@@ -41,6 +41,21 @@ _API_ROUTES: tuple[tuple[str, str, Callable[..., tiny_api.Answer]], ...] = (
     ("GET /info", "/info", lambda a, r: tiny_api.get_info(a)),
 )
 _API_HANDLERS = {name: handler for name, _, handler in _API_ROUTES}
+# The application permission (module) each call needs, by the path's first segment.
+_MODULES = {"pedidos": "pedidos", "notas": "notas_fiscais", "formas-envio": "formas_envio", "info": "info_conta"}
+_MODULE_NAMES = {"pedidos": "Pedidos", "notas_fiscais": "Notas Fiscais", "formas_envio": "Formas de Envio",
+                 "info_conta": "Informações da Conta"}
+
+
+def module_of(name: str) -> str:
+    """`GET /notas/{idNota}` -> `notas_fiscais`."""
+    return _MODULES[name.split(" ", 1)[1].strip("/").split("/", 1)[0]]
+
+
+def forbidden(module: str) -> tuple[int, dict[str, Any]]:
+    """Tiny's 403 for an application without the module's permission: an ErrorDTO."""
+    return 403, {"mensagem": f"O aplicativo não tem permissão de acesso ao módulo {_MODULE_NAMES[module]}",
+                 "detalhes": []}
 
 _FIVE_XX_BODIES = {
     500: ("application/json", json.dumps({"mensagem": "Erro interno do servidor", "detalhes": []}).encode()),
@@ -146,6 +161,8 @@ class SandboxApp:
                 status = 429 if not budget.allowed else verdict.status
             settings = account.settings
             hide = settings.headers_missing_rate > 0 and account.fault_rng.random() < settings.headers_missing_rate
+            if status is None and not account.allows(module_of(name)):
+                status, body = forbidden(module_of(name))
             if status is None:
                 try:
                     status, body = _API_HANDLERS[name](account, request, **values)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kanglu.sandbox.accounts import DEFAULT_REDIRECT_URI
+from kanglu.sandbox.limits import DEFAULT_BURST, DEFAULT_PLAN
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-name", default="Kanglu", help="application name on the consent page")
     parser.add_argument("--access-lifetime", type=int, default=14_400, help="access token seconds (default 14400)")
     parser.add_argument("--refresh-lifetime", type=int, default=86_400, help="refresh token seconds (default 86400)")
-    parser.add_argument("--rate-limit", type=int, default=120, help="API calls per minute per account; 0 = none")
-    parser.add_argument("--burst", type=int, default=0, help="API calls per second per account on top; 0 = none")
+    parser.add_argument("--rate-limit", type=int, default=DEFAULT_PLAN,
+                        help="API reads per minute per account: Tiny's plans are 30, 60, 120 and 140 "
+                             f"(default {DEFAULT_PLAN}, the smallest); 0 = none")
+    parser.add_argument("--burst", type=int, default=DEFAULT_BURST,
+                        help=f"API calls per second per account on top (default {DEFAULT_BURST}); 0 = none")
     parser.add_argument("--headers-missing-rate", type=float, default=0.0,
                         help="share of answers without X-RateLimit-* headers (default 0)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per API call in ms")

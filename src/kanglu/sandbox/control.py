@@ -23,7 +23,7 @@ from kanglu.sandbox.tiny_api import ORDER_SITUACOES
 
 PREFIX = "/_sandbox"
 _CREATE_FIELDS = {"orders", "seed", "account_id", "client_id", "client_secret", "malformed_rate", "alphanumeric_cnpj",
-                  "creation_with_time", "faults", "token_faults", "count", "settings"}
+                  "creation_with_time", "faults", "token_faults", "count", "settings", "permissions"}
 
 
 class ControlError(Exception):
@@ -86,6 +86,7 @@ class ControlApi:
             Rule(f"{o}/invoice", endpoint="issue_invoice", methods=["POST"]),
             Rule(f"{o}/touch", endpoint="touch", methods=["POST"]),
             Rule(f"{a}/faults", endpoint="account_faults", methods=["GET", "PATCH"]),
+            Rule(f"{a}/permissions", endpoint="permissions", methods=["GET", "PATCH"]),
             Rule(f"{a}/counters", endpoint="account_counters", methods=["GET", "DELETE"]),
             Rule(f"{PREFIX}/faults", endpoint="all_faults", methods=["GET", "PATCH"]),
             Rule(f"{PREFIX}/counters", endpoint="counters", methods=["GET", "DELETE"]),
@@ -151,6 +152,7 @@ class ControlApi:
                 "invoices": len(account.dataset.invoices),
                 "info": payloads.info(account.dataset.company),
                 "settings": account.settings.as_json(),
+                "permissions": dict(account.permissions),
                 "faults": {scope: f.as_json() for scope, f in account.faults.items()},
             }
 
@@ -168,7 +170,7 @@ class ControlApi:
         body = self._body(request)
         settings = dict(body.get("settings") or {})
         for key in list(body):
-            if key in AccountSettings.FIELDS:
+            if key in AccountSettings.FIELDS or key == "plan":
                 settings[key] = body.pop(key)
             elif key not in _CREATE_FIELDS:
                 raise ControlError(400, f"unknown field: {key}")
@@ -193,6 +195,7 @@ class ControlApi:
                 settings=settings,
                 faults=body.get("faults"),
                 token_faults=body.get("token_faults"),
+                permissions=body.get("permissions"),
             )
             created.append(self.state.credentials(account))
         return 201, created[0] if count == 1 else {"accounts": created}
@@ -326,6 +329,14 @@ class ControlApi:
                 with account.lock:
                     account.faults[scope].update(changes)
         return {"scope": scope, "defaults": self.state.default_faults[scope].as_json()}
+
+    def on_permissions(self, request: Request, account: Account) -> dict[str, Any]:
+        """The application's read permissions; PATCH {"notas_fiscais": false} unticks one in Tiny,
+        and that module's calls answer 403 until it is ticked again."""
+        if request.method == "PATCH":
+            account.set_permissions(self._body(request))
+        with account.lock:
+            return {"account_id": account.id, "permissions": dict(account.permissions)}
 
     def on_account_counters(self, request: Request, account: Account) -> dict[str, Any]:
         if request.method == "DELETE":

@@ -9,6 +9,11 @@ from typing import Any
 import attrs
 
 WINDOW = 60.0
+# Tiny's published read budgets per minute, smallest plan first; the sandbox defaults to the
+# smallest (where most small merchants are) with the 4-a-second burst bucket measured on it.
+PLANS = (30, 60, 120, 140)
+DEFAULT_PLAN = PLANS[0]
+DEFAULT_BURST = 4
 
 
 @attrs.frozen
@@ -22,10 +27,12 @@ class Budget:
 @attrs.define
 class RateLimiter:
     """A fixed one-minute window per account, as integrators measured on Tiny, plus an optional
-    per-second burst bucket. Not thread-safe: the account's lock guards it."""
+    per-second burst bucket. Each bucket answers its 429 with its own figures, as Tiny does: the
+    burst bucket `Limit: 4, Remaining: 0, Reset: 1`, the minute its limit and the seconds left.
+    Not thread-safe: the account's lock guards it."""
 
-    per_minute: int = 120
-    burst: int = 0  # calls per second on top of the minute budget; 0 = no burst limit
+    per_minute: int = DEFAULT_PLAN
+    burst: int = DEFAULT_BURST  # calls per second on top of the minute budget; 0 = no burst limit
     _window_start: float = -math.inf
     _used: int = 0
     _second: int = -1
@@ -44,7 +51,7 @@ class RateLimiter:
             if second != self._second:
                 self._second, self._second_used = second, 0
             if self._second_used >= self.burst:
-                return Budget(False, self.per_minute, self.per_minute - self._used, reset)
+                return Budget(False, self.burst, 0, 1)
             self._second_used += 1
         self._used += 1
         return Budget(True, self.per_minute, self.per_minute - self._used, reset)

@@ -311,3 +311,34 @@ def test_the_card_shows_sync_time_in_sao_paulo_and_the_failures_link(world: WebW
     assert "01/07/2026 09:00" in page and "há 5 minutos" in page
     assert "Último problema:</strong> Sincronização: Tiny indisponível (503)" in page
     assert 'href="/orders/failures"' in page and "1 pedido" in page
+
+
+def test_the_help_lists_the_four_read_permissions_from_the_start(world: WebWorld) -> None:
+    account = world.merchant()
+    page = text_of(world.client(account), "/integrations")
+    assert ("Marque as permissões de leitura: Pedidos: leitura, Notas Fiscais: leitura, Formas de Envio: leitura "
+            "e Informações da Conta: leitura.") in " ".join(page.replace("<strong>", "").replace("</strong>", "").split())
+    assert 'id="missing-permissions"' not in page
+
+
+def test_a_missing_permission_names_the_box_to_tick_and_the_connection_stays(world: WebWorld) -> None:
+    from kanglu.domain.permissions import ErpPermission
+
+    account = world.merchant()
+    world.gateway.missing = {ErpPermission.INFO_CONTA}  # the application was created without it
+    connection_id = world.connect(account)
+    with world.uow() as uow:
+        uow.connections.get(connection_id).note_permission_missing(
+            ErpPermission.NOTAS_FISCAIS, world.clock.now(), world.clock.now())
+        uow.commit()
+    client = world.client(account)
+    page = text_of(client, "/integrations")
+    assert 'data-status="connected">conectado<' in page
+    card = page.split('id="missing-permissions"', 1)[1].split("</section>", 1)[0]
+    assert "<strong>Notas Fiscais: leitura</strong> (enquanto isso, os pedidos são importados sem a nota fiscal)" in card
+    assert "<strong>Informações da Conta: leitura</strong>" in card
+    assert card.index("Notas Fiscais") < card.index("Informações da Conta")
+    assert "a cada 5 minutos" in card
+    answer = client.get("/api/v1/integrations/tiny", headers={"Authorization": f"Bearer {account.api_key}"}).json
+    assert answer["status"] == "connected"
+    assert answer["missing_permissions"] == ["notas_fiscais", "info_conta"]

@@ -65,7 +65,10 @@ class Deployment:
 
     def new_account(self, *, orders: int = 50, seed: int | None = None, **options: Any) -> Account:
         """A Tiny account on the sandbox whose registered redirect URL is this deployment's."""
-        settings = {"redirect_uri": PUBLIC_URL + CALLBACK_PATH, "app_name": "Kanglu", **options.pop("settings", {})}
+        # A generous plan unless the test says otherwise (120 a minute, no burst bucket: the sandbox's
+        # default before it became Tiny's smallest plan); tests about limits choose their own.
+        settings = {"redirect_uri": PUBLIC_URL + CALLBACK_PATH, "app_name": "Kanglu", "rate_limit": 120, "burst": 0,
+                    **options.pop("settings", {})}
         return self.sandbox.create_account(orders=orders, seed=seed, settings=settings, **options)
 
     def connect(self, account: Account, *, email: str | None = None) -> int:

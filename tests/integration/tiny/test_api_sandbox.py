@@ -219,7 +219,8 @@ def test_a_429_without_rate_headers_still_backs_off(make_tiny: Callable[..., Tin
 @pytest.fixture
 def still_sandbox() -> Iterator[SandboxServer]:
     """A clock that stands still: the rate window cannot reset in the middle of the test."""
-    with SandboxServer(orders=50, seed=8, clock=SandboxClock(start=1_790_000_000), settings={"rate_limit": 8}) as server:
+    with SandboxServer(orders=50, seed=8, clock=SandboxClock(start=1_790_000_000),
+                       settings={"rate_limit": 8, "burst": 0}) as server:
         yield server
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from kanglu.adapters.tiny import RateLimitPacer, RetryPolicy, TinyGateway
 from kanglu.adapters.tiny.ratelimit import RateLimitHeaders
-from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.domain.permissions import ErpPermission
 from tests.unit.tiny.fake_tiny import FakeTime, FakeTiny, FakeTokens, listing_item
 
 SINCE = __import__("datetime").datetime(2026, 7, 1, 12, tzinfo=__import__("datetime").UTC)
@@ -253,13 +254,17 @@ def test_a_renewal_refused_by_tiny_propagates(tiny: FakeTiny, gateway: TinyGatew
     assert caught.value.error_code == "invalid_grant"
 
 
-def test_a_403_means_the_app_lost_its_permission(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
+def test_a_403_is_a_missing_permission_of_that_module_not_a_lost_authorisation(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
     tiny.script = [httpx.Response(403, json={"mensagem": "Acesso negado"}, headers={"X-Request-Id": "req-403"})]
-    with pytest.raises(ReauthorizationRequired) as caught:
+    with pytest.raises(PermissionMissing) as caught:
         gateway.changed_orders(tokens, SINCE, 0)
-    assert caught.value.error_code == "forbidden"
-    assert "permissão" in caught.value.message
+    assert caught.value.permission is ErpPermission.PEDIDOS
+    assert caught.value.request_id == "req-403"
+    assert "“Pedidos: leitura”" in caught.value.message
     assert tokens.renewals == 0
+    assert not isinstance(caught.value, ReauthorizationRequired)
 
 
 # -- secrets ----------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from kanglu.adapters.sql.types import (
     JsonDocument,
     LocalDateOrDateTime,
     MoneyType,
+    PermissionSetType,
     SealedType,
     ShippingServiceType,
     SituacaoType,
@@ -114,6 +115,11 @@ erp_connections = Table(
     Column("poll_started_at", UtcDateTime),
     Column("poll_offset", Integer),
     Column("updated_at", UtcDateTime),
+    # Issue 17 (migration 0004): the application's missing read permissions (NULL: none), when
+    # they were last probed, and the earliest window imported without one, to read again.
+    Column("missing_permissions", PermissionSetType),
+    Column("permissions_checked_at", UtcDateTime),
+    Column("incomplete_since", UtcDateTime),
     UniqueConstraint("merchant_id", "erp"),
 )
 

@@ -25,6 +25,7 @@ from kanglu.domain.customers import Address
 from kanglu.domain.documents import Document, DocumentKind
 from kanglu.domain.money import CENT, Money
 from kanglu.domain.orders import Invoice
+from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
@@ -259,3 +260,17 @@ class AddressType(_AttrsDocument):
 class TrackingRequestType(_AttrsDocument):
     value_type = TrackingRequest
     cache_ok = True
+
+
+class PermissionSetType(TypeDecorator[frozenset[ErpPermission]]):
+    """A set of ERP permissions as their names, comma-separated in a fixed order; NULL when
+    empty (the common case: nothing missing)."""
+
+    impl = String(100)
+    cache_ok = True
+
+    def process_bind_param(self, value: frozenset[ErpPermission] | None, dialect: Dialect) -> str | None:
+        return ",".join(p.value for p in ordered(value)) if value else None
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> frozenset[ErpPermission]:
+        return frozenset(ErpPermission(name) for name in value.split(",") if name) if value else frozenset()

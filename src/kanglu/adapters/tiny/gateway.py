@@ -26,7 +26,9 @@ from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.application.ports import OrderPage, TokenSource
 from kanglu.domain.errors import InvalidValue
+from kanglu.application.errors import PermissionMissing
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Situacao
 
@@ -129,6 +131,22 @@ class TinyGateway:
         with self._families_lock:
             self._families[tokens.key] = (self._clock(), families)
         return list(families)
+
+    def has_permission(self, tokens: TokenSource, permission: ErpPermission) -> bool:
+        """One call of the module's smallest answer: a 403 says the permission is still missing."""
+        probe = {
+            ErpPermission.PEDIDOS: (PEDIDOS, {"limit": 1}),
+            ErpPermission.NOTAS_FISCAIS: (NOTAS, {"tipo": "S", "limit": 1}),
+            ErpPermission.FORMAS_ENVIO: (FORMAS_ENVIO, {"limit": 1}),
+            ErpPermission.INFO_CONTA: (INFO, None),
+        }[permission]
+        try:
+            self._http.get(tokens, *probe)
+        except PermissionMissing as exc:
+            if exc.permission is permission:
+                return False
+            raise
+        return True
 
     # -- more of the API -----------------------------------------------------------------
 

@@ -33,8 +33,9 @@ from tenacity import (
 from kanglu import __version__
 from kanglu.adapters.tiny.conversion import PageShapeError, page_items
 from kanglu.adapters.tiny.ratelimit import RATE_LIMITED_MESSAGE, RateLimitHeaders, RateLimitPacer
-from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import TokenSource
+from kanglu.domain.permissions import ErpPermission
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,25 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 DEFAULT_USER_AGENT = f"kanglu-erp/{__version__}"
 
 
+# The application permission (Tiny module) each path needs, by its first segment.
+_PERMISSIONS = {
+    "pedidos": ErpPermission.PEDIDOS,
+    "notas": ErpPermission.NOTAS_FISCAIS,
+    "formas-envio": ErpPermission.FORMAS_ENVIO,
+    "info": ErpPermission.INFO_CONTA,
+}
+
+
 @attrs.frozen
 class Endpoint:
     """A method and a path template as the spec names it, e.g. GET /pedidos/{idPedido}."""
 
     method: str
     template: str
+
+    @property
+    def permission(self) -> ErpPermission | None:
+        return _PERMISSIONS.get(self.template.strip("/").split("/", 1)[0])
 
     def path(self, **params: object) -> str:
         return self.template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
@@ -187,12 +201,13 @@ class TinyHttp:
                     "unauthorized",
                 )
         if answer.status == 403:
-            self._log_failure("tiny answered 403", endpoint, tokens.key, answer)
-            raise ReauthorizationRequired(
-                "o aplicativo perdeu a permissão de acesso a esta conta do Tiny; verifique o aplicativo no Tiny "
-                "e autorize a integração de novo",
-                "forbidden",
-            )
+            # A module the application may not read, not a lost authorisation: reconnecting would
+            # not help, ticking the permission in Tiny does.
+            self._log_failure("tiny answered 403: permission missing", endpoint, tokens.key, answer)
+            if endpoint.permission is None:
+                raise TransientFailure(f"o Tiny recusou o acesso (HTTP 403) em {endpoint.template}",
+                                       request_id=answer.request_id)
+            raise PermissionMissing(endpoint.permission, request_id=answer.request_id)
         if answer.status == 404 and allow_not_found:
             return answer
         if not 200 <= answer.status < 300:
@@ -256,8 +271,8 @@ class TinyHttp:
             self.stats.record(str(endpoint), str(response.status_code), time.monotonic() - started)
             request_id = response.headers.get("x-request-id")
             limits = RateLimitHeaders.from_headers(response.headers)
-            self._pacer.observe(key, limits)
             status = response.status_code
+            self._pacer.observe(key, limits, refused=status == 429)
             if status == 429:
                 if limits.reset is not None and limits.reset <= policy.short_rate_wait and rate_wait < policy.rate_waits:
                     log.info("tiny answered 429, waiting for the window",

@@ -6,6 +6,11 @@ resets (`X-RateLimit-Reset`). While plenty is left, calls go out at the burst pa
 is left, the remaining calls are spread over the time to the reset, so the account never hits
 the wall. A wait longer than `max_wait` is not slept: it becomes a RateLimited, so the worker
 reschedules that connection and its thread serves the others meanwhile.
+
+Tiny has two buckets: the plan's reads per minute (30 on the smallest plan) and a burst bucket
+of about 4 calls a second. A 429 from the burst bucket says so (`X-RateLimit-Limit: 4`,
+`Remaining: 0`, `Reset: 1`): it is a one-second pause and a slower burst pace, never the
+minute's budget; taking its figures for the minute's would set the connection aside for long.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class _Budget:
     next_at: float = 0.0  # earliest instant of the next call
     last_slot: float = 0.0  # the latest instant given to a call
     blocked_until: float = 0.0
+    burst_limit: int | None = None  # calls a second, learnt from a burst bucket's 429
 
 
 class RateLimitPacer:
@@ -118,13 +124,21 @@ class RateLimitPacer:
             self._sleep(wait)
         return wait
 
-    def observe(self, key: str, headers: RateLimitHeaders) -> None:
-        """Take what an answer said about the budget."""
+    def observe(self, key: str, headers: RateLimitHeaders, *, refused: bool = False) -> None:
+        """Take what an answer (`refused`: a 429) said about the budget."""
         if not headers.present:
             return
         with self._lock:
             budget = self._budgets.setdefault(key, _Budget())
             now = self._clock()
+            if refused and _is_burst_bucket(budget, headers):
+                # The per-second bucket ran out, not the minute: the minute's figures stand; the
+                # account waits for that second to pass and bursts no faster than the bucket.
+                assert headers.limit is not None
+                budget.burst_limit = headers.limit
+                budget.blocked_until = max(budget.blocked_until, now + (headers.reset or 1.0))
+                budget.next_at = max(budget.next_at, budget.blocked_until)
+                return
             if headers.limit is not None:
                 budget.limit = headers.limit
             budget.remaining = headers.remaining
@@ -147,9 +161,29 @@ class RateLimitPacer:
             return 60.0 / budget.limit if budget.limit else self._fallback
         assert budget.reset_at is not None and budget.remaining is not None
         until_reset = budget.reset_at - at
+        burst = self._burst_interval(budget)
         if budget.remaining <= 0:
             return until_reset
         threshold = max(3, math.ceil(budget.limit * self._low_water)) if budget.limit else 5
         if budget.remaining <= threshold:
-            return max(self._burst, until_reset / budget.remaining)
+            # Spread, but never wider than a wait the caller sleeps through: on the smallest
+            # plan (30 a minute) an even spread would be ~7 s a call, each a RateLimited and a
+            # rescheduled poll, whose page listed but not imported is listed again. At worst the
+            # last call waits for the reset once a minute.
+            return max(burst, min(until_reset / budget.remaining, self._max_wait))
+        return burst
+
+    def _burst_interval(self, budget: _Budget) -> float:
+        if budget.burst_limit:
+            # A little slower than the bucket Tiny named: a call that arrives late packs the next
+            # second, and each 429 costs a second.
+            return max(self._burst, 1.05 / budget.burst_limit)
         return self._burst
+
+
+def _is_burst_bucket(budget: _Budget, headers: RateLimitHeaders) -> bool:
+    """Whether a 429 came from the per-second bucket: a reset within a second, and a limit below
+    the minute's (when the minute's is known)."""
+    if headers.limit is None or headers.reset is None or headers.reset > 1:
+        return False
+    return budget.limit is None or headers.limit < budget.limit

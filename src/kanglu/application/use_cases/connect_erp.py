@@ -16,6 +16,7 @@ from kanglu.application.commands import BeginConnection, CompleteConnection
 from kanglu.application.errors import (
     ApplicationError,
     AuthorizationFailed,
+    PermissionMissing,
     ReauthorizationRequired,
     TransientFailure,
 )
@@ -132,7 +133,10 @@ class CompleteConnectErp:
             grant = self._exchange(client, command.code, self._box.open(verifier).value, connection.id)
             account_name = self._account_name(grant, connection.id)
             now = self._clock.now()
-            connection.complete_authorization(seal_grant(self._box, grant, now), account_name, now)
+            connection.complete_authorization(seal_grant(self._box, grant, now),
+                                              account_name if isinstance(account_name, str) else None, now)
+            if isinstance(account_name, PermissionMissing):  # connected all the same; the card says what to tick
+                connection.note_permission_missing(account_name.permission, None, now)
             uow.jobs.schedule(JobKind.POLL, connection.id, now)
             due = connection.renewal_due_at(self._margin)
             assert due is not None
@@ -162,10 +166,13 @@ class CompleteConnectErp:
                 "exchange_failed",
             ) from None
 
-    def _account_name(self, grant: TokenGrant, connection_id: int | None) -> str | None:
+    def _account_name(self, grant: TokenGrant, connection_id: int | None) -> str | PermissionMissing | None:
         # The name only decorates the card: a failure here must not undo a good authorisation.
         try:
             return self._gateway.account_name(FixedTokens(grant.access_token, key=f"connection:{connection_id}"))
+        except PermissionMissing as exc:
+            log.warning("account info not permitted", extra={"connection_id": connection_id})
+            return exc
         except ApplicationError as exc:
             log.warning("account info unavailable", extra={"connection_id": connection_id, "reason": exc.message})
             return None

@@ -12,6 +12,13 @@ worker says whose lease it holds. So does a page that only lists orders already 
 unchanged (the day's changes listed again, Tiny's filter being by day), after one read. The
 connection is read once, at the start (by the worker's claim, or else by a reading unit of
 work); each page's write takes that copy's poll columns without reading the row again.
+
+A module the ERP application may not read (a 403: a permission not ticked in Tiny) is not a
+lost authorisation. Without Notas Fiscais the orders are imported without their invoices, without
+Formas de Envio without their shipping families; the connection notes what is missing, and
+every `permission_recheck` asks again. Once a permission is back, the window imported without it
+is read again, which fills in what was skipped. Without Pedidos nothing can be imported: the
+poll is paused with that message and tried again every `permission_recheck`.
 """
 
 from __future__ import annotations
@@ -25,16 +32,21 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.application.commands import PollOrders as Command
-from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.jobs import JobKey, JobKind, JobRelease
-from kanglu.domain.orders import ErpOrder, MalformedOrder, StoredOrder
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, StoredOrder
+from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
 
 log = logging.getLogger(__name__)
+
+# How often a missing permission is asked for again (one small call), and a poll without the
+# Pedidos permission tried again: a merchant who ticks it in Tiny waits at most this long.
+PERMISSION_RECHECK = timedelta(minutes=5)
 
 
 class PollOutcome(enum.StrEnum):
@@ -42,6 +54,7 @@ class PollOutcome(enum.StrEnum):
     RETRY = "retry"  # transient failure, rate limit, or work left for the next run: progress kept
     SKIPPED = "skipped"  # not connected
     DISCONNECTED = "disconnected"
+    PAUSED = "paused"  # the application may not read orders (403 on /pedidos): tried again later
 
 
 @attrs.frozen
@@ -88,6 +101,7 @@ class PollOrdersByStatus:
         overlap: timedelta = timedelta(minutes=10),
         max_pages: int | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
+        permission_recheck: timedelta = PERMISSION_RECHECK,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -102,6 +116,9 @@ class PollOrdersByStatus:
         # the progress is stored, so the next run continues from there.
         self._max_pages = max_pages
         self._stop_requested = stop_requested
+        # How often a missing permission is asked for again (one small call each), and how
+        # long a poll without the Pedidos permission waits before trying again.
+        self._permission_recheck = permission_recheck
 
     def next_regular_run(self, started: datetime, now: datetime) -> datetime:
         """The next poll: one interval after this one started, up to 10 % earlier so that
@@ -125,8 +142,11 @@ class PollOrdersByStatus:
         pages = 0
         lease_kept: bool | None = None  # set by the last page's write when it releases the job
         try:
+            progress = self._recheck_permissions(command.connection_id, tokens, connection, progress)
             while True:
                 page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
+                if ErpPermission.PEDIDOS in connection.missing_permissions:
+                    self._permission_back(command.connection_id, connection, ErpPermission.PEDIDOS)
                 items: list[ErpOrder | MalformedOrder] = list(page.items)
                 mapping: StatusMapping | None = None  # set when the page has something to import
                 if items:  # an empty page (nothing changed: most polls) needs no read, no import
@@ -135,8 +155,9 @@ class PollOrdersByStatus:
                     orders = [i for i in items if isinstance(i, ErpOrder)]
                     unknown = {o.shipping.service_id for o in orders if o.shipping.service_id is not None} - families.keys()
                     if unknown:
-                        families = self._refresh_families(command.connection_id, tokens, families)
-                    items = self._with_invoices(tokens, items, stored)
+                        families = self._refresh_families(command.connection_id, tokens, families, connection,
+                                                          progress, unknown)
+                    items = self._with_invoices(tokens, items, stored, connection, progress)
                     unchanged = self._importer.report_without_writing(
                         mapping, items, {i: o.fingerprint for i, o in stored.orders.items()}, stored.failing,
                         stored.carrier_mappings, families,
@@ -177,6 +198,8 @@ class PollOrdersByStatus:
         except ReauthorizationRequired as exc:
             self._disconnect(command.connection_id, exc)
             return PollResult(PollOutcome.DISCONNECTED, None, report, pages, exc.message)
+        except PermissionMissing as exc:  # the orders themselves (the other modules are handled where called)
+            return self._paused(command.connection_id, connection, exc, report, pages)
 
         # A poll that found nothing new is the common case (a connection polled every minute):
         # at INFO it would be a line per merchant per minute; the polls metric counts it anyway.
@@ -232,10 +255,21 @@ class PollOrdersByStatus:
                                                                    "reason": exc.message})
 
     def _refresh_families(
-        self, connection_id: int, tokens: ConnectionTokens, known: Mapping[int, int | None]
+        self, connection_id: int, tokens: ConnectionTokens, known: Mapping[int, int | None],
+        connection: ErpConnection, progress: PollProgress, unknown: set[int],
     ) -> dict[int, int | None]:
-        """A shipping service we never saw: ask the ERP once for all of them and cache them."""
-        fetched = self._gateway.shipping_families(tokens)
+        """A shipping service we never saw: ask the ERP once for all of them and cache them.
+        Without the Formas de Envio permission, the orders go on without a family (for this
+        poll's other pages too), to be read again once the permission is back."""
+        skipped = {service_id: None for service_id in unknown}
+        if ErpPermission.FORMAS_ENVIO in connection.missing_permissions:
+            self._permission_missing(connection_id, connection, ErpPermission.FORMAS_ENVIO, progress)
+            return {**known, **skipped}
+        try:
+            fetched = self._gateway.shipping_families(tokens)
+        except PermissionMissing as exc:
+            self._permission_missing(connection_id, connection, exc.permission, progress)
+            return {**known, **skipped}
         with self._uow() as uow:
             uow.shipping_families.save(connection_id, fetched)
             uow.commit()
@@ -244,7 +278,8 @@ class PollOrdersByStatus:
         return merged
 
     def _with_invoices(
-        self, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder], stored: _Stored
+        self, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder], stored: _Stored,
+        connection: ErpConnection, progress: PollProgress,
     ) -> list[ErpOrder | MalformedOrder]:
         """Attach invoices: the one already stored when there is one, else fetched in one go
         for the orders that should have one by now. No transaction stays open during the call.
@@ -271,7 +306,15 @@ class PollOrdersByStatus:
             and o.situacao in INVOICED_SITUACOES
             and (stored.mapping.action_for(o.situacao) is not Action.IGNORE or o.erp_order_id in stored.orders)
         ]
-        fetched = self._gateway.invoices_for(tokens, wanted) if wanted else {}
+        fetched: Mapping[int, Invoice | MalformedOrder] = {}
+        if wanted and ErpPermission.NOTAS_FISCAIS in connection.missing_permissions:
+            # Imported without their invoices for now; this window is read again once it is back.
+            self._permission_missing(connection.id, connection, ErpPermission.NOTAS_FISCAIS, progress)
+        elif wanted:
+            try:
+                fetched = self._gateway.invoices_for(tokens, wanted)
+            except PermissionMissing as exc:
+                self._permission_missing(connection.id, connection, exc.permission, progress)
         result: list[ErpOrder | MalformedOrder] = []
         for item in items:
             if isinstance(item, MalformedOrder) or item.invoice is not None:
@@ -285,6 +328,99 @@ class PollOrdersByStatus:
             else:
                 result.append(item)
         return result
+
+    # -- permissions ---------------------------------------------------------------------
+
+    def _recheck_permissions(
+        self, connection_id: int, tokens: ConnectionTokens, connection: ErpConnection, progress: PollProgress
+    ) -> PollProgress:
+        """Every `permission_recheck`, ask again for the missing permissions (Pedidos is asked
+        by the poll's own listing). One that is back may move the poll's window back to the
+        orders imported without it: the window to read is returned."""
+        now = self._clock.now()
+        if not connection.permissions_recheck_due(now, self._permission_recheck):
+            return progress
+        back: list[ErpPermission] = []
+        account_name: str | None = None
+        for permission in ordered(connection.missing_permissions - {ErpPermission.PEDIDOS}):
+            try:
+                if permission is ErpPermission.INFO_CONTA:
+                    account_name = self._gateway.account_name(tokens)  # the probe and what was skipped
+                elif not self._gateway.has_permission(tokens, permission):
+                    continue
+            except PermissionMissing:
+                continue
+            back.append(permission)
+
+        def change(row: ErpConnection) -> None:
+            for permission in back:
+                row.note_permission_back(permission, now)
+                if permission is ErpPermission.INFO_CONTA and account_name:
+                    row.account_name = account_name
+            row.permissions_checked_at = now
+
+        self._change(connection_id, connection, change)
+        if back:
+            log.info("erp permissions back", extra={"connection_id": connection_id,
+                                                    "permissions": [p.value for p in back]})
+            # i18-sync: a "permission back" event (and the recovery alert) belongs here.
+        return connection.poll_window(now, self._overlap, self._backfill)
+
+    def _permission_missing(
+        self, connection_id: int | None, connection: ErpConnection, permission: ErpPermission,
+        progress: PollProgress | None,
+    ) -> None:
+        """Note a missing permission (and the window imported without it), once per poll."""
+        assert connection_id is not None
+        known = permission in connection.missing_permissions
+        if known and (progress is None or (connection.incomplete_since is not None
+                                           and connection.incomplete_since <= progress.since)):
+            return  # already noted for this window: no write per page
+        now = self._clock.now()
+        self._change(connection_id, connection,
+                     lambda row: row.note_permission_missing(permission, progress.since if progress else None, now))
+        if not known:
+            log.warning("erp permission missing", extra={"connection_id": connection_id, "permission": permission.value})
+            # i18-sync: the "permission_missing" event (and its alert) belongs here: once per
+            # permission, when it goes missing.
+
+    def _permission_back(self, connection_id: int, connection: ErpConnection, permission: ErpPermission) -> None:
+        now = self._clock.now()
+        self._change(connection_id, connection, lambda row: row.note_permission_back(permission, now))
+        log.info("erp permissions back", extra={"connection_id": connection_id, "permissions": [permission.value]})
+
+    def _paused(
+        self, connection_id: int, connection: ErpConnection, exc: PermissionMissing, report: ImportReport, pages: int
+    ) -> PollResult:
+        """No Pedidos permission: nothing to import. Not a disconnection (reconnecting would not
+        help): the card says what to tick, and the poll tries again every `permission_recheck`."""
+        now = self._clock.now()
+        known = exc.permission in connection.missing_permissions
+
+        def change(row: ErpConnection) -> None:
+            row.note_permission_missing(exc.permission, None, now)
+            row.note_poll_failure(exc.message, now)
+
+        try:
+            self._change(connection_id, connection, change)
+        except TransientFailure:
+            pass  # the retry is scheduled below all the same
+        if not known:
+            log.warning("poll paused: erp permission missing",
+                        extra={"connection_id": connection_id, "permission": exc.permission.value,
+                               "request_id": exc.request_id})
+            # i18-sync: the "permission_missing" event belongs here too.
+        return PollResult(PollOutcome.PAUSED, now + self._permission_recheck, report, pages, exc.message)
+
+    def _change(self, connection_id: int, connection: ErpConnection, change: Callable[[ErpConnection], object]) -> None:
+        """Apply a change to the stored connection (read again, locked) and to this poll's copy:
+        rare writes (a permission missing or back), apart from the poll's own columns."""
+        with self._uow() as uow:
+            row = uow.connections.lock(connection_id)
+            if row is not None:
+                change(row)
+                uow.commit()
+        change(connection)
 
     def _failed(
         self, connection_id: int, exc: TransientFailure, report: ImportReport, pages: int, rate_limited: bool = False

@@ -10,6 +10,7 @@ from kanglu import __version__
 from kanglu.application.queries import MAX_PER_PAGE
 from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX, CLIENT_ID_SHAPE
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.situacoes import Action, Situacao
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.entrypoints.web.api.bodies import (
@@ -173,6 +174,14 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "connected_at": _nullable({"type": "string", "format": "date-time"}),
                 "last_sync_at": _nullable({"type": "string", "format": "date-time"}),
                 "last_error": _text("O último problema, em português."),
+                "missing_permissions": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [p.value for p in ErpPermission]},
+                    "description": "Permissões de leitura que faltam ao aplicativo no Tiny (o Tiny respondeu 403): "
+                    + "; ".join(f"{p.value} = “{p.box}”" for p in ErpPermission)
+                    + ". A conexão continua ativa e importa o que as outras permissões permitem; "
+                    "marcada a permissão no Tiny, o que ficou de fora é completado sozinho.",
+                },
             },
             "A integração com o Tiny. O Client Secret nunca é devolvido.",
         ),

@@ -20,6 +20,7 @@ from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.money import Money
+from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.domain.tracking_codes import TrackingCode
@@ -88,6 +89,8 @@ class IntegrationOut:
     connected_at: datetime | None
     last_sync_at: datetime | None
     last_error: str | None
+    # The Tiny application's read permissions that are missing (403s): the boxes to tick.
+    missing_permissions: list[ErpPermission] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -164,6 +167,7 @@ def integration_out(connection: ErpConnection | None, redirect_url: str) -> Inte
         connected_at=connection.connected_at,
         last_sync_at=connection.last_sync_at,
         last_error=connection.last_error,
+        missing_permissions=ordered(connection.missing_permissions),
     )
 
 

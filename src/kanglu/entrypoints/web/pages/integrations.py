@@ -10,7 +10,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from kanglu.application.commands import BeginConnection, CompleteConnection, DisconnectErp, SaveErpCredentials
 from kanglu.application.errors import ApplicationError, AuthorizationFailed, InvalidInput, NotFound
 from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
+from kanglu.application.use_cases.poll_orders import PERMISSION_RECHECK
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.web.auth import current_merchant, login_required, merchant_id, stash_notice
 from kanglu.entrypoints.web.deps import deps
@@ -49,6 +51,9 @@ def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = 
             now=d.clock.now(),
             coming_soon=COMING_SOON,
             disconnected_by_merchant=DISCONNECTED_BY_MERCHANT,
+            permissions=list(ErpPermission),
+            missing_permissions=ordered(connection.missing_permissions) if connection is not None else [],
+            recheck_minutes=int(PERMISSION_RECHECK.total_seconds() // 60),
         ),
         status,
     )

@@ -1,5 +1,9 @@
 """Per-module permissions and plan limits of a real Tiny account (issue 17).
 
+A 403 is a missing permission of the Tiny application, not a lost authorisation: the connection
+keeps which read permissions are missing, when they were last probed, and the earliest poll
+window imported without one (read again once it is back). The plan limits need no schema.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
@@ -9,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +23,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("erp_connections") as batch:
+        batch.add_column(sa.Column("missing_permissions", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("permissions_checked_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("incomplete_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("erp_connections") as batch:
+        batch.drop_column("incomplete_since")
+        batch.drop_column("permissions_checked_at")
+        batch.drop_column("missing_permissions")
