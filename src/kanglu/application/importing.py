@@ -114,8 +114,9 @@ class OrderImporter:
         changed, report.unchanged = self._changed(to_write, stored, merchant_mappings)
         if changed:
             self._write(uow, connection, changed, set(stored), now, report)
-        for snapshot, _ in to_write:
-            failure = failures.get(snapshot.erp_order_id)
+        # Every order that reads well now resolves the failure it left, ignored ones included.
+        for erp_id in latest:
+            failure = failures.get(erp_id)
             if failure is not None:
                 failure.resolve(now)
 
@@ -137,12 +138,14 @@ class OrderImporter:
                     raw=bad.raw,
                     first_seen_at=now,
                     last_seen_at=now,
+                    number=bad.number,
+                    customer_name=bad.customer_name,
                 )
                 uow.import_failures.add(failure)
                 if bad.erp_order_id is not None:
                     failures[bad.erp_order_id] = failure
             else:
-                failure.seen_again(bad.reason, bad.raw, now)
+                failure.seen_again(bad.reason, bad.raw, now, bad.number, bad.customer_name)
         return report
 
     def report_without_writing(
@@ -167,7 +170,7 @@ class OrderImporter:
         if malformed:
             return None
         to_write, ignored = _to_consider(latest, mapping, stored, families)
-        if any(snapshot.erp_order_id in failing for snapshot, _ in to_write):
+        if any(erp_id in failing for erp_id in latest):
             return None
         changed, unchanged = self._changed(to_write, stored, carrier_mappings)
         return None if changed else ImportReport(unchanged=unchanged, ignored=ignored)

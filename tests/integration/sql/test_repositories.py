@@ -378,7 +378,8 @@ def test_stored_invoices_and_signatures_of_some_orders(uow: SqlUnitOfWorkFactory
         # 3 was never stored: absent, unlike 2, which is stored without an invoice.
         stored = u.orders.by_erp_ids(connection_id, [1, 2])
         assert u.orders.stored(connection_id, [1, 2, 3]) == {
-            1: StoredOrder(stored[1].fingerprint, erp_order(1).invoice), 2: StoredOrder(stored[2].fingerprint, None)}
+            1: StoredOrder(stored[1].fingerprint, erp_order(1).invoice, stored[1].total),
+            2: StoredOrder(stored[2].fingerprint, None, stored[2].total)}
         assert u.orders.fingerprints(connection_id, [1, 2, 3]) == {1: stored[1].fingerprint, 2: stored[2].fingerprint}
         assert u.orders.stored(connection_id + 1, [1, 2]) == {}
         assert u.orders.stored(connection_id, []) == {}

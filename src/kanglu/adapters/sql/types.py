@@ -24,7 +24,7 @@ from kanglu.domain.access_keys import AccessKey
 from kanglu.domain.customers import Address
 from kanglu.domain.documents import Document, DocumentKind
 from kanglu.domain.money import CENT, Money
-from kanglu.domain.orders import Invoice
+from kanglu.domain.orders import Invoice, OrderWarning
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
@@ -259,3 +259,16 @@ class AddressType(_AttrsDocument):
 class TrackingRequestType(_AttrsDocument):
     value_type = TrackingRequest
     cache_ok = True
+
+
+class WarningsType(JsonDocument):
+    """An order's warnings as a JSON list of {field, message}; no warnings is NULL, read back
+    as an empty tuple."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return [converter.unstructure(w, OrderWarning) for w in value] if value else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return tuple(converter.structure(w, OrderWarning) for w in value) if value else ()
