@@ -91,3 +91,16 @@ class CreateMerchant:
     name: str
     email: str
     password: Secret | None = None
+
+
+@attrs.frozen
+class RetryImportFailure:
+    """Fetch the order behind an import failure again, now (the merchant's "Tentar de novo")."""
+
+    merchant_id: int
+    failure_id: int
+
+
+@attrs.frozen
+class PurgeResolvedFailures:
+    """Forget the import failures resolved long enough ago."""

@@ -44,6 +44,7 @@ from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures, RetryImportFailure
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -250,12 +251,23 @@ class UseCases(containers.DeclarativeContainer):
         max_pages=50,
         stop_requested=core.stop_event.provided.is_set,
     )
+    retry_import_failure = providers.Factory(
+        RetryImportFailure,
+        uow=adapters.uow,
+        clock=core.clock,
+        gateway=adapters.gateway,
+        importer=importer,
+        secret_box=core.secret_box,
+        tokens_for=tokens_for,
+    )
+    purge_failures = providers.Factory(PurgeResolvedFailures, uow=adapters.uow, clock=core.clock)
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
+        purge=purge_failures.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

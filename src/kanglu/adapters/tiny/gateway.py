@@ -42,6 +42,12 @@ NOTA = Endpoint("GET", "/notas/{idNota}")
 FORMAS_ENVIO = Endpoint("GET", "/formas-envio")
 FORMA_ENVIO = Endpoint("GET", "/formas-envio/{idFormaEnvio}")
 MAX_FAMILY_PAGES = 50  # 5,000 shipping services: far beyond any account
+# The order in Tiny's web app (ERP "vendas" module), for the merchant to open and correct it.
+WEB_ORDER_URL = "https://erp.tiny.com.br/vendas#edit/{id}"
+
+
+def order_web_url(erp_order_id: int | None) -> str | None:
+    return WEB_ORDER_URL.format(id=erp_order_id) if erp_order_id else None
 
 
 def sao_paulo_day(instant: datetime) -> date:
