@@ -216,7 +216,8 @@ def test_a_rate_limit_reached_mid_poll_keeps_the_pages_already_imported(sqlite_d
         # 250 orders are three pages, each a GET /pedidos and a GET /notas: eight calls with the
         # connection's GET /info and one GET /formas-envio. Seven a minute lets page one through;
         # then the worker sees the budget nearly spent and stops before Tiny has to refuse.
-        tight = d.new_account(orders=250, seed=14, settings={"rate_limit": 7})
+        # (Seed 43 lists no imported order with an empty valor, whose detail would cost a call.)
+        tight = d.new_account(orders=250, seed=43, settings={"rate_limit": 7})
         calm = d.new_account(orders=ORDERS, seed=15)
         tight_id, calm_id = connect_all(d, watch, (tight, calm))
 
