@@ -463,6 +463,27 @@ def test_import_failures_open_ones_only_and_one_open_per_order(uow: SqlUnitOfWor
         u.flush()
 
 
+def test_import_failures_by_id_recognisable_and_purged_once_resolved_long_ago(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    _, connection_id = ids
+    with uow() as u:
+        u.import_failures.add(ImportFailure(connection_id, 5, "r", None, NOW, NOW, number="10005",
+                                            customer_name="Ana Souza"))
+        u.import_failures.add(ImportFailure(connection_id, 6, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=31)))
+        u.import_failures.add(ImportFailure(connection_id, 7, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=29)))
+        u.commit()
+    with uow() as u:
+        open_one = u.import_failures.for_erp_ids(connection_id, [5])[5]
+        assert open_one.id is not None
+        again = u.import_failures.get(open_one.id)
+        assert again is not None and (again.number, again.customer_name) == ("10005", "Ana Souza")
+        assert u.import_failures.get(10**9) is None
+        assert u.import_failures.purge_resolved(NOW - timedelta(days=30)) == 1
+        u.commit()
+    with uow() as u:
+        assert u.import_failures.purge_resolved(NOW - timedelta(days=30)) == 0
+        assert u.import_failures.get(open_one.id) is not None
+
+
 def test_entity_reads_built_once_survive_the_mapping_undone_and_redone(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
     # Statements that select an entity are built once and kept; a test that wants the plain
     # domain classes back undoes the mapping, and the next mapping must not load rows through
