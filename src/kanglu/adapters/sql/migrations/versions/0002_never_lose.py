@@ -4,7 +4,8 @@
 - orders.warnings: the field defects an order was imported with;
 - import_failures.number / customer_name: what lets the merchant recognise a failed order;
   filled in for the failures already recorded, whose raw payloads are masked (CPF/CNPJ,
-  e-mail and phone) on the way.
+  e-mail and phone) on the way;
+- stored tracking URLs that are not https are dropped.
 
 Revision ID: 0002
 Revises: 0001
@@ -35,6 +36,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("number", sa.Text(), nullable=True))
         batch.add_column(sa.Column("customer_name", sa.Text(), nullable=True))
     _mask_recorded_failures()
+    # Only https tracking links are kept (a `javascript:` one from Tiny reached the API): the
+    # next import of such an order records the warning and the carrier's own page.
+    op.execute("UPDATE orders SET tracking_url = NULL WHERE tracking_url IS NOT NULL AND tracking_url NOT LIKE 'https://%'")
 
 
 def _mask_recorded_failures() -> None:
