@@ -282,6 +282,10 @@ class FakeImportFailures(_Repo):
     def get(self, failure_id: int) -> ImportFailure | None:
         return next((f for f in self.s.failures if f.id == failure_id), None)
 
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        return [f for f in self.s.failures
+                if f.connection_id == connection_id and f.erp_order_id is None and f.resolved_at is None]
+
     def purge_resolved(self, before: datetime) -> int:
         kept = [f for f in self.s.failures if f.resolved_at is None or f.resolved_at >= before]
         purged = len(self.s.failures) - len(kept)

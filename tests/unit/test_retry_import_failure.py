@@ -134,3 +134,18 @@ def test_the_outbox_job_purges_at_most_once_an_hour() -> None:
     world.clock.advance(timedelta(minutes=61))
     handlers.run(job, "w1")
     assert len(purges) == 2
+
+
+def test_an_item_without_id_listed_again_keeps_one_failure() -> None:
+    world, cid = connected_world()
+    run = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    item = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {"numeroPedido": 9},
+                          number="9", customer_name="Ana")
+    other = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {"numeroPedido": 10},
+                           number="10", customer_name="Bia")
+    run(ImportOrders(cid, [item, other]))
+    world.clock.advance(timedelta(minutes=2))
+    run(ImportOrders(cid, [item, other]))  # the overlap lists them again
+    failures = world.uow.db.committed.failures
+    assert sorted(f.number for f in failures) == ["10", "9"]
+    assert all(f.last_seen_at == world.clock.now() for f in failures)

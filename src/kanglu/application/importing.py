@@ -120,9 +120,16 @@ class OrderImporter:
             if failure is not None:
                 failure.resolve(now)
 
+        # Items without an id are told apart by what they carry: the overlap of every poll
+        # re-lists them, and each listing must not add a row.
+        anonymous = uow.import_failures.open_without_id(connection.id) if any(
+            m.erp_order_id is None for m in malformed) else []
         for bad in malformed:
             report.failed += 1
-            failure = failures.get(bad.erp_order_id) if bad.erp_order_id is not None else None
+            if bad.erp_order_id is not None:
+                failure = failures.get(bad.erp_order_id)
+            else:
+                failure = next((f for f in anonymous if _same_item(f, bad)), None)
             # Said once per order and reason: the overlap of every poll re-reads a broken order
             # until the merchant fixes it in the ERP.
             log.log(
@@ -144,6 +151,8 @@ class OrderImporter:
                 uow.import_failures.add(failure)
                 if bad.erp_order_id is not None:
                     failures[bad.erp_order_id] = failure
+                else:
+                    anonymous.append(failure)
             else:
                 failure.seen_again(bad.reason, bad.raw, now, bad.number, bad.customer_name)
         return report
@@ -215,6 +224,14 @@ class OrderImporter:
                 uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
             report.imported += 1
             report.tracking_requests += len(requests)
+
+
+def _same_item(failure: ImportFailure, bad: MalformedOrder) -> bool:
+    """Whether an open failure without id records this item: the same payload, or the same
+    order number and customer when the payload changed."""
+    if failure.raw == bad.raw:
+        return True
+    return bad.number is not None and (failure.number, failure.customer_name) == (bad.number, bad.customer_name)
 
 
 def _latest_versions(items: Sequence[ErpOrder | MalformedOrder]) -> tuple[dict[int, ErpOrder], list[MalformedOrder]]:

@@ -248,6 +248,10 @@ class ImportFailureRepository(Protocol):
 
     def get(self, failure_id: int) -> ImportFailure | None: ...
 
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        """Unresolved failures of items that had no usable id (few: they are matched by content)."""
+        ...
+
     def purge_resolved(self, before: datetime) -> int:
         """Delete the failures resolved before `before`; how many went."""
         ...

@@ -470,6 +470,8 @@ def test_import_failures_by_id_recognisable_and_purged_once_resolved_long_ago(uo
                                             customer_name="Ana Souza"))
         u.import_failures.add(ImportFailure(connection_id, 6, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=31)))
         u.import_failures.add(ImportFailure(connection_id, 7, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=29)))
+        u.import_failures.add(ImportFailure(connection_id, None, "sem id", {"numeroPedido": 9}, NOW, NOW, number="9"))
+        u.import_failures.add(ImportFailure(connection_id, None, "sem id", {}, NOW, NOW, resolved_at=NOW))
         u.commit()
     with uow() as u:
         open_one = u.import_failures.for_erp_ids(connection_id, [5])[5]
@@ -477,6 +479,8 @@ def test_import_failures_by_id_recognisable_and_purged_once_resolved_long_ago(uo
         again = u.import_failures.get(open_one.id)
         assert again is not None and (again.number, again.customer_name) == ("10005", "Ana Souza")
         assert u.import_failures.get(10**9) is None
+        assert [f.number for f in u.import_failures.open_without_id(connection_id)] == ["9"]
+        assert u.import_failures.open_without_id(connection_id + 1) == []
         assert u.import_failures.purge_resolved(NOW - timedelta(days=30)) == 1
         u.commit()
     with uow() as u:

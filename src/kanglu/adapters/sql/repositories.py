@@ -298,6 +298,13 @@ class SqlImportFailureRepository(_Repository):
     def get(self, failure_id: int) -> ImportFailure | None:
         return self._session.get(ImportFailure, failure_id)
 
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        c = t.import_failures.c
+        return list(self._session.scalars(
+            select(ImportFailure).where(c.connection_id == connection_id, c.erp_order_id.is_(None),
+                                        c.resolved_at.is_(None)).order_by(c.id)
+        ))
+
     def purge_resolved(self, before: datetime) -> int:
         c = t.import_failures.c
         result = self._session.execute(
