@@ -25,7 +25,6 @@ from kanglu.adapters.tiny.http import (
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.application.ports import OrderPage, TokenSource
-from kanglu.domain.errors import InvalidValue
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Situacao
@@ -65,7 +64,7 @@ class NotaSummary:
     situacao: int | None
     authorised: bool
     invoice: Invoice | None = None  # authorised notas only
-    problem: str | None = None  # why an authorised nota is not a valid invoice
+    problem: str | None = None  # what is wrong in an authorised nota (its invoice's warnings)
 
 
 @attrs.frozen
@@ -251,8 +250,6 @@ class TinyGateway:
         authorised = conversion.is_authorised(nota)
         invoice, problem = None, None
         if authorised:
-            try:
-                invoice = conversion.invoice_from_nota(nota)
-            except InvalidValue as exc:
-                problem = exc.message
+            invoice = conversion.invoice_from_nota(nota)  # a bad key or code: left out, with a warning
+            problem = " ".join(w.message for w in invoice.warnings) or None
         return NotaSummary(nota.id, conversion.order_id_of(nota), nota.situacao, authorised, invoice, problem)
