@@ -260,7 +260,7 @@ class FakeOrders(_Repo):
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
-            erp_id: StoredOrder(order.fingerprint, order.invoice)
+            erp_id: StoredOrder(order.fingerprint, order.invoice, order.total)
             for erp_id, order in self._matching(connection_id, erp_ids).items()
         }
 
@@ -287,6 +287,19 @@ class FakeImportFailures(_Repo):
     def add(self, failure: ImportFailure) -> None:
         failure.id = self._new_id()
         self.s.failures.append(failure)
+
+    def get(self, failure_id: int) -> ImportFailure | None:
+        return next((f for f in self.s.failures if f.id == failure_id), None)
+
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        return [f for f in self.s.failures
+                if f.connection_id == connection_id and f.erp_order_id is None and f.resolved_at is None]
+
+    def purge_resolved(self, before: datetime) -> int:
+        kept = [f for f in self.s.failures if f.resolved_at is None or f.resolved_at >= before]
+        purged = len(self.s.failures) - len(kept)
+        self.s.failures[:] = kept
+        return purged
 
 
 class FakeShippingFamilies(_Repo):
@@ -528,6 +541,8 @@ class FakeErpGateway:
         self.page_size = page_size
         self.orders: dict[int, tuple[datetime, ErpOrder | MalformedOrder]] = {}
         self.invoices: dict[int, Invoice | MalformedOrder] = {}
+        # What GET /pedidos/{id} answers, when it differs from the listing (its total, say).
+        self.details: dict[int, ErpOrder | MalformedOrder] = {}
         self.families: list[ShippingFamily] = []
         self.account = "Loja Exemplo Ltda"
         self.calls: dict[str, int] = {}
@@ -583,6 +598,13 @@ class FakeErpGateway:
     def _check_permission(self, permission: ErpPermission) -> None:
         if permission in self.missing:
             raise PermissionMissing(permission)
+
+    def order(self, tokens: TokenSource, erp_order_id: int) -> ErpOrder | MalformedOrder | None:
+        self._call("order", tokens)
+        if erp_order_id in self.details:
+            return self.details[erp_order_id]
+        listed = self.orders.get(erp_order_id)
+        return listed[1] if listed is not None else None
 
 
 class FakeTrackingService:

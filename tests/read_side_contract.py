@@ -26,7 +26,7 @@ from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapShippingServiceUseCase
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as SaveCredentials
 from kanglu.domain.carriers import DEFAULT_REGISTRY
-from kanglu.domain.orders import MalformedOrder
+from kanglu.domain.orders import CARRIER_FIELD, MalformedOrder, OrderWarning
 from kanglu.domain.secrets import Secret
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
@@ -36,6 +36,7 @@ from tests.builders import erp_order
 from tests.fakes import FakeClock, FakePasswordHasher, FakeSecretBox
 
 UNKNOWN = ShippingService(service_id=9, service_name="Rota Sul", freight_name="Rodoviário")
+BAD_DOCUMENT = OrderWarning("customer.document", "CPF inválido: os dígitos verificadores não conferem.")
 
 
 @attrs.define
@@ -69,10 +70,13 @@ class ReadSide:
                 shipping=UNKNOWN if n % 5 == 0 else erp_order(n).shipping,
                 # A Correios-shaped code would name the carrier by itself.
                 tracking_code=TrackingCode.parse(f"RS{n:06d}") if n % 5 == 0 else erp_order(n).tracking_code,
+                # Every 7th: a field defect, and no total from Tiny.
+                **({"warnings": (BAD_DOCUMENT,), "total": None} if n % 7 == 0 else {}),
             )
             for n in range(first_id, first_id + count)
         ]
-        items.append(MalformedOrder(first_id + 999, "chave de acesso inválida", {}))
+        items.append(MalformedOrder(first_id + 999, "situação desconhecida: 77", {"id": first_id + 999},
+                                    number=str(90000 + first_id), customer_name="Cliente Ilegível"))
         ImportOrder(uow=self.uow, clock=self.clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
             ImportOrders(connection_id, items)
         )
@@ -169,3 +173,30 @@ def test_merchants_by_key_email_and_id(read_side: ReadSide) -> None:
     assert read_side.merchants.get(merchant_id).email == "lojista@loja.com.br"
     summary = read_side.merchants.connection_summary(merchant_id)
     assert (summary.connection, summary.orders, summary.open_failures) == (None, 0, 0)
+
+
+def test_warnings_and_unknown_totals_are_read_back(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+
+    def fields(view) -> list[str]:  # type: ignore[no-untyped-def]
+        return [w.field for w in view.order.warnings]
+
+    listed = {v.order.erp_order_id: v for v in side.orders.list_orders(a, OrderFilters(), PageRequest(1, 100)).items}
+    assert listed[7].order.warnings == (BAD_DOCUMENT,) and listed[7].order.total is None
+    assert fields(listed[10]) == [CARRIER_FIELD]  # the unknown shipping service
+    assert fields(listed[35 - 21]) == ["customer.document"]
+    assert fields(listed[1]) == [] and str(listed[1].order.total) == "199.90"
+    one = side.orders.get_order(a, listed[7].order.id)
+    assert one.order.warnings == (BAD_DOCUMENT,) and one.order.total is None
+    # A carrier chosen by hand takes the carrier warning away.
+    MapShippingServiceUseCase(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
+        MapShippingService(a, UNKNOWN.key, "jadlog")
+    )
+    assert fields(side.orders.get_order(a, listed[10].order.id)) == []
+
+
+def test_failures_are_recognisable(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    (failure,) = side.orders.import_failures(a, PageRequest(1, 10)).items
+    assert (failure.erp_order_id, failure.number, failure.customer_name) == (1000, "90001", "Cliente Ilegível")
+    assert failure.reason == "situação desconhecida: 77"

@@ -112,6 +112,18 @@ def test_error_rate_one_always_fails_and_zero_never(http, sandbox) -> None:
         assert {api.get("/info").status_code for _ in range(5)} == {200}
 
 
+def test_faults_can_be_limited_to_some_endpoints(http, sandbox) -> None:
+    account = new_account(sandbox, faults={"error_rate": 1.0, "error_statuses": [503],
+                                           "endpoints": ["GET /pedidos/{idPedido}"]})
+    with api_client(sandbox, account) as api:
+        listed = api.get("/pedidos").json()["itens"]
+        assert api.get(f"/pedidos/{listed[0]['id']}").status_code == 503
+        assert api.get("/info").status_code == 200
+    url = f"{sandbox.base_url}/_sandbox/accounts/{account.id}/faults"
+    assert http.get(url).json()["faults"]["endpoints"] == ["GET /pedidos/{idPedido}"]
+    assert http.patch(url, json={"endpoints": "GET /info"}).status_code == 400  # a list, not a text
+
+
 def test_forced_429_storm(sandbox) -> None:
     account = new_account(sandbox, faults={"force_429": 2}, settings={"rate_limit": 120})
     with api_client(sandbox, account) as api:

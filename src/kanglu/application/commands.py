@@ -106,3 +106,16 @@ class RotateApiKey:
 
     merchant_id: int | None = None
     email: str | None = None
+
+
+@attrs.frozen
+class RetryImportFailure:
+    """Fetch the order behind an import failure again, now (the merchant's "Tentar de novo")."""
+
+    merchant_id: int
+    failure_id: int
+
+
+@attrs.frozen
+class PurgeResolvedFailures:
+    """Forget the import failures resolved long enough ago."""

@@ -114,14 +114,22 @@ class OrderImporter:
         changed, report.unchanged = self._changed(to_write, stored, merchant_mappings)
         if changed:
             self._write(uow, connection, changed, set(stored), now, report)
-        for snapshot, _ in to_write:
-            failure = failures.get(snapshot.erp_order_id)
+        # Every order that reads well now resolves the failure it left, ignored ones included.
+        for erp_id in latest:
+            failure = failures.get(erp_id)
             if failure is not None:
                 failure.resolve(now)
 
+        # Items without an id are told apart by what they carry: the overlap of every poll
+        # re-lists them, and each listing must not add a row.
+        anonymous = uow.import_failures.open_without_id(connection.id) if any(
+            m.erp_order_id is None for m in malformed) else []
         for bad in malformed:
             report.failed += 1
-            failure = failures.get(bad.erp_order_id) if bad.erp_order_id is not None else None
+            if bad.erp_order_id is not None:
+                failure = failures.get(bad.erp_order_id)
+            else:
+                failure = next((f for f in anonymous if _same_item(f, bad)), None)
             # Said once per order and reason: the overlap of every poll re-reads a broken order
             # until the merchant fixes it in the ERP.
             log.log(
@@ -137,12 +145,16 @@ class OrderImporter:
                     raw=bad.raw,
                     first_seen_at=now,
                     last_seen_at=now,
+                    number=bad.number,
+                    customer_name=bad.customer_name,
                 )
                 uow.import_failures.add(failure)
                 if bad.erp_order_id is not None:
                     failures[bad.erp_order_id] = failure
+                else:
+                    anonymous.append(failure)
             else:
-                failure.seen_again(bad.reason, bad.raw, now)
+                failure.seen_again(bad.reason, bad.raw, now, bad.number, bad.customer_name)
         return report
 
     def report_without_writing(
@@ -167,7 +179,7 @@ class OrderImporter:
         if malformed:
             return None
         to_write, ignored = _to_consider(latest, mapping, stored, families)
-        if any(snapshot.erp_order_id in failing for snapshot, _ in to_write):
+        if any(erp_id in failing for erp_id in latest):
             return None
         changed, unchanged = self._changed(to_write, stored, carrier_mappings)
         return None if changed else ImportReport(unchanged=unchanged, ignored=ignored)
@@ -212,6 +224,14 @@ class OrderImporter:
                 uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
             report.imported += 1
             report.tracking_requests += len(requests)
+
+
+def _same_item(failure: ImportFailure, bad: MalformedOrder) -> bool:
+    """Whether an open failure without id records this item: the same payload, or the same
+    order number and customer when the payload changed."""
+    if failure.raw == bad.raw:
+        return True
+    return bad.number is not None and (failure.number, failure.customer_name) == (bad.number, bad.customer_name)
 
 
 def _latest_versions(items: Sequence[ErpOrder | MalformedOrder]) -> tuple[dict[int, ErpOrder], list[MalformedOrder]]:

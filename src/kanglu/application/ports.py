@@ -147,6 +147,11 @@ class ErpGateway(Protocol):
         """Whether the application may read that module now (one cheap call)."""
         ...
 
+    def order(self, tokens: TokenSource, erp_order_id: int) -> ErpOrder | MalformedOrder | None:
+        """One order from its detail (one call): its total when the listing had none, or an
+        order fetched again on the merchant's request. None when the ERP does not know it."""
+        ...
+
 
 class TrackingService(Protocol):
     """Where shipments are handed for tracking. Must be safe to call twice with the same
@@ -257,6 +262,16 @@ class ImportFailureRepository(Protocol):
         ...
 
     def add(self, failure: ImportFailure) -> None: ...
+
+    def get(self, failure_id: int) -> ImportFailure | None: ...
+
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        """Unresolved failures of items that had no usable id (few: they are matched by content)."""
+        ...
+
+    def purge_resolved(self, before: datetime) -> int:
+        """Delete the failures resolved before `before`; how many went."""
+        ...
 
 
 class ShippingFamilyRepository(Protocol):

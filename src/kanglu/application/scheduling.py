@@ -14,6 +14,7 @@ from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequest
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, backoff
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
+from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.jobs import Job, JobKey, JobKind
 
@@ -49,6 +50,8 @@ class JobHandlers:
         outbox_interval: timedelta = timedelta(seconds=2),
         outbox_batch: int = 200,
         revoke: Callable[[], RevokeTokens] | None = None,
+        purge: Callable[[], PurgeResolvedFailures] | None = None,
+        purge_interval: timedelta = timedelta(hours=1),
     ) -> None:
         self._clock = clock
         self._refresh = refresh
@@ -57,6 +60,11 @@ class JobHandlers:
         self._outbox_interval = outbox_interval
         self._outbox_batch = outbox_batch
         self._revoke = revoke
+        # Housekeeping rides on the outbox job, the one job that always runs: at most once per
+        # interval and process (the purge is idempotent, so several processes do no harm).
+        self._purge = purge
+        self._purge_interval = purge_interval
+        self._purged_at: datetime | None = None
         # Connections read with the claim, taken by their poll when it runs. Shared by the
         # worker's threads: a dict's update and pop are atomic.
         self._prefetched: dict[int, ErpConnection] = {}
@@ -93,6 +101,7 @@ class JobHandlers:
             delivery = self._deliver()(DeliverTrackingRequests(owner=owner, limit=self._outbox_batch))
             self._revoke_tokens(owner)
             now = self._clock.now()
+            self._housekeeping(now)
             # A full batch means more is waiting: run again at once.
             next_due = now if delivery.delivered + delivery.failed >= self._outbox_batch else now + self._outbox_interval
             return JobResult(job.kind, "delivered", next_due, delivered=delivery.delivered)
@@ -111,6 +120,15 @@ class JobHandlers:
             self._revoke()(owner)
         except Exception:  # noqa: BLE001 - best effort, retried at the next run
             log.exception("token revocations failed unexpectedly")
+
+    def _housekeeping(self, now: datetime) -> None:
+        if self._purge is None or (self._purged_at is not None and now - self._purged_at < self._purge_interval):
+            return
+        self._purged_at = now
+        try:
+            self._purge()()
+        except Exception:  # noqa: BLE001 - housekeeping must never hold up deliveries
+            log.exception("purge of resolved import failures failed; retried next interval")
 
 
 class EnsureJobs:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
+
+# Resolved failures are history the merchant no longer needs: purged after this long.
+RESOLVED_RETENTION = timedelta(days=30)
 
 
 @attrs.define(slots=False, eq=False)
@@ -19,12 +22,19 @@ class ImportFailure:
     last_seen_at: datetime
     resolved_at: datetime | None = None
     id: int | None = None
+    # What lets the merchant recognise the order, when it could be read.
+    number: str | None = None
+    customer_name: str | None = None
 
-    def seen_again(self, reason: str, raw: object, now: datetime) -> None:
+    def seen_again(
+        self, reason: str, raw: object, now: datetime, number: str | None = None, customer_name: str | None = None
+    ) -> None:
         self.reason = reason
         self.raw = raw
         self.last_seen_at = now
         self.resolved_at = None
+        self.number = number or self.number
+        self.customer_name = customer_name or self.customer_name
 
     def resolve(self, now: datetime) -> None:
         self.resolved_at = now

@@ -19,8 +19,26 @@ from kanglu.domain.tracking_codes import TrackingCode
 
 
 @attrs.frozen
+class OrderWarning:
+    """A defect in one field of an order: the order is imported all the same, the bad value
+    is kept out of its validated field, and the merchant reads `message` (plain pt-BR, no
+    field paths). `field` names the field as the API does (`customer.document`...)."""
+
+    field: str
+    message: str
+
+
+# The fields a warning can name (the API's names for them).
+CARRIER_FIELD = "carrier"
+TOTAL_FIELD = "total"
+
+
+@attrs.frozen
 class Invoice:
-    """The order's nota fiscal: number and series without leading zeros, and the access key."""
+    """The order's nota fiscal: number and series without leading zeros, and the access key.
+
+    `warnings`: what was wrong with the nota's own fields (a corrupt access key, a tracking
+    code that fails its check digit); the bad values are left out."""
 
     number: str | None = None
     series: str | None = None
@@ -28,25 +46,45 @@ class Invoice:
     erp_invoice_id: int | None = None
     tracking_code: TrackingCode | None = None
     tracking_url: str | None = None
+    warnings: tuple[OrderWarning, ...] = ()
 
 
 @attrs.frozen
 class ErpOrder:
     """One order exactly as the ERP describes it now, already validated and converted.
 
-    `created_at` is a date or a local (São Paulo) date-time, as Tiny gives it.
+    `created_at` is a date or a local (São Paulo) date-time, as Tiny gives it. `total` is
+    None when the ERP gave none (never an invented zero). `warnings` are the defects found in
+    the order's own fields; the invoice carries its own.
     """
 
     erp_order_id: int
     situacao: Situacao
     number: str | None = None
     ecommerce_number: str | None = None
-    total: Money = attrs.field(factory=Money.zero)
+    total: Money | None = attrs.field(factory=Money.zero)
     created_at: date | datetime | None = None
     customer: CustomerData | None = None
     invoice: Invoice | None = None
     shipping: ShippingService = attrs.field(factory=ShippingService)
     tracking_code: TrackingCode | None = None
+    warnings: tuple[OrderWarning, ...] = ()
+
+    @property
+    def all_warnings(self) -> tuple[OrderWarning, ...]:
+        """The order's warnings and its invoice's, each once."""
+        invoice = self.invoice.warnings if self.invoice else ()
+        return tuple(dict.fromkeys(self.warnings + invoice))
+
+    def with_total(self, total: Money | None, warning: OrderWarning | None) -> ErpOrder:
+        """The order with a total found elsewhere (its detail, or what is stored), and the
+        warning about the total replaced by `warning`."""
+        kept = tuple(w for w in self.warnings if w.field != TOTAL_FIELD)
+        return attrs.evolve(self, total=total, warnings=kept + ((warning,) if warning else ()))
+
+    @property
+    def lacks_total(self) -> bool:
+        return self.total is None
 
     @property
     def effective_tracking_code(self) -> TrackingCode | None:
@@ -74,15 +112,31 @@ class StoredOrder:
 
     fingerprint: str
     invoice: Invoice | None
+    total: Money | None = None
 
 
 @attrs.frozen
 class MalformedOrder:
-    """An order payload that could not be converted: the reason (Portuguese) and the raw data."""
+    """An order payload that could not be converted: the reason (Portuguese) and the raw data
+    (masked), with the order number and customer name when they could be read."""
 
     erp_order_id: int | None
     reason: str
     raw: object = None
+    number: str | None = None
+    customer_name: str | None = None
+
+
+def carrier_warning(shipping: ShippingService) -> OrderWarning:
+    """Why tracking cannot start: no carrier recognised in what the order says of its shipping."""
+    if shipping.key is None:
+        message = "O pedido não informa a forma de envio, então a transportadora não foi identificada."
+    else:
+        message = (
+            f"A transportadora da forma de envio “{shipping.label}” não foi identificada. "
+            "Escolha a transportadora em Transportadoras para começar o rastreamento."
+        )
+    return OrderWarning(CARRIER_FIELD, message)
 
 
 def target_status(action: Action, carrier: Carrier | None, code: TrackingCode | None) -> ShipmentStatus:
@@ -108,7 +162,7 @@ class Order:
     updated_at: datetime
     number: str | None = None
     ecommerce_number: str | None = None
-    total: Money = attrs.field(factory=Money.zero)
+    total: Money | None = attrs.field(factory=Money.zero)
     created_at: date | datetime | None = None
     customer: Customer | None = None
     invoice: Invoice | None = None
@@ -121,6 +175,7 @@ class Order:
     shipments: list[Shipment] = attrs.field(factory=list)
     fingerprint: str = ""
     id: int | None = None
+    warnings: tuple[OrderWarning, ...] = ()
 
     @classmethod
     def new(cls, merchant_id: int, connection_id: int, snapshot: ErpOrder, now: datetime) -> Order:
@@ -171,6 +226,7 @@ class Order:
         self.tracking_url = snapshot.erp_tracking_url or (carrier.tracking_url(code) if carrier and code else None)
         self.fingerprint = import_signature(snapshot, action, carrier)
         self.updated_at = now
+        self.warnings = snapshot.all_warnings + ((carrier_warning(snapshot.shipping),) if carrier is None else ())
         if action is Action.IGNORE:
             return []
         return self._move_tracking(target_status(action, carrier, code), carrier, code, now)
@@ -178,6 +234,7 @@ class Order:
     def assign_carrier(self, carrier: Carrier, action: Action, now: datetime) -> list[TrackingRequest]:
         """A carrier chosen later (the merchant mapped the shipping service by hand)."""
         self.carrier_code = carrier.code
+        self.warnings = tuple(w for w in self.warnings if w.field != CARRIER_FIELD)
         self.fingerprint = ""  # the next import must not be skipped as unchanged
         if self.tracking_url is None and self.tracking_code is not None:
             self.tracking_url = carrier.tracking_url(self.tracking_code)

@@ -47,6 +47,7 @@ from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
+from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures, RetryImportFailure
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -261,6 +262,16 @@ class UseCases(containers.DeclarativeContainer):
     revoke_tokens = providers.Factory(
         RevokeTokens, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, oauth=adapters.oauth
     )
+    retry_import_failure = providers.Factory(
+        RetryImportFailure,
+        uow=adapters.uow,
+        clock=core.clock,
+        gateway=adapters.gateway,
+        importer=importer,
+        secret_box=core.secret_box,
+        tokens_for=tokens_for,
+    )
+    purge_failures = providers.Factory(PurgeResolvedFailures, uow=adapters.uow, clock=core.clock)
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
@@ -268,6 +279,7 @@ class UseCases(containers.DeclarativeContainer):
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
         revoke=revoke_tokens.provider,
+        purge=purge_failures.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

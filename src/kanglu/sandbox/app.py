@@ -148,7 +148,7 @@ class SandboxApp:
         now = self.state.clock.now()
         body: Any = None
         with account.lock:
-            verdict = decide(account.faults["api"], account.fault_rng, now)
+            verdict = decide(account.faults["api"], account.fault_rng, now, name)
             if verdict.status == 429:
                 storm = account.faults["api"].storm_until - now
                 reset = math.ceil(storm) if storm > 0 else account.limiter.peek(now).reset

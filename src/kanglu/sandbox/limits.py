@@ -84,9 +84,11 @@ class Faults:
     force_429: int = 0
     force_slow: int = 0
     storm_until: float = 0.0  # epoch seconds: every call answers 429 until then
+    # Only these calls (counter names, e.g. "GET /pedidos/{idPedido}") get the faults; empty: all.
+    endpoints: tuple[str, ...] = ()
 
     FIELDS = ("latency_ms", "error_rate", "error_statuses", "slow_rate", "slow_seconds", "force_errors",
-              "force_429", "force_slow", "storm_until")
+              "force_429", "force_slow", "storm_until", "endpoints")
 
     def copy(self) -> Faults:
         return attrs.evolve(self, force_errors=list(self.force_errors))
@@ -97,7 +99,11 @@ class Faults:
             if key not in self.FIELDS:
                 raise ValueError(f"unknown field: {key}")
             try:
-                if key in ("error_statuses", "force_errors"):
+                if key == "endpoints":
+                    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                        raise ValueError
+                    self.endpoints = tuple(value)
+                elif key in ("error_statuses", "force_errors"):
                     statuses = [int(v) for v in value]
                     if any(not 400 <= s <= 599 for s in statuses):
                         raise ValueError
@@ -126,9 +132,11 @@ class Verdict:
     delay: float = 0.0
 
 
-def decide(faults: Faults, rng: random.Random, now: float) -> Verdict:
+def decide(faults: Faults, rng: random.Random, now: float, endpoint: str | None = None) -> Verdict:
     """Consume the forced queues first, then roll the dice. Caller holds the account lock."""
     delay = faults.latency_ms / 1000.0
+    if faults.endpoints and endpoint not in faults.endpoints:
+        return Verdict(None, delay)
     if faults.force_slow > 0:
         faults.force_slow -= 1
         delay += faults.slow_seconds

@@ -16,7 +16,7 @@ from tests.e2e.web.conftest import CLIENT_ID, CLIENT_SECRET, INVITE_LINK, Accoun
 
 ORDER_KEYS = {
     "id", "erp_order_id", "number", "ecommerce_number", "situacao", "total", "created_at", "customer", "invoice",
-    "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error",
+    "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error", "warnings",
 }
 CUSTOMER_KEYS = {"id", "name", "document", "phone", "email", "address"}
 ADDRESS_KEYS = {"street", "number", "complement", "district", "city", "state", "zip", "country"}
@@ -299,3 +299,38 @@ def test_openapi_document_is_public_json(world: WebWorld, api: FlaskClient) -> N
     document = api.get("/api/v1/openapi.json")
     assert document.status_code == 200 and document.json["openapi"].startswith("3.1")
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", document.json["info"]["version"])
+
+
+def test_import_failures_are_listed_and_retried(world: WebWorld, api: FlaskClient, connected: Account) -> None:
+    world.import_orders(connected, [
+        MalformedOrder(777, "situação desconhecida: 77", {"id": 777}, number="12777", customer_name="Joana Prado"),
+        MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {}),
+    ])
+    listing = api.get("/api/v1/import-failures", headers=connected.bearer).json
+    assert set(listing) == {"items", "page", "per_page", "total"} and listing["total"] == 2
+    by_id = {item["erp_order_id"]: item for item in listing["items"]}
+    assert set(by_id[777]) == {"id", "erp_order_id", "number", "customer_name", "reason", "first_seen_at",
+                               "last_seen_at", "erp_url"}
+    assert (by_id[777]["number"], by_id[777]["customer_name"]) == ("12777", "Joana Prado")
+    assert by_id[777]["erp_url"] == "https://erp.tiny.com.br/vendas#edit/777" and by_id[None]["erp_url"] is None
+
+    assert api.post(f"/api/v1/import-failures/{by_id[None]['id']}/retry", headers=connected.bearer).status_code == 409
+    assert api.post("/api/v1/import-failures/999999/retry", headers=connected.bearer).status_code == 404
+    world.gateway.details[777] = erp_order(777)
+    answer = api.post(f"/api/v1/import-failures/{by_id[777]['id']}/retry", headers=connected.bearer)
+    assert answer.status_code == 202 and answer.json == {"id": by_id[777]["id"], "outcome": "imported", "reason": None}
+    assert api.get("/api/v1/import-failures", headers=connected.bearer).json["total"] == 1
+    order = api.get("/api/v1/orders", headers=connected.bearer).json["items"][0]
+    assert order["erp_order_id"] == 777 and order["warnings"] == []
+
+
+def test_an_order_without_a_total_says_null_and_lists_its_warnings(
+    world: WebWorld, api: FlaskClient, connected: Account
+) -> None:
+    from kanglu.domain.orders import OrderWarning
+
+    warning = OrderWarning("total", "O Tiny não informou o valor deste pedido, então o total fica em branco.")
+    world.import_orders(connected, [erp_order(3, total=None, warnings=(warning,))])
+    order = api.get("/api/v1/orders", headers=connected.bearer).json["items"][0]
+    assert order["total"] is None
+    assert order["warnings"] == [{"field": "total", "message": warning.message}]

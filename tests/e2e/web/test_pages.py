@@ -296,3 +296,40 @@ def test_a_waiting_order_says_what_it_waits_for(shop) -> None:  # type: ignore[n
         assert "Aguardando transportadora" in page and "Aguardando código de rastreio" not in page
     assert "Aguardando dados" not in text(client, "/orders")
     assert ShipmentStatus.WAITING_DATA.value == "waiting_data"  # the API's value does not change
+
+
+def test_an_order_imported_with_warnings_shows_a_badge_and_explains_them(world: WebWorld) -> None:
+    from kanglu.domain.orders import OrderWarning
+
+    account = world.merchant()
+    world.connect(account)
+    warning = OrderWarning("customer.document", "CPF inválido: os dígitos verificadores não conferem (“123.456.789-00”).")
+    world.import_orders(account, [erp_order(1, warnings=(warning,), total=None), erp_order(2)])
+    client = world.client(account)
+    listing = text(client, "/orders")
+    assert listing.count("1 aviso") == 1  # the clean order has no badge
+    order_id = next(o.id for o in world.uow.read().orders.all() if o.erp_order_id == 1)
+    page = text(client, f"/orders/{order_id}")
+    assert "importado com um aviso" in page and "CPF inválido: os dígitos verificadores não conferem" in page
+    assert "campo" not in page.split("importado com um aviso")[1].split("</div>")[0]
+    assert re.search(r"<dt>Total</dt><dd><strong>—</strong></dd>", page)  # never 0,00
+    assert 'href="https://erp.tiny.com.br/vendas#edit/1"' in page
+
+
+def test_failures_show_number_customer_a_link_to_tiny_and_tentar_de_novo(world: WebWorld) -> None:
+    account = world.merchant()
+    world.connect(account)
+    world.import_orders(account, [MalformedOrder(777, "situação desconhecida: 77", {"id": 777}, number="12777",
+                                                 customer_name="Joana Prado")])
+    client = world.client(account)
+    page = text(client, "/orders/failures")
+    assert "12777" in page and "Joana Prado" in page and "situação desconhecida: 77" in page
+    assert 'href="https://erp.tiny.com.br/vendas#edit/777"' in page and "Tentar de novo" in page
+    failure_id = world.uow.db.committed.failures[0].id
+
+    world.gateway.details[777] = erp_order(777)  # corrected in Tiny
+    answer = post_form(client, "/orders/failures", f"/orders/failures/{failure_id}/retry")
+    assert answer.status_code == 303
+    after = text(client, "/orders/failures")
+    assert "Pedido importado: a falha foi resolvida." in after and "12777" not in after
+    assert [o.erp_order_id for o in world.uow.read().orders.all()] == [777]

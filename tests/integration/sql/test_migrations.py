@@ -109,3 +109,45 @@ def test_postgresql_behind_is_reported_not_upgraded(empty_database_url: str, cap
         assert current_revision(engine) is None
     finally:
         engine.dispose()
+
+
+def test_0002_masks_recorded_failures_and_drops_non_https_tracking_links(empty_database_url: str) -> None:
+    import json
+
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.execute(text(
+                "INSERT INTO merchants (id, name, email, created_at) VALUES (1, 'Loja', 'l@x.com', '2026-07-01')"))
+            connection.execute(text(
+                "INSERT INTO erp_connections (id, merchant_id, erp, status, token_version, refresh_failures) "
+                "VALUES (1, 1, 'tiny', 'connected', 0, 0)"))
+            raw = {"id": 5, "numeroPedido": 10005, "cliente": {"nome": "Ana Souza", "cpfCnpj": "123.456.789-09",
+                                                               "email": "ana@exemplo.com", "celular": "(11) 98888-7777"}}
+            connection.execute(
+                text("INSERT INTO import_failures (connection_id, erp_order_id, reason, raw, first_seen_at, last_seen_at)"
+                     " VALUES (1, 5, 'CPF inválido', :raw, '2026-07-01', '2026-07-01')"),
+                {"raw": json.dumps(raw)},
+            )
+            for erp_id, url in ((1, "javascript:alert(1)"), (2, "https://www.loggi.com/rastreador/X")):
+                connection.execute(text(
+                    "INSERT INTO orders (merchant_id, connection_id, erp_order_id, situacao, imported_at, updated_at,"
+                    " total, created_at, shipping, tracking_status, fingerprint, tracking_url) VALUES (1, 1, :id, 5,"
+                    " '2026-07-01', '2026-07-01', 10, '2026-07-01', '{}', 'waiting_data', '', :url)"),
+                    {"id": erp_id, "url": url})
+        assert upgrade_to_head(engine) == head_revision()
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT raw, number, customer_name FROM import_failures")).one()
+            stored = row.raw if isinstance(row.raw, dict) else json.loads(row.raw)
+            assert (row.number, row.customer_name) == ("10005", "Ana Souza")
+            text_of = json.dumps(stored)
+            assert "123.456.789-09" not in text_of and "ana@exemplo.com" not in text_of and "98888" not in text_of
+            assert stored["cliente"]["nome"] == "Ana Souza" and stored["id"] == 5
+            urls = dict(connection.execute(text("SELECT erp_order_id, tracking_url FROM orders")).all())
+            assert urls == {1: None, 2: "https://www.loggi.com/rastreador/X"}
+    finally:
+        engine.dispose()

@@ -378,7 +378,8 @@ def test_stored_invoices_and_signatures_of_some_orders(uow: SqlUnitOfWorkFactory
         # 3 was never stored: absent, unlike 2, which is stored without an invoice.
         stored = u.orders.by_erp_ids(connection_id, [1, 2])
         assert u.orders.stored(connection_id, [1, 2, 3]) == {
-            1: StoredOrder(stored[1].fingerprint, erp_order(1).invoice), 2: StoredOrder(stored[2].fingerprint, None)}
+            1: StoredOrder(stored[1].fingerprint, erp_order(1).invoice, stored[1].total),
+            2: StoredOrder(stored[2].fingerprint, None, stored[2].total)}
         assert u.orders.fingerprints(connection_id, [1, 2, 3]) == {1: stored[1].fingerprint, 2: stored[2].fingerprint}
         assert u.orders.stored(connection_id + 1, [1, 2]) == {}
         assert u.orders.stored(connection_id, []) == {}
@@ -460,6 +461,31 @@ def test_import_failures_open_ones_only_and_one_open_per_order(uow: SqlUnitOfWor
     with pytest.raises(IntegrityError), uow() as u:
         u.import_failures.add(ImportFailure(connection_id, 5, "outra", None, NOW, NOW))
         u.flush()
+
+
+def test_import_failures_by_id_recognisable_and_purged_once_resolved_long_ago(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
+    _, connection_id = ids
+    with uow() as u:
+        u.import_failures.add(ImportFailure(connection_id, 5, "r", None, NOW, NOW, number="10005",
+                                            customer_name="Ana Souza"))
+        u.import_failures.add(ImportFailure(connection_id, 6, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=31)))
+        u.import_failures.add(ImportFailure(connection_id, 7, "r", None, NOW, NOW, resolved_at=NOW - timedelta(days=29)))
+        u.import_failures.add(ImportFailure(connection_id, None, "sem id", {"numeroPedido": 9}, NOW, NOW, number="9"))
+        u.import_failures.add(ImportFailure(connection_id, None, "sem id", {}, NOW, NOW, resolved_at=NOW))
+        u.commit()
+    with uow() as u:
+        open_one = u.import_failures.for_erp_ids(connection_id, [5])[5]
+        assert open_one.id is not None
+        again = u.import_failures.get(open_one.id)
+        assert again is not None and (again.number, again.customer_name) == ("10005", "Ana Souza")
+        assert u.import_failures.get(10**9) is None
+        assert [f.number for f in u.import_failures.open_without_id(connection_id)] == ["9"]
+        assert u.import_failures.open_without_id(connection_id + 1) == []
+        assert u.import_failures.purge_resolved(NOW - timedelta(days=30)) == 1
+        u.commit()
+    with uow() as u:
+        assert u.import_failures.purge_resolved(NOW - timedelta(days=30)) == 0
+        assert u.import_failures.get(open_one.id) is not None
 
 
 def test_entity_reads_built_once_survive_the_mapping_undone_and_redone(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]

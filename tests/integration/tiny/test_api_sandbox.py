@@ -46,16 +46,17 @@ def test_every_order_is_listed_once_in_id_order_with_what_the_listing_carries(ti
         assert order.shipping.service_id == (listed.get("formaEnvio") or {}).get("id")
 
 
-def test_malformed_orders_are_items_of_the_page_with_the_sandboxs_defects(make_tiny: Callable[..., Tiny]) -> None:
+def test_the_sandboxs_listing_defects_are_orders_with_warnings(make_tiny: Callable[..., Tiny]) -> None:
     tiny = make_tiny(orders=200, malformed_rate=0.3)
     items = read_all(tiny.gateway(), tiny.tokens(), every_order_since(tiny.sandbox))
     truth = {o["id"]: o["malformed"] for o in tiny.truth()}
-    refused = {i.erp_order_id: i.reason for i in items if isinstance(i, MalformedOrder)}
+    assert not [i for i in items if isinstance(i, MalformedOrder)]
+    by_id = {i.erp_order_id: i for i in items if isinstance(i, ErpOrder)}
     listing_defects = {k for k, v in truth.items() if v in ("cpf_invalido", "codigo_rastreamento_invalido")}
-    assert set(refused) == listing_defects and listing_defects  # the key defect shows on the invoice
-    for erp_id, reason in refused.items():
-        expected = ("CPF inválido", "CNPJ inválido") if truth[erp_id] == "cpf_invalido" else ("rastreamento",)
-        assert any(word in reason for word in expected), reason
+    assert listing_defects  # the key defect shows on the invoice
+    for erp_id in listing_defects:
+        field = "customer.document" if truth[erp_id] == "cpf_invalido" else "tracking_code"
+        assert [w.field for w in by_id[erp_id].warnings if w.field == field] == [field]
     assert len(items) == 200
 
 
@@ -122,7 +123,8 @@ def test_invoices_of_invoiced_orders_come_in_pages_and_match_tiny(make_tiny: Cal
         if nota is None or nota["situacao"] not in (2, 6, 7):
             assert result is None
         elif truth[order.erp_order_id]["malformed"] == "chave_acesso_invalida":
-            assert isinstance(result, MalformedOrder) and "chave de acesso" in result.reason
+            assert isinstance(result, Invoice) and result.access_key is None
+            assert [w.field for w in result.warnings] == ["invoice.access_key"]
         else:
             assert isinstance(result, Invoice), (order.erp_order_id, result)
             assert result.number == nota["numero"].lstrip("0") and result.series == nota["serie"].lstrip("0")

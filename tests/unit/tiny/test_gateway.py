@@ -75,10 +75,11 @@ def test_malformed_items_among_good_ones_never_fail_the_page(
     tiny.orders.append({"situacao": 1, "_updated": "2026-07-01", "id": None})
     page = gateway.changed_orders(tokens, datetime(2026, 7, 1, tzinfo=UTC), 0)
     kinds = [(type(i).__name__, i.erp_order_id) for i in page.items]
-    assert kinds[:4] == [("ErpOrder", 1), ("MalformedOrder", 2), ("MalformedOrder", 3), ("ErpOrder", 4)]
+    assert kinds[:4] == [("ErpOrder", 1), ("ErpOrder", 2), ("MalformedOrder", 3), ("ErpOrder", 4)]
     assert kinds[4] == ("MalformedOrder", None)
+    assert [w.field for w in page.items[1].warnings] == ["customer.document"]  # type: ignore[union-attr]
     reasons = [i.reason for i in page.items if isinstance(i, MalformedOrder)]
-    assert "CPF inválido" in reasons[0] and "situação desconhecida" in reasons[1]
+    assert "situação desconhecida" in reasons[0]
 
 
 def test_list_orders_sends_the_spec_filters(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
@@ -180,17 +181,17 @@ def test_only_an_authorised_nota_is_an_invoice_and_the_latest_wins(
     assert found[1].erp_invoice_id == 12  # type: ignore[union-attr]
 
 
-def test_an_authorised_nota_with_a_bad_key_makes_the_order_malformed(
+def test_an_authorised_nota_with_a_bad_key_is_an_invoice_without_key_and_a_warning(
     tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
 ) -> None:
     key = access_key(40).value
     tiny.notas = [nota_item(40, 4, chaveAcesso=key[:-1] + str((int(key[-1]) + 1) % 10)), nota_item(41, 5)]
     found = gateway.invoices_for(tokens, [invoiced(4), invoiced(5)])
-    bad = found[4]
-    assert isinstance(bad, MalformedOrder) and bad.erp_order_id == 4
-    assert "chave de acesso" in bad.reason and "nota fiscal 40" in bad.reason
-    assert bad.raw["id"] == 40  # type: ignore[index]
-    assert isinstance(found[5], Invoice)
+    spoilt = found[4]
+    assert isinstance(spoilt, Invoice) and spoilt.access_key is None and spoilt.number == "40"
+    assert [w.field for w in spoilt.warnings] == ["invoice.access_key"]
+    assert "chave de acesso" in spoilt.warnings[0].message and "nota fiscal 40" in spoilt.warnings[0].message
+    assert isinstance(found[5], Invoice) and found[5].warnings == ()
 
 
 def test_an_order_without_a_creation_date_is_asked_for_by_its_id(

@@ -197,7 +197,7 @@ _FAMILIES_OF = select(
 ).where(t.shipping_families.c.connection_id == _CONN_ID)
 _ORDERS_BY_ERP_ID = (t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS))
 _STORED_ORDERS = select(
-    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice
+    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice, t.orders.c.total
 ).where(*_ORDERS_BY_ERP_ID)
 _FINGERPRINTS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint).where(*_ORDERS_BY_ERP_ID)
 _CARRIERS_OF = select(t.carrier_mappings.c.shipping_key, t.carrier_mappings.c.carrier_code).where(
@@ -269,8 +269,8 @@ class SqlOrderRepository(_Repository):
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
-            erp_id: StoredOrder(fingerprint, invoice)
-            for erp_id, fingerprint, invoice in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
+            erp_id: StoredOrder(fingerprint, invoice, total)
+            for erp_id, fingerprint, invoice, total in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
         }
 
     def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]
@@ -301,6 +301,23 @@ class SqlImportFailureRepository(_Repository):
 
     def add(self, failure: ImportFailure) -> None:
         self._session.add(failure)
+
+    def get(self, failure_id: int) -> ImportFailure | None:
+        return self._session.get(ImportFailure, failure_id)
+
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        c = t.import_failures.c
+        return list(self._session.scalars(
+            select(ImportFailure).where(c.connection_id == connection_id, c.erp_order_id.is_(None),
+                                        c.resolved_at.is_(None)).order_by(c.id)
+        ))
+
+    def purge_resolved(self, before: datetime) -> int:
+        c = t.import_failures.c
+        result = self._session.execute(
+            delete(t.import_failures).where(c.resolved_at.is_not(None), c.resolved_at < before)
+        )
+        return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 class SqlShippingFamilyRepository(_Repository):

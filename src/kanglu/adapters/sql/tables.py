@@ -36,6 +36,7 @@ from kanglu.adapters.sql.types import (
     TrackingCodeType,
     TrackingRequestType,
     UtcDateTime,
+    WarningsType,
 )
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.jobs import JobKind
@@ -166,7 +167,7 @@ orders = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("number", Text),
     Column("ecommerce_number", Text),
-    Column("total", MoneyType, nullable=False),
+    Column("total", MoneyType),  # NULL: Tiny gave no total (never an invented 0.00)
     Column("created_at", LocalDateOrDateTime, nullable=False),
     Column("customer_id", Id, ForeignKey("customers.id", ondelete="SET NULL")),
     Column("invoice", InvoiceType),
@@ -178,6 +179,8 @@ orders = Table(
     Column("tracking_status", StrEnumType(ShipmentStatus, 20), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     _sentinel(),
+    # The field defects the order was imported with ([{field, message}]); NULL: none.
+    Column("warnings", WarningsType),
     UniqueConstraint("connection_id", "erp_order_id"),
     # The order list, newest first, and its filters (each index read backwards).
     Index("ix_orders_list", "merchant_id", "created_at", "id"),
@@ -228,6 +231,9 @@ import_failures = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("resolved_at", UtcDateTime),
+    # What lets the merchant recognise the order, when the payload let us read it.
+    Column("number", Text),
+    Column("customer_name", Text),
     # One open failure per ERP order; also the lookup of an order's import error.
     Index(
         "uq_import_failures_open",

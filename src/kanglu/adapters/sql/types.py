@@ -26,6 +26,7 @@ from kanglu.domain.documents import Document, DocumentKind
 from kanglu.domain.money import CENT, Money
 from kanglu.domain.orders import Invoice
 from kanglu.domain.permissions import ErpPermission, ordered
+from kanglu.domain.orders import Invoice, OrderWarning
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
@@ -274,3 +275,16 @@ class PermissionSetType(TypeDecorator[frozenset[ErpPermission]]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> frozenset[ErpPermission]:
         return frozenset(ErpPermission(name) for name in value.split(",") if name) if value else frozenset()
+
+
+class WarningsType(JsonDocument):
+    """An order's warnings as a JSON list of {field, message}; no warnings is NULL, read back
+    as an empty tuple."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return [converter.unstructure(w, OrderWarning) for w in value] if value else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return tuple(converter.structure(w, OrderWarning) for w in value) if value else ()

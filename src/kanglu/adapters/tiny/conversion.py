@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -27,7 +28,7 @@ from kanglu.domain.customers import Address, CustomerData, clean_text, normalise
 from kanglu.domain.documents import Document
 from kanglu.domain.errors import InvalidValue
 from kanglu.domain.money import Money
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+from kanglu.domain.orders import TOTAL_FIELD, ErpOrder, Invoice, MalformedOrder, OrderWarning
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Situacao, parse_situacao
 from kanglu.domain.tracking_codes import TrackingCode
@@ -105,7 +106,7 @@ class TransportadorWire:
     nome: str | None = None
     forma_envio: ReferenciaWire | None = None
     forma_frete: ReferenciaWire | None = None
-    codigo_rastreamento: TrackingCode | None = None
+    codigo_rastreamento: str | None = None  # validated when the order is built: a bad one is a warning
     url_rastreamento: str | None = None
 
 
@@ -119,7 +120,7 @@ class PedidoListagemWire:
     ecommerce: EcommerceWire | None = None
     data_criacao: TinyDate = None
     cliente: ClienteWire | None = None
-    valor: Money = attrs.field(factory=Money.zero)
+    valor: str | None = None  # "" when Tiny left it empty (also on approved orders)
     transportador: TransportadorWire | None = None
 
 
@@ -132,7 +133,7 @@ class PedidoDetalheWire:
     numero_pedido: str | None = None
     id_nota_fiscal: int | None = None
     data: TinyDate = None
-    valor_total_pedido: Money = attrs.field(factory=Money.zero)
+    valor_total_pedido: str | None = None
     cliente: ClienteWire | None = None
     ecommerce: EcommerceWire | None = None
     transportador: TransportadorWire | None = None
@@ -224,21 +225,6 @@ def _situacao(value: object, _: object = None) -> Situacao:
     return parse_situacao(value.strip() if isinstance(value, str) else value)
 
 
-def _money(value: object, _: object = None) -> Money:
-    # An order without items has `valor: ""`: zero, not an error.
-    if _is_empty(value):
-        return Money.zero()
-    return Money.parse(value)  # type: ignore[arg-type]  # Money.parse refuses other types itself
-
-
-def _tracking_code(value: object, _: object = None) -> TrackingCode | None:
-    if _is_empty(value):
-        return None
-    if not isinstance(value, str):
-        raise WrongShape("texto")
-    return TrackingCode.parse(value)
-
-
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S")
 
@@ -297,8 +283,7 @@ def _optional_attrs_class(t: object) -> type | None:
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
-    # Later registrations win: the generic attrs rule first, the precise ones after it (Money
-    # and TrackingCode are attrs classes too, but arrive as plain JSON values).
+    # Later registrations win: the generic attrs rule first, the precise ones after it.
     converter.register_structure_hook_factory(
         attrs.has,
         lambda cls: make_dict_structure_fn(
@@ -314,8 +299,6 @@ def _make_converter() -> cattrs.Converter:
         int | None: _whole,
         int: _identifier,
         Situacao: _situacao,
-        Money: _money,
-        TrackingCode | None: _tracking_code,
         TinyDate: parse_tiny_date,
     }
     for t, hook in exact.items():
@@ -401,9 +384,103 @@ def lenient_id(value: object) -> int | None:
 
 
 # -- to the domain -----------------------------------------------------------------------
+#
+# A defect in one field never costs the order: the bad value is left out of its validated
+# field and becomes a warning the merchant reads (plain pt-BR, no field paths). Only an item
+# without a usable id or situação, or that is no JSON object at all, is a MalformedOrder.
+
+# The fields an order cannot do without: the upsert's key, and what decides the action.
+ESSENTIAL_FIELDS = frozenset({"id", "situacao"})
+# Tiny's (snake_case) paths -> (the API's field, how a merchant calls it), most precise first.
+_FIELD_LABELS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("cliente", "endereco"): ("customer.address", "o endereço do cliente"),
+    ("cliente",): ("customer", "os dados do cliente"),
+    ("transportador", "forma_envio"): ("shipping", "a forma de envio"),
+    ("transportador", "forma_frete"): ("shipping", "a forma de frete"),
+    ("transportador",): ("shipping", "os dados de envio"),
+    ("ecommerce",): ("ecommerce_number", "os dados do pedido no e-commerce"),
+    ("numero_pedido",): ("number", "o número do pedido"),
+    ("data_criacao",): ("created_at", "a data do pedido"),
+    ("data",): ("created_at", "a data do pedido"),
+    ("valor",): ("total", "o valor do pedido"),
+    ("valor_total_pedido",): ("total", "o valor do pedido"),
+}
+MAX_SHOWN = 60  # characters of a bad value quoted back in a warning
 
 
-def _document(cliente: ClienteWire) -> Document | None:
+def _quoted(text: str) -> str:
+    shown = " ".join(text.split())
+    return "“" + (shown if len(shown) <= MAX_SHOWN else shown[: MAX_SHOWN - 1] + "…") + "”"
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+class _Defects:
+    """The warnings found while building one order."""
+
+    def __init__(self) -> None:
+        self.items: list[OrderWarning] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append(OrderWarning(field, message))
+
+    def unreadable(self, path: tuple[str, ...]) -> None:
+        for length in range(len(path), 0, -1):
+            known = _FIELD_LABELS.get(path[:length])
+            if known is not None:
+                field, label = known
+                break
+        else:
+            field, label = "order", "um dos dados do pedido"
+        self.add(field, f"O Tiny enviou {label} num formato que a Kanglu não consegue ler; esse dado ficou de fora.")
+
+    def tuple(self) -> tuple[OrderWarning, ...]:
+        return tuple(dict.fromkeys(self.items))
+
+
+def _failed_paths(exc: BaseException, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The attribute paths (snake_case) where structuring failed."""
+    if isinstance(exc, ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        paths = [p for inner, note in with_notes for p in _failed_paths(inner, prefix + (str(note.name),))]
+        return paths + [prefix for _ in without]
+    return [prefix]
+
+
+def _without(payload: Mapping[str, object], path: tuple[str, ...]) -> dict[str, object]:
+    """A copy of the payload with the value at `path` (attribute names) set to null."""
+    copy = dict(payload)
+    key = _camel(path[0])
+    inner = copy.get(key)
+    if len(path) > 1 and isinstance(inner, Mapping):
+        copy[key] = _without(inner, path[1:])
+    else:
+        copy[key] = None
+    return copy
+
+
+def structure_leniently(raw: object, cls: type[T], defects: _Defects) -> T:
+    """`structure`, dropping (with a warning) every field whose shape cannot be read, as long as
+    the essential ones can: a list where a name was expected costs the name, not the order."""
+    if not isinstance(raw, Mapping):
+        raise InvalidValue("o item não é um objeto JSON")
+    payload: Mapping[str, object] = raw
+    for _ in range(50):  # each round drops at least one field: a payload has far fewer
+        try:
+            return structure(payload, cls)
+        except (ClassValidationError, IterableValidationError) as exc:
+            paths = [p for p in _failed_paths(exc) if p]
+            if not paths or any(p[0] in ESSENTIAL_FIELDS for p in paths):
+                raise
+            for path in dict.fromkeys(paths):
+                payload = _without(payload, path)
+                defects.unreadable(path)
+    return structure(payload, cls)
+
+
+def _document(cliente: ClienteWire, defects: _Defects) -> Document | None:
     if cliente.cpf_cnpj is None:
         return None
     try:
@@ -411,13 +488,28 @@ def _document(cliente: ClienteWire) -> Document | None:
     except InvalidValue as exc:
         if (cliente.tipo_pessoa or "").upper() in FOREIGN_PERSON_TYPES:
             return None  # a foreigner's passport or foreign tax id: not a CPF/CNPJ, not an error
-        raise InvalidValue(f"{exc.message} (campo cliente.cpfCnpj)") from None
+        defects.add(
+            "customer.document",
+            f"{_sentence(exc.message)} ({_quoted(cliente.cpf_cnpj)}). O pedido foi importado sem o "
+            "CPF/CNPJ do cliente; corrija o cadastro no Tiny.",
+        )
+        return None
 
 
-def _address(endereco: EnderecoWire | None) -> Address | None:
+def _is_brazilian(endereco: EnderecoWire) -> bool:
+    return (endereco.pais or "").strip().lower() in ("", "brasil", "brazil", "br")
+
+
+def _address(endereco: EnderecoWire | None, defects: _Defects) -> Address | None:
     if endereco is None:
         return None
-    zip_digits = re.sub(r"\D", "", endereco.cep or "")
+    zip_digits = re.sub(r"\D", "", endereco.cep or "") or None
+    if zip_digits is not None and _is_brazilian(endereco) and len(zip_digits) != 8:
+        defects.add(
+            "customer.address.zip",
+            f"O CEP do cliente {_quoted(endereco.cep or '')} não tem 8 dígitos e ficou de fora do endereço.",
+        )
+        zip_digits = None
     address = Address(
         street=clean_text(endereco.endereco),
         number=clean_text(endereco.numero, 60),
@@ -425,20 +517,37 @@ def _address(endereco: EnderecoWire | None) -> Address | None:
         district=clean_text(endereco.bairro),
         city=clean_text(endereco.municipio),
         state=clean_text(endereco.uf, 2),
-        zip=zip_digits or None,
+        zip=zip_digits,
         country=clean_text(endereco.pais, 60),
     )
     return None if address.is_empty() else address
 
 
-def _customer(cliente: ClienteWire | None) -> CustomerData | None:
+def _email(text: str | None, defects: _Defects) -> str | None:
+    email = normalise_email(text)
+    if text and email is None:
+        defects.add("customer.email", f"O e-mail do cliente {_quoted(text)} não tem um formato válido e ficou de fora.")
+    return email
+
+
+def _phone(cliente: ClienteWire, defects: _Defects) -> str | None:
+    # The mobile is the number that reaches the buyer; the landline only when there is none.
+    found = None
+    for text, what in ((cliente.celular, "O celular"), (cliente.telefone, "O telefone")):
+        phone = normalise_phone(text)
+        if text and phone is None:
+            defects.add("customer.phone", f"{what} do cliente {_quoted(text)} não parece um número de telefone e ficou de fora.")
+        found = found or phone
+    return found
+
+
+def _customer(cliente: ClienteWire | None, defects: _Defects) -> CustomerData | None:
     if cliente is None:
         return None
-    document = _document(cliente)
-    email = normalise_email(cliente.email)
-    # The mobile is the number that reaches the buyer; the landline only when there is none.
-    phone = normalise_phone(cliente.celular) or normalise_phone(cliente.telefone)
-    address = _address(cliente.endereco)
+    document = _document(cliente, defects)
+    email = _email(cliente.email, defects)
+    phone = _phone(cliente, defects)
+    address = _address(cliente.endereco, defects)
     name = clean_text(cliente.nome) or clean_text(cliente.fantasia)
     if not (name or document or email or phone or address):
         return None
@@ -452,7 +561,38 @@ def _customer(cliente: ClienteWire | None) -> CustomerData | None:
     )
 
 
-def _shipping(transportador: TransportadorWire | None) -> ShippingService:
+def https_url(text: str | None, defects: _Defects, field: str = "tracking_url") -> str | None:
+    """Tiny's urlRastreamento when it is an https address; anything else (http, javascript:,
+    a bare host) is left out with a warning: the carrier's own https page replaces it."""
+    url = clean_text(text, 2000)
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.scheme.lower() == "https" and parts.hostname:
+        return url
+    defects.add(
+        field,
+        f"O link de rastreamento enviado pelo Tiny {_quoted(url)} não é um endereço https e foi ignorado.",
+    )
+    return None
+
+
+def tracking_code(text: str | None, defects: _Defects, field: str = "tracking_code") -> TrackingCode | None:
+    """The code, or None with a warning when it fails its shape or check digit: tracking waits
+    until Tiny has the corrected code."""
+    if text is None:
+        return None
+    try:
+        return TrackingCode.parse(text)
+    except InvalidValue as exc:
+        defects.add(field, f"{_sentence(exc.message)}. O rastreamento começa quando o código for corrigido no Tiny.")
+        return None
+
+
+def _shipping(transportador: TransportadorWire | None, defects: _Defects) -> ShippingService:
     if transportador is None:
         return ShippingService()
     envio = transportador.forma_envio
@@ -462,38 +602,118 @@ def _shipping(transportador: TransportadorWire | None) -> ShippingService:
         service_name=clean_text(envio.nome) if envio else None,
         freight_name=clean_text(frete.nome) if frete else None,
         carrier_name=clean_text(transportador.nome),
-        tracking_url=clean_text(transportador.url_rastreamento, 2000),
+        tracking_url=https_url(transportador.url_rastreamento, defects),
     )
+
+
+MISSING_TOTAL = "O Tiny não informou o valor deste pedido, então o total fica em branco."
+
+
+def missing_total_warning() -> OrderWarning:
+    return OrderWarning(TOTAL_FIELD, MISSING_TOTAL)
+
+
+def _total(text: str | None, defects: _Defects) -> Money | None:
+    """The total, or None (with a warning) when Tiny gave none or an unreadable one; the poll
+    then asks the order's detail for it."""
+    if text is None:
+        if not any(w.field == TOTAL_FIELD for w in defects.items):  # unreadable: already said
+            defects.add(TOTAL_FIELD, MISSING_TOTAL)
+        return None
+    try:
+        return Money.parse(text)
+    except InvalidValue:
+        defects.add(TOTAL_FIELD, f"O valor {_quoted(text)} enviado pelo Tiny não é um valor válido, então o total fica em branco.")
+        return None
 
 
 def _order(
     erp_order_id: int,
     situacao: Situacao,
     number: str | None,
-    total: Money,
+    total: str | None,
     created_at: date | datetime | None,
     cliente: ClienteWire | None,
     ecommerce: EcommerceWire | None,
     transportador: TransportadorWire | None,
+    defects: _Defects,
 ) -> ErpOrder:
+    customer = _customer(cliente, defects)
+    shipping = _shipping(transportador, defects)
+    code = tracking_code(transportador.codigo_rastreamento, defects) if transportador else None
+    amount = _total(total, defects)
     return ErpOrder(
         erp_order_id=erp_order_id,
         situacao=situacao,
         number=clean_text(number, 60),
         ecommerce_number=clean_text(ecommerce.numero_pedido_ecommerce, 120) if ecommerce else None,
-        total=total,
+        total=amount,
         created_at=created_at,
-        customer=_customer(cliente),
-        shipping=_shipping(transportador),
-        tracking_code=transportador.codigo_rastreamento if transportador else None,
+        customer=customer,
+        shipping=shipping,
+        tracking_code=code,
+        warnings=defects.tuple(),
     )
 
 
-def _guarded(raw: object, build: Callable[[], T]) -> T | MalformedOrder:
+# Keys whose values identify a person: masked in the raw payloads kept with import failures.
+_PERSONAL_KEYS = frozenset({"cpfcnpj", "cpf", "cnpj", "email", "telefone", "celular", "fone", "whatsapp"})
+
+
+def _masked_value(key: str, value: object) -> object:
+    if _is_empty(value):
+        return value
+    text = str(value)
+    if key == "email" and "@" in text:
+        return "***@" + text.rpartition("@")[2]
+    tail = re.sub(r"\W", "", text)[-2:]
+    return "***" + tail
+
+
+def masked(value: object) -> object:
+    """The payload with CPF/CNPJ, e-mail and phone masked (the last two characters, or the
+    e-mail's domain, stay to tell records apart); ids, number and names stay, so the merchant
+    can recognise the order."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): _masked_value(str(k).lower(), v) if str(k).lower() in _PERSONAL_KEYS and not isinstance(v, Mapping | list)
+            else masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    return value
+
+
+def recognisable(raw: object) -> tuple[str | None, str | None]:
+    """The order number and customer name of an item, when they can be read at all."""
+    if not isinstance(raw, Mapping):
+        return None, None
+    number = raw.get("numeroPedido", raw.get("numero"))
+    cliente = raw.get("cliente")
+    name = cliente.get("nome") or cliente.get("fantasia") if isinstance(cliente, Mapping) else None
+    as_text = lambda v: clean_text(str(v), 120) if isinstance(v, str | int) and not isinstance(v, bool) else None  # noqa: E731
+    return as_text(number), as_text(name)
+
+
+def _failure_reason(exc: ClassValidationError | IterableValidationError) -> str:
+    """Why an item cannot be an order, in the merchant's words."""
+    essential = {p[0] for p in _failed_paths(exc) if p} & ESSENTIAL_FIELDS
+    if "id" in essential:
+        return "o Tiny enviou este pedido sem um identificador utilizável"
+    if "situacao" in essential:
+        situacoes = [e for e in _leaves(exc) if isinstance(e, InvalidValue)]
+        return situacoes[0].message if situacoes else "a situação do pedido está ausente ou em formato inesperado"
+    return describe(exc)
+
+
+def _guarded(raw: object, build: Callable[[_Defects], T]) -> T | MalformedOrder:
     """`build()`, or the MalformedOrder that explains why it could not be built."""
     erp_id = lenient_id(raw.get("id")) if isinstance(raw, Mapping) else None
     try:
-        return build()
+        return build(_Defects())
+    except (ClassValidationError, IterableValidationError) as exc:
+        reason = _failure_reason(exc)
     except BaseValidationError as exc:
         reason = describe(exc)
     except InvalidValue as exc:
@@ -502,16 +722,18 @@ def _guarded(raw: object, build: Callable[[], T]) -> T | MalformedOrder:
         # Not Tiny's fault: logged loudly for us, still one failed order and never a failed page.
         log.exception("bug while converting a Tiny order", extra={"erp_order_id": erp_id})
         reason = GENERIC_REASON
-    return MalformedOrder(erp_order_id=erp_id, reason=reason, raw=json_safe(raw))
+    number, customer_name = recognisable(raw)
+    return MalformedOrder(erp_order_id=erp_id, reason=reason, raw=masked(json_safe(raw)), number=number,
+                          customer_name=customer_name)
 
 
 def order_from_listing(raw: object) -> ErpOrder | MalformedOrder:
     """One item of GET /pedidos."""
 
-    def build() -> ErpOrder:
-        wire = structure(raw, PedidoListagemWire)
+    def build(defects: _Defects) -> ErpOrder:
+        wire = structure_leniently(raw, PedidoListagemWire, defects)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor, wire.data_criacao,
-                      wire.cliente, wire.ecommerce, wire.transportador)
+                      wire.cliente, wire.ecommerce, wire.transportador, defects)
 
     return _guarded(raw, build)
 
@@ -520,10 +742,10 @@ def order_from_detail(raw: object) -> tuple[ErpOrder | MalformedOrder, int | Non
     """GET /pedidos/{idPedido}, and the id of its invoice when it has one."""
     invoice_id = _whole_or_none(raw.get("idNotaFiscal")) if isinstance(raw, Mapping) else None
 
-    def build() -> ErpOrder:
-        wire = structure(raw, PedidoDetalheWire)
+    def build(defects: _Defects) -> ErpOrder:
+        wire = structure_leniently(raw, PedidoDetalheWire, defects)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor_total_pedido, wire.data,
-                      wire.cliente, wire.ecommerce, wire.transportador)
+                      wire.cliente, wire.ecommerce, wire.transportador, defects)
 
     return _guarded(raw, build), invoice_id if invoice_id and invoice_id > 0 else None
 
@@ -588,22 +810,28 @@ def is_authorised(nota: NotaWire) -> bool:
 
 
 def invoice_from_nota(nota: NotaWire) -> Invoice:
-    """The domain invoice of an authorised nota; InvalidValue when its key or code is bad."""
-    try:
-        access_key = AccessKey.parse(nota.chave_acesso) if nota.chave_acesso else None
-    except InvalidValue as exc:
-        raise InvalidValue(f"nota fiscal {without_leading_zeros(nota.numero) or nota.id}: {exc.message}") from None
-    try:
-        tracking_code = TrackingCode.parse(nota.codigo_rastreamento) if nota.codigo_rastreamento else None
-    except InvalidValue as exc:
-        raise InvalidValue(f"nota fiscal {without_leading_zeros(nota.numero) or nota.id}: {exc.message}") from None
+    """The domain invoice of an authorised nota. A corrupt access key or tracking code is left
+    out, with a warning on the invoice (and so on its order): never a reason to drop either."""
+    defects = _Defects()
+    number = without_leading_zeros(nota.numero)
+    access_key = None
+    if nota.chave_acesso:
+        try:
+            access_key = AccessKey.parse(nota.chave_acesso)
+        except InvalidValue as exc:
+            defects.add(
+                "invoice.access_key",
+                f"A chave de acesso da nota fiscal {number or nota.id} {_quoted(nota.chave_acesso)} é inválida "
+                f"({exc.message}) e ficou de fora. Confira a nota no Tiny.",
+            )
     return Invoice(
-        number=without_leading_zeros(nota.numero),
+        number=number,
         series=without_leading_zeros(nota.serie),
         access_key=access_key,
         erp_invoice_id=nota.id,
-        tracking_code=tracking_code,
-        tracking_url=clean_text(nota.url_rastreamento, 2000),
+        tracking_code=tracking_code(nota.codigo_rastreamento, defects),
+        tracking_url=https_url(nota.url_rastreamento, defects),
+        warnings=defects.tuple(),
     )
 
 

@@ -25,7 +25,6 @@ from kanglu.adapters.tiny.http import (
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.application.ports import OrderPage, TokenSource
-from kanglu.domain.errors import InvalidValue
 from kanglu.application.errors import PermissionMissing
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 from kanglu.domain.permissions import ErpPermission
@@ -44,6 +43,12 @@ NOTA = Endpoint("GET", "/notas/{idNota}")
 FORMAS_ENVIO = Endpoint("GET", "/formas-envio")
 FORMA_ENVIO = Endpoint("GET", "/formas-envio/{idFormaEnvio}")
 MAX_FAMILY_PAGES = 50  # 5,000 shipping services: far beyond any account
+# The order in Tiny's web app (ERP "vendas" module), for the merchant to open and correct it.
+WEB_ORDER_URL = "https://erp.tiny.com.br/vendas#edit/{id}"
+
+
+def order_web_url(erp_order_id: int | None) -> str | None:
+    return WEB_ORDER_URL.format(id=erp_order_id) if erp_order_id else None
 
 
 def sao_paulo_day(instant: datetime) -> date:
@@ -61,7 +66,7 @@ class NotaSummary:
     situacao: int | None
     authorised: bool
     invoice: Invoice | None = None  # authorised notas only
-    problem: str | None = None  # why an authorised nota is not a valid invoice
+    problem: str | None = None  # what is wrong in an authorised nota (its invoice's warnings)
 
 
 @attrs.frozen
@@ -263,8 +268,6 @@ class TinyGateway:
         authorised = conversion.is_authorised(nota)
         invoice, problem = None, None
         if authorised:
-            try:
-                invoice = conversion.invoice_from_nota(nota)
-            except InvalidValue as exc:
-                problem = exc.message
+            invoice = conversion.invoice_from_nota(nota)  # a bad key or code: left out, with a warning
+            problem = " ".join(w.message for w in invoice.warnings) or None
         return NotaSummary(nota.id, conversion.order_id_of(nota), nota.situacao, authorised, invoice, problem)

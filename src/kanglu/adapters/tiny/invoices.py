@@ -29,14 +29,12 @@ from kanglu.adapters.tiny.conversion import (
     NotaWire,
     invoice_from_nota,
     is_authorised,
-    json_safe,
     next_offset,
     nota_from_payload,
     order_id_of,
 )
 from kanglu.adapters.tiny.http import Endpoint, TinyHttp
 from kanglu.application.ports import TokenSource
-from kanglu.domain.errors import InvalidValue
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 
 log = logging.getLogger(__name__)
@@ -235,17 +233,15 @@ class InvoiceFinder:
 
     @staticmethod
     def _invoices(account: _AccountNotas, wanted: Iterable[int]) -> dict[int, Invoice | MalformedOrder]:
-        """Each order's latest authorised nota, as an Invoice, or why it cannot be one."""
+        """Each order's latest authorised nota, as an Invoice (with its warnings)."""
         result: dict[int, Invoice | MalformedOrder] = {}
         for erp_id in wanted:
             authorised = [(nota, raw) for nota, raw in account.notas.get(erp_id, {}).values() if is_authorised(nota)]
             if not authorised:
                 continue
-            nota, raw = max(authorised, key=lambda pair: pair[0].id)
-            try:
-                result[erp_id] = invoice_from_nota(nota)
-            except InvalidValue as exc:
-                result[erp_id] = MalformedOrder(erp_order_id=erp_id, reason=exc.message, raw=json_safe(raw))
+            nota, _ = max(authorised, key=lambda pair: pair[0].id)
+            # A corrupt key or code is a warning on the invoice, never a dropped order.
+            result[erp_id] = invoice_from_nota(nota)
         return result
 
     def _account(self, key: str) -> _AccountNotas:

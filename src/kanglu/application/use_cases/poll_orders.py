@@ -158,6 +158,7 @@ class PollOrdersByStatus:
                         families = self._refresh_families(command.connection_id, tokens, families, connection,
                                                           progress, unknown)
                     items = self._with_invoices(tokens, items, stored, connection, progress)
+                    items = self._with_totals(tokens, items, stored)
                     unchanged = self._importer.report_without_writing(
                         mapping, items, {i: o.fingerprint for i, o in stored.orders.items()}, stored.failing,
                         stored.carrier_mappings, families,
@@ -421,6 +422,42 @@ class PollOrdersByStatus:
                 change(row)
                 uow.commit()
         change(connection)
+
+    def _with_totals(
+        self, tokens: ConnectionTokens, items: Sequence[ErpOrder | MalformedOrder], stored: _Stored
+    ) -> list[ErpOrder | MalformedOrder]:
+        """Fill in the total of orders listed with an empty `valor`: the one already stored when
+        there is one (the day's overlap lists them again), else the order's detail, one call
+        each and only for those orders. A detail that fails leaves the total unknown (None),
+        never zero; the next listing of the order asks again. A rate limit stops the page
+        (retried later, nothing lost) rather than storing an unknown total."""
+        result: list[ErpOrder | MalformedOrder] = []
+        for item in items:
+            if isinstance(item, MalformedOrder) or not item.lacks_total:
+                result.append(item)
+                continue
+            known = stored.orders.get(item.erp_order_id)
+            if known is not None and known.total is not None:
+                result.append(item.with_total(known.total, None))
+                continue
+            if known is None and stored.mapping.action_for(item.situacao) is Action.IGNORE:
+                result.append(item)  # not imported: its total is not worth a call
+                continue
+            result.append(self._total_from_detail(tokens, item))
+        return result
+
+    def _total_from_detail(self, tokens: ConnectionTokens, order: ErpOrder) -> ErpOrder:
+        try:
+            detail = self._gateway.order(tokens, order.erp_order_id)
+        except RateLimited:
+            raise
+        except TransientFailure as exc:
+            log.warning("order detail unavailable, total left unknown",
+                        extra={"erp_order_id": order.erp_order_id, "reason": exc.message})
+            return order
+        if isinstance(detail, ErpOrder) and detail.total is not None:
+            return order.with_total(detail.total, None)
+        return order
 
     def _failed(
         self, connection_id: int, exc: TransientFailure, report: ImportReport, pages: int, rate_limited: bool = False

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from kanglu import __version__
 from kanglu.application.queries import MAX_PER_PAGE
 from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX, CLIENT_ID_SHAPE
+from kanglu.application.use_cases.retry_import_failure import RetryOutcome
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.situacoes import Action, Situacao
@@ -145,9 +146,10 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     "description": f"Código da situação no Tiny: {SITUACOES}.",
                 },
                 "total": {
-                    "type": "string",
+                    "type": ["string", "null"],
                     "pattern": r"^-?[0-9]+\.[0-9]{2}$",
-                    "description": "Valor total em reais, exato, com duas casas: \"1234.50\".",
+                    "description": "Valor total em reais, exato, com duas casas: \"1234.50\". "
+                    "null quando o Tiny não informou o valor (nunca um 0.00 inventado).",
                 },
                 "created_at": date_or_datetime,
                 "customer": _nullable(_ref("Customer")),
@@ -157,6 +159,50 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "tracking_url": _text(),
                 "tracking_status": {"type": "string", "enum": [s.value for s in ShipmentStatus]},
                 "import_error": _text("Por que a última versão do pedido no Tiny não pôde ser importada."),
+                "warnings": {
+                    "type": "array",
+                    "items": _ref("Warning"),
+                    "description": "Defeitos em campos do pedido no Tiny. O pedido foi importado, e o "
+                    "valor com defeito ficou de fora do campo validado.",
+                },
+            }
+        ),
+        "Warning": _object(
+            {
+                "field": {
+                    "type": "string",
+                    "description": "O campo com defeito, com os nomes desta API: customer.document, "
+                    "customer.email, customer.phone, customer.address.zip, invoice.access_key, "
+                    "tracking_code, tracking_url, carrier, total…",
+                },
+                "message": {"type": "string", "description": "O defeito explicado em português."},
+            }
+        ),
+        "ImportFailure": _object(
+            {
+                "id": {"type": "integer"},
+                "erp_order_id": _nullable({"type": "integer", "description": "O id do pedido no Tiny."}),
+                "number": _text("Número do pedido, quando foi possível lê-lo."),
+                "customer_name": _text("Nome do cliente, quando foi possível lê-lo."),
+                "reason": {"type": "string", "description": "Por que não virou um pedido, em português."},
+                "first_seen_at": {"type": "string", "format": "date-time"},
+                "last_seen_at": {"type": "string", "format": "date-time"},
+                "erp_url": _text("O pedido no aplicativo web do Tiny, quando o id é conhecido."),
+            },
+            "Um item do Tiny que não pôde virar pedido: sem id utilizável, ou ilegível.",
+        ),
+        "ImportFailurePage": _page("ImportFailure"),
+        "RetryResult": _object(
+            {
+                "id": {"type": "integer"},
+                "outcome": {
+                    "type": "string",
+                    "enum": [o.value for o in RetryOutcome],
+                    "description": "imported: o pedido entrou e a falha foi resolvida; failed: continua "
+                    "ilegível (reason diz por quê); not_found: o Tiny não tem mais o pedido; "
+                    "already_resolved: nada a fazer.",
+                },
+                "reason": _text(),
             }
         ),
         "OrderPage": _page("Order"),
@@ -361,6 +407,34 @@ def document(auth_host: str | None = None) -> dict[str, Any]:
                     "getOrder",
                     "Um pedido",
                     {"200": _json(_ref("Order"), "O pedido."), "404": NOT_FOUND},
+                    parameters=[
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+                        }
+                    ],
+                )
+            },
+            "/import-failures": {
+                "get": _operation(
+                    "listImportFailures",
+                    "Itens do Tiny que não puderam virar pedido, do mais recente ao mais antigo",
+                    {"200": _json(_ref("ImportFailurePage"), "Uma página de falhas."), "422": INVALID},
+                    parameters=[_param("page"), _param("per_page")],
+                )
+            },
+            "/import-failures/{id}/retry": {
+                "post": _operation(
+                    "retryImportFailure",
+                    "Buscar o pedido no Tiny de novo, agora",
+                    {
+                        "202": _json(_ref("RetryResult"), "O que aconteceu ao buscar o pedido."),
+                        "404": NOT_FOUND,
+                        "409": _json(_ref("Error"), "Sem id do Tiny, ou integração desconectada."),
+                        "503": _json(_ref("Error"), "O Tiny não respondeu: tente de novo em instantes."),
+                    },
                     parameters=[
                         {
                             "name": "id",

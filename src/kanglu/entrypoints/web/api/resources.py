@@ -13,12 +13,14 @@ from typing import Any, Generic, TypeVar
 import attrs
 import cattrs
 
+from kanglu.adapters.tiny.gateway import order_web_url
 from kanglu.application.queries import OrderView, Page
 from kanglu.domain.access_keys import AccessKey
 from kanglu.domain.carriers import CarrierRegistry
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
+from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.money import Money
 from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
@@ -48,6 +50,12 @@ class InvoiceOut:
 
 
 @attrs.frozen
+class WarningOut:
+    field: str
+    message: str
+
+
+@attrs.frozen
 class CarrierOut:
     code: str
     name: str
@@ -60,7 +68,7 @@ class OrderOut:
     number: str | None
     ecommerce_number: str | None
     situacao: Situacao
-    total: Money
+    total: Money | None  # None: Tiny gave no total
     created_at: date | datetime | None
     customer: CustomerOut | None
     invoice: InvoiceOut | None
@@ -69,6 +77,26 @@ class OrderOut:
     tracking_url: str | None
     tracking_status: ShipmentStatus
     import_error: str | None
+    warnings: list[WarningOut]
+
+
+@attrs.frozen
+class ImportFailureOut:
+    id: int
+    erp_order_id: int | None
+    number: str | None
+    customer_name: str | None
+    reason: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    erp_url: str | None  # the order in Tiny's web app, when its id is known
+
+
+@attrs.frozen
+class RetryOut:
+    id: int
+    outcome: str
+    reason: str | None
 
 
 @attrs.frozen
@@ -147,6 +175,21 @@ def order_out(view: OrderView, carriers: CarrierRegistry) -> OrderOut:
         tracking_url=order.tracking_url,
         tracking_status=order.tracking_status,
         import_error=view.import_error,
+        warnings=[WarningOut(w.field, w.message) for w in order.warnings],
+    )
+
+
+def failure_out(failure: ImportFailure) -> ImportFailureOut:
+    assert failure.id is not None
+    return ImportFailureOut(
+        id=failure.id,
+        erp_order_id=failure.erp_order_id,
+        number=failure.number,
+        customer_name=failure.customer_name,
+        reason=failure.reason,
+        first_seen_at=failure.first_seen_at,
+        last_seen_at=failure.last_seen_at,
+        erp_url=order_web_url(failure.erp_order_id),
     )
 
 

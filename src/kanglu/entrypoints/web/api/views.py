@@ -13,8 +13,21 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from kanglu.application.commands import BeginConnection, DisconnectErp, SaveErpCredentials, UpdateStatusMapping
-from kanglu.application.errors import ApplicationError, InvalidInput, NotFound
+from kanglu.application.commands import (
+    BeginConnection,
+    DisconnectErp,
+    RetryImportFailure,
+    SaveErpCredentials,
+    UpdateStatusMapping,
+)
+from kanglu.application.errors import (
+    ApplicationError,
+    InvalidInput,
+    NotFound,
+    ReauthorizationRequired,
+    TransientFailure,
+)
+from kanglu.application.use_cases.retry_import_failure import CannotRetry
 from kanglu.application.use_cases.create_merchant import hash_api_key
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.web.api import openapi
@@ -27,7 +40,9 @@ from kanglu.entrypoints.web.api.bodies import (
 )
 from kanglu.entrypoints.web.api.resources import (
     AuthorizeOut,
+    RetryOut,
     customer_out,
+    failure_out,
     integration_out,
     mappings_out,
     order_out,
@@ -230,3 +245,32 @@ def list_customers() -> Response:
     params = _list_params(with_situacao=False)
     page = deps().customers.list_customers(_merchant_id(), params.q, params.page_request)
     return _ok(page_out(page, lambda view: customer_out(view.customer)))
+
+
+# -- import failures ------------------------------------------------------------------------
+
+
+@bp.get("/import-failures")
+def list_import_failures() -> Response:
+    args = {k: v for k, v in request.args.items() if k in ("page", "per_page")}
+    params, errors = parse_list_params(args, per_page=DEFAULT_PER_PAGE, blank_is_absent=False)
+    if errors:
+        raise invalid(errors)
+    page = deps().orders.import_failures(_merchant_id(), params.page_request)
+    return _ok(page_out(page, failure_out))
+
+
+@bp.post("/import-failures/<int:id>/retry")
+def retry_import_failure(id: int) -> Response:  # noqa: A002 - the name the document gives the parameter
+    """Fetch the order again from Tiny now; 202 with what came of it."""
+    if not 1 <= id <= MAX_ID:
+        abort(404)
+    try:
+        result = deps().use_cases.retry_import_failure()(RetryImportFailure(_merchant_id(), id))
+    except NotFound:
+        abort(404)
+    except (CannotRetry, ReauthorizationRequired) as exc:
+        raise ApiError(409, "conflict", exc.message) from None
+    except TransientFailure:
+        raise ApiError(503, "erp_unavailable", "O Tiny não respondeu agora: tente de novo em instantes.") from None
+    return _ok(RetryOut(id, result.outcome.value, result.reason), 202)

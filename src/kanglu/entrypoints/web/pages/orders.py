@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from kanglu.adapters.tiny.gateway import order_web_url
+from kanglu.application.commands import RetryImportFailure
+from kanglu.application.errors import NotFound, ReauthorizationRequired, TransientFailure
 from kanglu.application.queries import UNKNOWN_CARRIER
+from kanglu.application.use_cases.retry_import_failure import CannotRetry, RetryOutcome
 from kanglu.domain.situacoes import Situacao
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.entrypoints.web.auth import login_required, merchant_id
 from kanglu.entrypoints.web.deps import deps
+from kanglu.entrypoints.web.formatting import sentence
 from kanglu.entrypoints.web.pagination import page_url, page_window
 from kanglu.entrypoints.web.params import MAX_ID, parse_list_params
 
@@ -56,7 +61,8 @@ def detail(order_id: int) -> Any:
         abort(404)
     order = view.order
     carrier = d.carriers.get(order.carrier_code) if order.carrier_code else None
-    return render_template("order.html", view=view, order=order, carrier=carrier)
+    return render_template("order.html", view=view, order=order, carrier=carrier,
+                           erp_url=order_web_url(order.erp_order_id))
 
 
 @bp.get("/orders/failures")
@@ -64,4 +70,31 @@ def detail(order_id: int) -> Any:
 def failures() -> Any:
     params, _ = parse_list_params(request.args, per_page=PER_PAGE, blank_is_absent=True)
     result = deps().orders.import_failures(merchant_id(), params.page_request)
-    return render_template("failures.html", **listing_context(request.path, result))
+    return render_template("failures.html", erp_url=order_web_url, **listing_context(request.path, result))
+
+
+_RETRIED = {
+    RetryOutcome.IMPORTED: ("Pedido importado: a falha foi resolvida.", "success"),
+    RetryOutcome.ALREADY_RESOLVED: ("Esta falha já estava resolvida.", "info"),
+}
+
+
+@bp.post("/orders/failures/<int:failure_id>/retry")
+@login_required
+def retry_failure(failure_id: int) -> Any:
+    """Tentar de novo: the order fetched from Tiny now, and the outcome said at once."""
+    try:
+        result = deps().use_cases.retry_import_failure()(RetryImportFailure(merchant_id(), failure_id))
+    except NotFound:
+        abort(404)
+    except (CannotRetry, ReauthorizationRequired) as exc:
+        flash(sentence(exc.message), "error")
+    except TransientFailure:
+        flash("O Tiny não respondeu agora. Tente de novo em instantes.", "error")
+    else:
+        if result.outcome in _RETRIED:
+            message, category = _RETRIED[result.outcome]
+            flash(message, category)
+        else:
+            flash(f"O pedido ainda não pôde ser importado: {result.reason}.", "error")
+    return redirect(url_for(".failures"), 303)
