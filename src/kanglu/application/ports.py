@@ -11,6 +11,7 @@ import attrs
 
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
@@ -173,7 +174,9 @@ class ConnectionRepository(Protocol):
         of work ends: the single-flight guard of token renewal."""
         ...
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
         """Write the poll's own columns of a copy read earlier (in another unit of work),
         without reading the row again: the window in progress, or (once the poll completed)
         the cursor, the last sync and the poll's error cleared. Nothing else of the row: a
@@ -183,7 +186,10 @@ class ConnectionRepository(Protocol):
         With `release` (a completed poll whose worker holds the poll job's lease), the job is
         handed back in the same statement where the database allows it (PostgreSQL), so that
         a quiet poll's whole write fits in `UnitOfWorkFactory.one_statement()`. Returns
-        whether the lease was still the owner's (None without `release`)."""
+        whether the lease was still the owner's (None without `release`).
+
+        With `event` (the poll's row of the history), the event is recorded in that same
+        statement on PostgreSQL, folded into the hour's row when it is a quiet poll's."""
         ...
 
     def all(self) -> Iterable[ErpConnection]:
@@ -257,6 +263,26 @@ class CarrierMappingRepository(Protocol):
 
     def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None: ...
 
+    def remove(self, merchant_id: int, shipping_key: str) -> bool:
+        """False when there was no such mapping."""
+        ...
+
+
+class ConnectionEventRepository(Protocol):
+    def add(self, event: ConnectionEvent) -> None: ...
+
+    def purge(self, before: datetime) -> int:
+        """Delete the events older than `before`; how many went."""
+        ...
+
+
+class NotificationRepository(Protocol):
+    def get(self, merchant_id: int) -> NotificationSettings:
+        """The merchant's settings, the defaults when never saved (not added to the session)."""
+        ...
+
+    def save(self, settings: NotificationSettings) -> None: ...
+
 
 class OutboxRepository(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
@@ -304,6 +330,8 @@ class UnitOfWork(Protocol):
     carrier_mappings: CarrierMappingRepository
     outbox: OutboxRepository
     jobs: JobRepository
+    events: ConnectionEventRepository
+    notifications: NotificationRepository
 
     def __enter__(self) -> Self: ...
 
@@ -339,3 +367,27 @@ class UnitOfWorkFactory(Protocol):
         (on PostgreSQL no transaction, on SQLite no write lock). `commit()`, `flush()` and
         any statement that writes are refused."""
         ...
+
+
+# -- merchant alerts ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class MailMessage:
+    to: str
+    subject: str
+    text: str
+    message_id: str  # the same for every retry of one alert
+
+
+class Mailer(Protocol):
+    """Sends an e-mail; raises TransientFailure to be retried later."""
+
+    def send(self, message: MailMessage) -> None: ...
+
+
+class WebhookClient(Protocol):
+    """POSTs a signed body; raises TransientFailure to be retried later (and for a refusal:
+    a receiver that answers 4xx may be fixed by its owner)."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None: ...

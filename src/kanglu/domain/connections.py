@@ -81,6 +81,11 @@ class ErpConnection:
     poll_started_at: datetime | None = None
     poll_offset: int | None = None
     updated_at: datetime | None = None
+    # The alert-worthy problem the merchant was told about and that has not recovered yet
+    # (an AlertKind value): "never twice", and a "recovered" alert only after a problem one.
+    alert_open: str | None = None
+    # The last "Sincronizar agora": at most one a minute.
+    sync_requested_at: datetime | None = None
     id: int | None = None
 
     # -- credentials and authorisation ------------------------------------------------
@@ -229,6 +234,31 @@ class ErpConnection:
     def note_poll_failure(self, reason: str, now: datetime) -> None:
         self.last_error = f"{POLL_ERROR_PREFIX}{reason}"
         self.updated_at = now
+
+
+    # -- alerts and manual sync ------------------------------------------------------------
+
+    def open_alert(self, kind: str) -> bool:
+        """A problem the merchant must hear about; False when one is already open (told once)."""
+        if self.alert_open is not None:
+            return False
+        self.alert_open = kind
+        return True
+
+    def close_alert(self) -> bool:
+        """The problem is over; True when the merchant had been told about it."""
+        was_open = self.alert_open is not None
+        self.alert_open = None
+        return was_open
+
+    def request_sync(self, now: datetime, min_gap: timedelta) -> datetime | None:
+        """A manual poll: None when granted, else the instant the next one is allowed."""
+        if not self.is_pollable:
+            raise InvalidTransition("conecte a integração para sincronizar")
+        if self.sync_requested_at is not None and now < self.sync_requested_at + min_gap:
+            return self.sync_requested_at + min_gap
+        self.sync_requested_at = now
+        return None
 
 
 RENEWAL_ERROR_PREFIX = "Renovação do acesso: "

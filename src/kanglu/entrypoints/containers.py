@@ -20,6 +20,8 @@ from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from kanglu import __version__
+from kanglu.adapters.alerts.mail import ConsoleMailer, SmtpMailer
+from kanglu.adapters.alerts.webhook import HttpWebhookClient
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
@@ -32,6 +34,7 @@ from kanglu.adapters.tracking.http import HttpTrackingService
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
 from kanglu.adapters.passwords import Argon2PasswordHasher
+from kanglu.application.alerts import AlertDelivery
 from kanglu.application.commands import RefreshToken
 from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
@@ -146,6 +149,15 @@ def _tracking(settings: Settings, engine: Engine, clock: Any, client: httpx.Clie
     return BuiltinTrackingService(engine=engine, clock=clock)
 
 
+def _mailer(settings: Settings) -> Any:
+    """KANGLU_SMTP_URL unset: no e-mail (the demo prints them on the console instead)."""
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url, settings.mail_from)
+    if settings.console_mail:
+        return ConsoleMailer(settings.mail_from)
+    return None
+
+
 class Adapters(containers.DeclarativeContainer):
     """The outside world. Tests override any of these with fakes."""
 
@@ -170,6 +182,8 @@ class Adapters(containers.DeclarativeContainer):
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
     )
+    mailer = providers.Singleton(_mailer, settings=core.settings)
+    webhooks = providers.Resource(_closed_at_shutdown, providers.Factory(HttpWebhookClient))
     # The read side of pages and the JSON API (application/queries.py).
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
@@ -218,8 +232,12 @@ class UseCases(containers.DeclarativeContainer):
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )
     import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
+    alerts = providers.Factory(
+        AlertDelivery, uow=adapters.uow, secret_box=core.secret_box, mailer=adapters.mailer,
+        webhooks=adapters.webhooks, public_url=core.settings.provided.public_url,
+    )
     deliver_tracking = providers.Factory(
-        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking
+        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
     )
     create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
     tokens_for = providers.Factory(

@@ -113,7 +113,7 @@ def test_rotation_reports_what_it_re_encrypted(engine: Engine) -> None:
     world.save_credentials(world.merchant("second@example.com"))  # pending: the secret only
     newer = FernetSecretBox([Fernet.generate_key().decode(), key])
     report = rotate_secrets(engine, newer, batch_size=1)
-    assert (report.rows, report.secrets, report.by_table) == (2, 4, {"erp_connections": 4})
+    assert (report.rows, report.secrets, report.by_table) == (2, 4, {"erp_connections": 4, "notification_settings": 0})
     with world.uow() as u:
         connection = u.connections.get(connection_id)
         assert newer.open(connection.refresh_token).value in world.oauth.valid_refresh

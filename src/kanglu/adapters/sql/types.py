@@ -28,6 +28,7 @@ from kanglu.domain.orders import Invoice
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
+from kanglu.domain.events import AlertRequest
 from kanglu.domain.tracking import TrackingRequest
 from kanglu.domain.tracking_codes import TrackingCode
 
@@ -259,3 +260,20 @@ class AddressType(_AttrsDocument):
 class TrackingRequestType(_AttrsDocument):
     value_type = TrackingRequest
     cache_ok = True
+
+
+class OutboxRequestType(_AttrsDocument):
+    """The outbox's document: a tracking request (stored as it always was) or an alert (told
+    apart by its `channel`)."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return converter.unstructure(value, type(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return converter.structure(value, AlertRequest if "channel" in value else TrackingRequest)

@@ -20,11 +20,13 @@ from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
 from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
+    SqlConnectionEventRepository,
     SqlConnectionRepository,
     SqlCustomerRepository,
     SqlImportFailureRepository,
     SqlJobRepository,
     SqlMerchantRepository,
+    SqlNotificationRepository,
     SqlOrderRepository,
     SqlOutboxRepository,
     SqlShippingFamilyRepository,
@@ -34,6 +36,7 @@ from kanglu.adapters.sql.repositories import (
 from kanglu.application.errors import TransientFailure
 from kanglu.application.ports import ConnectionRepository, UnitOfWork
 from kanglu.domain.connections import ErpConnection
+from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobRelease
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,8 @@ class SqlUnitOfWork:
         self.carrier_mappings = SqlCarrierMappingRepository(session)
         self.outbox = SqlOutboxRepository(session)
         self.jobs = SqlJobRepository(session)
+        self.events = SqlConnectionEventRepository(session)
+        self.notifications = SqlNotificationRepository(session)
         return self
 
     def __exit__(
@@ -217,8 +222,10 @@ class _StatementConnectionWrites:
     def __init__(self, unit_of_work: StatementUnitOfWork) -> None:
         self._unit_of_work = unit_of_work
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
-        return save_poll(self._unit_of_work.execute, "postgresql", connection, release)
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
+        return save_poll(self._unit_of_work.execute, "postgresql", connection, release, event)
 
     def __getattr__(self, name: str) -> Any:
         if name in _CONNECTION_METHODS:

@@ -34,6 +34,7 @@ from kanglu.application.tokens import FixedTokens, seal_grant
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.errors import InvalidTransition
 from kanglu.domain.jobs import JobKind
+from kanglu.application import journal
 from kanglu.domain.pkce import new_verifier, s256_challenge
 from kanglu.domain.secrets import Secret
 
@@ -133,6 +134,7 @@ class CompleteConnectErp:
             account_name = self._account_name(grant, connection.id)
             now = self._clock.now()
             connection.complete_authorization(seal_grant(self._box, grant, now), account_name, now)
+            journal.connected(uow, connection, now)
             uow.jobs.schedule(JobKind.POLL, connection.id, now)
             due = connection.renewal_due_at(self._margin)
             assert due is not None

@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.application.commands import PollOrders as Command
+from kanglu.application import journal
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
+from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.orders import ErpOrder, MalformedOrder, StoredOrder
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, StatusMapping
@@ -156,6 +158,13 @@ class PollOrdersByStatus:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
                     release = None
+                    event = None
+                    if page.next_offset is None or (self._max_pages is not None and pages >= self._max_pages):
+                        # The run's last write carries its row of the history (folded when quiet).
+                        event = ConnectionEvent.poll(
+                            command.connection_id, now, imported=report.imported - report.updated,
+                            updated=report.updated, failed=report.failed, api_calls=tokens.calls,
+                        )
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)
                         next_due = self.next_regular_run(started, now)
@@ -163,7 +172,7 @@ class PollOrdersByStatus:
                             release = JobRelease(JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due)
                     else:
                         connection.advance_poll(progress, page.next_offset)
-                    lease_kept = uow.connections.save_poll(connection, release)
+                    lease_kept = uow.connections.save_poll(connection, release, event)
                     uow.commit()
                 if page.next_offset is None:
                     break
@@ -226,10 +235,10 @@ class PollOrdersByStatus:
         with self._uow() as uow:
             connection = uow.connections.lock(connection_id)
             if connection is not None and connection.is_pollable:
-                connection.mark_disconnected(
-                    f"o Tiny recusou o acesso ({exc.message}); clique em Conectar para autorizar de novo",
-                    self._clock.now(),
-                )
+                now = self._clock.now()
+                reason = f"o Tiny recusou o acesso ({exc.message})"
+                connection.mark_disconnected(reason, now)
+                journal.disconnected(uow, connection, reason, now)
                 uow.commit()
         log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
                                                                    "reason": exc.message})
