@@ -262,11 +262,12 @@ class FakeOrders(_Repo):
             for erp_id, order in self._matching(connection_id, erp_ids).items()
         }
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
         return [
             o
             for o in self.s.orders.values()
-            if o.connection_id == connection_id and o.shipping_key == shipping_key and o.carrier_code is None
+            if o.connection_id == connection_id and o.shipping_key == shipping_key
+            and (o.carrier_code is None or (or_carrier is not None and o.carrier_code == or_carrier))
         ]
 
     def all(self) -> list[Order]:

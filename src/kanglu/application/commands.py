@@ -91,3 +91,21 @@ class CreateMerchant:
     name: str
     email: str
     password: Secret | None = None
+
+
+@attrs.frozen
+class RequestSync:
+    merchant_id: int
+
+
+@attrs.frozen
+class SaveNotifications:
+    merchant_id: int
+    email: bool
+    webhook_url: str | None
+
+
+@attrs.frozen
+class RemoveCarrierMapping:
+    merchant_id: int
+    shipping_key: str

@@ -235,8 +235,9 @@ class OrderRepository(Protocol):
         read, without the orders' customers and shipments."""
         ...
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
-        """Orders of that shipping service whose carrier is still unknown."""
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
+        """Orders of that shipping service whose carrier is still unknown (or is `or_carrier`:
+        the one a mapping being changed had given them)."""
         ...
 
 

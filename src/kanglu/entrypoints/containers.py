@@ -25,6 +25,7 @@ from kanglu.adapters.alerts.webhook import HttpWebhookClient
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
+from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.tiny.gateway import TinyGateway
 from kanglu.adapters.tiny.http import CallStats
@@ -44,7 +45,8 @@ from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
-from kanglu.application.use_cases.map_shipping_service import MapShippingService
+from kanglu.application.use_cases.map_shipping_service import MapShippingService, RemoveCarrierMapping
+from kanglu.application.use_cases.merchant_sync import PurgeEvents, RequestSync, SaveNotificationSettings
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
@@ -188,6 +190,7 @@ class Adapters(containers.DeclarativeContainer):
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
     merchant_queries = providers.Singleton(SqlMerchantQueries, engine=engine)
+    sync_queries = providers.Singleton(SqlSyncQueries, engine=engine)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -268,12 +271,19 @@ class UseCases(containers.DeclarativeContainer):
         max_pages=50,
         stop_requested=core.stop_event.provided.is_set,
     )
+    purge_events = providers.Factory(PurgeEvents, uow=adapters.uow, clock=core.clock)
+    request_sync = providers.Factory(RequestSync, uow=adapters.uow, clock=core.clock)
+    save_notifications = providers.Factory(
+        SaveNotificationSettings, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box
+    )
+    remove_carrier_mapping = providers.Factory(RemoveCarrierMapping, uow=adapters.uow)
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
+        purge=purge_events.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

@@ -301,12 +301,14 @@ class SqlOrderRepository(_Repository):
             return []
         return list(self._session.execute(statement, {"conn_id": connection_id, "erp_ids": wanted}))
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
         c = t.orders.c
+        carrier = c.carrier_code.is_(None) if or_carrier is None else or_(c.carrier_code.is_(None),
+                                                                          c.carrier_code == or_carrier)
         return list(
             self._session.scalars(
                 select(Order)
-                .where(c.connection_id == connection_id, c.shipping_key == shipping_key, c.carrier_code.is_(None))
+                .where(c.connection_id == connection_id, c.shipping_key == shipping_key, carrier)
                 .order_by(c.id)
             )
         )

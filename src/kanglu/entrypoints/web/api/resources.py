@@ -19,6 +19,7 @@ from kanglu.domain.carriers import CarrierRegistry
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
+from kanglu.domain.events import ConnectionEvent, EventKind
 from kanglu.domain.money import Money
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import ShipmentStatus
@@ -88,6 +89,42 @@ class IntegrationOut:
     connected_at: datetime | None
     last_sync_at: datetime | None
     last_error: str | None
+    next_sync_at: datetime | None = None
+
+
+@attrs.frozen
+class SyncOut:
+    next_sync_at: datetime
+
+
+@attrs.frozen
+class EventOut:
+    at: datetime
+    kind: str
+    message: str | None
+    imported: int
+    updated: int
+    failed: int
+    api_calls: int
+
+
+@attrs.frozen
+class NotificationsOut:
+    email: bool
+    webhook_url: str | None
+    webhook_secret: str | None = None  # only in the answer to the PUT that made it
+
+
+@attrs.frozen
+class CarrierMappingOut:
+    id: str
+    shipping_service: str
+    carrier: str
+
+
+@attrs.frozen
+class CarrierMappingsOut:
+    mappings: list[CarrierMappingOut]
 
 
 @attrs.frozen
@@ -151,7 +188,9 @@ def page_out(page: Page[V], convert: Callable[[V], T]) -> PageOut[T]:
     return PageOut([convert(item) for item in page.items], page.page, page.per_page, page.total)
 
 
-def integration_out(connection: ErpConnection | None, redirect_url: str) -> IntegrationOut:
+def integration_out(
+    connection: ErpConnection | None, redirect_url: str, next_sync_at: datetime | None = None
+) -> IntegrationOut:
     """The client secret and the tokens have no field here: they cannot leak by accident."""
     if connection is None:
         return IntegrationOut(ConnectionStatus.NOT_CONFIGURED, None, None, redirect_url, None, None, None, None)
@@ -164,7 +203,23 @@ def integration_out(connection: ErpConnection | None, redirect_url: str) -> Inte
         connected_at=connection.connected_at,
         last_sync_at=connection.last_sync_at,
         last_error=connection.last_error,
+        next_sync_at=next_sync_at if connection.status is ConnectionStatus.CONNECTED else None,
     )
+
+
+def event_out(event: ConnectionEvent) -> EventOut:
+    return EventOut(event.at, event.kind.value, event_message(event), event.imported, event.updated, event.failed,
+                    event.api_calls)
+
+
+def event_message(event: ConnectionEvent) -> str | None:
+    """A folded row of quiet polls says how many it stands for."""
+    if event.kind is EventKind.POLL and event.message is None:
+        if event.is_folded:
+            polls = "1 sincronização" if event.polls == 1 else f"{event.polls} sincronizações"
+            return f"{polls} sem novidades"
+        return "pedidos sincronizados"
+    return event.message
 
 
 def mappings_out(mapping: StatusMapping) -> MappingsOut:
@@ -175,8 +230,9 @@ def mappings_out(mapping: StatusMapping) -> MappingsOut:
 
 
 def _datetime(value: datetime) -> str:
-    # Tiny's dates are São Paulo wall time without an offset: say so in the answer.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=SAO_PAULO)
+    # Tiny's dates are São Paulo wall time without an offset: say so in the answer. Instants
+    # Kanglu keeps in UTC are written in São Paulo time too: one offset across the API.
+    aware = value.astimezone(SAO_PAULO) if value.tzinfo is not None else value.replace(tzinfo=SAO_PAULO)
     return aware.isoformat(timespec="seconds")
 
 
