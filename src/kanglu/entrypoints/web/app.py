@@ -12,7 +12,7 @@ from kanglu.entrypoints.web.api import views as api
 from kanglu.entrypoints.web.auth import bp as auth_bp
 from kanglu.entrypoints.web.auth import current_merchant
 from kanglu.entrypoints.web.deps import EXTENSION, Deps
-from kanglu.entrypoints.web.pages import carriers, customers, integrations, orders, situacoes
+from kanglu.entrypoints.web.pages import carriers, customers, history, integrations, orders, situacoes
 from kanglu.entrypoints.web.throttle import InMemoryLoginAttempts, LoginAttempts
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def create_app(container: Container | None = None, login_attempts: LoginAttempts
         orders.bp,
         customers.bp,
         carriers.bp,
+        history.bp,
         api.bp,
     ):
         app.register_blueprint(blueprint)
