@@ -42,7 +42,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Stack, Any, WebhookReceiver]]:
     with smtp_server() as (smtp_url, inbox), webhook_receiver(tmp_path) as receiver:
         with running_stack(tmp_path / "var", orders=20, seed=5, settings={"smtp_url": smtp_url}) as stack:
             # The worker's webhook client trusts the receiver's self-signed certificate.
-            stack.container.adapters.webhooks.override(providers.Object(HttpWebhookClient(verify=receiver.context)))
+            stack.container.adapters.webhooks.override(providers.Object(HttpWebhookClient(verify=receiver.context, allow_private=True)))
             yield stack, inbox, receiver
 
 

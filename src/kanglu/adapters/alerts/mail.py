@@ -88,7 +88,8 @@ class ConsoleMailer:
     def send(self, message: MailMessage) -> None:
         stream = self._stream or sys.stdout
         rule = "-" * 72
+        # Readable, not the wire form (which encodes the accents away in base64).
         stream.write(f"\n{rule}\nE-mail enviado pela Kanglu (demo: nenhum servidor de e-mail)\n{rule}\n")
-        stream.write(_email(message, self._sender).as_string())
+        stream.write(f"De: {self._sender}\nPara: {message.to}\nAssunto: {message.subject}\n\n{message.text}\n")
         stream.write(f"{rule}\n")
         stream.flush()
