@@ -212,3 +212,18 @@ def test_old_events_are_purged() -> None:
     world.clock.advance(timedelta(days=91))
     assert PurgeEvents(uow=world.uow, clock=world.clock)() == 1
     assert kinds_of(world) == []
+
+
+def test_a_disconnection_is_told_even_while_a_missing_permission_is_open_and_reconnecting_leaves_it_open() -> None:
+    world, cid = connected_world()
+    now = world.clock.now()
+    with world.uow() as u:
+        connection = u.connections.get(cid)
+        journal.permissions_changed(u, connection, set(), {"pedidos"}, now)
+        journal.disconnected(u, connection, "o Tiny recusou o acesso", now)
+        journal.connected(u, connection, now)
+        journal.permissions_changed(u, connection, {"pedidos"}, {"pedidos"}, now)
+        u.commit()
+    assert [a.kind for a in alerts_of(world)] == [AlertKind.PERMISSION_MISSING, AlertKind.DISCONNECTED,
+                                                  AlertKind.RECOVERED]
+    assert world.uow.read().connections.get(cid).alert_open is None

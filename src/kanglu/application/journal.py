@@ -34,9 +34,10 @@ def record(uow: UnitOfWork, connection: ErpConnection, kind: EventKind, now: dat
 
 
 def connected(uow: UnitOfWork, connection: ErpConnection, now: datetime) -> None:
-    """A (re)connection: the event, and a "recovered" alert when a problem had been alerted."""
+    """A (re)connection: the event, and a "recovered" alert when a disconnection had been
+    alerted. A missing permission stays open: a new authorisation does not tick it in Tiny."""
     record(uow, connection, EventKind.CONNECTED, now, _account(connection))
-    if connection.close_alert():
+    if connection.close_alert(AlertKind.DISCONNECTED.value):
         _alert(uow, connection, AlertKind.RECOVERED, "a integração com o Tiny voltou a funcionar", now)
 
 
@@ -70,8 +71,7 @@ def permissions_changed(uow: UnitOfWork, connection: ErpConnection, before: Coll
         record(uow, connection, EventKind.PERMISSION_MISSING, now, reason)
         if connection.open_alert(AlertKind.PERMISSION_MISSING.value):
             _alert(uow, connection, AlertKind.PERMISSION_MISSING, reason, now)
-    elif not after and before and connection.alert_open == AlertKind.PERMISSION_MISSING.value:
-        connection.close_alert()
+    elif not after and before and connection.close_alert(AlertKind.PERMISSION_MISSING.value):
         _alert(uow, connection, AlertKind.RECOVERED, "as permissões do aplicativo do Tiny estão completas", now)
 
 

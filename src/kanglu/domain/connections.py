@@ -239,17 +239,20 @@ class ErpConnection:
     # -- alerts and manual sync ------------------------------------------------------------
 
     def open_alert(self, kind: str) -> bool:
-        """A problem the merchant must hear about; False when one is already open (told once)."""
-        if self.alert_open is not None:
+        """A problem the merchant must hear about; False when they were already told of it or
+        of a graver one (told once). Kinds listed first in ALERT_SEVERITY are graver: a
+        disconnection is told even while a missing permission is open."""
+        if self.alert_open is not None and _severity(self.alert_open) <= _severity(kind):
             return False
         self.alert_open = kind
         return True
 
-    def close_alert(self) -> bool:
-        """The problem is over; True when the merchant had been told about it."""
-        was_open = self.alert_open is not None
+    def close_alert(self, kind: str) -> bool:
+        """That problem is over; True when it was the one the merchant had been told about."""
+        if self.alert_open != kind:
+            return False
         self.alert_open = None
-        return was_open
+        return True
 
     def request_sync(self, now: datetime, min_gap: timedelta) -> datetime | None:
         """A manual poll: None when granted, else the instant the next one is allowed."""
@@ -259,6 +262,14 @@ class ErpConnection:
             return self.sync_requested_at + min_gap
         self.sync_requested_at = now
         return None
+
+
+# Alert kinds, gravest first (values of domain.events.AlertKind).
+ALERT_SEVERITY = ("disconnected", "permission_missing")
+
+
+def _severity(kind: str) -> int:
+    return ALERT_SEVERITY.index(kind) if kind in ALERT_SEVERITY else len(ALERT_SEVERITY)
 
 
 RENEWAL_ERROR_PREFIX = "Renovação do acesso: "
