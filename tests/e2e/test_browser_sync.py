@@ -190,7 +190,11 @@ def test_a_carrier_mapping_saved_listed_changed_to_nao_rastrear_and_removed(stac
     assert page.locator("table.carrier-mappings tbody tr select").input_value() == "none"
     assert stack.api("/orders", carrier="none", per_page=1)["total"] == waiting
     assert stack.api("/orders", carrier="jadlog", per_page=1)["total"] == jadlog_before  # moved off Jadlog
+    page.goto(f"{base}/orders?carrier=none")
+    badges = page.locator("tbody tr .badge", has_text="Não rastreado")
+    assert badges.count() == min(waiting, 25)
     shot(page, "06-nao-rastrear")
+    page.goto(f"{base}/carriers")
 
     page.locator("table.carrier-mappings button:has-text('Remover')").click()
     page.wait_for_selector("text=removida")
