@@ -32,8 +32,8 @@ class SyncTooSoon(ApplicationError):
 
 
 class RequestSync:
-    """Make the connection's poll due now (at most once a minute). A poll running at that
-    moment finishes first; the requested one follows it."""
+    """Make the connection's poll due now (at most once a minute). When a poll is running at
+    that moment, it stands for the requested one: its release sets the next regular run."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, min_gap: timedelta = SYNC_MIN_GAP) -> None:
         self._uow = uow

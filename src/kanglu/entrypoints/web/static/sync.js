@@ -8,6 +8,9 @@
   if (!box || !window.fetch) { return; }
   var url = box.getAttribute("data-state-url");
   var FAST = 2000, SLOW = 15000;
+  // Fast polling for a few minutes at most: a worker that is down must not keep an open tab
+  // asking every two seconds all day.
+  var fastLeft = 150;
 
   function show(selector, visible) {
     document.querySelectorAll(selector).forEach(function (el) { el.hidden = !visible; });
@@ -29,7 +32,9 @@
       .then(function (state) {
         if (!state || state.status !== "connected") { return; }  // the page says the rest
         apply(state);
-        setTimeout(tick, state.first_import || state.syncing ? FAST : SLOW);
+        var fast = (state.first_import || state.syncing) && fastLeft > 0;
+        if (fast) { fastLeft -= 1; }
+        setTimeout(tick, fast ? FAST : SLOW);
       })
       .catch(function () { setTimeout(tick, SLOW); });
   }
