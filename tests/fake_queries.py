@@ -19,8 +19,14 @@ from kanglu.application.queries import (
     OrderView,
     Page,
     PageRequest,
+    CarrierMappingView,
+    SyncState,
     UnmatchedService,
+    mapping_id,
 )
+from kanglu.domain.connections import ConnectionStatus, ErpConnection
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
+from kanglu.domain.jobs import JobKind
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.merchants import Merchant
@@ -112,6 +118,8 @@ class FakeOrderQueries(_Reader):
                 orders = [o for o in orders if o.carrier_code == filters.carrier_code]
             if filters.customer_id is not None:
                 orders = [o for o in orders if o.customer is not None and o.customer.id == filters.customer_id]
+            if filters.updated_since is not None:
+                orders = [o for o in orders if o.updated_at >= filters.updated_since]
             orders.sort(key=_created_key)
             chosen = _page(orders, page)
             views = [OrderView(o, _import_error(state, o)) for o in chosen.items]
@@ -230,3 +238,58 @@ class FakeMerchantQueries(_Reader):
             return ConnectionSummary(connection=connection, orders=orders, open_failures=failures)
 
         return self._read(run)
+
+
+def _tiny_of(state: _State, merchant_id: int) -> ErpConnection | None:
+    return next((c for c in state.connections.values() if c.merchant_id == merchant_id and c.erp == "tiny"), None)
+
+
+class FakeSyncQueries(_Reader):
+    def next_sync_at(self, connection_id: int) -> datetime | None:
+        def run(state: _State) -> datetime | None:
+            job = state.jobs.get((JobKind.POLL, connection_id))
+            return job.due_at if job is not None else None
+
+        return self._read(run)
+
+    def sync_state(self, merchant_id: int) -> SyncState | None:
+        def run(state: _State) -> SyncState | None:
+            connection = _tiny_of(state, merchant_id)
+            if connection is None:
+                return None
+            job = state.jobs.get((JobKind.POLL, connection.id or 0))
+            connected = connection.status is ConnectionStatus.CONNECTED
+            return SyncState(
+                status=connection.status.value,
+                orders=sum(1 for o in state.orders.values() if o.connection_id == connection.id),
+                first_import=connected and connection.poll_cursor is None,
+                syncing=connected and (connection.poll_offset is not None or (job is not None and job.lease_owner is not None)),
+                last_sync_at=connection.last_sync_at,
+                next_sync_at=job.due_at if job is not None and connected else None,
+            )
+
+        return self._read(run)
+
+    def events(self, merchant_id: int, page: PageRequest) -> Page[ConnectionEvent]:
+        def run(state: _State) -> Page[ConnectionEvent]:
+            connection = _tiny_of(state, merchant_id)
+            events = [e for e in state.events if connection is not None and e.connection_id == connection.id]
+            events.sort(key=lambda e: (e.at, e.id or 0), reverse=True)
+            return _page(events, page)
+
+        return self._read(run)
+
+    def carrier_mappings(self, merchant_id: int) -> Sequence[CarrierMappingView]:
+        def run(state: _State) -> list[CarrierMappingView]:
+            views = []
+            for key, code in sorted(state.carrier_mappings.get(merchant_id, {}).items()):
+                orders = sorted((o for o in state.orders.values() if o.merchant_id == merchant_id and o.shipping_key == key),
+                                key=lambda o: o.id or 0)
+                label = orders[-1].shipping.label if orders else key
+                views.append(CarrierMappingView(mapping_id(key), key, label, code, len(orders)))
+            return views
+
+        return self._read(run)
+
+    def notifications(self, merchant_id: int) -> NotificationSettings:
+        return self._read(lambda state: state.notifications.get(merchant_id) or NotificationSettings(merchant_id))

@@ -14,6 +14,7 @@ import attrs
 
 from kanglu.application.errors import AuthorizationFailed, PermissionMissing, ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
@@ -93,6 +94,8 @@ class _State:
     outbox: dict[int, OutboxMessage] = attrs.Factory(dict)
     jobs: dict[tuple[JobKind, int], Job] = attrs.Factory(dict)
     revocations: list[TokenRevocation] = attrs.Factory(list)
+    events: list[ConnectionEvent] = attrs.Factory(list)
+    notifications: dict[int, NotificationSettings] = attrs.Factory(dict)
 
 
 # The fake database deep-copies its state; StatusMapping keeps its actions in a read-only
@@ -172,8 +175,12 @@ class FakeConnections(_Repo):
         self.locks += 1
         return self.get(connection_id)
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
         assert connection.id is not None
+        if event is not None:
+            self._uow.events.add(event)
         stored = self.s.connections[connection.id]  # this unit of work's copy of the stored row
         stored.poll_since, stored.poll_started_at, stored.poll_offset = (
             connection.poll_since, connection.poll_started_at, connection.poll_offset)
@@ -264,11 +271,12 @@ class FakeOrders(_Repo):
             for erp_id, order in self._matching(connection_id, erp_ids).items()
         }
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
         return [
             o
             for o in self.s.orders.values()
-            if o.connection_id == connection_id and o.shipping_key == shipping_key and o.carrier_code is None
+            if o.connection_id == connection_id and o.shipping_key == shipping_key
+            and (o.carrier_code is None or (or_carrier is not None and o.carrier_code == or_carrier))
         ]
 
     def all(self) -> list[Order]:
@@ -316,6 +324,37 @@ class FakeCarrierMappings(_Repo):
 
     def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None:
         self.s.carrier_mappings.setdefault(merchant_id, {})[shipping_key] = carrier_code
+
+    def remove(self, merchant_id: int, shipping_key: str) -> bool:
+        return self.s.carrier_mappings.get(merchant_id, {}).pop(shipping_key, None) is not None
+
+
+class FakeEvents(_Repo):
+    def add(self, event: ConnectionEvent) -> None:
+        if event.fold_key is not None:
+            for row in self.s.events:
+                if (row.connection_id, row.fold_key) == (event.connection_id, event.fold_key):
+                    row.at, row.polls, row.api_calls = event.at, row.polls + event.polls, row.api_calls + event.api_calls
+                    return
+        event.id = self._new_id()
+        self.s.events.append(event)
+
+    def purge(self, before: datetime) -> int:
+        kept = [e for e in self.s.events if e.at >= before]
+        gone = len(self.s.events) - len(kept)
+        self.s.events[:] = kept
+        return gone
+
+    def all(self) -> list[ConnectionEvent]:
+        return list(self.s.events)
+
+
+class FakeNotifications(_Repo):
+    def get(self, merchant_id: int) -> NotificationSettings:
+        return self.s.notifications.get(merchant_id) or NotificationSettings(merchant_id)
+
+    def save(self, settings: NotificationSettings) -> None:
+        self.s.notifications[settings.merchant_id] = settings
 
 
 class FakeOutbox(_Repo):
@@ -428,6 +467,8 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self)
         self.jobs = FakeJobs(self)
         self.revocations = FakeRevocations(self)
+        self.events = FakeEvents(self)
+        self.notifications = FakeNotifications(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         self.db.lock.acquire()

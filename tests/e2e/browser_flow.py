@@ -80,8 +80,9 @@ class Stack:
         return answer.json()
 
 
-def _settings(data_dir: Path, base_url: str, sandbox: SandboxServer, backfill_days: int) -> Settings:
+def _settings(data_dir: Path, base_url: str, sandbox: SandboxServer, backfill_days: int, **extra: Any) -> Settings:
     return Settings(
+        **extra,
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'kanglu.sqlite3'}",
         secret_key=secrets.token_urlsafe(32),
@@ -106,6 +107,7 @@ def running_stack(
     sandbox_settings: dict[str, Any] | None = None,
     web_port: int = 0,
     sandbox_port: int = 0,
+    settings: dict[str, Any] | None = None,
 ) -> Iterator[Stack]:
     """Start the sandbox, the web app and a merchant; stop everything on exit.
 
@@ -126,7 +128,7 @@ def running_stack(
                       **(sandbox_settings or {})},
         ).start()
         stack.callback(sandbox.stop)
-        container = build_container(_settings(data_dir, base_url, sandbox, backfill_days))
+        container = build_container(_settings(data_dir, base_url, sandbox, backfill_days, **(settings or {})))
         stack.callback(container.shutdown_resources)
         prepare_database(container)
         password = "senha-" + secrets.token_urlsafe(9)

@@ -119,3 +119,21 @@ class RetryImportFailure:
 @attrs.frozen
 class PurgeResolvedFailures:
     """Forget the import failures resolved long enough ago."""
+
+
+@attrs.frozen
+class RequestSync:
+    merchant_id: int
+
+
+@attrs.frozen
+class SaveNotifications:
+    merchant_id: int
+    email: bool
+    webhook_url: str | None
+
+
+@attrs.frozen
+class RemoveCarrierMapping:
+    merchant_id: int
+    shipping_key: str

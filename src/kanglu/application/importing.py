@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 @attrs.define
 class ImportReport:
     imported: int = 0  # created or changed
+    updated: int = 0  # of those, the ones that were changed (already stored)
     unchanged: int = 0
     ignored: int = 0
     failed: int = 0
@@ -218,6 +219,8 @@ class OrderImporter:
             if order is None:
                 order = Order.new(connection.merchant_id, connection.id, snapshot, now)
                 uow.orders.add(order)
+            else:
+                report.updated += 1
             customer = customers.resolve(snapshot.customer) if snapshot.customer else None
             requests = order.apply(snapshot, action, carrier, customer, now)
             for request in requests:

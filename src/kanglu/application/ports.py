@@ -11,6 +11,7 @@ import attrs
 
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.revocations import TokenRevocation
@@ -195,7 +196,9 @@ class ConnectionRepository(Protocol):
         of work ends: the single-flight guard of token renewal."""
         ...
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
         """Write the poll's own columns of a copy read earlier (in another unit of work),
         without reading the row again: the window in progress, or (once the poll completed)
         the cursor, the last sync and the poll's error cleared. Nothing else of the row: a
@@ -205,7 +208,10 @@ class ConnectionRepository(Protocol):
         With `release` (a completed poll whose worker holds the poll job's lease), the job is
         handed back in the same statement where the database allows it (PostgreSQL), so that
         a quiet poll's whole write fits in `UnitOfWorkFactory.one_statement()`. Returns
-        whether the lease was still the owner's (None without `release`)."""
+        whether the lease was still the owner's (None without `release`).
+
+        With `event` (the poll's row of the history), the event is recorded in that same
+        statement on PostgreSQL, folded into the hour's row when it is a quiet poll's."""
         ...
 
     def all(self) -> Iterable[ErpConnection]:
@@ -251,8 +257,9 @@ class OrderRepository(Protocol):
         read, without the orders' customers and shipments."""
         ...
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
-        """Orders of that shipping service whose carrier is still unknown."""
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
+        """Orders of that shipping service whose carrier is still unknown (or is `or_carrier`:
+        the one a mapping being changed had given them)."""
         ...
 
 
@@ -288,6 +295,26 @@ class CarrierMappingRepository(Protocol):
     def for_merchant(self, merchant_id: int) -> dict[str, str]: ...
 
     def set(self, merchant_id: int, shipping_key: str, carrier_code: str) -> None: ...
+
+    def remove(self, merchant_id: int, shipping_key: str) -> bool:
+        """False when there was no such mapping."""
+        ...
+
+
+class ConnectionEventRepository(Protocol):
+    def add(self, event: ConnectionEvent) -> None: ...
+
+    def purge(self, before: datetime) -> int:
+        """Delete the events older than `before`; how many went."""
+        ...
+
+
+class NotificationRepository(Protocol):
+    def get(self, merchant_id: int) -> NotificationSettings:
+        """The merchant's settings, the defaults when never saved (not added to the session)."""
+        ...
+
+    def save(self, settings: NotificationSettings) -> None: ...
 
 
 class OutboxRepository(Protocol):
@@ -353,6 +380,8 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     jobs: JobRepository
     revocations: TokenRevocationRepository
+    events: ConnectionEventRepository
+    notifications: NotificationRepository
 
     def __enter__(self) -> Self: ...
 
@@ -388,3 +417,27 @@ class UnitOfWorkFactory(Protocol):
         (on PostgreSQL no transaction, on SQLite no write lock). `commit()`, `flush()` and
         any statement that writes are refused."""
         ...
+
+
+# -- merchant alerts ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class MailMessage:
+    to: str
+    subject: str
+    text: str
+    message_id: str  # the same for every retry of one alert
+
+
+class Mailer(Protocol):
+    """Sends an e-mail; raises TransientFailure to be retried later."""
+
+    def send(self, message: MailMessage) -> None: ...
+
+
+class WebhookClient(Protocol):
+    """POSTs a signed body; raises TransientFailure to be retried later (and for a refusal:
+    a receiver that answers 4xx may be fixed by its owner)."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None: ...

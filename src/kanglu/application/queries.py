@@ -6,13 +6,16 @@ with search and filters is a different job from upserting a page of them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.merchants import Merchant
 from kanglu.domain.orders import Order
@@ -53,6 +56,7 @@ class OrderFilters:
     tracking_status: ShipmentStatus | None = None
     carrier_code: str | None = None  # a carrier code, or UNKNOWN_CARRIER
     customer_id: int | None = None
+    updated_since: datetime | None = None  # changed in Kanglu at or after this instant
 
 
 @attrs.frozen
@@ -116,3 +120,48 @@ class MerchantQueries(Protocol):
     def get(self, merchant_id: int) -> Merchant | None: ...
 
     def connection_summary(self, merchant_id: int) -> ConnectionSummary: ...
+
+
+# -- the merchant's view of the sync (issue 18) -------------------------------------------
+
+
+@attrs.frozen
+class SyncState:
+    """What the Integrações card shows of the sync, and what its script polls for."""
+
+    status: str  # ConnectionStatus value
+    orders: int  # imported so far
+    first_import: bool  # connected and no poll has completed yet
+    syncing: bool  # a poll is under way (a window in progress, or its job leased)
+    last_sync_at: datetime | None
+    next_sync_at: datetime | None
+
+
+def mapping_id(shipping_key: str) -> str:
+    """A carrier mapping's id in the API: its key is free text, the id is URL-safe and stable."""
+    return hashlib.sha256(shipping_key.encode()).hexdigest()[:16]
+
+
+@attrs.frozen
+class CarrierMappingView:
+    id: str  # stable, derived from the shipping service's key
+    shipping_key: str
+    label: str  # as the merchant's orders write it, when one is stored
+    carrier_code: str
+    orders: int  # orders of that service
+
+
+class SyncQueries(Protocol):
+    def sync_state(self, merchant_id: int) -> SyncState | None:
+        """None: no integration yet."""
+        ...
+
+    def next_sync_at(self, connection_id: int) -> datetime | None: ...
+
+    def events(self, merchant_id: int, page: PageRequest) -> Page[ConnectionEvent]:
+        """The connection's history, newest first."""
+        ...
+
+    def carrier_mappings(self, merchant_id: int) -> Sequence[CarrierMappingView]: ...
+
+    def notifications(self, merchant_id: int) -> NotificationSettings: ...

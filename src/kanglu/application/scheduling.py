@@ -11,6 +11,7 @@ import attrs
 from kanglu.application.commands import DeliverTrackingRequests, PollOrders, RefreshToken
 from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.use_cases.merchant_sync import PurgeEvents
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, backoff
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
@@ -51,8 +52,10 @@ class JobHandlers:
         outbox_batch: int = 200,
         revoke: Callable[[], RevokeTokens] | None = None,
         purge: Callable[[], PurgeResolvedFailures] | None = None,
+        purge_events: Callable[[], PurgeEvents] | None = None,
         purge_interval: timedelta = timedelta(hours=1),
     ) -> None:
+        self._purge_events = purge_events
         self._clock = clock
         self._refresh = refresh
         self._poll = poll
@@ -98,6 +101,9 @@ class JobHandlers:
                     job.kind, poll.outcome.value, poll.next_due_at, poll.reason,
                     imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=poll.lease_kept,
                 )
+            if job.kind is JobKind.PURGE_EVENTS:
+                purged = self._purge_events()() if self._purge_events is not None else 0
+                return JobResult(job.kind, f"purged {purged}", self._clock.now() + self._purge_interval)
             delivery = self._deliver()(DeliverTrackingRequests(owner=owner, limit=self._outbox_batch))
             self._revoke_tokens(owner)
             now = self._clock.now()
@@ -146,7 +152,8 @@ class EnsureJobs:
         with self._uow() as uow:
             now = self._clock.now()
             existing = uow.jobs.keys()
-            wanted: list[tuple[JobKind, int, datetime]] = [(JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT, now)]
+            wanted: list[tuple[JobKind, int, datetime]] = [
+                (JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT, now), (JobKind.PURGE_EVENTS, OUTBOX_SUBJECT, now)]
             for connection in uow.connections.all():
                 if connection.status is not ConnectionStatus.CONNECTED or connection.id is None:
                     continue

@@ -52,12 +52,15 @@ class ConnectionTokens:
         self._force_refresh = force_refresh
         self._cached: tuple[Secret, int] | None = None
         self.key = f"connection:{connection_id}"
+        # Every API call asks for the token once: the poll's history counts its calls here.
+        self.calls = 0
 
     def preload(self, token: Secret, version: int) -> None:
         """The caller already read the connection: save a query."""
         self._cached = (token, version)
 
     def access_token(self) -> Secret:
+        self.calls += 1
         if self._cached is None:
             self._cached = self._load()
         return self._cached[0]

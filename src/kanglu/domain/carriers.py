@@ -97,6 +97,11 @@ class Carrier:
         return any(re.fullmatch(p, code.value) for p in self.code_patterns)
 
 
+# "Não rastrear": what a merchant maps store pickup or the shop's own delivery to. Orders of
+# such a service are imported and kept out of tracking.
+NOT_TRACKED = Carrier(code="none", name="Não rastrear")
+
+
 class EvidenceSource(enum.Enum):
     NAME = "name"
     FAMILY = "family"
@@ -263,7 +268,9 @@ class CarrierRegistry:
     # -- lookup ---------------------------------------------------------------------------
 
     def get(self, code: str) -> Carrier | None:
-        return self._by_code.get(code)
+        """The carrier of that code; `none` is NOT_TRACKED, a merchant's choice only (never
+        identified by a rule, never listed among the carriers)."""
+        return self._by_code.get(code) or (NOT_TRACKED if code == NOT_TRACKED.code else None)
 
     def __iter__(self) -> Iterator[Carrier]:
         return iter(self.carriers)

@@ -82,6 +82,11 @@ class ErpConnection:
     poll_started_at: datetime | None = None
     poll_offset: int | None = None
     updated_at: datetime | None = None
+    # The alert-worthy problem the merchant was told about and that has not recovered yet
+    # (an AlertKind value): "never twice", and a "recovered" alert only after a problem one.
+    alert_open: str | None = None
+    # The last "Sincronizar agora": at most one a minute.
+    sync_requested_at: datetime | None = None
     id: int | None = None
     # Read permissions the ERP application lacks (its 403s), when they were last probed, and
     # the earliest poll window imported without one of FILLED_IN_LATER: read again once back.
@@ -276,6 +281,41 @@ class ErpConnection:
         if not self.missing_permissions:
             return False
         return self.permissions_checked_at is None or now - self.permissions_checked_at >= every
+
+    # -- alerts and manual sync ------------------------------------------------------------
+
+    def open_alert(self, kind: str) -> bool:
+        """A problem the merchant must hear about; False when they were already told of it or
+        of a graver one (told once). Kinds listed first in ALERT_SEVERITY are graver: a
+        disconnection is told even while a missing permission is open."""
+        if self.alert_open is not None and _severity(self.alert_open) <= _severity(kind):
+            return False
+        self.alert_open = kind
+        return True
+
+    def close_alert(self, kind: str) -> bool:
+        """That problem is over; True when it was the one the merchant had been told about."""
+        if self.alert_open != kind:
+            return False
+        self.alert_open = None
+        return True
+
+    def request_sync(self, now: datetime, min_gap: timedelta) -> datetime | None:
+        """A manual poll: None when granted, else the instant the next one is allowed."""
+        if not self.is_pollable:
+            raise InvalidTransition("conecte a integração para sincronizar")
+        if self.sync_requested_at is not None and now < self.sync_requested_at + min_gap:
+            return self.sync_requested_at + min_gap
+        self.sync_requested_at = now
+        return None
+
+
+# Alert kinds, gravest first (values of domain.events.AlertKind).
+ALERT_SEVERITY = ("disconnected", "permission_missing")
+
+
+def _severity(kind: str) -> int:
+    return ALERT_SEVERITY.index(kind) if kind in ALERT_SEVERITY else len(ALERT_SEVERITY)
 
 
 RENEWAL_ERROR_PREFIX = "Renovação do acesso: "

@@ -12,6 +12,7 @@ class JobKind(enum.StrEnum):
     RENEW_TOKEN = "renew_token"
     POLL = "poll"
     DELIVER_OUTBOX = "deliver_outbox"
+    PURGE_EVENTS = "purge_events"  # the history's 90 days (one job, subject 0)
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ import hashlib
 import attrs
 
 from kanglu.domain.access_keys import AccessKey
-from kanglu.domain.carriers import Carrier
+from kanglu.domain.carriers import NOT_TRACKED, Carrier
 from kanglu.domain.customers import Customer, CustomerData
 from kanglu.domain.money import Money
 from kanglu.domain.shipping import ShippingService
@@ -144,6 +144,10 @@ def target_status(action: Action, carrier: Carrier | None, code: TrackingCode | 
     if action is Action.MARK_DELIVERED:
         return ShipmentStatus.DELIVERED
     if action is Action.CANCEL_TRACKING:
+        return ShipmentStatus.CANCELLED
+    if carrier is not None and carrier.code == NOT_TRACKED.code:
+        # "Não rastrear" (pickup, own delivery): tracking is closed as for a cancelled order,
+        # within the contract's four states; `carrier.code` = `none` tells the two apart.
         return ShipmentStatus.CANCELLED
     if carrier is not None and code is not None:
         return ShipmentStatus.TRACKING

@@ -20,6 +20,17 @@ def normalise_name(text: str | None) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_only.lower()).split())
 
 
+def shipping_key_of(label: str) -> str | None:
+    """The mapping key of a shipping service written as pages show it ("SEDEX / Correios"):
+    each part normalised, as `ShippingService.key` builds it. None when nothing is left."""
+    parts: list[str] = []
+    for part in label.split("/"):
+        normalised = normalise_name(part)
+        if normalised and normalised not in parts:
+            parts.append(normalised)
+    return " / ".join(parts) or None
+
+
 @attrs.frozen
 class ShippingService:
     """The shipping data of one order, as the ERP gives it.

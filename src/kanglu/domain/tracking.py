@@ -8,6 +8,8 @@ from datetime import datetime
 
 import attrs
 
+from kanglu.domain.events import AlertRequest
+
 
 class ShipmentStatus(enum.StrEnum):
     WAITING_DATA = "waiting_data"
@@ -86,14 +88,14 @@ class TrackingRequest:
 
 @attrs.define(slots=False, eq=False)
 class OutboxMessage:
-    """A tracking request waiting to be delivered, with its delivery attempts.
+    """A tracking request (or a merchant alert) waiting to be delivered, with its delivery attempts.
 
     Messages of one `stream` (one order) are delivered in the order they were written, so the
     tracking service never sees a new shipment start before the old one was cancelled.
     """
 
     stream: str
-    request: TrackingRequest
+    request: TrackingRequest | AlertRequest
     created_at: datetime
     next_attempt_at: datetime
     attempts: int = 0

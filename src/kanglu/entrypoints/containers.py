@@ -20,9 +20,12 @@ from dependency_injector import containers, providers
 from sqlalchemy.engine import Engine
 
 from kanglu import __version__
+from kanglu.adapters.alerts.mail import ConsoleMailer, SmtpMailer
+from kanglu.adapters.alerts.webhook import HttpWebhookClient
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
+from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
@@ -33,6 +36,7 @@ from kanglu.adapters.tracking.http import HttpTrackingService
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
 from kanglu.adapters.passwords import Argon2PasswordHasher
+from kanglu.application.alerts import AlertDelivery
 from kanglu.application.commands import RefreshToken
 from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
@@ -44,6 +48,8 @@ from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.manage_account import ChangePassword, RotateApiKey
 from kanglu.application.use_cases.map_shipping_service import MapShippingService
+from kanglu.application.use_cases.map_shipping_service import MapShippingService, RemoveCarrierMapping
+from kanglu.application.use_cases.merchant_sync import PurgeEvents, RequestSync, SaveNotificationSettings
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
@@ -150,6 +156,15 @@ def _tracking(settings: Settings, engine: Engine, clock: Any, client: httpx.Clie
     return BuiltinTrackingService(engine=engine, clock=clock)
 
 
+def _mailer(settings: Settings) -> Any:
+    """KANGLU_SMTP_URL unset: no e-mail (the demo prints them on the console instead)."""
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url, settings.mail_from)
+    if settings.console_mail:
+        return ConsoleMailer(settings.mail_from)
+    return None
+
+
 class Adapters(containers.DeclarativeContainer):
     """The outside world. Tests override any of these with fakes."""
 
@@ -174,6 +189,8 @@ class Adapters(containers.DeclarativeContainer):
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
     )
+    mailer = providers.Singleton(_mailer, settings=core.settings)
+    webhooks = providers.Resource(_closed_at_shutdown, providers.Factory(HttpWebhookClient))
     # The read side of pages and the JSON API (application/queries.py).
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
@@ -181,6 +198,7 @@ class Adapters(containers.DeclarativeContainer):
     # The web's sessions and login throttle, shared by every web process (issue 19).
     web_sessions = providers.Singleton(SqlWebSessions, engine=engine)
     login_attempts = providers.Singleton(SqlLoginAttempts, engine=engine)
+    sync_queries = providers.Singleton(SqlSyncQueries, engine=engine)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -225,8 +243,12 @@ class UseCases(containers.DeclarativeContainer):
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )
     import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
+    alerts = providers.Factory(
+        AlertDelivery, uow=adapters.uow, secret_box=core.secret_box, mailer=adapters.mailer,
+        webhooks=adapters.webhooks, public_url=core.settings.provided.public_url,
+    )
     deliver_tracking = providers.Factory(
-        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking
+        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
     )
     create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
     change_password = providers.Factory(ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
@@ -272,6 +294,12 @@ class UseCases(containers.DeclarativeContainer):
         tokens_for=tokens_for,
     )
     purge_failures = providers.Factory(PurgeResolvedFailures, uow=adapters.uow, clock=core.clock)
+    purge_events = providers.Factory(PurgeEvents, uow=adapters.uow, clock=core.clock)
+    request_sync = providers.Factory(RequestSync, uow=adapters.uow, clock=core.clock)
+    save_notifications = providers.Factory(
+        SaveNotificationSettings, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box
+    )
+    remove_carrier_mapping = providers.Factory(RemoveCarrierMapping, uow=adapters.uow)
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
@@ -280,6 +308,7 @@ class UseCases(containers.DeclarativeContainer):
         deliver=deliver_tracking.provider,
         revoke=revoke_tokens.provider,
         purge=purge_failures.provider,
+        purge_events=purge_events.provider,
     )
     ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
 

@@ -4,6 +4,8 @@ again keeps the data (Kanglu's database and the sandbox's state file)."""
 
 from __future__ import annotations
 
+import attrs
+
 import json
 import logging
 import os
@@ -86,6 +88,9 @@ def run_demo(args: Any) -> int:
     env["KANGLU_TINY_API_URL"] = f"{sandbox_url}/public-api/v3"
     env["KANGLU_TINY_AUTH_URL"] = f"{sandbox_url}/realms/tiny/protocol/openid-connect"
     settings = Settings.from_env(env)
+    if not settings.smtp_url:
+        # No mail server: the alert e-mails the demo sends are printed on the console.
+        settings = attrs.evolve(settings, console_mail=True)
     configure_logging(settings.log_format)
 
     state_file = settings.data_dir / "sandbox_state.json"

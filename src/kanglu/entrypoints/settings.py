@@ -71,6 +71,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _smtp_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("smtp://", "smtps://")):
+        raise SettingsError("KANGLU_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…")
+    return value
+
+
 @attrs.frozen(repr=False)
 class Settings:
     data_dir: Path
@@ -93,6 +99,10 @@ class Settings:
     encryption_keys_file: Path | None = None
     # Reverse proxies before the web app whose X-Forwarded-For / -Proto are trusted (ProxyFix).
     proxy_hops: int = 0
+    # Merchant alerts: unset, no e-mail is sent (the demo prints them instead: console_mail).
+    smtp_url: str | None = None
+    mail_from: str = "Kanglu <nao-responda@localhost>"
+    console_mail: bool = False
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -147,6 +157,8 @@ class Settings:
             poll_interval=_int(env, "KANGLU_POLL_INTERVAL", 120),
             backfill_days=_int(env, "KANGLU_BACKFILL_DAYS", 30, minimum=0),
             tracking_url=env.get("KANGLU_TRACKING_URL") or None,
+            smtp_url=_smtp_url(env.get("KANGLU_SMTP_URL") or None),
+            mail_from=env.get("KANGLU_MAIL_FROM") or "Kanglu <nao-responda@localhost>",
             renewal_margin=_int(env, "KANGLU_RENEWAL_MARGIN", 600),
             log_format=env.get("KANGLU_LOG_FORMAT") or "console",
             metrics_port=_int(env, "KANGLU_METRICS_PORT", 0, minimum=0) or None,

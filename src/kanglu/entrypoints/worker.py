@@ -34,7 +34,7 @@ from kanglu.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_PRIORITY = {JobKind.RENEW_TOKEN: 0, JobKind.POLL: 1, JobKind.DELIVER_OUTBOX: 2}
+_PRIORITY = {JobKind.RENEW_TOKEN: 0, JobKind.POLL: 1, JobKind.DELIVER_OUTBOX: 2, JobKind.PURGE_EVENTS: 3}
 # How long the claimer waits for a batch of slots to free up before claiming fewer jobs: a
 # job starts at most this much later, which no poll interval notices.
 CLAIM_GATHER_SECONDS = 0.05
@@ -208,7 +208,7 @@ class Worker:
         # Every log line written while this job runs, in any layer, names the job and its
         # connection (each thread has its own context).
         context = {"job_kind": job.kind.value}
-        if job.kind is not JobKind.DELIVER_OUTBOX:
+        if job.kind not in (JobKind.DELIVER_OUTBOX, JobKind.PURGE_EVENTS):
             context["connection_id"] = job.subject_id
         with structlog.contextvars.bound_contextvars(**context):
             self._run_in_context(job)

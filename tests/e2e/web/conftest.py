@@ -23,7 +23,7 @@ from kanglu.entrypoints.settings import Settings
 from kanglu.entrypoints.web import create_app
 from kanglu.entrypoints.web.sessions import InMemoryWebSessions
 from kanglu.entrypoints.web.throttle import InMemoryLoginAttempts
-from tests.fake_queries import FakeCustomerQueries, FakeMerchantQueries, FakeOrderQueries
+from tests.fake_queries import FakeCustomerQueries, FakeMerchantQueries, FakeOrderQueries, FakeSyncQueries
 from tests.fakes import (
     FakeClock,
     FakeErpGateway,
@@ -85,6 +85,7 @@ class WebWorld:
         container.adapters.order_queries.override(providers.Object(FakeOrderQueries(self.uow.db)))
         container.adapters.customer_queries.override(providers.Object(FakeCustomerQueries(self.uow.db)))
         container.adapters.merchant_queries.override(providers.Object(FakeMerchantQueries(self.uow.db)))
+        container.adapters.sync_queries.override(providers.Object(FakeSyncQueries(self.uow.db)))
         self.container = container
         self.app = create_app(container, login_attempts=self.login_attempts, sessions=self.sessions)
         self.app.testing = True

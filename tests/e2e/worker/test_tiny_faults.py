@@ -327,7 +327,7 @@ def test_a_revoked_authorisation_disconnects_that_connection_only(sqlite_deploym
         assert row.status == "disconnected"
         assert (row.access_token, row.refresh_token) == (None, None)  # dead tokens are not kept
         assert row.last_error.startswith("o Tiny recusou a renovação do acesso (o Tiny não aceita mais esta autorização")
-        assert row.last_error.endswith("clique em Conectar para autorizar de novo")
+        assert "Conectar" not in row.last_error  # a plain reason: the page adds what to do
         # One 401 on the API (the sandbox cannot tell whose token it was), one refused renewal,
         # and nothing else asked of Tiny for this account since the connection was made.
         assert d.sandbox_call("GET", "/counters")["global"]["by_status"]["401"] == 1

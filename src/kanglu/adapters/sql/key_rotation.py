@@ -56,11 +56,12 @@ def rotate_secrets(engine: Engine, box: Rotator, batch_size: int = 200) -> Rotat
         for table, columns in sealed_tables():
             table_secrets = 0
             last_id = None
+            key = next(iter(table.primary_key.columns))  # one-column keys: `id`, or `merchant_id`
             while True:
                 with connection.begin():
-                    query = select(table.c.id, *(table.c[name] for name in columns)).order_by(table.c.id)
+                    query = select(key.label("row_key"), *(table.c[name] for name in columns)).order_by(key)
                     if last_id is not None:
-                        query = query.where(table.c.id > last_id)
+                        query = query.where(key > last_id)
                     batch = connection.execute(query.limit(batch_size).with_for_update()).all()
                     if not batch:
                         break
@@ -70,14 +71,14 @@ def rotate_secrets(engine: Engine, box: Rotator, batch_size: int = 200) -> Rotat
                         rotated = {name: box.rotate(v) if v is not None else None for name, v in values.items()}
                         table_secrets += sum(v is not None for v in values.values())
                         rows += any(v is not None for v in values.values())
-                        changes.append({"row_id": row.id, **{f"new_{k}": v for k, v in rotated.items()}})
+                        changes.append({"row_id": row.row_key, **{f"new_{k}": v for k, v in rotated.items()}})
                     connection.execute(
                         update(table)
-                        .where(table.c.id == bindparam("row_id"))
+                        .where(key == bindparam("row_id"))
                         .values({name: bindparam(f"new_{name}", type_=SealedType()) for name in columns}),
                         changes,
                     )
-                    last_id = batch[-1].id
+                    last_id = batch[-1].row_key
             by_table[table.name] = table_secrets
             secrets += table_secrets
     log.info("secrets re-encrypted with the newest key", extra={"rows": rows, "secrets": secrets})

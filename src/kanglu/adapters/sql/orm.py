@@ -14,6 +14,7 @@ from sqlalchemy.orm import clear_mappers, registry, relationship
 from kanglu.adapters.sql import tables as t
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job
 from kanglu.domain.merchants import ApiKey, Merchant
@@ -66,6 +67,8 @@ def start_mappers() -> None:
         mapper_registry.map_imperatively(ImportFailure, t.import_failures)
         mapper_registry.map_imperatively(OutboxMessage, t.outbox)
         mapper_registry.map_imperatively(Job, t.jobs)
+        mapper_registry.map_imperatively(ConnectionEvent, t.connection_events)
+        mapper_registry.map_imperatively(NotificationSettings, t.notification_settings)
         event.listen(customer_mapper, "before_insert", _fill_search_name)
         event.listen(customer_mapper, "before_update", _fill_search_name)
         _started = True

@@ -107,6 +107,8 @@ def _order_conditions(merchant_id: int, filters: OrderFilters) -> list[ColumnEle
         where.append(o.carrier_code == filters.carrier_code)
     if filters.customer_id is not None:
         where.append(o.customer_id == filters.customer_id)
+    if filters.updated_since is not None:
+        where.append(o.updated_at >= filters.updated_since)
     return where
 
 

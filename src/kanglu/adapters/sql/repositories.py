@@ -16,6 +16,7 @@ from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
 from kanglu.adapters.sql.orm import built_once_per_mapping
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
@@ -97,8 +98,10 @@ class SqlConnectionRepository(_Repository):
             .execution_options(populate_existing=True)
         ).first()
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
-        lease_kept = save_poll(self._session.execute, self._dialect, connection, release)
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
+        lease_kept = save_poll(self._session.execute, self._dialect, connection, release, event)
         if release is not None:
             _forget_job(self._session, release.key)
         return lease_kept
@@ -136,31 +139,56 @@ _SAVE_POLL_COMPLETED = (
 
 def save_poll(
     execute: Callable[[Executable, dict[str, Any]], Any], dialect: str, connection: ErpConnection,
-    release: JobRelease | None = None,
+    release: JobRelease | None = None, event: ConnectionEvent | None = None,
 ) -> bool | None:
     """ConnectionRepository.save_poll through `execute` (a session's or a bare connection's).
 
     Core statements built once: every poll writes here, and the ORM's merge and flush of the
-    copy cost several times what the statement does."""
+    copy cost several times what the statement does. The poll's event rides along: on
+    PostgreSQL as one more data-modifying WITH of the same statement (no round trip added to
+    a quiet poll), on SQLite as one more statement of the same transaction."""
+    recorded = _event_params(event) if event is not None else None
     if connection.poll_progress() is not None:
         assert release is None, "only a completed poll hands its job back"
-        execute(_SAVE_POLL_WINDOW, {
-            "conn_id": connection.id, "p_since": connection.poll_since,
-            "p_started": connection.poll_started_at, "p_offset": connection.poll_offset})
+        window = {"conn_id": connection.id, "p_since": connection.poll_since,
+                  "p_started": connection.poll_started_at, "p_offset": connection.poll_offset}
+        if recorded is not None and dialect == "postgresql":
+            execute(_SAVE_POLL_WINDOW_WITH_EVENT, window | recorded)
+            return None
+        execute(_SAVE_POLL_WINDOW, window)
+        if recorded is not None:
+            execute(_RECORD_EVENT, recorded)
         return None
     completed = {"conn_id": connection.id, "p_cursor": connection.poll_cursor,
                  "p_synced": connection.last_sync_at, "p_updated": connection.updated_at}
     if release is None:
+        if recorded is not None and dialect == "postgresql":
+            execute(_SAVE_POLL_COMPLETED_WITH_EVENT, completed | recorded)
+            return None
         execute(_SAVE_POLL_COMPLETED, completed)
+        if recorded is not None:
+            execute(_RECORD_EVENT, recorded)
         return None
     released = _job_release_params(release.key, release.owner, release.next_due_at)
     if dialect == "postgresql":
         # One statement for both rows (a data-modifying WITH), atomic on its own.
-        result = execute(_SAVE_POLL_AND_RELEASE_JOB, completed | released)
+        if recorded is not None:
+            result = execute(_SAVE_POLL_AND_RELEASE_JOB_WITH_EVENT, completed | released | recorded)
+        else:
+            result = execute(_SAVE_POLL_AND_RELEASE_JOB, completed | released)
     else:
         execute(_SAVE_POLL_COMPLETED, completed)
+        if recorded is not None:
+            execute(_RECORD_EVENT, recorded)
         result = execute(_RELEASE_MY_JOB, released)
     return bool(result.rowcount == 1)
+
+
+def _event_params(event: ConnectionEvent) -> dict[str, Any]:
+    return {"ev_conn": event.connection_id, "ev_kind": event.kind, "ev_at": event.at, "ev_first": event.first_at,
+            "ev_message": event.message, "ev_imported": event.imported, "ev_updated": event.updated,
+            "ev_failed": event.failed, "ev_calls": event.api_calls, "ev_polls": event.polls,
+            "ev_fold": event.fold_key}
 
 
 def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
@@ -280,12 +308,14 @@ class SqlOrderRepository(_Repository):
             return []
         return list(self._session.execute(statement, {"conn_id": connection_id, "erp_ids": wanted}))
 
-    def waiting_for_carrier(self, connection_id: int, shipping_key: str) -> list[Order]:
+    def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
         c = t.orders.c
+        carrier = c.carrier_code.is_(None) if or_carrier is None else or_(c.carrier_code.is_(None),
+                                                                          c.carrier_code == or_carrier)
         return list(
             self._session.scalars(
                 select(Order)
-                .where(c.connection_id == connection_id, c.shipping_key == shipping_key, c.carrier_code.is_(None))
+                .where(c.connection_id == connection_id, c.shipping_key == shipping_key, carrier)
                 .order_by(c.id)
             )
         )
@@ -353,6 +383,37 @@ class SqlCarrierMappingRepository(_Repository):
                 index_elements=["merchant_id", "shipping_key"], set_={"carrier_code": insert.excluded.carrier_code}
             )
         )
+
+
+    def remove(self, merchant_id: int, shipping_key: str) -> bool:
+        m = t.carrier_mappings.c
+        result = self._session.execute(
+            delete(t.carrier_mappings).where(m.merchant_id == merchant_id, m.shipping_key == shipping_key)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlConnectionEventRepository(_Repository):
+    def add(self, event: ConnectionEvent) -> None:
+        if event.is_folded:
+            # Folded into the hour's row: an upsert, which the ORM cannot express.
+            self._session.execute(_RECORD_EVENT if self._dialect != "postgresql" else _RECORD_EVENT_PG,
+                                  _event_params(event))
+        else:
+            self._session.add(event)
+
+    def purge(self, before: datetime) -> int:
+        result = self._session.execute(delete(t.connection_events).where(t.connection_events.c.at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlNotificationRepository(_Repository):
+    def get(self, merchant_id: int) -> NotificationSettings:
+        found = self._session.get(NotificationSettings, merchant_id)
+        return found if found is not None else NotificationSettings(merchant_id)
+
+    def save(self, settings: NotificationSettings) -> None:
+        self._session.add(settings)
 
 
 class SqlOutboxRepository(_Repository):
@@ -492,6 +553,39 @@ _RELEASE_MY_JOB_FAILED = update(t.jobs).where(_MY_JOB).values(
 # PostgreSQL: a completed poll's write and its job's release in one statement.
 _SAVE_POLL_AND_RELEASE_JOB = _RELEASE_MY_JOB.add_cte(
     _SAVE_POLL_COMPLETED.returning(t.erp_connections.c.id).cte("saved_poll")
+)
+
+
+def _record_event_statement(dialect: str):  # type: ignore[no-untyped-def]
+    """An event's row; a quiet poll's is folded into its hour's row (same `fold_key`): one more
+    poll, its API calls added, `at` moved to the latest."""
+    e = t.connection_events.c
+    insert = upsert_insert(dialect, t.connection_events)
+    return insert.values(
+        connection_id=bindparam("ev_conn"), kind=bindparam("ev_kind", type_=e.kind.type),
+        at=bindparam("ev_at", type_=e.at.type), first_at=bindparam("ev_first", type_=e.first_at.type),
+        message=bindparam("ev_message", type_=e.message.type), imported=bindparam("ev_imported"),
+        updated=bindparam("ev_updated"), failed=bindparam("ev_failed"), api_calls=bindparam("ev_calls"),
+        polls=bindparam("ev_polls"), fold_key=bindparam("ev_fold", type_=e.fold_key.type),
+    ).on_conflict_do_update(
+        index_elements=["connection_id", "fold_key"],
+        set_={"at": insert.excluded.at, "polls": e.polls + insert.excluded.polls,
+              "api_calls": e.api_calls + insert.excluded.api_calls},
+    )
+
+
+# SQLite and PostgreSQL spell ON CONFLICT alike; the statement is built with the PostgreSQL
+# dialect's insert for the WITH below and with SQLite's for its own statement.
+_RECORD_EVENT_PG = _record_event_statement("postgresql")
+_RECORD_EVENT = _record_event_statement("sqlite")
+_SAVE_POLL_AND_RELEASE_JOB_WITH_EVENT = _SAVE_POLL_AND_RELEASE_JOB.add_cte(
+    _RECORD_EVENT_PG.returning(t.connection_events.c.id).cte("recorded_event")
+)
+_SAVE_POLL_COMPLETED_WITH_EVENT = _RECORD_EVENT_PG.add_cte(
+    _SAVE_POLL_COMPLETED.returning(t.erp_connections.c.id).cte("saved_poll")
+)
+_SAVE_POLL_WINDOW_WITH_EVENT = _RECORD_EVENT_PG.add_cte(
+    _SAVE_POLL_WINDOW.returning(t.erp_connections.c.id).cte("saved_window")
 )
 
 

@@ -29,6 +29,7 @@ from kanglu.adapters.sql.types import (
     LocalDateOrDateTime,
     MoneyType,
     PermissionSetType,
+    OutboxRequestType,
     SealedType,
     ShippingServiceType,
     SituacaoType,
@@ -39,6 +40,7 @@ from kanglu.adapters.sql.types import (
     WarningsType,
 )
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.events import EventKind
 from kanglu.domain.jobs import JobKind
 from kanglu.domain.tracking import ShipmentStatus
 
@@ -122,6 +124,8 @@ erp_connections = Table(
     Column("permissions_checked_at", UtcDateTime),
     Column("incomplete_since", UtcDateTime),
     UniqueConstraint("merchant_id", "erp"),
+    Column("alert_open", String(40)),
+    Column("sync_requested_at", UtcDateTime),
 )
 
 # Every situação is stored, "ignore" included: no rows at all means "never saved, use the
@@ -268,7 +272,7 @@ outbox = Table(
     metadata,
     _id(),
     Column("stream", String(64), nullable=False),
-    Column("request", TrackingRequestType, nullable=False),
+    Column("request", OutboxRequestType, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -383,4 +387,38 @@ token_revocations = Table(
         postgresql_where=text("finished_at IS NULL"),
         sqlite_where=text("finished_at IS NULL"),
     ),
+)
+
+
+# A connection's history, newest first. Quiet polls share one row per hour (`fold_key`), found
+# again by the unique constraint (NULL for every other event: NULLs never collide).
+connection_events = Table(
+    "connection_events",
+    metadata,
+    _id(),
+    Column("connection_id", Id, ForeignKey("erp_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", StrEnumType(EventKind, 32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("first_at", UtcDateTime),
+    Column("message", Text),
+    Column("imported", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("api_calls", Integer, nullable=False),
+    Column("polls", Integer, nullable=False),
+    Column("fold_key", String(40)),
+    UniqueConstraint("connection_id", "fold_key"),
+    Index("ix_connection_events_list", "connection_id", "at", "id"),
+    Index("ix_connection_events_at", "at"),
+)
+
+# Where a merchant's alerts go; no row: the defaults (e-mail on, no webhook).
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("merchant_id", Id, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True),
+    Column("email", Boolean, nullable=False),
+    Column("webhook_url", Text),
+    Column("webhook_secret", SealedType),
+    Column("updated_at", UtcDateTime),
 )

@@ -30,6 +30,7 @@ from kanglu.domain.orders import Invoice, OrderWarning
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
+from kanglu.domain.events import AlertRequest
 from kanglu.domain.tracking import TrackingRequest
 from kanglu.domain.tracking_codes import TrackingCode
 
@@ -288,3 +289,20 @@ class WarningsType(JsonDocument):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return tuple(converter.structure(w, OrderWarning) for w in value) if value else ()
+
+
+class OutboxRequestType(_AttrsDocument):
+    """The outbox's document: a tracking request (stored as it always was) or an alert (told
+    apart by its `channel`)."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return converter.unstructure(value, type(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return converter.structure(value, AlertRequest if "channel" in value else TrackingRequest)

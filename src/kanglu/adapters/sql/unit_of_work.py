@@ -22,11 +22,13 @@ from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
+    SqlConnectionEventRepository,
     SqlConnectionRepository,
     SqlCustomerRepository,
     SqlImportFailureRepository,
     SqlJobRepository,
     SqlMerchantRepository,
+    SqlNotificationRepository,
     SqlOrderRepository,
     SqlOutboxRepository,
     SqlShippingFamilyRepository,
@@ -36,6 +38,7 @@ from kanglu.adapters.sql.repositories import (
 from kanglu.application.errors import TransientFailure
 from kanglu.application.ports import ConnectionRepository, UnitOfWork
 from kanglu.domain.connections import ErpConnection
+from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobRelease
 
 log = logging.getLogger(__name__)
@@ -145,6 +148,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session)
         self.jobs = SqlJobRepository(session)
         self.revocations = SqlTokenRevocationRepository(session)
+        self.events = SqlConnectionEventRepository(session)
+        self.notifications = SqlNotificationRepository(session)
         return self
 
     def __exit__(
@@ -232,8 +237,10 @@ class _StatementConnectionWrites:
     def __init__(self, unit_of_work: StatementUnitOfWork) -> None:
         self._unit_of_work = unit_of_work
 
-    def save_poll(self, connection: ErpConnection, release: JobRelease | None = None) -> bool | None:
-        return save_poll(self._unit_of_work.execute, "postgresql", connection, release)
+    def save_poll(
+        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
+    ) -> bool | None:
+        return save_poll(self._unit_of_work.execute, "postgresql", connection, release, event)
 
     def __getattr__(self, name: str) -> Any:
         if name in _CONNECTION_METHODS:

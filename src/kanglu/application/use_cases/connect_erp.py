@@ -12,6 +12,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from kanglu.application import journal
 from kanglu.application.commands import BeginConnection, CompleteConnection
 from kanglu.application.errors import (
     ApplicationError,
@@ -135,8 +136,11 @@ class CompleteConnectErp:
             now = self._clock.now()
             connection.complete_authorization(seal_grant(self._box, grant, now),
                                               account_name if isinstance(account_name, str) else None, now)
+            journal.connected(uow, connection, now)
             if isinstance(account_name, PermissionMissing):  # connected all the same; the card says what to tick
+                before = {p.value for p in connection.missing_permissions}
                 connection.note_permission_missing(account_name.permission, None, now)
+                journal.permissions_changed(uow, connection, before, {p.value for p in connection.missing_permissions}, now)
             uow.jobs.schedule(JobKind.POLL, connection.id, now)
             due = connection.renewal_due_at(self._margin)
             assert due is not None

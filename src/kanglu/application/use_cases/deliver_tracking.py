@@ -13,8 +13,10 @@ import attrs
 
 from kanglu.application.commands import DeliverTrackingRequests as Command
 from kanglu.application.errors import TransientFailure
+from kanglu.application.alerts import AlertDelivery
 from kanglu.application.ports import Clock, TrackingService, UnitOfWorkFactory
 from kanglu.application.use_cases.refresh_token import backoff
+from kanglu.domain.events import AlertRequest, ConnectionEvent, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,14 @@ class DeliveryReport:
 
 
 class DeliverTrackingRequestsUseCase:
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, tracking: TrackingService) -> None:
+    def __init__(
+        self, *, uow: UnitOfWorkFactory, clock: Clock, tracking: TrackingService, alerts: AlertDelivery | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._tracking = tracking
+        # Merchant alerts share the outbox (and its retries, leases and per-stream order).
+        self._alerts = alerts
 
     def __call__(self, command: Command) -> DeliveryReport:
         with self._uow() as uow:
@@ -43,8 +49,14 @@ class DeliverTrackingRequestsUseCase:
             key = message.stream
             if key in blocked:
                 continue  # an earlier request of this order failed: keep the order
+            sent: str | None = None
             try:
-                self._tracking.deliver(message.request)
+                if isinstance(message.request, AlertRequest):
+                    if self._alerts is None:
+                        raise TransientFailure("alertas não configurados neste processo")
+                    sent = self._alerts.deliver(message.request)
+                else:
+                    self._tracking.deliver(message.request)
             except Exception as exc:  # noqa: BLE001 - whatever the adapter raises, the message waits
                 failed += 1
                 blocked.add(key)
@@ -54,16 +66,17 @@ class DeliverTrackingRequestsUseCase:
                 log.log(
                     logging.WARNING if isinstance(exc, TransientFailure) else logging.ERROR,
                     "tracking delivery failed, will retry",
-                    extra={"outbox_id": message.id, "shipment": message.request.shipment_key, "reason": reason},
+                    extra={"outbox_id": message.id, "stream": message.stream, "reason": reason},
                     exc_info=not isinstance(exc, TransientFailure),
                 )
                 continue
             delivered += 1
-            self._record(message.id, delivered_ok=True, error=None)
+            self._record(message.id, delivered_ok=True, error=None, sent=sent)
         return DeliveryReport(delivered, failed)
 
     def _record(
-        self, message_id: int | None, *, delivered_ok: bool, error: str | None, retry_after: float | None = None
+        self, message_id: int | None, *, delivered_ok: bool, error: str | None, retry_after: float | None = None,
+        sent: str | None = None,
     ) -> None:
         with self._uow() as uow:
             message = uow.outbox.get(message_id) if message_id is not None else None
@@ -75,6 +88,9 @@ class DeliverTrackingRequestsUseCase:
             if delivered_ok:
                 message.delivered_at = now
                 message.last_error = None
+                if sent is not None and isinstance(message.request, AlertRequest):
+                    # In the transaction that marks it delivered: the history says it once.
+                    uow.events.add(ConnectionEvent(message.request.connection_id, EventKind.ALERT_SENT, now, sent))
             else:
                 message.attempts += 1
                 message.last_error = error

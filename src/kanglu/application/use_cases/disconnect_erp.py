@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from kanglu.application.commands import DisconnectErp as Command
+from kanglu.application import journal
 from kanglu.application.errors import NotFound
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
@@ -16,7 +17,7 @@ from kanglu.domain.revocations import TokenRevocation
 
 log = logging.getLogger(__name__)
 
-DISCONNECTED_BY_MERCHANT = "Integração desconectada pelo lojista. Clique em Conectar para retomar."
+DISCONNECTED_BY_MERCHANT = "integração desconectada pelo lojista"
 
 
 class DisconnectErp:
@@ -48,7 +49,9 @@ class DisconnectErp:
                         next_attempt_at=now,
                     ))
                 # The worker drops the jobs of a connection that is not connected.
+                now = self._clock.now()
                 connection.mark_disconnected(DISCONNECTED_BY_MERCHANT, now)
+                journal.disconnected(uow, connection, DISCONNECTED_BY_MERCHANT, now, by_merchant=True)
             uow.commit()
             log.info("erp disconnected by merchant", extra={"connection_id": connection.id})
             return connection

@@ -32,11 +32,13 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.application.commands import PollOrders as Command
+from kanglu.application import journal
 from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
+from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, StoredOrder
 from kanglu.domain.permissions import ErpPermission, ordered
@@ -178,6 +180,13 @@ class PollOrdersByStatus:
                         report.add(self._importer.import_batch(uow, connection, mapping, items, now, families))
                     pages += 1
                     release = None
+                    event = None
+                    if page.next_offset is None or (self._max_pages is not None and pages >= self._max_pages):
+                        # The run's last write carries its row of the history (folded when quiet).
+                        event = ConnectionEvent.poll(
+                            command.connection_id, now, imported=report.imported - report.updated,
+                            updated=report.updated, failed=report.failed, api_calls=tokens.calls,
+                        )
                     if page.next_offset is None:
                         connection.finish_poll(progress, now)
                         next_due = self.next_regular_run(started, now)
@@ -185,7 +194,7 @@ class PollOrdersByStatus:
                             release = JobRelease(JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due)
                     else:
                         connection.advance_poll(progress, page.next_offset)
-                    lease_kept = uow.connections.save_poll(connection, release)
+                    lease_kept = uow.connections.save_poll(connection, release, event)
                     uow.commit()
                 if page.next_offset is None:
                     break
@@ -250,7 +259,9 @@ class PollOrdersByStatus:
         with self._uow() as uow:
             connection = uow.connections.lock(connection_id)
             if connection is not None and connection.is_pollable:
-                connection.mark_disconnected(exc.message, self._clock.now())
+                now = self._clock.now()
+                connection.mark_disconnected(exc.message, now)
+                journal.disconnected(uow, connection, exc.message, now)
                 uow.commit()
         log.warning("poll stopped: authorisation refused", extra={"connection_id": connection_id,
                                                                    "reason": exc.message})
@@ -364,7 +375,6 @@ class PollOrdersByStatus:
         if back:
             log.info("erp permissions back", extra={"connection_id": connection_id,
                                                     "permissions": [p.value for p in back]})
-            # i18-sync: a "permission back" event (and the recovery alert) belongs here.
         return connection.poll_window(now, self._overlap, self._backfill)
 
     def _permission_missing(
@@ -382,8 +392,6 @@ class PollOrdersByStatus:
                      lambda row: row.note_permission_missing(permission, progress.since if progress else None, now))
         if not known:
             log.warning("erp permission missing", extra={"connection_id": connection_id, "permission": permission.value})
-            # i18-sync: the "permission_missing" event (and its alert) belongs here: once per
-            # permission, when it goes missing.
 
     def _permission_back(self, connection_id: int, connection: ErpConnection, permission: ErpPermission) -> None:
         now = self._clock.now()
@@ -410,7 +418,6 @@ class PollOrdersByStatus:
             log.warning("poll paused: erp permission missing",
                         extra={"connection_id": connection_id, "permission": exc.permission.value,
                                "request_id": exc.request_id})
-            # i18-sync: the "permission_missing" event belongs here too.
         return PollResult(PollOutcome.PAUSED, now + self._permission_recheck, report, pages, exc.message)
 
     def _change(self, connection_id: int, connection: ErpConnection, change: Callable[[ErpConnection], object]) -> None:
@@ -419,7 +426,11 @@ class PollOrdersByStatus:
         with self._uow() as uow:
             row = uow.connections.lock(connection_id)
             if row is not None:
+                before = {p.value for p in row.missing_permissions}
                 change(row)
+                after = {p.value for p in row.missing_permissions}
+                if before != after:  # the history's event and the merchant's alert, in the same commit
+                    journal.permissions_changed(uow, row, before, after, self._clock.now())
                 uow.commit()
         change(connection)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.application.commands import RefreshToken as Command
+from kanglu.application import journal
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import Clock, OAuthClient, OAuthProvider, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import seal_grant
@@ -79,6 +80,7 @@ class RefreshTokenUseCase:
             if connection.refresh_token_dead(now) or connection.refresh_token is None:
                 reason = "a autorização do Tiny expirou antes de ser renovada"
                 connection.mark_disconnected(reason, now)
+                journal.disconnected(uow, connection, reason, now)
                 uow.commit()
                 log.warning("connection lost: refresh token expired", extra={"connection_id": connection.id})
                 return RenewalResult(RenewalOutcome.DISCONNECTED, None, reason)
@@ -88,6 +90,7 @@ class RefreshTokenUseCase:
             except ReauthorizationRequired as exc:
                 reason = exc.message
                 connection.mark_disconnected(reason, now)
+                journal.disconnected(uow, connection, reason, now)
                 uow.commit()
                 log.warning(
                     "renewal refused, connection disconnected",
@@ -100,6 +103,7 @@ class RefreshTokenUseCase:
             # Persisted before anyone uses the new access token: the old refresh token is
             # spent now, and losing the new one would log the merchant out.
             connection.mark_refreshed(seal_grant(self._box, grant, now), now)
+            journal.renewed(uow, connection, now)
             uow.commit()
             log.info("token renewed", extra={"connection_id": connection.id})
             return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
@@ -130,6 +134,7 @@ class RefreshTokenUseCase:
             connection.refresh_failures = failures  # status and message untouched
         else:
             connection.note_refresh_failure(exc.message, now)
+        journal.renewal_failed(uow, connection, exc.message, now)
         uow.commit()
         log.warning(
             "renewal failed, will retry",

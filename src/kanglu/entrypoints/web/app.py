@@ -15,7 +15,7 @@ from kanglu.entrypoints.web.api import views as api
 from kanglu.entrypoints.web.auth import bp as auth_bp
 from kanglu.entrypoints.web.auth import current_merchant
 from kanglu.entrypoints.web.deps import EXTENSION, Deps
-from kanglu.entrypoints.web.pages import account, carriers, customers, integrations, orders, situacoes
+from kanglu.entrypoints.web.pages import account, carriers, customers, history, integrations, orders, situacoes
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container
@@ -92,6 +92,7 @@ def create_app(
         customers.bp,
         carriers.bp,
         account.bp,
+        history.bp,
         api.bp,
     ):
         app.register_blueprint(blueprint)

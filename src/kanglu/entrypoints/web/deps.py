@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from kanglu.application.ports import Clock, PasswordHasher
-from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries
+from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries, SyncQueries
 from kanglu.domain.carriers import CarrierRegistry
 from kanglu.entrypoints.settings import Settings
 from kanglu.application.web_access import LoginAttempts, WebSessions
@@ -57,6 +57,10 @@ class Deps:
     @property
     def merchants(self) -> MerchantQueries:
         return self.container.adapters.merchant_queries()
+
+    @property
+    def sync(self) -> SyncQueries:
+        return self.container.adapters.sync_queries()
 
     def uow(self):  # type: ignore[no-untyped-def]
         return self.container.adapters.uow()()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from kanglu.application.queries import MAX_PER_PAGE, UNKNOWN_CARRIER, OrderFilters, PageRequest
-from kanglu.domain.carriers import CarrierRegistry
+from kanglu.domain.carriers import NOT_TRACKED, CarrierRegistry
 from kanglu.domain.situacoes import Situacao
 from kanglu.domain.tracking import ShipmentStatus
 
@@ -30,6 +32,30 @@ def clean_query(text: str) -> str | None:
     return " ".join(kept.split()) or None
 
 
+_SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def _allowed(values: object) -> str:
+    listed = [str(v) for v in values]  # type: ignore[attr-defined]
+    return "use " + ", ".join(listed[:-1]) + " ou " + listed[-1]
+
+
+def parse_instant(raw: str) -> datetime | None:
+    """ISO 8601: a date (midnight in São Paulo) or a date-time; without an offset, São Paulo's
+    (the time the merchant sees on the pages)."""
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(max(day.year, 1900), day.month, day.day, tzinfo=_SAO_PAULO)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.year < 1900:  # before any order: the same as no lower bound (and no overflow in UTC)
+        return datetime(1900, 1, 1, tzinfo=_SAO_PAULO)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_SAO_PAULO)
+
+
 def _whole(raw: str, low: int, high: int) -> int | None:
     if not _WHOLE_NUMBER.fullmatch(raw):
         return None
@@ -43,6 +69,7 @@ class ListParams:
     situacao: Situacao | None = None
     tracking_status: ShipmentStatus | None = None
     carrier_code: str | None = None
+    updated_since: datetime | None = None
     page: int = 1
     per_page: int = 20
 
@@ -53,6 +80,7 @@ class ListParams:
             tracking_status=self.tracking_status,
             carrier_code=self.carrier_code,
             customer_id=customer_id,
+            updated_since=self.updated_since,
         )
 
     @property
@@ -89,19 +117,26 @@ def parse_list_params(
     if (raw := present("situacao")) is not None:
         code = _whole(raw, 0, 99)
         if code is None or code not in {int(s) for s in Situacao}:
-            errors["situacao"] = "situação desconhecida: use um código de situação do Tiny (0 a 9)"
+            errors["situacao"] = "situação desconhecida: " + _allowed(sorted(int(s) for s in Situacao))
         else:
             values["situacao"] = Situacao(code)
     if (raw := present("tracking_status")) is not None:
         try:
             values["tracking_status"] = ShipmentStatus(raw)
         except ValueError:
-            errors["tracking_status"] = "estado de rastreamento desconhecido"
+            errors["tracking_status"] = "estado de rastreamento desconhecido: " + _allowed(s.value for s in ShipmentStatus)
     if carriers is not None and (raw := present("carrier")) is not None:
         if raw == UNKNOWN_CARRIER or carriers.get(raw) is not None:
             values["carrier_code"] = raw
         else:
-            errors["carrier"] = "transportadora desconhecida"
+            codes = [c.code for c in carriers] + [NOT_TRACKED.code, UNKNOWN_CARRIER]
+            errors["carrier"] = "transportadora desconhecida: " + _allowed(codes)
+    if (raw := present("updated_since")) is not None:
+        since = parse_instant(raw)
+        if since is None:
+            errors["updated_since"] = "use uma data ISO 8601, como 2026-12-07 ou 2026-12-07T10:00:00-03:00"
+        else:
+            values["updated_since"] = since
     for name, high in (("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)):
         if (raw := present(name)) is not None:
             number = _whole(raw, 1, high)

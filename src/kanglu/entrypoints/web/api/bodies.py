@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, TypeVar, get_origin
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -81,6 +82,50 @@ class MappingsBody:
     mappings: list[MappingBody]
 
 
+@attrs.frozen
+class NotificationsBody:
+    email: bool = True
+    webhook_url: str | None = None
+
+
+@attrs.frozen
+class CarrierMappingBody:
+    shipping_service: str
+    carrier: str
+
+
+@attrs.frozen
+class CarrierMappingsBody:
+    mappings: list[CarrierMappingBody]
+
+
+WEBHOOK_URL_MAX = 2000
+# What the document promises to accept; valid_webhook_url accepts every URL that matches it.
+WEBHOOK_URL_PATTERN = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+SHIPPING_SERVICE_MAX = 500
+
+
+def allowed_values(values: Any) -> str:
+    """"use a, b ou c": what an enum error says, so the caller need not open the document."""
+    listed = [str(v) for v in values]
+    return "use " + (", ".join(listed[:-1]) + " ou " + listed[-1] if len(listed) > 1 else listed[0])
+
+
+def valid_webhook_url(url: str) -> bool:
+    """An absolute https URL with a host, printable ASCII, no user info (the signature is the
+    credential; a password in the URL would be shown back on every GET)."""
+    if re.fullmatch(WEBHOOK_URL_PATTERN.removeprefix("^").removesuffix("$"), url) is None:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true ou false esperado")
+    return value
+
+
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
         raise TypeError("texto esperado")
@@ -90,12 +135,16 @@ def _strict_str(value: Any, _: type) -> str:
 def _situacao(value: Any, _: type) -> Situacao:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("número inteiro esperado")
+    if value not in {int(s) for s in Situacao}:
+        raise ValueError(allowed_values(sorted(int(s) for s in Situacao)))
     return Situacao(value)
 
 
 def _action(value: Any, _: type) -> Action:
     if not isinstance(value, str):
         raise TypeError("texto esperado")
+    if value not in {a.value for a in Action}:
+        raise ValueError(allowed_values(a.value for a in Action))
     return Action(value)
 
 
@@ -104,6 +153,7 @@ def make_converter() -> cattrs.Converter:
     these hooks accept exactly the JSON types the document names."""
     converter = cattrs.Converter(detailed_validation=True)
     converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(Situacao, _situacao)
     converter.register_structure_hook(Action, _action)
 
@@ -158,8 +208,10 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, ValueError):
         if exc.args and isinstance(exc.args[0], str) and exc.args[0].startswith("lista com mais"):
             return exc.args[0]
+        if exc.args and isinstance(exc.args[0], str) and exc.args[0].startswith("use "):
+            return f"valor fora dos permitidos: {exc.args[0]}"
         return "valor fora dos permitidos"
-    if isinstance(exc, TypeError) and exc.args and isinstance(exc.args[0], str) and exc.args[0].endswith(("esperado", "esperada")):
+    if isinstance(exc, TypeError) and exc.args and isinstance(exc.args[0], str) and exc.args[0].endswith(("esperado", "esperada")):  # noqa: E501
         return exc.args[0]
     return "valor inválido"
 

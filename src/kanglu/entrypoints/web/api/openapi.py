@@ -7,10 +7,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kanglu import __version__
-from kanglu.application.queries import MAX_PER_PAGE
+from kanglu.application.queries import MAX_PER_PAGE, UNKNOWN_CARRIER
 from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX, CLIENT_ID_SHAPE
 from kanglu.application.use_cases.retry_import_failure import RetryOutcome
+from kanglu.domain.carriers import DEFAULT_REGISTRY, NOT_TRACKED
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.events import EventKind
 from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.situacoes import Action, Situacao
 from kanglu.domain.tracking import ShipmentStatus
@@ -19,6 +21,9 @@ from kanglu.entrypoints.web.api.bodies import (
     INVITE_LINK_MAX,
     MAX_ERRORS,
     MAX_ITEMS,
+    SHIPPING_SERVICE_MAX,
+    WEBHOOK_URL_MAX,
+    WEBHOOK_URL_PATTERN,
     TOKEN,
     anchored,
     invite_link_branches,
@@ -65,6 +70,7 @@ SITUACOES = ", ".join(f"{int(s)} {s.label}" for s in sorted(Situacao, key=int))
 
 
 def _schemas(auth_host: str | None) -> dict[str, Any]:
+    carrier_codes = [c.code for c in DEFAULT_REGISTRY] + [NOT_TRACKED.code]
     date_or_datetime = {
         "anyOf": [
             {"type": "string", "format": "date"},
@@ -96,6 +102,15 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     f"{MAX_ERRORS} erros por resposta.",
                     "maxProperties": MAX_ERRORS,
                 },
+            },
+        },
+        "UnknownParameterError": {
+            "type": "object",
+            "required": ["error", "message", "errors"],
+            "properties": {
+                "error": {"type": "string", "const": "unknown_parameter"},
+                "message": {"type": "string", "description": "Os parâmetros desconhecidos e os aceitos."},
+                "errors": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "Address": _object(
@@ -219,7 +234,6 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "account_name": _text("A conta do Tiny conectada."),
                 "connected_at": _nullable({"type": "string", "format": "date-time"}),
                 "last_sync_at": _nullable({"type": "string", "format": "date-time"}),
-                "last_error": _text("O último problema, em português."),
                 "missing_permissions": {
                     "type": "array",
                     "items": {"type": "string", "enum": [p.value for p in ErpPermission]},
@@ -228,6 +242,9 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     + ". A conexão continua ativa e importa o que as outras permissões permitem; "
                     "marcada a permissão no Tiny, o que ficou de fora é completado sozinho.",
                 },
+                "last_error": _text("O último problema, em português: só o motivo (a chamada à ação fica com a interface)."),
+                "next_sync_at": _nullable({"type": "string", "format": "date-time",
+                                           "description": "Quando a próxima sincronização está marcada."}),
             },
             "A integração com o Tiny. O Client Secret nunca é devolvido.",
         ),
@@ -265,6 +282,74 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "action": {"type": "string", "enum": [a.value for a in Action]},
             }
         ),
+        "SyncScheduled": _object({"next_sync_at": {"type": "string", "format": "date-time"}}),
+        "SyncRefused": {
+            "type": "object",
+            "required": ["error", "message", "next_allowed_at", "next_sync_at"],
+            "properties": {
+                "error": {"type": "string", "const": "too_many_requests"},
+                "message": {"type": "string"},
+                "next_allowed_at": {"type": "string", "format": "date-time",
+                                    "description": "A partir de quando outra sincronização manual é aceita."},
+                "next_sync_at": _nullable({"type": "string", "format": "date-time"}),
+            },
+        },
+        "Event": _object(
+            {
+                "at": {"type": "string", "format": "date-time"},
+                "kind": {"type": "string", "enum": [k.value for k in EventKind]},
+                "message": _text("O que aconteceu, em português (numa linha de sincronizações sem novidades: quantas)."),
+                "imported": {"type": "integer", "minimum": 0, "description": "Pedidos novos."},
+                "updated": {"type": "integer", "minimum": 0, "description": "Pedidos que mudaram."},
+                "failed": {"type": "integer", "minimum": 0, "description": "Pedidos que não puderam ser importados."},
+                "api_calls": {"type": "integer", "minimum": 0, "description": "Chamadas à API do Tiny."},
+            }
+        ),
+        "EventPage": _page("Event"),
+        "Notifications": _object(
+            {
+                "email": {"type": "boolean", "description": "Avisos por e-mail, para o e-mail de login."},
+                "webhook_url": _text("O webhook https que recebe os avisos."),
+                "webhook_secret": _text("O segredo que assina o webhook (X-Kanglu-Signature: sha256=<HMAC hex do "
+                                        "corpo>). Só na resposta do PUT que o criou (um webhook novo); depois, null."),
+            }
+        ),
+        "NotificationsInput": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "boolean", "default": True},
+                "webhook_url": {"type": ["string", "null"], "maxLength": WEBHOOK_URL_MAX, "pattern": WEBHOOK_URL_PATTERN,
+                                "description": "Ausente ou null: sem webhook."},
+            },
+        },
+        "CarrierMapping": _object(
+            {
+                "id": {"type": "string"},
+                "shipping_service": {"type": "string", "description": "A forma de envio, como o Tiny escreve."},
+                "carrier": {"type": "string", "description": "O código da transportadora, ou none (não rastrear)."},
+            }
+        ),
+        "CarrierMappings": _object({"mappings": {"type": "array", "items": _ref("CarrierMapping")}}),
+        "CarrierMappingsInput": {
+            "type": "object",
+            "required": ["mappings"],
+            "properties": {
+                "mappings": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["shipping_service", "carrier"],
+                        "properties": {
+                            "shipping_service": {"type": "string", "minLength": 1, "maxLength": SHIPPING_SERVICE_MAX,
+                                                 "pattern": "[A-Za-z0-9]",
+                                                 "description": "Com ao menos uma letra ou um número."},
+                            "carrier": {"type": "string", "enum": carrier_codes},
+                        },
+                    },
+                    "description": "As formas de envio listadas mudam; as outras ficam como estão.",
+                }
+            },
+        },
         "StatusMappings": _object({"mappings": {"type": "array", "items": _ref("StatusMapping")}}),
         "StatusMappingsInput": {
             "type": "object",
@@ -326,6 +411,26 @@ PARAMETERS: dict[str, Any] = {
         "description": f"Código da situação no Tiny: {SITUACOES}.",
         "schema": {"type": "integer", "enum": sorted(int(s) for s in Situacao)},
     },
+    "tracking_status": {
+        "name": "tracking_status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": [s.value for s in ShipmentStatus]},
+    },
+    "carrier": {
+        "name": "carrier",
+        "in": "query",
+        "required": False,
+        "description": "O código da transportadora; `unknown`: transportadora não identificada; `none`: não rastrear.",
+        "schema": {"type": "string", "enum": [c.code for c in DEFAULT_REGISTRY] + [NOT_TRACKED.code, UNKNOWN_CARRIER]},
+    },
+    "updated_since": {
+        "name": "updated_since",
+        "in": "query",
+        "required": False,
+        "description": "Pedidos que mudaram na Kanglu a partir deste instante (ISO 8601; sem fuso, horário de São Paulo).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
 }
 
 
@@ -336,6 +441,7 @@ def _param(name: str) -> dict[str, str]:
 UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
 INVALID = {"$ref": "#/components/responses/Invalid"}
 NOT_FOUND = {"$ref": "#/components/responses/NotFound"}
+UNKNOWN_PARAMETER = {"$ref": "#/components/responses/UnknownParameter"}
 CONFLICT = {"$ref": "#/components/responses/Conflict"}
 
 
@@ -346,6 +452,8 @@ def _operation(operation_id: str, summary: str, responses: dict[str, Any], **ext
 def document(auth_host: str | None = None) -> dict[str, Any]:
     integration = _json(_ref("Integration"), "A integração com o Tiny.")
     mappings = _json(_ref("StatusMappings"), "A ação de cada situação do Tiny.")
+    notifications = _json(_ref("Notifications"), "Os avisos do lojista.")
+    carrier_mappings = _json(_ref("CarrierMappings"), "As indicações do lojista.")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -392,12 +500,66 @@ def document(auth_host: str | None = None) -> dict[str, Any]:
                     },
                 ),
             },
+            "/integrations/tiny/sync": {
+                "post": _operation(
+                    "syncTinyNow",
+                    "Sincronizar agora (no máximo uma vez por minuto)",
+                    {
+                        "202": _json(_ref("SyncScheduled"), "A sincronização foi marcada para agora."),
+                        "409": CONFLICT,
+                        "429": _json(_ref("SyncRefused"), "Já houve uma há menos de um minuto: nada foi marcado."),
+                    },
+                )
+            },
+            "/integrations/tiny/events": {
+                "get": _operation(
+                    "listTinyEvents",
+                    "O histórico da integração, do mais novo ao mais antigo (90 dias)",
+                    {"200": _json(_ref("EventPage"), "Uma página do histórico."), "400": UNKNOWN_PARAMETER,
+                     "422": INVALID},
+                    parameters=[_param("page"), _param("per_page")],
+                    description="Sincronizações sem novidades são agrupadas: uma linha por hora.",
+                )
+            },
+            "/notifications": {
+                "get": _operation("getNotifications", "Os avisos de desconexão, permissão e volta",
+                                  {"200": notifications}),
+                "put": _operation(
+                    "saveNotifications",
+                    "Mudar os avisos",
+                    {"200": notifications, "422": INVALID},
+                    requestBody={"required": True,
+                                 "content": {"application/json": {"schema": _ref("NotificationsInput")}}},
+                ),
+            },
+            "/carrier-mappings": {
+                "get": _operation("getCarrierMappings", "As transportadoras indicadas para formas de envio",
+                                  {"200": carrier_mappings}),
+                "put": _operation(
+                    "saveCarrierMappings",
+                    "Indicar a transportadora de formas de envio (ou none: não rastrear)",
+                    {"200": carrier_mappings, "409": CONFLICT, "422": INVALID},
+                    requestBody={"required": True,
+                                 "content": {"application/json": {"schema": _ref("CarrierMappingsInput")}}},
+                ),
+            },
+            "/carrier-mappings/{id}": {
+                "delete": _operation(
+                    "deleteCarrierMapping",
+                    "Apagar uma indicação (os pedidos já importados ficam como estão)",
+                    {"200": carrier_mappings, "404": NOT_FOUND},
+                    parameters=[{"name": "id", "in": "path", "required": True,
+                                 "schema": {"type": "string", "maxLength": 64}}],
+                )
+            },
             "/orders": {
                 "get": _operation(
                     "listOrders",
                     "Pedidos, do mais novo ao mais antigo",
-                    {"200": _json(_ref("OrderPage"), "Uma página de pedidos."), "422": INVALID},
-                    parameters=[_param("situacao"), _param("q"), _param("page"), _param("per_page")],
+                    {"200": _json(_ref("OrderPage"), "Uma página de pedidos."), "400": UNKNOWN_PARAMETER,
+                     "422": INVALID},
+                    parameters=[_param("situacao"), _param("tracking_status"), _param("carrier"),
+                                _param("updated_since"), _param("q"), _param("page"), _param("per_page")],
                     description="`q` procura pelo número do pedido, número do e-commerce, nome ou "
                     "CPF/CNPJ do cliente e código de rastreamento.",
                 )
@@ -449,7 +611,8 @@ def document(auth_host: str | None = None) -> dict[str, Any]:
                 "get": _operation(
                     "listCustomers",
                     "Clientes, por nome",
-                    {"200": _json(_ref("CustomerPage"), "Uma página de clientes."), "422": INVALID},
+                    {"200": _json(_ref("CustomerPage"), "Uma página de clientes."), "400": UNKNOWN_PARAMETER,
+                     "422": INVALID},
                     parameters=[_param("q"), _param("page"), _param("per_page")],
                     description="`q` procura pelo nome, CPF/CNPJ ou e-mail.",
                 )
@@ -465,6 +628,8 @@ def document(auth_host: str | None = None) -> dict[str, Any]:
                 "NotFound": _json(_ref("Error"), "Não existe, ou é de outro lojista."),
                 "Conflict": _json(_ref("Error"), "A integração ainda não foi configurada."),
                 "Invalid": _json(_ref("ValidationError"), "Entrada inválida."),
+                "UnknownParameter": _json(_ref("UnknownParameterError"), "Um parâmetro que a rota não conhece; "
+                                          "a mensagem lista os aceitos."),
             },
             "schemas": _schemas(auth_host),
         },

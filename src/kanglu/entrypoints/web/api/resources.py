@@ -21,6 +21,7 @@ from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
+from kanglu.domain.events import ConnectionEvent, EventKind
 from kanglu.domain.money import Money
 from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
@@ -119,6 +120,42 @@ class IntegrationOut:
     last_error: str | None
     # The Tiny application's read permissions that are missing (403s): the boxes to tick.
     missing_permissions: list[ErpPermission] = attrs.field(factory=list)
+    next_sync_at: datetime | None = None
+
+
+@attrs.frozen
+class SyncOut:
+    next_sync_at: datetime
+
+
+@attrs.frozen
+class EventOut:
+    at: datetime
+    kind: str
+    message: str | None
+    imported: int
+    updated: int
+    failed: int
+    api_calls: int
+
+
+@attrs.frozen
+class NotificationsOut:
+    email: bool
+    webhook_url: str | None
+    webhook_secret: str | None = None  # only in the answer to the PUT that made it
+
+
+@attrs.frozen
+class CarrierMappingOut:
+    id: str
+    shipping_service: str
+    carrier: str
+
+
+@attrs.frozen
+class CarrierMappingsOut:
+    mappings: list[CarrierMappingOut]
 
 
 @attrs.frozen
@@ -197,7 +234,9 @@ def page_out(page: Page[V], convert: Callable[[V], T]) -> PageOut[T]:
     return PageOut([convert(item) for item in page.items], page.page, page.per_page, page.total)
 
 
-def integration_out(connection: ErpConnection | None, redirect_url: str) -> IntegrationOut:
+def integration_out(
+    connection: ErpConnection | None, redirect_url: str, next_sync_at: datetime | None = None
+) -> IntegrationOut:
     """The client secret and the tokens have no field here: they cannot leak by accident."""
     if connection is None:
         return IntegrationOut(ConnectionStatus.NOT_CONFIGURED, None, None, redirect_url, None, None, None, None)
@@ -211,7 +250,23 @@ def integration_out(connection: ErpConnection | None, redirect_url: str) -> Inte
         last_sync_at=connection.last_sync_at,
         last_error=connection.last_error,
         missing_permissions=ordered(connection.missing_permissions),
+        next_sync_at=next_sync_at if connection.status is ConnectionStatus.CONNECTED else None,
     )
+
+
+def event_out(event: ConnectionEvent) -> EventOut:
+    return EventOut(event.at, event.kind.value, event_message(event), event.imported, event.updated, event.failed,
+                    event.api_calls)
+
+
+def event_message(event: ConnectionEvent) -> str | None:
+    """A folded row of quiet polls says how many it stands for."""
+    if event.kind is EventKind.POLL and event.message is None:
+        if event.is_folded:
+            polls = "1 sincronização" if event.polls == 1 else f"{event.polls} sincronizações"
+            return f"{polls} sem novidades"
+        return "pedidos sincronizados"
+    return event.message
 
 
 def mappings_out(mapping: StatusMapping) -> MappingsOut:
@@ -222,8 +277,9 @@ def mappings_out(mapping: StatusMapping) -> MappingsOut:
 
 
 def _datetime(value: datetime) -> str:
-    # Tiny's dates are São Paulo wall time without an offset: say so in the answer.
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=SAO_PAULO)
+    # Tiny's dates are São Paulo wall time without an offset: say so in the answer. Instants
+    # Kanglu keeps in UTC are written in São Paulo time too: one offset across the API.
+    aware = value.astimezone(SAO_PAULO) if value.tzinfo is not None else value.replace(tzinfo=SAO_PAULO)
     return aware.isoformat(timespec="seconds")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
@@ -16,8 +17,12 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from kanglu.application.commands import (
     BeginConnection,
     DisconnectErp,
+    MapShippingService,
+    RemoveCarrierMapping,
+    RequestSync,
     RetryImportFailure,
     SaveErpCredentials,
+    SaveNotifications,
     UpdateStatusMapping,
 )
 from kanglu.application.errors import (
@@ -27,21 +32,33 @@ from kanglu.application.errors import (
     ReauthorizationRequired,
     TransientFailure,
 )
+from kanglu.application.use_cases.merchant_sync import SyncTooSoon
 from kanglu.application.use_cases.retry_import_failure import CannotRetry
 from kanglu.application.use_cases.create_merchant import hash_api_key
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.web.api import openapi
 from kanglu.entrypoints.web.api.bodies import (
+    SHIPPING_SERVICE_MAX,
+    WEBHOOK_URL_MAX,
     BodyError,
+    CarrierMappingsBody,
     CredentialsBody,
     MappingsBody,
+    NotificationsBody,
+    allowed_values,
     check_credentials,
     structure,
+    valid_webhook_url,
 )
 from kanglu.entrypoints.web.api.resources import (
     AuthorizeOut,
+    CarrierMappingOut,
+    CarrierMappingsOut,
+    NotificationsOut,
     RetryOut,
+    SyncOut,
     customer_out,
+    event_out,
     failure_out,
     integration_out,
     mappings_out,
@@ -49,7 +66,10 @@ from kanglu.entrypoints.web.api.resources import (
     page_out,
     to_json,
 )
+from kanglu.domain.carriers import NOT_TRACKED
+from kanglu.domain.shipping import shipping_key_of
 from kanglu.entrypoints.web.deps import deps
+from kanglu.entrypoints.web.formatting import sentence
 from kanglu.entrypoints.web.params import MAX_ID, parse_list_params
 from kanglu.entrypoints.web.reads import status_mapping_of
 
@@ -142,7 +162,9 @@ def openapi_document() -> Response:
 def _integration() -> Response:
     d = deps()
     summary = d.merchants.connection_summary(_merchant_id())
-    return _ok(integration_out(summary.connection, d.settings.redirect_uri))
+    connection = summary.connection
+    next_sync = d.sync.next_sync_at(connection.id) if connection is not None and connection.id is not None else None
+    return _ok(integration_out(connection, d.settings.redirect_uri, next_sync))
 
 
 @bp.get("/integrations/tiny")
@@ -214,10 +236,29 @@ def put_status_mappings() -> Response:
 # -- orders and customers -------------------------------------------------------------------
 
 
-def _list_params(with_situacao: bool) -> Any:
-    allowed = {"q", "page", "per_page"} | ({"situacao"} if with_situacao else set())
-    args = {k: v for k, v in request.args.items() if k in allowed}
-    params, errors = parse_list_params(args, per_page=DEFAULT_PER_PAGE, blank_is_absent=False)
+ORDER_PARAMS = ("situacao", "tracking_status", "carrier", "updated_since", "q", "page", "per_page")
+CUSTOMER_PARAMS = ("q", "page", "per_page")
+PAGE_PARAMS = ("page", "per_page")
+
+
+def known_params(known: tuple[str, ...]) -> None:
+    """A parameter the route does not know is refused, never ignored: `?carrer=correios`
+    silently answering every carrier is worse than an error."""
+    unknown = sorted(set(request.args) - set(known))
+    if unknown:
+        listed = ", ".join(unknown)
+        raise ApiError(
+            400, "unknown_parameter",
+            f"Parâmetro desconhecido: {listed}. Esta rota aceita: {', '.join(known)}.",
+            {name: f"parâmetro desconhecido; aceitos: {', '.join(known)}" for name in unknown},
+        )
+
+
+def _list_params(known: tuple[str, ...]) -> Any:
+    known_params(known)
+    params, errors = parse_list_params(
+        request.args, per_page=DEFAULT_PER_PAGE, carriers=deps().carriers, blank_is_absent=False
+    )
     if errors:
         raise invalid(errors)
     return params
@@ -226,7 +267,7 @@ def _list_params(with_situacao: bool) -> Any:
 @bp.get("/orders")
 def list_orders() -> Response:
     d = deps()
-    params = _list_params(with_situacao=True)
+    params = _list_params(ORDER_PARAMS)
     page = d.orders.list_orders(_merchant_id(), params.order_filters(), params.page_request)
     return _ok(page_out(page, lambda view: order_out(view, d.carriers)))
 
@@ -242,7 +283,7 @@ def get_order(id: int) -> Response:  # noqa: A002 - the name the document gives 
 
 @bp.get("/customers")
 def list_customers() -> Response:
-    params = _list_params(with_situacao=False)
+    params = _list_params(CUSTOMER_PARAMS)
     page = deps().customers.list_customers(_merchant_id(), params.q, params.page_request)
     return _ok(page_out(page, lambda view: customer_out(view.customer)))
 
@@ -274,3 +315,116 @@ def retry_import_failure(id: int) -> Response:  # noqa: A002 - the name the docu
     except TransientFailure:
         raise ApiError(503, "erp_unavailable", "O Tiny não respondeu agora: tente de novo em instantes.") from None
     return _ok(RetryOut(id, result.outcome.value, result.reason), 202)
+
+
+# -- the merchant's sync: sync now, history, alerts, carrier mappings ------------------------
+
+
+@bp.post("/integrations/tiny/sync")
+def request_sync() -> Response:
+    """202 with the poll's due time. Within a minute of the last one: 429, nothing scheduled,
+    with the instant the next one is allowed (and Retry-After)."""
+    d = deps()
+    try:
+        due = d.use_cases.request_sync()(RequestSync(_merchant_id()))
+    except SyncTooSoon as exc:
+        response = jsonify({
+            "error": "too_many_requests",
+            "message": "Aguarde um minuto entre duas sincronizações manuais.",
+            "next_allowed_at": to_json(exc.next_allowed_at),
+            "next_sync_at": to_json(exc.next_sync_at),
+        })
+        response.status_code = 429
+        wait = max(1, math.ceil((exc.next_allowed_at - d.clock.now()).total_seconds()))
+        response.headers["Retry-After"] = str(wait)
+        return response
+    except ApplicationError as exc:
+        raise ApiError(409, "conflict", sentence(exc.message)) from None
+    return _ok(SyncOut(due), 202)
+
+
+@bp.get("/integrations/tiny/events")
+def list_events() -> Response:
+    known_params(PAGE_PARAMS)
+    params, errors = parse_list_params(request.args, per_page=DEFAULT_PER_PAGE, blank_is_absent=False)
+    if errors:
+        raise invalid(errors)
+    page = deps().sync.events(_merchant_id(), params.page_request)
+    return _ok(page_out(page, event_out))
+
+
+def _notifications(new_secret: str | None = None) -> Response:
+    settings = deps().sync.notifications(_merchant_id())
+    return _ok(NotificationsOut(settings.email, settings.webhook_url, new_secret))
+
+
+@bp.get("/notifications")
+def get_notifications() -> Response:
+    return _notifications()
+
+
+@bp.put("/notifications")
+def put_notifications() -> Response:
+    try:
+        body = structure(_json_body(), NotificationsBody)
+    except BodyError as exc:
+        raise invalid(exc.field_errors) from None
+    url = body.webhook_url.strip() if body.webhook_url is not None else None
+    if url is not None and (len(url) > WEBHOOK_URL_MAX or not valid_webhook_url(url)):
+        raise invalid({"webhook_url": "use um endereço https:// completo, como https://loja.com.br/kanglu"})
+    try:
+        saved = deps().use_cases.save_notifications()(SaveNotifications(_merchant_id(), body.email, url or None))
+    except InvalidInput as exc:
+        raise invalid(exc.field_errors) from None
+    return _notifications(saved.new_secret)
+
+
+def _carrier_mappings() -> Response:
+    views = deps().sync.carrier_mappings(_merchant_id())
+    return _ok(CarrierMappingsOut([CarrierMappingOut(v.id, v.label, v.carrier_code) for v in views]))
+
+
+@bp.get("/carrier-mappings")
+def get_carrier_mappings() -> Response:
+    return _carrier_mappings()
+
+
+@bp.put("/carrier-mappings")
+def put_carrier_mappings() -> Response:
+    """Each listed shipping service gets its carrier (or `none`); the others stay as they are."""
+    d = deps()
+    try:
+        body = structure(_json_body(), CarrierMappingsBody)
+    except BodyError as exc:
+        raise invalid(exc.field_errors) from None
+    errors: dict[str, str] = {}
+    codes = [c.code for c in d.carriers] + [NOT_TRACKED.code]
+    for i, m in enumerate(body.mappings):
+        if not shipping_key_of(m.shipping_service) or len(m.shipping_service) > SHIPPING_SERVICE_MAX:
+            errors[f"mappings[{i}].shipping_service"] = "informe o nome da forma de envio, como o Tiny mostra"
+        if d.carriers.get(m.carrier) is None:
+            errors[f"mappings[{i}].carrier"] = "transportadora desconhecida: " + allowed_values(codes)
+    if errors:
+        raise invalid(errors)
+    for m in body.mappings:
+        command = MapShippingService(_merchant_id(), shipping_key_of(m.shipping_service) or "", m.carrier)
+        try:
+            d.use_cases.map_shipping_service()(command)
+        except NotFound as exc:
+            raise ApiError(409, "conflict", sentence(exc.message)) from None
+        except InvalidInput as exc:
+            raise invalid(exc.field_errors) from None
+    return _carrier_mappings()
+
+
+@bp.delete("/carrier-mappings/<id>")
+def delete_carrier_mapping(id: str) -> Response:  # noqa: A002 - the name the document gives the parameter
+    d = deps()
+    found = next((v for v in d.sync.carrier_mappings(_merchant_id()) if v.id == id), None)
+    if found is None:
+        abort(404)
+    try:
+        d.use_cases.remove_carrier_mapping()(RemoveCarrierMapping(_merchant_id(), found.shipping_key))
+    except NotFound:
+        abort(404)
+    return _carrier_mappings()

@@ -35,6 +35,6 @@ def detail(customer_id: int) -> Any:
         "customer.html",
         view=view,
         customer=view.customer,
-        carrier_names={c.code: c.name for c in d.carriers.carriers},
+        carrier_names={c.code: c.name for c in d.carriers.carriers} | {"none": "Não rastrear"},
         **listing_context(request.path, orders),
     )

@@ -5,18 +5,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from datetime import datetime
 
-from kanglu.application.commands import BeginConnection, CompleteConnection, DisconnectErp, SaveErpCredentials
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+
+from kanglu.application.commands import (
+    BeginConnection,
+    CompleteConnection,
+    DisconnectErp,
+    RequestSync,
+    SaveErpCredentials,
+    SaveNotifications,
+)
 from kanglu.application.errors import ApplicationError, AuthorizationFailed, InvalidInput, NotFound
 from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
 from kanglu.application.use_cases.poll_orders import PERMISSION_RECHECK
+from kanglu.application.use_cases.merchant_sync import SyncTooSoon
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.web.auth import current_merchant, login_required, merchant_id, stash_notice
 from kanglu.entrypoints.web.deps import deps
-from kanglu.entrypoints.web.formatting import sentence
+from kanglu.entrypoints.web.api.bodies import WEBHOOK_URL_MAX, valid_webhook_url
+from kanglu.entrypoints.web.formatting import datetime_br, local_datetime, plural, sentence, time_ago
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +37,17 @@ bp = Blueprint("integrations", __name__)
 COMING_SOON = ("Bling", "Omie", "Conta Azul")
 
 
-def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def _render(
+    form: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200,
+    alerts_form: dict[str, Any] | None = None, alerts_errors: dict[str, str] | None = None,
+    new_webhook_secret: str | None = None,
+) -> Any:
     """The page; after a refused Salvar, `form` holds what the merchant typed, the Client Secret
     included (see `save`), so that one wrong field never costs the others."""
     d = deps()
     summary = d.merchants.connection_summary(merchant_id())
+    notifications = d.sync.notifications(merchant_id())
+    sync = d.sync.sync_state(merchant_id())
     connection = summary.connection
     status_value = connection.status if connection is not None else ConnectionStatus.NOT_CONFIGURED
     values = form or {
@@ -54,6 +71,13 @@ def _render(form: dict[str, str] | None = None, errors: dict[str, str] | None = 
             permissions=list(ErpPermission),
             missing_permissions=ordered(connection.missing_permissions) if connection is not None else [],
             recheck_minutes=int(PERMISSION_RECHECK.total_seconds() // 60),
+            sync=sync,
+            next_sync=next_sync_text(sync.next_sync_at, d.clock.now()) if sync is not None else None,
+            notifications=alerts_form or {"email": notifications.email, "webhook_url": notifications.webhook_url or ""},
+            alerts_errors=alerts_errors or {},
+            new_webhook_secret=new_webhook_secret,
+            mail_configured=bool(d.settings.smtp_url or d.settings.console_mail),
+            sentence=sentence,
         ),
         status,
     )
@@ -150,3 +174,86 @@ def callback() -> Any:
         message = generic
     flash(message, category)
     return redirect(url_for(".index"))
+
+
+# -- "Sincronizar agora", its progress, and the alerts (issue 18) ----------------------------
+
+
+@bp.post("/integrations/tiny/sync")
+@login_required
+def sync_now() -> Any:
+    d = deps()
+    try:
+        d.use_cases.request_sync()(RequestSync(merchant_id()))
+    except SyncTooSoon as exc:
+        flash(f"Uma sincronização foi pedida há menos de um minuto. Você pode pedir outra a partir das "
+              f"{local_datetime(exc.next_allowed_at):%H:%M:%S}.", "error")
+    except NotFound:
+        flash("Configure e conecte o Tiny antes de sincronizar.", "error")
+    except ApplicationError as exc:
+        flash(sentence(exc.message), "error")
+    else:
+        flash("Sincronização pedida: começa em instantes.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.get("/integrations/tiny/sync-state")
+@login_required
+def sync_state() -> Any:
+    """What the card's script polls while a sync runs: small, and never cached."""
+    d = deps()
+    state = d.sync.sync_state(merchant_id())
+    if state is None:
+        body: dict[str, Any] = {"status": "not_configured"}
+    else:
+        now = d.clock.now()
+        body = {
+            "status": state.status,
+            "orders": state.orders,
+            "orders_text": "{:,}".format(state.orders).replace(",", "."),
+            "first_import": state.first_import,
+            "syncing": state.syncing or (state.next_sync_at is not None and state.next_sync_at <= now),
+            "last_sync_text": (f"{datetime_br(state.last_sync_at)} {time_ago(state.last_sync_at, now)}"
+                               if state.last_sync_at else "ainda não houve"),
+            "next_sync_text": next_sync_text(state.next_sync_at, now),
+        }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def next_sync_text(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "—"
+    if at <= now:
+        return "agora"
+    return f"{datetime_br(at)} ({time_until(at, now)})"
+
+
+def time_until(at: datetime, now: datetime) -> str:
+    seconds = int((at - now).total_seconds())
+    if seconds < 60:
+        return "em menos de um minuto"
+    minutes = round(seconds / 60)
+    return f"em {plural(minutes, 'minuto', 'minutos')}"
+
+
+@bp.post("/integrations/notifications")
+@login_required
+def save_notifications() -> Any:
+    email = request.form.get("email") == "on"
+    url = request.form.get("webhook_url", "")[:WEBHOOK_URL_MAX + 1].strip()
+    form = {"email": email, "webhook_url": url}
+    if url and (len(url) > WEBHOOK_URL_MAX or not valid_webhook_url(url)):
+        return _render(alerts_form=form, alerts_errors={
+            "webhook_url": "use um endereço https:// completo, como https://loja.com.br/kanglu"}, status=422)
+    try:
+        saved = deps().use_cases.save_notifications()(SaveNotifications(merchant_id(), email, url or None))
+    except InvalidInput as exc:
+        return _render(alerts_form=form, alerts_errors=exc.field_errors, status=422)
+    if saved.new_secret is not None:
+        # Rendered, not redirected: the secret must not travel in a flash message (the session
+        # cookie). It is shown this once.
+        return _render(new_webhook_secret=saved.new_secret)
+    flash("Avisos salvos.", "success")
+    return redirect(url_for(".index") + "#avisos", 303)

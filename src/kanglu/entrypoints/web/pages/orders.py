@@ -47,7 +47,7 @@ def index() -> Any:
         tracking_statuses=list(ShipmentStatus),
         carriers=d.carriers.carriers,
         unknown_carrier=UNKNOWN_CARRIER,
-        carrier_names={c.code: c.name for c in d.carriers.carriers},
+        carrier_names={c.code: c.name for c in d.carriers.carriers} | {"none": "Não rastrear"},
         **listing_context(request.path, result),
     )
 
