@@ -34,6 +34,7 @@ class TinyTokens:
     """The fake Tiny's token, whatever the connection stores."""
 
     key = "connection:test"
+    calls = 0  # the poll's history counts calls here; this fake's calls are counted by the fake Tiny
 
     def preload(self, token: Secret, version: int) -> None:
         pass

@@ -326,7 +326,7 @@ def test_a_revoked_authorisation_disconnects_that_connection_only(sqlite_deploym
         row = connection(d, revoked_id)
         assert row.status == "disconnected"
         assert (row.access_token, row.refresh_token) == (None, None)  # dead tokens are not kept
-        assert row.last_error.startswith("o Tiny recusou a renovação do acesso (o Tiny não aceita mais esta autorização")
+        assert row.last_error.startswith("o Tiny não aceita mais a autorização dada à Kanglu")
         assert "Conectar" not in row.last_error  # a plain reason: the page adds what to do
         # One 401 on the API (the sandbox cannot tell whose token it was), one refused renewal,
         # and nothing else asked of Tiny for this account since the connection was made.
