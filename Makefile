@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core (`make test PYTEST_WORKERS=0` runs in one process, e.g. to
+# debug with pdb). loadfile keeps a file's tests on one worker, so the module-scoped stacks and
+# browsers the end-to-end files start are started once, not once per worker.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install test demo bench screenshots lint clean
 
@@ -22,7 +26,7 @@ test: install
 	$(BIN)/lint-imports
 	# Static security scan: no medium or high finding (a justified one carries `# nosec BXXX: why`).
 	$(BIN)/bandit -q -r src --severity-level medium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/kanglu demo

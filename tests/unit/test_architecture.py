@@ -10,7 +10,7 @@ import kanglu
 
 SRC = pathlib.Path(kanglu.__file__).parent
 FORBIDDEN = ("sqlalchemy", "flask", "httpx", "dependency_injector", "psycopg", "requests", "werkzeug",
-             "alembic", "structlog", "prometheus_client", "cryptography", "kanglu.adapters",
+             "alembic", "structlog", "prometheus_client", "cryptography", "itsdangerous", "kanglu.adapters",
              "kanglu.entrypoints", "kanglu.sandbox")
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from kanglu.application.errors import AuthorizationFailed
 from kanglu.application.ports import OAuthState
@@ -50,48 +49,45 @@ class FernetSecretBox:
             raise SecretDecryptionError("no configured encryption key opens this secret") from None
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+class _ClockedTimestampSigner(TimestampSigner):
+    """itsdangerous reads the time from `get_timestamp`; the injected clock lets tests age a state."""
 
+    def __init__(self, *args: Any, clock: Callable[[], float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    def get_timestamp(self) -> int:
+        return int(self._clock())
 
 
 class HmacStateSigner:
-    """`state` = base64(payload).base64(HMAC-SHA256): the callback trusts nothing it did not sign.
-    Single use is enforced elsewhere (the nonce stored on the connection)."""
+    """`state` = itsdangerous' URL-safe timed serializer (HMAC-SHA256, salted for this one use):
+    the callback trusts nothing it did not sign, and the signature carries its own issue time.
+    Single use is enforced elsewhere (the nonce stored on the connection, `consume_authorization`)."""
+
+    _SALT = "kanglu-oauth-state"
 
     def __init__(self, secret_key: str, clock: Callable[[], float] = time.time) -> None:
-        self._key = hashlib.sha256(b"kanglu-oauth-state:" + secret_key.encode("utf-8")).digest()
-        self._clock = clock
+        self._serializer = URLSafeTimedSerializer(
+            secret_key,
+            salt=self._SALT,
+            signer=_ClockedTimestampSigner,
+            signer_kwargs={"clock": clock, "digest_method": hashlib.sha256},
+        )
 
     def sign(self, state: OAuthState) -> str:
-        payload = json.dumps({"c": state.connection_id, "n": state.nonce, "t": int(self._clock())},
-                             separators=(",", ":")).encode("utf-8")
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return self._serializer.dumps({"c": state.connection_id, "n": state.nonce})
 
     def verify(self, token: str, max_age: timedelta) -> OAuthState:
-        refused = AuthorizationFailed(
-            "O retorno do Tiny não pôde ser verificado (parâmetro state inválido). Clique em Conectar de novo.",
-            "invalid_state",
-        )
         try:
-            encoded, mac = token.split(".")
-            payload = _unb64(encoded)
-            if not hmac.compare_digest(_unb64(mac), self._mac(payload)):
-                raise refused
-            data = json.loads(payload)
-            connection_id, nonce, issued = int(data["c"]), str(data["n"]), int(data["t"])
-        except AuthorizationFailed:
-            raise
-        except (ValueError, KeyError, TypeError):
-            raise refused from None
-        if self._clock() - issued > max_age.total_seconds():
+            data = self._serializer.loads(token, max_age=int(max_age.total_seconds()))
+            return OAuthState(connection_id=int(data["c"]), nonce=str(data["n"]))
+        except SignatureExpired:
             raise AuthorizationFailed(
                 "A autorização demorou mais de 10 minutos e expirou. Clique em Conectar de novo.", "expired"
-            )
-        return OAuthState(connection_id=connection_id, nonce=nonce)
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+            ) from None
+        except (BadData, ValueError, KeyError, TypeError):
+            raise AuthorizationFailed(
+                "O retorno do Tiny não pôde ser verificado (parâmetro state inválido). Clique em Conectar de novo.",
+                "invalid_state",
+            ) from None

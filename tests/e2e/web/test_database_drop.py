@@ -18,7 +18,14 @@ from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.containers import Container
 from kanglu.entrypoints.settings import Settings
 from kanglu.entrypoints.web import create_app
-from tests.integration.sql.conftest import POSTGRES_URL, NO_POSTGRES, create_schema, drop_schema, postgres_url_in
+from tests.integration.sql.conftest import (
+    NO_POSTGRES,
+    POSTGRES_URL,
+    create_schema,
+    drop_schema,
+    postgres_url_in,
+    private_schema_name,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -34,31 +41,35 @@ def plain_domain_classes_afterwards() -> Iterator[None]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_schema() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    schema = "kanglu_web_drop"
+    # Private to this process: a fixed name would collide with a parallel run (xdist, or
+    # another checkout's suite on the same PostgreSQL), which drops it mid-test.
+    schema = private_schema_name("web_drop")
     create_schema(schema)
     try:
-        yield postgres_url_in(schema)
+        yield schema
     finally:
         drop_schema(schema)
 
 
-def _drop_every_connection(url: str) -> int:
+def _drop_every_connection(application_name: str) -> int:
     admin = make_engine(POSTGRES_URL)  # type: ignore[arg-type]
     try:
         with admin.begin() as connection:
             return len(connection.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'kanglu-drop'"
-            )).all())
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = :name"
+            ), {"name": application_name}).all())
     finally:
         admin.dispose()
 
 
-def test_the_first_request_after_a_connection_drop_is_not_a_500(postgres_url: str, tmp_path: Path) -> None:
-    url = postgres_url + "&application_name=kanglu-drop"
+def test_the_first_request_after_a_connection_drop_is_not_a_500(postgres_schema: str, tmp_path: Path) -> None:
+    # Named after the private schema, so that only this test's connections are dropped.
+    application_name = f"kanglu-drop-{postgres_schema}"
+    url = f"{postgres_url_in(postgres_schema)}&application_name={application_name}"
     upgrade_to_head(url)
     settings = Settings(data_dir=tmp_path, database_url=url, secret_key="k" * 40,
                         encryption_keys=(FernetSecretBox.generate_key(),))
@@ -68,7 +79,7 @@ def test_the_first_request_after_a_connection_drop_is_not_a_500(postgres_url: st
         client = create_app(container).test_client()
         bearer = {"Authorization": f"Bearer {created.api_key}"}
         assert client.get("/api/v1/orders", headers=bearer).status_code == 200
-        assert _drop_every_connection(url) >= 1
+        assert _drop_every_connection(application_name) >= 1
         assert client.get("/api/v1/orders", headers=bearer).status_code == 200
         assert client.get("/login").status_code == 200
     finally:

@@ -17,22 +17,16 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX
+from kanglu.domain.erp_credentials import ErpCredentials
 from kanglu.domain.situacoes import Action, Situacao
 
 T = TypeVar("T")
 
-CLIENT_SECRET_MAX = 500
-INVITE_LINK_MAX = 2000
 # A body is refused with at most this many field errors: a megabyte of wrong items costs
 # milliseconds and a short answer, not seconds and megabytes.
 MAX_ERRORS = 50
 # No list the API takes needs more items (the mappings list one per situação).
 MAX_ITEMS = 1000
-# Printable ASCII without blanks: what Tiny's client ids and secrets are made of.
-TOKEN = "[!-~]+"
-_PATH = "(/[!-~]*)?"
-_PORT = "(:[0-9]{1,5})?"
 
 
 def anchored(*branches: str) -> str:
@@ -44,16 +38,6 @@ def full_match(branches: tuple[str, ...], text: str) -> bool:
     """What `anchored(*branches)` means, in Python: fullmatch, because Python's `$` also
     matches before a trailing newline."""
     return any(re.fullmatch(b, text) for b in branches)
-
-
-def invite_link_branches(auth_host: str | None) -> tuple[str, ...]:
-    """An https URL on a Tiny host, or any http(s) URL on the configured auth server's host
-    (the sandbox). A little stricter than the use case (no user info, printable ASCII path),
-    so that whatever the document accepts, the use case accepts too."""
-    tiny = rf"https://([A-Za-z0-9-]+\.)*(tiny\.com\.br|olist\.com){_PORT}{_PATH}"
-    if not auth_host:
-        return (tiny,)
-    return (tiny, rf"https?://{re.escape(auth_host.lower())}{_PORT}{_PATH}")
 
 
 class BodyError(Exception):
@@ -248,18 +232,22 @@ def structure(data: Any, cls: type[T]) -> T:
 
 
 def check_credentials(body: CredentialsBody, auth_host: str | None) -> None:
-    """The limits of the document; the use case then applies the business rules."""
+    """What the document publishes (ErpCredentials' limits and patterns, matched as is: no
+    trimming), so that no body the document refuses is accepted; the use case then builds
+    the ErpCredentials, which applies every rule."""
+    rules = ErpCredentials
     errors: dict[str, str] = {}
-    if len(body.client_id) > CLIENT_ID_MAX or not full_match((TOKEN,), body.client_id):
-        errors["client_id"] = f"o Client ID tem de 1 a {CLIENT_ID_MAX} caracteres visíveis, sem espaços"
+    if len(body.client_id) > rules.CLIENT_ID_MAX or not full_match((rules.TOKEN,), body.client_id):
+        errors["client_id"] = f"o Client ID tem de 1 a {rules.CLIENT_ID_MAX} caracteres visíveis, sem espaços"
     secret = body.client_secret
-    if secret is not None and (len(secret) > CLIENT_SECRET_MAX or not full_match((TOKEN,), secret)):
-        errors["client_secret"] = f"o Client Secret tem de 1 a {CLIENT_SECRET_MAX} caracteres visíveis, sem espaços"
+    if secret is not None and (len(secret) > rules.CLIENT_SECRET_MAX or not full_match((rules.TOKEN,), secret)):
+        errors["client_secret"] = (
+            f"o Client Secret tem de 1 a {rules.CLIENT_SECRET_MAX} caracteres visíveis, sem espaços"
+        )
     link = body.invite_link
-    if len(link) > INVITE_LINK_MAX or not full_match(invite_link_branches(auth_host), link):
+    if len(link) > rules.INVITE_LINK_MAX or not full_match(rules.invite_link_patterns(auth_host), link):
         errors["invite_link"] = (
             "o Link de Convite deve ser um endereço https do Tiny (tiny.com.br ou olist.com), como o painel do Tiny mostra"
         )
     if errors:
         raise BodyError(errors)
-

@@ -8,25 +8,21 @@ from urllib.parse import urlsplit
 
 from kanglu import __version__
 from kanglu.application.queries import MAX_PER_PAGE, UNKNOWN_CARRIER
-from kanglu.application.use_cases.save_erp_credentials import CLIENT_ID_MAX, CLIENT_ID_SHAPE
 from kanglu.application.use_cases.retry_import_failure import RetryOutcome
 from kanglu.domain.carriers import DEFAULT_REGISTRY, NOT_TRACKED
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.erp_credentials import ErpCredentials
 from kanglu.domain.events import EventKind
 from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.situacoes import Action, Situacao
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.entrypoints.web.api.bodies import (
-    CLIENT_SECRET_MAX,
-    INVITE_LINK_MAX,
     MAX_ERRORS,
     MAX_ITEMS,
     SHIPPING_SERVICE_MAX,
     WEBHOOK_URL_MAX,
     WEBHOOK_URL_PATTERN,
-    TOKEN,
     anchored,
-    invite_link_branches,
 )
 from kanglu.entrypoints.web.params import MAX_ID, MAX_PAGE, MAX_QUERY_LENGTH
 
@@ -254,21 +250,21 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
             "properties": {
                 "client_id": {
                     "type": "string",
-                    "maxLength": CLIENT_ID_MAX,
-                    "pattern": anchored(CLIENT_ID_SHAPE),
+                    "maxLength": ErpCredentials.CLIENT_ID_MAX,
+                    "pattern": anchored(ErpCredentials.CLIENT_ID_SHAPE),
                     "description": "Como o Tiny mostra no aplicativo: tiny-api-<40 hex>-<hora>.",
                 },
                 "client_secret": {
                     "type": ["string", "null"],
-                    "maxLength": CLIENT_SECRET_MAX,
-                    "pattern": anchored(TOKEN),
+                    "maxLength": ErpCredentials.CLIENT_SECRET_MAX,
+                    "pattern": anchored(ErpCredentials.TOKEN),
                     "writeOnly": True,
                     "description": "Ausente ou null mantém o já salvo.",
                 },
                 "invite_link": {
                     "type": "string",
-                    "maxLength": INVITE_LINK_MAX,
-                    "pattern": anchored(*invite_link_branches(auth_host)),
+                    "maxLength": ErpCredentials.INVITE_LINK_MAX,
+                    "pattern": anchored(*ErpCredentials.invite_link_patterns(auth_host)),
                     "description": "Endereço https do Tiny (tiny.com.br ou olist.com), como o painel mostra.",
                 },
             },

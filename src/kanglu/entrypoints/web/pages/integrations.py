@@ -22,6 +22,7 @@ from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
 from kanglu.application.use_cases.poll_orders import PERMISSION_RECHECK
 from kanglu.application.use_cases.merchant_sync import SyncTooSoon
 from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.erp_credentials import ErpCredentials
 from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.web.auth import current_merchant, login_required, merchant_id, stash_notice
@@ -92,16 +93,17 @@ def index() -> Any:
 @bp.post("/integrations/tiny")
 @login_required
 def save() -> Any:
-    form = {
-        "client_id": request.form.get("client_id", "")[:500],
-        "invite_link": request.form.get("invite_link", "")[:2500],
-    }
-    secret = request.form.get("client_secret", "")[:1000]
+    # The whole text goes to the use case (the request size is already bounded), so that an
+    # overlong value is refused by ErpCredentials rather than silently cut to a valid one;
+    # only what is echoed back into the form is cut, at ErpCredentials' limits.
+    client_id = request.form.get("client_id", "")
+    invite_link = request.form.get("invite_link", "")
+    secret = request.form.get("client_secret", "")
     command = SaveErpCredentials(
         merchant_id=merchant_id(),
-        client_id=form["client_id"],
+        client_id=client_id,
         client_secret=Secret(secret) if secret.strip() else None,
-        invite_link=form["invite_link"],
+        invite_link=invite_link,
     )
     try:
         deps().use_cases.save_credentials()(command)
@@ -111,7 +113,12 @@ def save() -> Any:
         # connection it came by, in a no-store answer, masked on screen; a secret that is
         # already stored is never rendered, and a refused secret is not echoed either.
         keep = secret.strip() if "client_secret" not in exc.field_errors else ""
-        return _render(form={**form, "client_secret": keep}, errors=exc.field_errors, status=422)
+        form = {
+            "client_id": client_id[: ErpCredentials.CLIENT_ID_MAX],
+            "invite_link": invite_link[: ErpCredentials.INVITE_LINK_MAX],
+            "client_secret": keep,
+        }
+        return _render(form=form, errors=exc.field_errors, status=422)
     flash("Credenciais do Tiny salvas. Agora clique em Conectar para autorizar o acesso.", "success")
     return redirect(url_for(".index"), 303)
 
