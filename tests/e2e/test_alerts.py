@@ -108,11 +108,11 @@ def test_a_revoke_sends_one_email_and_one_signed_webhook_and_reconnecting_one_of
     assert mail["To"] == stack.merchant.email
     assert mail["Subject"] == "A integração com o Tiny foi desconectada"
     text = mail.get_content()
-    assert "Motivo: o Tiny recusou" in text and f"{stack.base_url}/integrations" in text
+    assert "não aceita mais a autorização dada à Kanglu" in text and f"{stack.base_url}/integrations" in text
     hook = receiver.deliveries[0]
     assert verify(secret, hook.body, hook.headers["x-kanglu-signature"])
     payload = json.loads(hook.body)
-    assert payload["event"] == "connection.disconnected" and payload["reason"].startswith("o Tiny recusou")
+    assert payload["event"] == "connection.disconnected" and payload["reason"].startswith("o Tiny não aceita mais a autorização")
     assert hook.headers["x-kanglu-delivery"] == payload["id"]
 
     connect(stack)

@@ -138,7 +138,7 @@ def test_a_merchant_connects_tiny_and_sees_the_orders_arrive(stack: Stack, page:
 
     expected, spoiled = sandbox_orders_kanglu_imports(stack)
     api_total = stack.api("/orders", per_page=1)["total"]
-    assert api_total == expected - spoiled > 0
+    assert api_total == expected > 0  # the spoiled ones too: a field defect is a warning, not a drop
     page.goto(f"{base}/orders")
     rows = page.locator("tbody tr")
     assert rows.count() == min(25, api_total)
@@ -187,8 +187,9 @@ def test_a_merchant_connects_tiny_and_sees_the_orders_arrive(stack: Stack, page:
     shot(page, "11-situacoes")
 
     if spoiled:
+        # Orders with a defective field are imported with a warning; none is left as a failure.
         page.goto(f"{base}/orders/failures")
-        assert page.locator("tbody tr").count() == spoiled
+        assert page.locator("tbody tr").count() == 0
         shot(page, "12-falhas-de-importacao")
 
     # Authorising again and refusing this time leaves the connection as it was.

@@ -146,7 +146,7 @@ def test_the_history_after_connect_revoke_and_reconnect(stack: Stack, page: Any)
     stack.container.use_cases.refresh_token()(RefreshToken(connection_id, force=True))
     page.goto(f"{base}/integrations")
     assert status_badge(page) == "desconectado"
-    assert "Clique em Conectar para autorizar de novo." in page.inner_text("#tiny .alert-error")
+    assert "O que fazer: clique em Conectar" in page.inner_text("#tiny .alert-error")
     connect_in_browser(page, stack)
 
     page.click("nav >> text=Histórico")
@@ -156,7 +156,7 @@ def test_the_history_after_connect_revoke_and_reconnect(stack: Stack, page: Any)
     assert "disconnected" in kinds and "poll" in kinds
     assert kinds.index("disconnected") < kinds.index("poll")  # newest first
     text = page.inner_text("tbody")
-    assert "o Tiny recusou a renovação do acesso" in text
+    assert "não aceita mais a autorização dada à Kanglu" in text
     first_poll = page.locator("tbody tr[data-kind=poll]").last.locator("td").nth(3).inner_text()
     assert int(first_poll) == stack.api("/orders", per_page=1)["total"]
     shot(page, "04-historico")

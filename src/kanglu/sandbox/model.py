@@ -29,7 +29,7 @@ class Quirk:
 
 
 class Malformed(enum.StrEnum):
-    """Defects Kanglu must refuse to import; the control API tells which orders carry one."""
+    """Field defects Kanglu must import with a warning; the control API tells which orders carry one."""
 
     CPF = "cpf_invalido"
     ACCESS_KEY = "chave_acesso_invalida"
