@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from kanglu.application.importing import OrderImporter
-from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
@@ -90,6 +90,9 @@ class World:
     box: FakeSecretBox = attrs.Factory(FakeSecretBox)
     oauth: FakeOAuth = attrs.Factory(FakeOAuth)
     gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
+    # One per process in the container: tokens issued but not stored survive between renewals.
+    keeper: TokenKeeper = attrs.Factory(TokenKeeper)
+    slept: list[float] = attrs.Factory(list)  # the renewal's pauses between write retries
 
     @property
     def signer(self) -> FakeStateSigner:
@@ -109,7 +112,7 @@ class World:
 
     def refresh(self) -> RefreshTokenUseCase:
         return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
-                                   renewal_margin=MARGIN)
+                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.slept.append)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
         refresh = self.refresh()

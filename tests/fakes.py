@@ -107,6 +107,8 @@ class FakeDatabase:
         self.commits = 0
         # One unit of work at a time, like SQLite's single writer: lets worker threads share it.
         self.lock = threading.RLock()
+        # The next so many commits fail as a database that went away would (TransientFailure).
+        self.failing_commits = 0
 
 
 class _Repo:
@@ -390,6 +392,9 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self._refuse_if_read_only()
+        if self.db.failing_commits:
+            self.db.failing_commits -= 1
+            raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
         self.db.committed = copy.deepcopy(self.state)
         self.db.commits += 1
         self.committed = True
@@ -503,7 +508,8 @@ class FakeErpGateway:
             if token not in self.accepted_tokens():
                 token = tokens.renew().value
                 if token not in self.accepted_tokens():
-                    raise ReauthorizationRequired("token recusado")
+                    # As the HTTP adapter: a 401 right after a successful renewal is retried later.
+                    raise TransientFailure("o Tiny recusou o token recém-renovado")
 
     def account_name(self, tokens: TokenSource) -> str | None:
         self._call("info", tokens)

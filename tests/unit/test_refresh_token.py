@@ -1,7 +1,9 @@
 from datetime import timedelta
 
+import pytest
+
 from kanglu.application.commands import RefreshToken
-from kanglu.application.errors import ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.use_cases.refresh_token import RenewalOutcome
 from kanglu.domain.connections import ConnectionStatus
 from tests.builders import connected_world
@@ -122,3 +124,104 @@ def test_disconnected_connection_is_skipped() -> None:
     world.oauth.fail_next.append(ReauthorizationRequired("revogado", "invalid_grant"))
     world.refresh()(RefreshToken(cid))
     assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.SKIPPED
+
+
+# -- only a definite refusal disconnects --------------------------------------------------------
+
+
+def test_a_transient_failure_of_a_forced_renewal_keeps_the_connection_and_its_refresh_token() -> None:
+    world, cid = connected_world()
+    before = world.uow.read().connections.get(cid)
+    world.oauth.fail_next.append(TransientFailure("o servidor de autorização do Tiny está com instabilidade (HTTP 503)"))
+    result = world.refresh()(RefreshToken(cid, force=True, seen_token_version=before.token_version))
+    assert result.outcome is RenewalOutcome.RETRY
+    assert result.retry_after is not None and result.retry_after > 0 and "503" in result.reason
+    after = world.uow.read().connections.get(cid)
+    assert after.status is ConnectionStatus.CONNECTED
+    assert (after.refresh_token, after.token_version) == (before.refresh_token, before.token_version)
+    # The same refresh token still works at Tiny: nothing was spent, nothing lost.
+    assert world.box.open(after.refresh_token).value in world.oauth.valid_refresh
+    assert world.refresh()(RefreshToken(cid, force=True, seen_token_version=before.token_version)).outcome \
+        is RenewalOutcome.RENEWED
+
+
+def test_a_token_429_is_waited_out_as_tiny_asks() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.fail_next.append(RateLimited("o servidor de autorização do Tiny pediu para aguardar", retry_after=120))
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and result.retry_after >= 120
+    assert world.uow.read().connections.get(cid).status is ConnectionStatus.CONNECTED
+
+
+# -- tokens Tiny issued are never lost ------------------------------------------------------------
+
+
+def test_a_failed_write_after_tiny_answered_is_retried_and_the_new_tokens_stored() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.uow.db.failing_commits = 2  # the first write and its first retry
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RENEWED
+    assert len(world.slept) == 2 and world.oauth.refresh_calls == 1
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh  # the live one, stored
+    assert world.keeper.pending_count() == 0
+
+
+def test_tokens_the_database_would_not_take_are_kept_and_stored_by_the_next_renewal_without_asking_tiny() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.uow.db.failing_commits = 100  # the database is away for longer than the retries
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and result.retry_after is not None
+    assert world.keeper.pending_count() == 1
+    assert world.uow.read().connections.get(cid).token_version == old.token_version  # nothing written yet
+    world.uow.db.failing_commits = 0  # the database is back
+    # A forced renewal (a 401 meanwhile) with the version seen before: the kept tokens, not Tiny.
+    result = world.refresh()(RefreshToken(cid, force=True, seen_token_version=old.token_version))
+    assert result.outcome is RenewalOutcome.RENEWED
+    assert world.oauth.refresh_calls == 1  # the spent refresh token was never sent again
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh
+    assert world.keeper.pending_count() == 0
+
+
+def test_a_401_forced_renewal_whose_write_fails_hands_the_poll_a_transient_failure() -> None:
+    world, cid = connected_world()
+    tokens = world.tokens_for(cid)
+    tokens.access_token()
+    world.uow.db.failing_commits = 100
+    with pytest.raises(TransientFailure):
+        tokens.renew()
+    world.uow.db.failing_commits = 0
+    renewed = tokens.renew()
+    assert renewed.value in world.oauth.current_access()
+    assert world.oauth.refresh_calls == 1
+
+
+def test_kept_tokens_are_dropped_when_the_merchant_disconnected_meanwhile() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.uow.db.failing_commits = 100
+    world.refresh()(RefreshToken(cid))
+    world.uow.db.failing_commits = 0
+    with world.uow() as uow:
+        uow.connections.get(cid).mark_disconnected("desconectado pelo lojista", world.clock.now())
+        uow.commit()
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.SKIPPED
+    assert world.keeper.pending_count() == 0
+    assert world.uow.read().connections.get(cid).access_token is None
+
+
+def test_no_renewal_starts_once_the_process_is_stopping() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.keeper.close()
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and world.oauth.refresh_calls == 0
+    assert world.keeper.running == 0 and world.keeper.wait_idle(0)

@@ -35,7 +35,7 @@ from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.application.commands import RefreshToken
 from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
-from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
@@ -71,6 +71,8 @@ class Core(containers.DeclarativeContainer):
     auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
     # Set when the process is asked to stop: a poll ends between two pages, progress kept.
     stop_event = providers.Singleton(threading.Event)
+    # Tokens issued but not yet stored, and the renewals under way: one per process.
+    token_keeper = providers.Singleton(TokenKeeper)
     metrics = providers.Singleton(WorkerMetrics)
 
 
@@ -158,7 +160,9 @@ class Adapters(containers.DeclarativeContainer):
     )
     call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
     oauth = providers.Singleton(
-        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats
+        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats,
+        timeout=providers.Callable(lambda s: httpx.Timeout(s.token_timeout, connect=min(s.token_timeout, 5.0)),
+                                   core.settings),
     )
     api_transport = providers.Resource(
         _closed_at_shutdown, providers.Factory(new_api_transport, api_url=core.settings.provided.tiny_api_url)
@@ -188,6 +192,7 @@ class UseCases(containers.DeclarativeContainer):
         secret_box=core.secret_box,
         oauth=adapters.oauth,
         renewal_margin=core.renewal_margin,
+        keeper=core.token_keeper,
     )
     save_credentials = providers.Factory(
         SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host

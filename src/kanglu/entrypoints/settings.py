@@ -82,6 +82,11 @@ class Settings:
     job_lease_seconds: int = 300
     http_timeout: float = 20.0
     encryption_keys_file: Path | None = None
+    # Token calls wait longer than API calls: a renewal given up after Tiny carried it out
+    # loses the rotated refresh token. A stopping worker waits this long (plus the write's
+    # retries) for a renewal under way, after `stop_grace` for the rest of its jobs.
+    token_timeout: float = 60.0
+    stop_grace: float = 8.0
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -144,4 +149,6 @@ class Settings:
             job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
             http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
             encryption_keys_file=keys_file,
+            token_timeout=_float(env, "KANGLU_TOKEN_TIMEOUT", 60.0),
+            stop_grace=_float(env, "KANGLU_STOP_GRACE", 8.0),
         )

@@ -1,43 +1,42 @@
-"""RefreshToken: renew a connection's tokens when due, one renewal at a time per connection.
+"""RefreshTokenUseCase: renew a connection's tokens when due, one renewal at a time per connection.
 
-A definite refusal marks the connection disconnected with the reason; a transient failure is
-retried with backoff and changes nothing while the access token is still valid.
+Only a definite refusal disconnects: Tiny answering `invalid_grant` or `invalid_client` for the
+stored refresh token (or that token dead by its own expiry). A timeout, a 5xx, a 429, a dropped
+connection or a database error leaves the connection connected and the stored refresh token in
+place; the renewal is retried with backoff and changes nothing visible while the access token
+is still valid.
+
+Tokens Tiny issued are never dropped: the old refresh token is spent the moment Tiny answers,
+so a failed write of the new pair is retried, then kept in memory (TokenKeeper) and written by
+the next renewal of that connection instead of asking Tiny again with the spent token. The
+result's outcome is the seam for recording renewal events.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-
-import attrs
 
 from kanglu.application.commands import RefreshToken as Command
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import Clock, OAuthClient, OAuthProvider, SecretBox, UnitOfWorkFactory
-from kanglu.application.tokens import seal_grant
+from kanglu.application.ports import Clock, OAuthClient, OAuthProvider, SecretBox, UnitOfWork, UnitOfWorkFactory
+from kanglu.application.tokens import PendingGrant, RenewalOutcome, RenewalResult, TokenKeeper, seal_grant
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
+
+__all__ = ["RefreshTokenUseCase", "RenewalOutcome", "RenewalResult", "backoff"]
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=15)
 FIRST_BACKOFF = timedelta(seconds=30)
-
-
-class RenewalOutcome(enum.StrEnum):
-    RENEWED = "renewed"
-    NOT_DUE = "not_due"  # somebody renewed first, or it was never due
-    RETRY = "retry"
-    DISCONNECTED = "disconnected"
-    SKIPPED = "skipped"  # not connected
-
-
-@attrs.frozen
-class RenewalResult:
-    outcome: RenewalOutcome
-    next_due_at: datetime | None
-    reason: str | None = None
+# Pauses between tries to store tokens Tiny just issued (about 15 s in all), before they are
+# kept in memory for the next renewal of the connection to store.
+WRITE_RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# A renewal whose tokens could not be stored yet is tried again this soon.
+PENDING_RETRY = timedelta(seconds=5)
 
 
 def backoff(failures: int, now: datetime) -> datetime:
@@ -55,20 +54,49 @@ class RefreshTokenUseCase:
         secret_box: SecretBox,
         oauth: OAuthProvider,
         renewal_margin: timedelta,
+        keeper: TokenKeeper | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._box = secret_box
         self._oauth = oauth
         self._margin = renewal_margin
+        self._keeper = keeper or TokenKeeper()
+        self._sleep = sleep
+        self._write_delays = tuple(write_retry_delays)
 
     def __call__(self, command: Command) -> RenewalResult:
+        if not self._keeper.begin():
+            return RenewalResult(RenewalOutcome.RETRY, self._clock.now() + PENDING_RETRY,
+                                 "a Kanglu está reiniciando", PENDING_RETRY.total_seconds())
+        try:
+            pending = self._keeper.pending(command.connection_id)
+            if pending is not None:
+                return self._store_pending(pending)
+            return self._renew(command)
+        finally:
+            self._keeper.end()
+
+    def _renew(self, command: Command) -> RenewalResult:
+        issued: list[PendingGrant] = []  # set once Tiny answered with new tokens
+        try:
+            return self._renew_locked(command, issued)
+        except Exception:
+            if not issued:
+                raise  # nothing was issued: the stored refresh token is still the live one
+            # The old refresh token is spent at Tiny: these tokens must reach the database.
+            log.exception("renewed tokens not stored, retrying", extra={"connection_id": command.connection_id})
+        return self._store_with_retries(issued[0])
+
+    def _renew_locked(self, command: Command, issued: list[PendingGrant]) -> RenewalResult:
         with self._uow() as uow:
             # Held until commit: a second renewal of this connection, in any process, waits
             # here and then reads the tokens this one stored.
             connection = uow.connections.lock(command.connection_id)
             if connection is None or connection.status is not ConnectionStatus.CONNECTED:
-                return RenewalResult(RenewalOutcome.SKIPPED, None)
+                return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
             now = self._clock.now()
             if command.force:
                 if command.seen_token_version is not None and connection.token_version != command.seen_token_version:
@@ -86,6 +114,8 @@ class RefreshTokenUseCase:
             try:
                 grant = self._oauth.refresh(self._client(connection), self._box.open(connection.refresh_token))
             except ReauthorizationRequired as exc:
+                # The OAuth adapter raises this only for a definite refusal of this very refresh
+                # token (invalid_grant, invalid_client): the one case that disconnects.
                 reason = f"o Tiny recusou a renovação do acesso ({exc.message}); clique em Conectar para autorizar de novo"
                 connection.mark_disconnected(reason, now)
                 uow.commit()
@@ -97,12 +127,65 @@ class RefreshTokenUseCase:
             except TransientFailure as exc:
                 return self._retry_later(uow, connection, exc, now)
 
-            # Persisted before anyone uses the new access token: the old refresh token is
-            # spent now, and losing the new one would log the merchant out.
-            connection.mark_refreshed(seal_grant(self._box, grant, now), now)
+            assert connection.id is not None
+            issued.append(PendingGrant(connection.id, connection.token_version, grant, self._clock.now()))
+            connection.mark_refreshed(seal_grant(self._box, grant, issued[0].obtained_at), now)
             uow.commit()
             log.info("token renewed", extra={"connection_id": connection.id})
             return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
+
+    # -- tokens issued but not stored ---------------------------------------------------------
+
+    def _store_with_retries(self, pending: PendingGrant) -> RenewalResult:
+        """The first write failed: try again for a while (the database is usually back within
+        seconds), then keep the tokens for the next renewal of this connection."""
+        self._keeper.keep(pending)
+        for delay in self._write_delays:
+            self._sleep(delay)
+            result = self._store_pending(pending)
+            if result.outcome is not RenewalOutcome.RETRY:
+                return result
+        return self._still_pending(pending)
+
+    def _store_pending(self, pending: PendingGrant) -> RenewalResult:
+        """Write tokens Tiny issued earlier, unless the connection moved on meanwhile."""
+        try:
+            with self._uow() as uow:
+                connection = uow.connections.lock(pending.connection_id)
+                now = self._clock.now()
+                if (
+                    connection is None
+                    or connection.status is not ConnectionStatus.CONNECTED
+                    or connection.token_version != pending.seen_token_version
+                ):
+                    # Disconnected by the merchant, reauthorised, or renewed by somebody else
+                    # (only possible if Tiny let a second renewal through): these are stale.
+                    self._keeper.forget(pending)
+                    log.warning("kept tokens dropped: the connection changed meanwhile",
+                                extra={"connection_id": pending.connection_id})
+                    if connection is None or connection.status is not ConnectionStatus.CONNECTED:
+                        return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
+                    return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
+                connection.mark_refreshed(seal_grant(self._box, pending.grant, pending.obtained_at), now)
+                uow.commit()
+        except Exception:  # noqa: BLE001 - kept for the next try
+            log.warning("renewed tokens still not stored", extra={"connection_id": pending.connection_id},
+                        exc_info=True)
+            return self._still_pending(pending)
+        self._keeper.forget(pending)
+        log.info("token renewed (stored after a retry)", extra={"connection_id": pending.connection_id})
+        return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
+
+    def _still_pending(self, pending: PendingGrant) -> RenewalResult:
+        self._keeper.keep(pending)
+        now = self._clock.now()
+        return RenewalResult(
+            RenewalOutcome.RETRY, now + PENDING_RETRY,
+            "o banco de dados não gravou o acesso renovado; nova tentativa em instantes",
+            PENDING_RETRY.total_seconds(),
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
 
     def _next_renewal(self, connection: ErpConnection, now: datetime) -> datetime | None:
         """When to renew the tokens just stored. A token that lives less than the margin is
@@ -118,7 +201,7 @@ class RefreshTokenUseCase:
         assert connection.client_id is not None and connection.client_secret is not None
         return OAuthClient(connection.client_id, self._box.open(connection.client_secret))
 
-    def _retry_later(self, uow, connection: ErpConnection, exc: TransientFailure, now: datetime) -> RenewalResult:  # type: ignore[no-untyped-def]
+    def _retry_later(self, uow: UnitOfWork, connection: ErpConnection, exc: TransientFailure, now: datetime) -> RenewalResult:
         failures = connection.refresh_failures + 1
         retry_at = backoff(failures, now)
         if exc.retry_after:
@@ -130,10 +213,13 @@ class RefreshTokenUseCase:
             connection.refresh_failures = failures  # status and message untouched
         else:
             connection.note_refresh_failure(exc.message, now)
-        uow.commit()
+        try:
+            uow.commit()
+        except Exception:  # noqa: BLE001 - the count is a courtesy; the retry is what matters
+            log.warning("could not record a failed renewal", extra={"connection_id": connection.id}, exc_info=True)
         log.warning(
             "renewal failed, will retry",
             extra={"connection_id": connection.id, "reason": exc.message, "request_id": exc.request_id,
                    "retry_at": retry_at.isoformat()},
         )
-        return RenewalResult(RenewalOutcome.RETRY, retry_at, exc.message)
+        return RenewalResult(RenewalOutcome.RETRY, retry_at, exc.message, (retry_at - now).total_seconds())
