@@ -228,3 +228,107 @@ def test_invalid_grant_still_disconnects_with_the_reason(matrix: dict[str, Obser
     assert row.last_error.startswith("o Tiny recusou a renovação do acesso (o Tiny não aceita mais esta autorização")
     assert row.last_error.endswith("clique em Conectar para autorizar de novo")
     assert seen.final["oauth"]["spent_refresh_token_uses"] == 0
+
+
+# -- tokens Tiny issued are never lost --------------------------------------------------------------
+
+
+def connected_and_imported(d: Deployment) -> tuple[Account, int]:
+    account = d.new_account(orders=ORDERS, seed=401)
+    cid = d.connect(account)
+    d.run_once()
+    assert imported_ids(d, cid) == importable_ids(d.truth(account))
+    return account, cid
+
+
+def assert_works_without_reauthorisation(d: Deployment, account: Account, cid: int, version: int) -> None:
+    """The next 401 renews with the stored refresh token, and the orders changed meanwhile come in."""
+    expire_access_token(d, account)
+    added = add_orders(d, account)
+    make_due(d, "poll", cid)
+    d.run_once()
+    row = connection(d, cid)
+    assert (row.status, row.token_version, row.last_error) == ("connected", version + 1, None)
+    assert set(added) <= imported_ids(d, cid)
+    assert imported_ids(d, cid) == importable_ids(d.truth(account))
+    assert stored_refresh_token_is_live(d, cid, account)
+    assert oauth_state(d, account)["spent_refresh_token_uses"] == 0
+
+
+def refresh_in_flight(d: Deployment, account: Account, calls: int = 1) -> None:
+    wait_until(lambda: oauth_state(d, account)["refresh_calls"] >= calls, timeout=60, every=0.02,
+               what="the worker's token call to reach the sandbox")
+
+
+@pytest.mark.postgres
+def test_tokens_survive_a_database_that_fails_right_after_the_token_call(postgres_deployment: Any) -> None:
+    app = f"kanglu-token-test-{uuid.uuid4().hex[:8]}"
+    with postgres_deployment(KANGLU_POLL_INTERVAL="60") as d:
+        account, cid = connected_and_imported(d)
+        # The refresh is carried out at once (the old refresh token spent) and answered 2 s later;
+        # meanwhile the worker's database connections are cut, the renewal's transaction with them.
+        d.sandbox_call("PATCH", f"/accounts/{account.id}/faults?scope=token", force_late=1, late_seconds=2)
+        expire_access_token(d, account)
+        added = add_orders(d, account)
+        make_due(d, "poll", cid)
+        url = make_url(d.env["KANGLU_DATABASE_URL"]).update_query_dict({"application_name": app})
+        worker = d.start_worker(env={"KANGLU_DATABASE_URL": url.render_as_string(hide_password=False)})
+        try:
+            refresh_in_flight(d, account)
+            terminated = 0
+            deadline = time.monotonic() + 2.6  # past the answer: the first write and its first retry fail
+            while time.monotonic() < deadline:
+                pids = [r.pid for r in d.rows(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name = :app AND pid <> pg_backend_pid()", app=app)]
+                for pid in pids:
+                    terminated += bool(d.scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                                "WHERE pid = :pid AND application_name = :app", pid=pid, app=app))
+                time.sleep(0.02)
+            assert terminated, "the worker had no database connection to cut"
+            # The database is back: the tokens Tiny issued during the outage are stored, and the
+            # poll (retried after its failure) imports the orders changed meanwhile.
+            wait_until(lambda: connection(d, cid).token_version == 2, timeout=60, what="the renewed tokens stored")
+            make_due(d, "poll", cid)
+            wait_until(lambda: set(added) <= imported_ids(d, cid), timeout=60, what="the orders changed meanwhile")
+        finally:
+            code, _ = worker.stop(signal.SIGTERM, timeout=60)
+        output = worker.output()
+        assert code == 0, output[-4000:]
+        assert "renewed tokens not stored, retrying" in output, output[-4000:]  # the write did fail
+        row = connection(d, cid)
+        assert (row.status, row.token_version) == ("connected", 2)
+        assert stored_refresh_token_is_live(d, cid, account)  # the rotated one, kept through the outage
+        assert oauth_state(d, account)["spent_refresh_token_uses"] == 0
+        assert oauth_state(d, account)["refresh_calls"] == 1
+        assert_works_without_reauthorisation(d, account, cid, version=2)
+
+
+def test_sigterm_during_a_token_call_lets_the_renewal_store_its_tokens(sqlite_deployment: Any) -> None:
+    # A stop grace (1 s) far shorter than the token answer (4 s): only the wait for renewals
+    # under way keeps the rotated refresh token.
+    with sqlite_deployment(KANGLU_POLL_INTERVAL="60", KANGLU_STOP_GRACE="1") as d:
+        account, cid = connected_and_imported(d)
+        d.sandbox_call("PATCH", f"/accounts/{account.id}/faults?scope=token", force_late=1, late_seconds=4)
+        expire_access_token(d, account)
+        added = add_orders(d, account)
+        make_due(d, "poll", cid)
+        worker = d.start_worker(concurrency=2)
+        try:
+            refresh_in_flight(d, account)
+            code, seconds = worker.stop(signal.SIGTERM, timeout=60)
+        finally:
+            worker.kill()
+        output = worker.output()
+        assert code == 0, output[-4000:]
+        assert "waiting for token renewals under way" in output, output[-4000:]
+        assert "token renewals still under way at exit" not in output
+        row = connection(d, cid)
+        assert (row.status, row.token_version) == ("connected", 2)
+        assert stored_refresh_token_is_live(d, cid, account)
+        assert oauth_state(d, account)["spent_refresh_token_uses"] == 0
+        assert d.scalar("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL") == 0
+        make_due(d, "poll", cid)
+        d.run_once()
+        assert set(added) <= imported_ids(d, cid)
+        assert_works_without_reauthorisation(d, account, cid, version=2)
