@@ -441,6 +441,8 @@ class FakeOAuth:
         self.refresh_calls = 0
         self.exchange_calls = 0
         self.fail_next: list[Exception] = []
+        # Run once Tiny has answered a refresh (the old refresh token spent): what happens next.
+        self.after_refresh: list[Callable[[], object]] = []
         self._counter = itertools.count(1)
 
     def authorize_url(self, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
@@ -472,7 +474,10 @@ class FakeOAuth:
         if refresh_token.value not in self.valid_refresh:
             raise ReauthorizationRequired("token de renovação inválido", "invalid_grant")
         self.valid_refresh.discard(refresh_token.value)
-        return self._grant()
+        grant = self._grant()
+        while self.after_refresh:
+            self.after_refresh.pop(0)()
+        return grant
 
     def current_access(self) -> set[str]:
         return {f"access-{r.split('-')[1]}" for r in self.valid_refresh}

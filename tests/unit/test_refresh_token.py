@@ -4,7 +4,8 @@ import pytest
 
 from kanglu.application.commands import RefreshToken
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
-from kanglu.application.use_cases.refresh_token import RenewalOutcome
+from kanglu.application.tokens import TokenKeeper
+from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, RenewalOutcome
 from kanglu.domain.connections import ConnectionStatus
 from tests.builders import connected_world
 
@@ -157,11 +158,15 @@ def test_a_token_429_is_waited_out_as_tiny_asks() -> None:
 # -- tokens Tiny issued are never lost ------------------------------------------------------------
 
 
+def fail_commits(world, n: int) -> None:  # type: ignore[no-untyped-def]
+    world.uow.db.failing_commits = n
+
+
 def test_a_failed_write_after_tiny_answered_is_retried_and_the_new_tokens_stored() -> None:
     world, cid = connected_world()
     old = world.uow.read().connections.get(cid)
     world.clock.advance(hours=3, minutes=55)
-    world.uow.db.failing_commits = 2  # the first write and its first retry
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 2))  # the first write and its first retry
     result = world.refresh()(RefreshToken(cid))
     assert result.outcome is RenewalOutcome.RENEWED
     assert len(world.slept) == 2 and world.oauth.refresh_calls == 1
@@ -175,7 +180,7 @@ def test_tokens_the_database_would_not_take_are_kept_and_stored_by_the_next_rene
     world, cid = connected_world()
     old = world.uow.read().connections.get(cid)
     world.clock.advance(hours=3, minutes=55)
-    world.uow.db.failing_commits = 100  # the database is away for longer than the retries
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))  # away for longer than the retries
     result = world.refresh()(RefreshToken(cid))
     assert result.outcome is RenewalOutcome.RETRY and result.retry_after is not None
     assert world.keeper.pending_count() == 1
@@ -195,7 +200,7 @@ def test_a_401_forced_renewal_whose_write_fails_hands_the_poll_a_transient_failu
     world, cid = connected_world()
     tokens = world.tokens_for(cid)
     tokens.access_token()
-    world.uow.db.failing_commits = 100
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
     with pytest.raises(TransientFailure):
         tokens.renew()
     world.uow.db.failing_commits = 0
@@ -207,7 +212,7 @@ def test_a_401_forced_renewal_whose_write_fails_hands_the_poll_a_transient_failu
 def test_kept_tokens_are_dropped_when_the_merchant_disconnected_meanwhile() -> None:
     world, cid = connected_world()
     world.clock.advance(hours=3, minutes=55)
-    world.uow.db.failing_commits = 100
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
     world.refresh()(RefreshToken(cid))
     world.uow.db.failing_commits = 0
     with world.uow() as uow:
@@ -225,3 +230,38 @@ def test_no_renewal_starts_once_the_process_is_stopping() -> None:
     result = world.refresh()(RefreshToken(cid))
     assert result.outcome is RenewalOutcome.RETRY and world.oauth.refresh_calls == 0
     assert world.keeper.running == 0 and world.keeper.wait_idle(0)
+
+
+def test_another_process_leaves_the_refresh_token_alone_while_a_renewal_holds_unstored_tokens() -> None:
+    """Process A got new tokens from Tiny but the database refused them; process B (its own
+    keeper) sees A's claim on the connection and does not send the spent refresh token."""
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY  # A keeps the tokens
+    world.uow.db.failing_commits = 0  # the database is back for B first
+    other_process = RefreshTokenUseCase(uow=world.uow, clock=world.clock, secret_box=world.box, oauth=world.oauth,
+                                        renewal_margin=timedelta(minutes=10), keeper=TokenKeeper())
+    forced = other_process(RefreshToken(cid, force=True, seen_token_version=old.token_version))
+    assert forced.outcome is RenewalOutcome.RETRY and forced.retry_after is not None
+    assert world.oauth.refresh_calls == 1  # B asked Tiny nothing
+    assert world.uow.read().connections.get(cid).status is ConnectionStatus.CONNECTED
+    # A stores its tokens at its next try; B's next 401 then finds them.
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert other_process(RefreshToken(cid, force=True, seen_token_version=old.token_version)).outcome \
+        is RenewalOutcome.NOT_DUE
+    stored = world.uow.read().connections.get(cid)
+    assert stored.renewal_claimed_by is None and world.box.open(stored.refresh_token).value in world.oauth.valid_refresh
+
+
+def test_a_claim_left_by_a_crashed_process_expires() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    with world.uow() as uow:
+        uow.connections.get(cid).claim_renewal("crashed", world.clock.now() + timedelta(seconds=90))
+        uow.commit()
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY
+    world.clock.advance(seconds=91)
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.uow.read().connections.get(cid).renewal_claimed_by is None

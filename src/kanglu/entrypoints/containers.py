@@ -193,6 +193,7 @@ class UseCases(containers.DeclarativeContainer):
         oauth=adapters.oauth,
         renewal_margin=core.renewal_margin,
         keeper=core.token_keeper,
+        claim_span=providers.Callable(lambda s: timedelta(seconds=s.token_timeout + 30), core.settings),
     )
     save_credentials = providers.Factory(
         SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host

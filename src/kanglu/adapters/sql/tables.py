@@ -114,6 +114,9 @@ erp_connections = Table(
     Column("poll_started_at", UtcDateTime),
     Column("poll_offset", Integer),
     Column("updated_at", UtcDateTime),
+    # A renewal under way (issue 16, migration 0003): see ErpConnection.renewal_claimed_by.
+    Column("renewal_claimed_by", String(40)),
+    Column("renewal_claimed_until", UtcDateTime),
     UniqueConstraint("merchant_id", "erp"),
 )
 

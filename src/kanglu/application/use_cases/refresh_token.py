@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -37,6 +38,11 @@ FIRST_BACKOFF = timedelta(seconds=30)
 WRITE_RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 # A renewal whose tokens could not be stored yet is tried again this soon.
 PENDING_RETRY = timedelta(seconds=5)
+# How long a renewal's claim keeps other processes off the refresh token: the token call's
+# timeout plus the write's retries, with room to spare. The container sets it from settings.
+DEFAULT_CLAIM_SPAN = timedelta(seconds=60 + 30)
+# A renewal that finds another one under way looks again this soon (or when the claim ends).
+CLAIMED_RETRY = timedelta(seconds=10)
 
 
 def backoff(failures: int, now: datetime) -> datetime:
@@ -57,6 +63,7 @@ class RefreshTokenUseCase:
         keeper: TokenKeeper | None = None,
         sleep: Callable[[float], None] = time.sleep,
         write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
+        claim_span: timedelta = DEFAULT_CLAIM_SPAN,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -66,6 +73,7 @@ class RefreshTokenUseCase:
         self._keeper = keeper or TokenKeeper()
         self._sleep = sleep
         self._write_delays = tuple(write_retry_delays)
+        self._claim_span = claim_span
 
     def __call__(self, command: Command) -> RenewalResult:
         if not self._keeper.begin():
@@ -91,26 +99,28 @@ class RefreshTokenUseCase:
         return self._store_with_retries(issued[0])
 
     def _renew_locked(self, command: Command, issued: list[PendingGrant]) -> RenewalResult:
+        claim = uuid.uuid4().hex[:16]
+        seen_version = command.seen_token_version
+        # First the claim, committed: from here until the tokens are stored (or the claim
+        # expires), no other process sends this connection's refresh token.
+        with self._uow() as uow:
+            connection = uow.connections.lock(command.connection_id)
+            early = self._no_renewal(uow, connection, command, seen_version, claim)
+            if early is not None:
+                return early
+            assert connection is not None
+            seen_version = connection.token_version
+            connection.claim_renewal(claim, self._clock.now() + self._claim_span)
+            uow.commit()
         with self._uow() as uow:
             # Held until commit: a second renewal of this connection, in any process, waits
             # here and then reads the tokens this one stored.
             connection = uow.connections.lock(command.connection_id)
             if connection is None or connection.status is not ConnectionStatus.CONNECTED:
                 return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
-            now = self._clock.now()
-            if command.force:
-                if command.seen_token_version is not None and connection.token_version != command.seen_token_version:
-                    return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
-            elif not connection.needs_refresh(now, self._margin):
+            if connection.token_version != seen_version or connection.renewal_claimed_by != claim:
                 return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
-
-            if connection.refresh_token_dead(now) or connection.refresh_token is None:
-                reason = "o acesso ao Tiny expirou sem renovação; clique em Conectar para autorizar de novo"
-                connection.mark_disconnected(reason, now)
-                uow.commit()
-                log.warning("connection lost: refresh token expired", extra={"connection_id": connection.id})
-                return RenewalResult(RenewalOutcome.DISCONNECTED, None, reason)
-
+            now = self._clock.now()
             try:
                 grant = self._oauth.refresh(self._client(connection), self._box.open(connection.refresh_token))
             except ReauthorizationRequired as exc:
@@ -133,6 +143,33 @@ class RefreshTokenUseCase:
             uow.commit()
             log.info("token renewed", extra={"connection_id": connection.id})
             return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
+
+    def _no_renewal(
+        self, uow: UnitOfWork, connection: ErpConnection | None, command: Command, seen_version: int | None, claim: str
+    ) -> RenewalResult | None:
+        """Why this renewal does not call Tiny, or None when it should."""
+        if connection is None or connection.status is not ConnectionStatus.CONNECTED:
+            return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
+        now = self._clock.now()
+        if command.force:
+            if seen_version is not None and connection.token_version != seen_version:
+                return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
+        elif not connection.needs_refresh(now, self._margin):
+            return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
+        if connection.refresh_token_dead(now) or connection.refresh_token is None:
+            reason = "o acesso ao Tiny expirou sem renovação; clique em Conectar para autorizar de novo"
+            connection.mark_disconnected(reason, now)
+            uow.commit()
+            log.warning("connection lost: refresh token expired", extra={"connection_id": connection.id})
+            return RenewalResult(RenewalOutcome.DISCONNECTED, None, reason)
+        if connection.renewal_claimed_elsewhere(claim, now):
+            # Another process is renewing, or holds tokens the database has not taken yet.
+            assert connection.renewal_claimed_until is not None
+            retry_at = min(connection.renewal_claimed_until, now + CLAIMED_RETRY)
+            log.info("renewal under way elsewhere, will retry", extra={"connection_id": connection.id})
+            return RenewalResult(RenewalOutcome.RETRY, retry_at, "outra renovação do acesso está em andamento",
+                                 max((retry_at - now).total_seconds(), 1.0))
+        return None
 
     # -- tokens issued but not stored ---------------------------------------------------------
 
@@ -209,6 +246,7 @@ class RefreshTokenUseCase:
         if connection.refresh_expires_at is not None:
             # Never wait past the refresh token's death: one last try just before it.
             retry_at = min(retry_at, max(now, connection.refresh_expires_at - timedelta(seconds=30)))
+        connection.release_renewal()  # nothing was issued: the stored refresh token is still the live one
         if connection.access_token_valid(now):
             connection.refresh_failures = failures  # status and message untouched
         else:
