@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,7 +93,8 @@ class World:
     gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
     # One per process in the container: tokens issued but not stored survive between renewals.
     keeper: TokenKeeper = attrs.Factory(TokenKeeper)
-    slept: list[float] = attrs.Factory(list)  # the renewal's pauses between write retries
+    slept: list[float] = attrs.Factory(list)  # the renewal's pauses (write retries, waits), not waited
+    sleep: Callable[[float], None] | None = None  # time.sleep where threads really wait for each other
 
     @property
     def signer(self) -> FakeStateSigner:
@@ -112,7 +114,7 @@ class World:
 
     def refresh(self) -> RefreshTokenUseCase:
         return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
-                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.slept.append)
+                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.sleep or self.slept.append)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
         refresh = self.refresh()

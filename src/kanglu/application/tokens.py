@@ -145,8 +145,8 @@ RENEWAL_RETRY_MESSAGE = "não foi possível renovar o acesso ao Tiny agora ({rea
 
 
 class ConnectionTokens:
-    """The stored token of one connection. `renew` goes through RefreshToken, which holds the
-    per-connection lock, so a 401 seen by several processes at once costs one refresh.
+    """The stored token of one connection. `renew` goes through RefreshToken, which claims the
+    renewal on the connection, so a 401 seen by several processes at once costs one refresh.
 
     Only a renewal Tiny refused for good ends in ReauthorizationRequired; one that failed for a
     while (timeout, 5xx, 429, network, database) is a TransientFailure, so the caller retries

@@ -26,6 +26,7 @@ from kanglu.application.errors import ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import Clock, OAuthClient, OAuthProvider, SecretBox, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.tokens import PendingGrant, RenewalOutcome, RenewalResult, TokenKeeper, seal_grant
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
+from kanglu.domain.secrets import Secret
 
 __all__ = ["RefreshTokenUseCase", "RenewalOutcome", "RenewalResult", "backoff"]
 
@@ -43,6 +44,10 @@ PENDING_RETRY = timedelta(seconds=5)
 DEFAULT_CLAIM_SPAN = timedelta(seconds=60 + 30)
 # A renewal that finds another one under way looks again this soon (or when the claim ends).
 CLAIMED_RETRY = timedelta(seconds=10)
+CLAIMED_ELSEWHERE = "outra renovação do acesso está em andamento"
+# A renewal forced by a 401 waits this long for one under way elsewhere (then retries later).
+CLAIM_WAIT_INTERVAL = 0.2
+CLAIM_WAITS = 150  # 30 s
 
 
 def backoff(failures: int, now: datetime) -> datetime:
@@ -64,6 +69,7 @@ class RefreshTokenUseCase:
         sleep: Callable[[float], None] = time.sleep,
         write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
         claim_span: timedelta = DEFAULT_CLAIM_SPAN,
+        claim_waits: int = CLAIM_WAITS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -74,6 +80,7 @@ class RefreshTokenUseCase:
         self._sleep = sleep
         self._write_delays = tuple(write_retry_delays)
         self._claim_span = claim_span
+        self._claim_waits = claim_waits
 
     def __call__(self, command: Command) -> RenewalResult:
         if not self._keeper.begin():
@@ -88,71 +95,107 @@ class RefreshTokenUseCase:
             self._keeper.end()
 
     def _renew(self, command: Command) -> RenewalResult:
-        issued: list[PendingGrant] = []  # set once Tiny answered with new tokens
-        try:
-            return self._renew_locked(command, issued)
-        except Exception:
-            if not issued:
-                raise  # nothing was issued: the stored refresh token is still the live one
-            # The old refresh token is spent at Tiny: these tokens must reach the database.
-            log.exception("renewed tokens not stored, retrying", extra={"connection_id": command.connection_id})
-        return self._store_with_retries(issued[0])
-
-    def _renew_locked(self, command: Command, issued: list[PendingGrant]) -> RenewalResult:
         claim = uuid.uuid4().hex[:16]
-        seen_version = command.seen_token_version
-        # First the claim, committed: from here until the tokens are stored (or the claim
-        # expires), no other process sends this connection's refresh token.
-        with self._uow() as uow:
-            connection = uow.connections.lock(command.connection_id)
-            early = self._no_renewal(uow, connection, command, seen_version, claim)
-            if early is not None:
+        started = self._claim(command, claim)
+        if isinstance(started, RenewalResult):
+            return started
+        seen_version, client, refresh_token = started
+        # No transaction is open during the call: the claim keeps other renewals off, and
+        # nothing waits on a database lock while Tiny answers (up to the token timeout).
+        try:
+            grant = self._oauth.refresh(client, refresh_token)
+        except ReauthorizationRequired as exc:
+            return self._refused(command.connection_id, claim, seen_version, exc)
+        except TransientFailure as exc:
+            return self._failed(command.connection_id, claim, exc)
+        # The old refresh token is spent at Tiny from here on: these tokens must reach the database.
+        pending = PendingGrant(command.connection_id, seen_version, grant, self._clock.now())
+        result = self._store_pending(pending, first=True)
+        if result.outcome is RenewalOutcome.RETRY:
+            return self._store_with_retries(pending)
+        return result
+
+    def _claim(self, command: Command, claim: str) -> RenewalResult | tuple[int, OAuthClient, Secret]:
+        """Claim the renewal on the connection (committed), or say why there is none. A renewal
+        forced by a 401 that finds another one under way waits for it, then reads its tokens:
+        a 401 seen by several processes at once costs one refresh."""
+        for attempt in range(self._claim_waits + 1):
+            with self._uow() as uow:
+                connection = uow.connections.lock(command.connection_id)
+                early = self._no_renewal(uow, connection, command, claim)
+                if early is None:
+                    assert connection is not None and connection.refresh_token is not None
+                    seen_version = connection.token_version
+                    client, refresh_token = self._client(connection), self._box.open(connection.refresh_token)
+                    connection.claim_renewal(claim, self._clock.now() + self._claim_span)
+                    uow.commit()
+                    return seen_version, client, refresh_token
+            if not (command.force and early.reason == CLAIMED_ELSEWHERE) or attempt == self._claim_waits:
                 return early
-            assert connection is not None
-            seen_version = connection.token_version
-            connection.claim_renewal(claim, self._clock.now() + self._claim_span)
-            uow.commit()
+            self._sleep(CLAIM_WAIT_INTERVAL)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused(self, connection_id: int, claim: str, seen_version: int, exc: ReauthorizationRequired) -> RenewalResult:
+        """Tiny refused this very refresh token for good (invalid_grant, invalid_client): the
+        one case that disconnects."""
+        reason = f"o Tiny recusou a renovação do acesso ({exc.message}); clique em Conectar para autorizar de novo"
         with self._uow() as uow:
-            # Held until commit: a second renewal of this connection, in any process, waits
-            # here and then reads the tokens this one stored.
-            connection = uow.connections.lock(command.connection_id)
+            connection = uow.connections.lock(connection_id)
             if connection is None or connection.status is not ConnectionStatus.CONNECTED:
                 return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
-            if connection.token_version != seen_version or connection.renewal_claimed_by != claim:
+            if connection.token_version != seen_version:
+                # Tokens stored meanwhile (a claim that expired under a very slow call): the
+                # refusal was of a token no longer stored.
                 return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
-            now = self._clock.now()
-            try:
-                grant = self._oauth.refresh(self._client(connection), self._box.open(connection.refresh_token))
-            except ReauthorizationRequired as exc:
-                # The OAuth adapter raises this only for a definite refusal of this very refresh
-                # token (invalid_grant, invalid_client): the one case that disconnects.
-                reason = f"o Tiny recusou a renovação do acesso ({exc.message}); clique em Conectar para autorizar de novo"
-                connection.mark_disconnected(reason, now)
-                uow.commit()
-                log.warning(
-                    "renewal refused, connection disconnected",
-                    extra={"connection_id": connection.id, "error": exc.error_code},
-                )
-                return RenewalResult(RenewalOutcome.DISCONNECTED, None, reason)
-            except TransientFailure as exc:
-                return self._retry_later(uow, connection, exc, now)
-
-            assert connection.id is not None
-            issued.append(PendingGrant(connection.id, connection.token_version, grant, self._clock.now()))
-            connection.mark_refreshed(seal_grant(self._box, grant, issued[0].obtained_at), now)
+            connection.mark_disconnected(reason, self._clock.now())
             uow.commit()
-            log.info("token renewed", extra={"connection_id": connection.id})
-            return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
+        log.warning("renewal refused, connection disconnected",
+                    extra={"connection_id": connection_id, "error": exc.error_code})
+        return RenewalResult(RenewalOutcome.DISCONNECTED, None, reason)
+
+    def _failed(self, connection_id: int, claim: str, exc: TransientFailure) -> RenewalResult:
+        """Nothing was issued: the stored refresh token is still the live one. Retried later."""
+        now = self._clock.now()
+        failures = 1
+        refresh_expires_at = None
+        try:
+            with self._uow() as uow:
+                connection = uow.connections.lock(connection_id)
+                if connection is not None:
+                    failures = connection.refresh_failures + 1
+                    refresh_expires_at = connection.refresh_expires_at
+                    if connection.renewal_claimed_by == claim:
+                        connection.release_renewal()
+                    if connection.status is ConnectionStatus.CONNECTED:
+                        if connection.access_token_valid(now):
+                            connection.refresh_failures = failures  # status and message untouched
+                        else:
+                            connection.note_refresh_failure(exc.message, now)
+                    uow.commit()
+        except Exception:  # noqa: BLE001 - the count is a courtesy (the claim expires by itself)
+            log.warning("could not record a failed renewal", extra={"connection_id": connection_id}, exc_info=True)
+        retry_at = backoff(failures, now)
+        if exc.retry_after:
+            retry_at = max(retry_at, now + timedelta(seconds=exc.retry_after))
+        if refresh_expires_at is not None:
+            # Never wait past the refresh token's death: one last try just before it.
+            retry_at = min(retry_at, max(now, refresh_expires_at - timedelta(seconds=30)))
+        log.warning(
+            "renewal failed, will retry",
+            extra={"connection_id": connection_id, "reason": exc.message, "request_id": exc.request_id,
+                   "retry_at": retry_at.isoformat()},
+        )
+        return RenewalResult(RenewalOutcome.RETRY, retry_at, exc.message, (retry_at - now).total_seconds())
 
     def _no_renewal(
-        self, uow: UnitOfWork, connection: ErpConnection | None, command: Command, seen_version: int | None, claim: str
+        self, uow: UnitOfWork, connection: ErpConnection | None, command: Command, claim: str
     ) -> RenewalResult | None:
         """Why this renewal does not call Tiny, or None when it should."""
         if connection is None or connection.status is not ConnectionStatus.CONNECTED:
             return RenewalResult(RenewalOutcome.SKIPPED, None, "a integração não está conectada")
         now = self._clock.now()
         if command.force:
-            if seen_version is not None and connection.token_version != seen_version:
+            if command.seen_token_version is not None and connection.token_version != command.seen_token_version:
                 return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
         elif not connection.needs_refresh(now, self._margin):
             return RenewalResult(RenewalOutcome.NOT_DUE, connection.renewal_due_at(self._margin))
@@ -166,8 +209,8 @@ class RefreshTokenUseCase:
             # Another process is renewing, or holds tokens the database has not taken yet.
             assert connection.renewal_claimed_until is not None
             retry_at = min(connection.renewal_claimed_until, now + CLAIMED_RETRY)
-            log.info("renewal under way elsewhere, will retry", extra={"connection_id": connection.id})
-            return RenewalResult(RenewalOutcome.RETRY, retry_at, "outra renovação do acesso está em andamento",
+            log.debug("renewal under way elsewhere", extra={"connection_id": connection.id})
+            return RenewalResult(RenewalOutcome.RETRY, retry_at, CLAIMED_ELSEWHERE,
                                  max((retry_at - now).total_seconds(), 1.0))
         return None
 
@@ -184,7 +227,7 @@ class RefreshTokenUseCase:
                 return result
         return self._still_pending(pending)
 
-    def _store_pending(self, pending: PendingGrant) -> RenewalResult:
+    def _store_pending(self, pending: PendingGrant, first: bool = False) -> RenewalResult:
         """Write tokens Tiny issued earlier, unless the connection moved on meanwhile."""
         try:
             with self._uow() as uow:
@@ -206,11 +249,12 @@ class RefreshTokenUseCase:
                 connection.mark_refreshed(seal_grant(self._box, pending.grant, pending.obtained_at), now)
                 uow.commit()
         except Exception:  # noqa: BLE001 - kept for the next try
-            log.warning("renewed tokens still not stored", extra={"connection_id": pending.connection_id},
-                        exc_info=True)
+            log.warning("renewed tokens not stored, retrying" if first else "renewed tokens still not stored",
+                        extra={"connection_id": pending.connection_id}, exc_info=True)
             return self._still_pending(pending)
         self._keeper.forget(pending)
-        log.info("token renewed (stored after a retry)", extra={"connection_id": pending.connection_id})
+        log.info("token renewed" if first else "token renewed (stored after a retry)",
+                 extra={"connection_id": pending.connection_id})
         return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
 
     def _still_pending(self, pending: PendingGrant) -> RenewalResult:
@@ -237,27 +281,3 @@ class RefreshTokenUseCase:
     def _client(self, connection: ErpConnection) -> OAuthClient:
         assert connection.client_id is not None and connection.client_secret is not None
         return OAuthClient(connection.client_id, self._box.open(connection.client_secret))
-
-    def _retry_later(self, uow: UnitOfWork, connection: ErpConnection, exc: TransientFailure, now: datetime) -> RenewalResult:
-        failures = connection.refresh_failures + 1
-        retry_at = backoff(failures, now)
-        if exc.retry_after:
-            retry_at = max(retry_at, now + timedelta(seconds=exc.retry_after))
-        if connection.refresh_expires_at is not None:
-            # Never wait past the refresh token's death: one last try just before it.
-            retry_at = min(retry_at, max(now, connection.refresh_expires_at - timedelta(seconds=30)))
-        connection.release_renewal()  # nothing was issued: the stored refresh token is still the live one
-        if connection.access_token_valid(now):
-            connection.refresh_failures = failures  # status and message untouched
-        else:
-            connection.note_refresh_failure(exc.message, now)
-        try:
-            uow.commit()
-        except Exception:  # noqa: BLE001 - the count is a courtesy; the retry is what matters
-            log.warning("could not record a failed renewal", extra={"connection_id": connection.id}, exc_info=True)
-        log.warning(
-            "renewal failed, will retry",
-            extra={"connection_id": connection.id, "reason": exc.message, "request_id": exc.request_id,
-                   "retry_at": retry_at.isoformat()},
-        )
-        return RenewalResult(RenewalOutcome.RETRY, retry_at, exc.message, (retry_at - now).total_seconds())
