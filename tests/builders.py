@@ -29,6 +29,7 @@ from tests.fakes import (
     FakeOAuth,
     FakeSecretBox,
     FakeStateSigner,
+    FakeTokenJournal,
     FakeUnitOfWorkFactory,
 )
 from tests.strategies import cpf_check_digits
@@ -95,6 +96,7 @@ class World:
     keeper: TokenKeeper = attrs.Factory(TokenKeeper)
     slept: list[float] = attrs.Factory(list)  # the renewal's pauses (write retries, waits), not waited
     sleep: Callable[[float], None] | None = None  # time.sleep where threads really wait for each other
+    journal: FakeTokenJournal = attrs.Factory(FakeTokenJournal)
 
     @property
     def signer(self) -> FakeStateSigner:
@@ -114,7 +116,8 @@ class World:
 
     def refresh(self) -> RefreshTokenUseCase:
         return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
-                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.sleep or self.slept.append)
+                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.sleep or self.slept.append,
+                                   journal=self.journal)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
         refresh = self.refresh()

@@ -13,7 +13,7 @@ from types import MappingProxyType
 import attrs
 
 from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
+from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, PendingGrant, TokenGrant, TokenSource
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
@@ -549,6 +549,22 @@ class FakeTrackingService:
             return
         self.seen_keys.add(request.idempotency_key)
         self.received.append(request)
+
+
+class FakeTokenJournal:
+    """The token journal in memory: survives a "process" (a keeper) being thrown away."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, int], PendingGrant] = {}
+
+    def record(self, pending: PendingGrant) -> None:
+        self.entries[(pending.connection_id, pending.seen_token_version)] = pending
+
+    def remove(self, pending: PendingGrant) -> None:
+        self.entries.pop((pending.connection_id, pending.seen_token_version), None)
+
+    def pending(self) -> list[PendingGrant]:
+        return list(self.entries.values())
 
 
 def transient(message: str = "Tiny indisponível (503)", retry_after: float | None = None) -> TransientFailure:

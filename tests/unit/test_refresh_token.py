@@ -265,3 +265,43 @@ def test_a_claim_left_by_a_crashed_process_expires() -> None:
     world.clock.advance(seconds=91)
     assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
     assert world.uow.read().connections.get(cid).renewal_claimed_by is None
+
+
+def test_a_worker_that_died_between_the_token_call_and_the_write_leaves_the_tokens_to_the_next_start() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY
+    assert len(world.journal.entries) == 1  # written down before the database was tried
+    # The process dies: its memory (the keeper) is gone, the journal on disk is not.
+    world.uow.db.failing_commits = 0
+    world.keeper = TokenKeeper()
+    assert world.refresh().recover() == 1
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh
+    assert world.oauth.refresh_calls == 1 and world.journal.entries == {}
+
+
+def test_a_journal_entry_older_than_the_stored_tokens_is_dropped_at_recovery() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    world.refresh()(RefreshToken(cid))
+    stale = next(iter(world.journal.entries.values()))
+    world.uow.db.failing_commits = 0
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED  # stored by this process
+    world.journal.record(stale)  # as if the removal had been lost
+    version = world.uow.read().connections.get(cid).token_version
+    world.keeper = TokenKeeper()
+    world.refresh().recover()
+    assert world.uow.read().connections.get(cid).token_version == version  # not applied twice
+    assert world.journal.entries == {}
+
+
+def test_every_renewal_clears_its_journal_entry() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.journal.entries == {}

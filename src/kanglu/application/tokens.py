@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import SecretBox, TokenGrant, UnitOfWorkFactory
+from kanglu.application.ports import PendingGrant, SecretBox, TokenGrant, UnitOfWorkFactory
 from kanglu.domain.connections import SealedTokens
 from kanglu.domain.secrets import Secret
 
@@ -46,17 +46,6 @@ class RenewalResult:
     next_due_at: datetime | None
     reason: str | None = None
     retry_after: float | None = None
-
-
-@attrs.frozen
-class PendingGrant:
-    """Tokens Tiny issued for a connection whose write to the database failed: the refresh
-    token they replace is spent at Tiny, so these are the only ones that still work."""
-
-    connection_id: int
-    seen_token_version: int  # the version they replace
-    grant: TokenGrant = attrs.field(repr=False)
-    obtained_at: datetime
 
 
 class TokenKeeper:

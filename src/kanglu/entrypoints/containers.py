@@ -27,6 +27,7 @@ from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.tiny.gateway import TinyGateway
 from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
+from kanglu.adapters.token_journal import FileTokenJournal
 from kanglu.adapters.tracking.http import HttpTrackingService
 
 from kanglu.adapters.clock import SystemClock
@@ -174,6 +175,11 @@ class Adapters(containers.DeclarativeContainer):
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
     )
+    # Tokens Tiny issued, until the database has them (a worker that dies in between).
+    token_journal = providers.Singleton(
+        FileTokenJournal, directory=providers.Callable(lambda s: s.data_dir / "token-journal", core.settings),
+        secret_box=core.secret_box,
+    )
     # The read side of pages and the JSON API (application/queries.py).
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
@@ -194,6 +200,7 @@ class UseCases(containers.DeclarativeContainer):
         renewal_margin=core.renewal_margin,
         keeper=core.token_keeper,
         claim_span=providers.Callable(lambda s: timedelta(seconds=s.token_timeout + 30), core.settings),
+        journal=adapters.token_journal,
     )
     save_credentials = providers.Factory(
         SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host
@@ -263,7 +270,10 @@ class UseCases(containers.DeclarativeContainer):
         poll=poll_orders.provider,
         deliver=deliver_tracking.provider,
     )
-    ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
+    ensure_jobs = providers.Factory(
+        EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin,
+        recover_renewals=providers.Callable(lambda use_case: use_case.recover, refresh_token),
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -208,7 +208,7 @@ class Worker:
         if not keeper.wait_idle(self._renewal_grace):
             log.error("token renewals still under way at exit", extra={"owner": self.owner, "renewals": keeper.running})
         if keeper.pending_count():
-            log.error("renewed tokens not stored at exit: the database refused them",
+            log.error("renewed tokens not stored at exit: left in the token journal for the next start",
                       extra={"owner": self.owner, "connections": keeper.pending_count()})
 
     def _serve(self, work: queue.Queue[Job | None], busy: threading.Semaphore, running: dict[int, Job]) -> None:

@@ -23,8 +23,18 @@ from datetime import datetime, timedelta
 
 from kanglu.application.commands import RefreshToken as Command
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import Clock, OAuthClient, OAuthProvider, SecretBox, UnitOfWork, UnitOfWorkFactory
-from kanglu.application.tokens import PendingGrant, RenewalOutcome, RenewalResult, TokenKeeper, seal_grant
+from kanglu.application.ports import (
+    Clock,
+    NoTokenJournal,
+    OAuthClient,
+    OAuthProvider,
+    PendingGrant,
+    SecretBox,
+    TokenJournal,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from kanglu.application.tokens import RenewalOutcome, RenewalResult, TokenKeeper, seal_grant
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.secrets import Secret
 
@@ -70,6 +80,7 @@ class RefreshTokenUseCase:
         write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
         claim_span: timedelta = DEFAULT_CLAIM_SPAN,
         claim_waits: int = CLAIM_WAITS,
+        journal: TokenJournal | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -81,6 +92,7 @@ class RefreshTokenUseCase:
         self._write_delays = tuple(write_retry_delays)
         self._claim_span = claim_span
         self._claim_waits = claim_waits
+        self._journal = journal or NoTokenJournal()
 
     def __call__(self, command: Command) -> RenewalResult:
         if not self._keeper.begin():
@@ -110,6 +122,7 @@ class RefreshTokenUseCase:
             return self._failed(command.connection_id, claim, exc)
         # The old refresh token is spent at Tiny from here on: these tokens must reach the database.
         pending = PendingGrant(command.connection_id, seen_version, grant, self._clock.now())
+        self._write_down(pending)
         result = self._store_pending(pending, first=True)
         if result.outcome is RenewalOutcome.RETRY:
             return self._store_with_retries(pending)
@@ -216,6 +229,30 @@ class RefreshTokenUseCase:
 
     # -- tokens issued but not stored ---------------------------------------------------------
 
+    def recover(self) -> int:
+        """At start-up: store the tokens a worker on this machine got from Tiny and never stored
+        (it died between the token call and the write). Returns how many entries it found."""
+        found = self._journal.pending()
+        for pending in found:
+            if self._keeper.pending(pending.connection_id) is None:
+                result = self._store_pending(pending)
+                log.warning("interrupted renewal recovered from the token journal",
+                            extra={"connection_id": pending.connection_id, "outcome": result.outcome.value})
+        return len(found)
+
+    def _write_down(self, pending: PendingGrant) -> None:
+        try:
+            self._journal.record(pending)
+        except Exception:  # noqa: BLE001 - the database write comes next and usually works
+            log.exception("could not write the token journal", extra={"connection_id": pending.connection_id})
+
+    def _cross_out(self, pending: PendingGrant) -> None:
+        try:
+            self._journal.remove(pending)
+        except Exception:  # noqa: BLE001 - a stale entry is dropped by the version check at recovery
+            log.warning("could not clear the token journal", extra={"connection_id": pending.connection_id},
+                        exc_info=True)
+
     def _store_with_retries(self, pending: PendingGrant) -> RenewalResult:
         """The first write failed: try again for a while (the database is usually back within
         seconds), then keep the tokens for the next renewal of this connection."""
@@ -241,6 +278,7 @@ class RefreshTokenUseCase:
                     # Disconnected by the merchant, reauthorised, or renewed by somebody else
                     # (only possible if Tiny let a second renewal through): these are stale.
                     self._keeper.forget(pending)
+                    self._cross_out(pending)
                     log.warning("kept tokens dropped: the connection changed meanwhile",
                                 extra={"connection_id": pending.connection_id})
                     if connection is None or connection.status is not ConnectionStatus.CONNECTED:
@@ -253,6 +291,7 @@ class RefreshTokenUseCase:
                         extra={"connection_id": pending.connection_id}, exc_info=True)
             return self._still_pending(pending)
         self._keeper.forget(pending)
+        self._cross_out(pending)
         log.info("token renewed" if first else "token renewed (stored after a retry)",
                  extra={"connection_id": pending.connection_id})
         return RenewalResult(RenewalOutcome.RENEWED, self._next_renewal(connection, now))
