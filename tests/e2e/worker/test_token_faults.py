@@ -15,6 +15,7 @@ serve every case at once; backoffs are skipped by bringing jobs forward (`make_d
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -331,4 +332,45 @@ def test_sigterm_during_a_token_call_lets_the_renewal_store_its_tokens(sqlite_de
         make_due(d, "poll", cid)
         d.run_once()
         assert set(added) <= imported_ids(d, cid)
+        assert_works_without_reauthorisation(d, account, cid, version=2)
+
+
+def test_a_worker_killed_between_the_token_call_and_the_write_leaves_the_tokens_to_the_next_start(
+    sqlite_deployment: Any,
+) -> None:
+    with sqlite_deployment(KANGLU_POLL_INTERVAL="60", KANGLU_JOB_LEASE_SECONDS="5") as d:
+        account, cid = connected_and_imported(d)
+        d.sandbox_call("PATCH", f"/accounts/{account.id}/faults?scope=token", force_late=1, late_seconds=1.5)
+        expire_access_token(d, account)
+        added = add_orders(d, account)
+        make_due(d, "poll", cid)
+        journal = Path(d.env["KANGLU_DATA_DIR"]) / "token-journal"
+        path = make_url(d.env["KANGLU_DATABASE_URL"]).database
+        worker = d.start_worker(concurrency=2)
+        other = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            refresh_in_flight(d, account)
+            # The database is taken away (another process holds its write lock) while Tiny answers;
+            # the worker, waiting to store the tokens, is killed.
+            other.execute("BEGIN EXCLUSIVE")
+            wait_until(lambda: list(journal.glob("connection-*.json")), timeout=30, every=0.02,
+                       what="the token answer written down")
+            worker.kill()
+            other.execute("ROLLBACK")
+        finally:
+            worker.kill()
+            other.close()
+        row = connection(d, cid)
+        assert row.token_version == 1  # never stored...
+        assert not stored_refresh_token_is_live(d, cid, account)  # ...and the stored refresh token is spent
+        wait_until(lambda: as_utc(job(d, "poll", cid).lease_expires_at) <= datetime.now(UTC), timeout=15,
+                   what="the killed worker's poll lease to expire")
+        d.run_once()  # the next start
+        assert list(journal.glob("connection-*.json")) == []
+        row = connection(d, cid)
+        assert (row.status, row.token_version, row.renewal_claimed_by) == ("connected", 2, None)
+        assert stored_refresh_token_is_live(d, cid, account)
+        assert set(added) <= imported_ids(d, cid)
+        state = oauth_state(d, account)
+        assert (state["spent_refresh_token_uses"], state["refresh_calls"]) == (0, 1)
         assert_works_without_reauthorisation(d, account, cid, version=2)
