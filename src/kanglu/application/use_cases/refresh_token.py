@@ -7,9 +7,11 @@ place; the renewal is retried with backoff and changes nothing visible while the
 is still valid.
 
 Tokens Tiny issued are never dropped: the old refresh token is spent the moment Tiny answers,
-so a failed write of the new pair is retried, then kept in memory (TokenKeeper) and written by
-the next renewal of that connection instead of asking Tiny again with the spent token. The
-result's outcome is the seam for recording renewal events.
+so the answer is written down first (TokenJournal, for a worker that dies before storing it),
+a failed write of the new pair is retried, then kept in memory (TokenKeeper) and written by the
+next renewal of that connection instead of asking Tiny again with the spent token. A claim
+committed on the connection before the call keeps other processes from sending the refresh
+token meanwhile. The result's outcome is the seam for recording renewal events.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class RefreshTokenUseCase:
         try:
             grant = self._oauth.refresh(client, refresh_token)
         except ReauthorizationRequired as exc:
-            return self._refused(command.connection_id, claim, seen_version, exc)
+            return self._refused(command.connection_id, seen_version, exc)
         except TransientFailure as exc:
             return self._failed(command.connection_id, claim, exc)
         # The old refresh token is spent at Tiny from here on: these tokens must reach the database.
@@ -148,7 +150,7 @@ class RefreshTokenUseCase:
             self._sleep(CLAIM_WAIT_INTERVAL)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _refused(self, connection_id: int, claim: str, seen_version: int, exc: ReauthorizationRequired) -> RenewalResult:
+    def _refused(self, connection_id: int, seen_version: int, exc: ReauthorizationRequired) -> RenewalResult:
         """Tiny refused this very refresh token for good (invalid_grant, invalid_client): the
         one case that disconnects."""
         reason = f"o Tiny recusou a renovação do acesso ({exc.message}); clique em Conectar para autorizar de novo"
