@@ -276,17 +276,19 @@ def test_tokens_survive_a_database_that_fails_right_after_the_token_call(postgre
         worker = d.start_worker(env={"KANGLU_DATABASE_URL": url.render_as_string(hide_password=False)})
         try:
             refresh_in_flight(d, account)
-            terminated = 0
-            deadline = time.monotonic() + 2.6  # past the answer: the first write and its first retry fail
-            while time.monotonic() < deadline:
-                pids = [r.pid for r in d.rows(
+            # While Tiny answers, the test takes the connection's row: the worker's write waits on
+            # it, and that waiting backend is cut. The write right after the token call fails.
+            with d.container.adapters.engine().connect() as holder:
+                holder.execute(text("SELECT id FROM erp_connections WHERE id = :id FOR UPDATE"), {"id": cid})
+                waiting = wait_until(lambda: [r.pid for r in d.rows(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND application_name = :app AND pid <> pg_backend_pid()", app=app)]
-                for pid in pids:
-                    terminated += bool(d.scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                                "WHERE pid = :pid AND application_name = :app", pid=pid, app=app))
-                time.sleep(0.02)
-            assert terminated, "the worker had no database connection to cut"
+                    "AND application_name = :app AND wait_event_type = 'Lock'", app=app)],
+                    timeout=60, every=0.02, what="the worker's write waiting on the row")
+                for pid in waiting:
+                    assert d.scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE pid = :pid AND application_name = :app", pid=pid, app=app)
+                time.sleep(1.0)  # a retry or two meets the lock again
+                holder.rollback()
             # The database is back: the tokens Tiny issued during the outage are stored, and the
             # poll (retried after its failure) imports the orders changed meanwhile.
             wait_until(lambda: connection(d, cid).token_version == 2, timeout=60, what="the renewed tokens stored")
