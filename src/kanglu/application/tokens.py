@@ -99,6 +99,11 @@ class TokenKeeper:
         with self._lock:
             return self._running
 
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
     def close(self) -> None:
         """No new renewal from now on (the worker is stopping)."""
         with self._lock:

@@ -147,6 +147,8 @@ class RefreshTokenUseCase:
                     return seen_version, client, refresh_token
             if not (command.force and early.reason == CLAIMED_ELSEWHERE) or attempt == self._claim_waits:
                 return early
+            if self._keeper.closed:
+                return early  # the process is stopping: waiting for another's renewal would only delay it
             self._sleep(CLAIM_WAIT_INTERVAL)
         raise AssertionError("unreachable")  # pragma: no cover
 
