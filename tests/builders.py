@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import attrs
 
 from kanglu.application.importing import OrderImporter
-from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
@@ -28,6 +29,7 @@ from tests.fakes import (
     FakeOAuth,
     FakeSecretBox,
     FakeStateSigner,
+    FakeTokenJournal,
     FakeUnitOfWorkFactory,
 )
 from tests.strategies import cpf_check_digits
@@ -90,6 +92,11 @@ class World:
     box: FakeSecretBox = attrs.Factory(FakeSecretBox)
     oauth: FakeOAuth = attrs.Factory(FakeOAuth)
     gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
+    # One per process in the container: tokens issued but not stored survive between renewals.
+    keeper: TokenKeeper = attrs.Factory(TokenKeeper)
+    slept: list[float] = attrs.Factory(list)  # the renewal's pauses (write retries, waits), not waited
+    sleep: Callable[[float], None] | None = None  # time.sleep where threads really wait for each other
+    journal: FakeTokenJournal = attrs.Factory(FakeTokenJournal)
 
     @property
     def signer(self) -> FakeStateSigner:
@@ -109,7 +116,8 @@ class World:
 
     def refresh(self) -> RefreshTokenUseCase:
         return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
-                                   renewal_margin=MARGIN)
+                                   renewal_margin=MARGIN, keeper=self.keeper, sleep=self.sleep or self.slept.append,
+                                   journal=self.journal)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
         refresh = self.refresh()

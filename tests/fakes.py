@@ -15,6 +15,8 @@ import attrs
 from kanglu.application.errors import AuthorizationFailed, PermissionMissing, ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
 from kanglu.domain.events import ConnectionEvent, NotificationSettings
+from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
+from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, PendingGrant, TokenGrant, TokenSource
 from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
@@ -113,6 +115,8 @@ class FakeDatabase:
         self.commits = 0
         # One unit of work at a time, like SQLite's single writer: lets worker threads share it.
         self.lock = threading.RLock()
+        # The next so many commits fail as a database that went away would (TransientFailure).
+        self.failing_commits = 0
 
 
 class _Repo:
@@ -484,6 +488,9 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self._refuse_if_read_only()
+        if self.db.failing_commits:
+            self.db.failing_commits -= 1
+            raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
         self.db.committed = copy.deepcopy(self.state)
         self.db.commits += 1
         self.committed = True
@@ -531,6 +538,8 @@ class FakeOAuth:
         self.exchange_calls = 0
         self.revoked: list[str] = []  # refresh tokens revoked, in order
         self.fail_next: list[Exception] = []
+        # Run once Tiny has answered a refresh (the old refresh token spent): what happens next.
+        self.after_refresh: list[Callable[[], object]] = []
         self._counter = itertools.count(1)
 
     def authorize_url(self, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
@@ -562,7 +571,10 @@ class FakeOAuth:
         if refresh_token.value not in self.valid_refresh:
             raise ReauthorizationRequired("token de renovação inválido", "invalid_grant")
         self.valid_refresh.discard(refresh_token.value)
-        return self._grant()
+        grant = self._grant()
+        while self.after_refresh:
+            self.after_refresh.pop(0)()
+        return grant
 
     def revoke(self, client: OAuthClient, refresh_token: Secret) -> None:
         if self.fail_next:
@@ -607,7 +619,8 @@ class FakeErpGateway:
             if token not in self.accepted_tokens():
                 token = tokens.renew().value
                 if token not in self.accepted_tokens():
-                    raise ReauthorizationRequired("token recusado")
+                    # As the HTTP adapter: a 401 right after a successful renewal is retried later.
+                    raise TransientFailure("o Tiny recusou o token recém-renovado")
 
     def account_name(self, tokens: TokenSource) -> str | None:
         self._call("info", tokens)
@@ -661,6 +674,22 @@ class FakeTrackingService:
             return
         self.seen_keys.add(request.idempotency_key)
         self.received.append(request)
+
+
+class FakeTokenJournal:
+    """The token journal in memory: survives a "process" (a keeper) being thrown away."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, int], PendingGrant] = {}
+
+    def record(self, pending: PendingGrant) -> None:
+        self.entries[(pending.connection_id, pending.seen_token_version)] = pending
+
+    def remove(self, pending: PendingGrant) -> None:
+        self.entries.pop((pending.connection_id, pending.seen_token_version), None)
+
+    def pending(self) -> list[PendingGrant]:
+        return list(self.entries.values())
 
 
 def transient(message: str = "Tiny indisponível (503)", retry_after: float | None = None) -> TransientFailure:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import httpx
+import pytest
+
 from kanglu.sandbox import SandboxServer
 from tests.contract.conftest import api_client, new_account
 
@@ -154,6 +157,68 @@ def test_token_endpoint_faults(http, sandbox) -> None:
     second = http.post(f"{sandbox.auth_url}/token", data=form)
     assert second.status_code == 200, "a transient failure does not spend the refresh token"
     assert account.counters.get("oauth", "token:refresh_token", "503") == 1
+
+
+def _refresh_form(account, refresh_token: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token,
+            "client_id": account.client_id, "client_secret": account.client_secret}
+
+
+def _oauth_state(http, sandbox, account) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    answer = http.get(f"{sandbox.base_url}/_sandbox/accounts/{account.id}/oauth")
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def _live(http, sandbox, account, refresh_token: str) -> bool:  # type: ignore[no-untyped-def]
+    answer = http.post(f"{sandbox.base_url}/_sandbox/accounts/{account.id}/oauth/check",
+                       json={"refresh_token": refresh_token})
+    return answer.json()["live"]
+
+
+def test_token_faults_that_never_reach_keycloak_leave_the_refresh_token_live(http, sandbox, sleeps) -> None:
+    """A hang (answered 504 after `hang_seconds`), a dropped connection, a 503 and a 429: the
+    refresh is not carried out, the same refresh token works afterwards."""
+    account = new_account(sandbox)
+    tokens = sandbox.issue_tokens(account)
+    url = f"{sandbox.base_url}/_sandbox/accounts/{account.id}/faults?scope=token"
+    assert http.patch(url, json={"force_hang": 1, "hang_seconds": 7, "force_reset": 1, "force_errors": [503],
+                                 "force_429": 1}).status_code == 200
+    form = _refresh_form(account, tokens["refresh_token"])
+    before = len(sleeps.calls)
+    assert http.post(f"{sandbox.auth_url}/token", data=form).status_code == 504
+    assert sleeps.calls[before:] == [7.0]
+    with pytest.raises(httpx.TransportError):
+        http.post(f"{sandbox.auth_url}/token", data=form)
+    assert http.post(f"{sandbox.auth_url}/token", data=form).status_code == 429
+    assert http.post(f"{sandbox.auth_url}/token", data=form).status_code == 503
+    assert _live(http, sandbox, account, tokens["refresh_token"])
+    assert http.post(f"{sandbox.auth_url}/token", data=form).status_code == 200
+    assert not _live(http, sandbox, account, tokens["refresh_token"])
+    assert account.counters.get("oauth", "token:refresh_token", "reset") == 1
+    state = _oauth_state(http, sandbox, account)
+    assert state["spent_refresh_token_uses"] == 0 and state["live_refresh_tokens"] == 1
+
+
+def test_a_late_answer_is_carried_out_and_a_spent_token_reuse_is_counted(http, sandbox, sleeps) -> None:
+    account = new_account(sandbox, token_faults={"force_late": 1, "late_seconds": 3})
+    tokens = sandbox.issue_tokens(account)
+    form = _refresh_form(account, tokens["refresh_token"])
+    before = len(sleeps.calls)
+    first = http.post(f"{sandbox.auth_url}/token", data=form)
+    assert first.status_code == 200 and sleeps.calls[before:] == [3.0]
+    assert not _live(http, sandbox, account, tokens["refresh_token"])  # rotated before the answer left
+    again = http.post(f"{sandbox.auth_url}/token", data=form)
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+    assert _oauth_state(http, sandbox, account)["spent_refresh_token_uses"] == 1
+
+
+def test_a_forced_invalid_grant_refuses_without_spending(http, sandbox) -> None:
+    account = new_account(sandbox, token_faults={"force_invalid_grant": 1})
+    tokens = sandbox.issue_tokens(account)
+    refused = http.post(f"{sandbox.auth_url}/token", data=_refresh_form(account, tokens["refresh_token"]))
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    assert _oauth_state(http, sandbox, account)["spent_refresh_token_uses"] == 0
 
 
 def test_global_faults_reach_every_account(http, sandbox) -> None:

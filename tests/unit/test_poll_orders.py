@@ -2,6 +2,7 @@ import logging
 from datetime import timedelta
 
 import attrs
+import pytest
 
 from kanglu.application.commands import PollOrders
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
@@ -375,3 +376,61 @@ def test_a_poll_that_cannot_read_its_connection_is_retried_soon(monkeypatch) -> 
     result = world.poll()(PollOrders(cid))
     assert result.outcome is PollOutcome.RETRY and result.next_due_at == world.clock.now() + timedelta(minutes=1)
     assert world.uow.read().orders.all() == [] and world.gateway.calls.get("orders") is None
+
+
+# -- a 401 whose renewal fails ---------------------------------------------------------------------
+
+
+def expire_access_at_tiny(world, cid: int) -> None:  # type: ignore[no-untyped-def]
+    """The stored access token dies at Tiny before its time (Kanglu's clock still trusts it)."""
+    stored = world.box.open(world.uow.read().connections.get(cid).access_token).value
+    world.gateway.accepted_tokens = lambda: world.oauth.current_access() - {stored}
+
+
+@pytest.mark.parametrize("failure", [
+    TransientFailure("o servidor de autorização do Tiny está com instabilidade (HTTP 503)"),
+    TransientFailure("o servidor de autorização do Tiny demorou demais para responder"),
+    TransientFailure("a conexão com o servidor de autorização do Tiny falhou"),
+    RateLimited("o servidor de autorização do Tiny pediu para aguardar", retry_after=30),
+], ids=["503", "timeout", "reset", "429"])
+def test_a_401_whose_renewal_fails_for_a_while_is_retried_and_the_connection_stays(failure: Exception) -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    expire_access_at_tiny(world, cid)
+    before = world.uow.read().connections.get(cid)
+    world.oauth.fail_next.append(failure)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.RETRY and result.next_due_at > world.clock.now()
+    after = world.uow.read().connections.get(cid)
+    assert after.status is ConnectionStatus.CONNECTED
+    assert (after.refresh_token, after.token_version) == (before.refresh_token, before.token_version)
+    assert "continua conectada" in result.reason
+    world.clock.advance(minutes=1)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED and result.report.imported == 2
+    assert world.oauth.refresh_calls == 2  # the failed try and the one that worked; nothing spent reused
+
+
+def test_a_401_whose_renewal_tiny_refuses_disconnects_with_the_reason() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    expire_access_at_tiny(world, cid)
+    world.oauth.valid_refresh.clear()  # Tiny answers invalid_grant
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.DISCONNECTED
+    connection = world.uow.read().connections.get(cid)
+    assert connection.status is ConnectionStatus.DISCONNECTED
+    assert connection.last_error.startswith("o Tiny recusou a renovação do acesso (token de renovação inválido)")
+    assert connection.refresh_token is None
+
+
+def test_a_401_right_after_a_successful_renewal_keeps_the_connection_and_the_new_tokens() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.gateway.accepted_tokens = lambda: set()  # the API refuses even the renewed token
+    before = world.uow.read().connections.get(cid)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.RETRY
+    after = world.uow.read().connections.get(cid)
+    assert after.status is ConnectionStatus.CONNECTED and after.token_version == before.token_version + 1
+    assert world.box.open(after.refresh_token).value in world.oauth.valid_refresh

@@ -1,8 +1,11 @@
 from datetime import timedelta
 
+import pytest
+
 from kanglu.application.commands import RefreshToken
-from kanglu.application.errors import ReauthorizationRequired, TransientFailure
-from kanglu.application.use_cases.refresh_token import RenewalOutcome
+from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.tokens import TokenKeeper
+from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, RenewalOutcome
 from kanglu.domain.connections import ConnectionStatus
 from tests.builders import connected_world
 
@@ -122,3 +125,183 @@ def test_disconnected_connection_is_skipped() -> None:
     world.oauth.fail_next.append(ReauthorizationRequired("revogado", "invalid_grant"))
     world.refresh()(RefreshToken(cid))
     assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.SKIPPED
+
+
+# -- only a definite refusal disconnects --------------------------------------------------------
+
+
+def test_a_transient_failure_of_a_forced_renewal_keeps_the_connection_and_its_refresh_token() -> None:
+    world, cid = connected_world()
+    before = world.uow.read().connections.get(cid)
+    world.oauth.fail_next.append(TransientFailure("o servidor de autorização do Tiny está com instabilidade (HTTP 503)"))
+    result = world.refresh()(RefreshToken(cid, force=True, seen_token_version=before.token_version))
+    assert result.outcome is RenewalOutcome.RETRY
+    assert result.retry_after is not None and result.retry_after > 0 and "503" in result.reason
+    after = world.uow.read().connections.get(cid)
+    assert after.status is ConnectionStatus.CONNECTED
+    assert (after.refresh_token, after.token_version) == (before.refresh_token, before.token_version)
+    # The same refresh token still works at Tiny: nothing was spent, nothing lost.
+    assert world.box.open(after.refresh_token).value in world.oauth.valid_refresh
+    assert world.refresh()(RefreshToken(cid, force=True, seen_token_version=before.token_version)).outcome \
+        is RenewalOutcome.RENEWED
+
+
+def test_a_token_429_is_waited_out_as_tiny_asks() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.fail_next.append(RateLimited("o servidor de autorização do Tiny pediu para aguardar", retry_after=120))
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and result.retry_after >= 120
+    assert world.uow.read().connections.get(cid).status is ConnectionStatus.CONNECTED
+
+
+# -- tokens Tiny issued are never lost ------------------------------------------------------------
+
+
+def fail_commits(world, n: int) -> None:  # type: ignore[no-untyped-def]
+    world.uow.db.failing_commits = n
+
+
+def test_a_failed_write_after_tiny_answered_is_retried_and_the_new_tokens_stored() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 2))  # the first write and its first retry
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RENEWED
+    assert len(world.slept) == 2 and world.oauth.refresh_calls == 1
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh  # the live one, stored
+    assert world.keeper.pending_count() == 0
+
+
+def test_tokens_the_database_would_not_take_are_kept_and_stored_by_the_next_renewal_without_asking_tiny() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))  # away for longer than the retries
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and result.retry_after is not None
+    assert world.keeper.pending_count() == 1
+    assert world.uow.read().connections.get(cid).token_version == old.token_version  # nothing written yet
+    world.uow.db.failing_commits = 0  # the database is back
+    # A forced renewal (a 401 meanwhile) with the version seen before: the kept tokens, not Tiny.
+    result = world.refresh()(RefreshToken(cid, force=True, seen_token_version=old.token_version))
+    assert result.outcome is RenewalOutcome.RENEWED
+    assert world.oauth.refresh_calls == 1  # the spent refresh token was never sent again
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh
+    assert world.keeper.pending_count() == 0
+
+
+def test_a_401_forced_renewal_whose_write_fails_hands_the_poll_a_transient_failure() -> None:
+    world, cid = connected_world()
+    tokens = world.tokens_for(cid)
+    tokens.access_token()
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    with pytest.raises(TransientFailure):
+        tokens.renew()
+    world.uow.db.failing_commits = 0
+    renewed = tokens.renew()
+    assert renewed.value in world.oauth.current_access()
+    assert world.oauth.refresh_calls == 1
+
+
+def test_kept_tokens_are_dropped_when_the_merchant_disconnected_meanwhile() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    world.refresh()(RefreshToken(cid))
+    world.uow.db.failing_commits = 0
+    with world.uow() as uow:
+        uow.connections.get(cid).mark_disconnected("desconectado pelo lojista", world.clock.now())
+        uow.commit()
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.SKIPPED
+    assert world.keeper.pending_count() == 0
+    assert world.uow.read().connections.get(cid).access_token is None
+
+
+def test_no_renewal_starts_once_the_process_is_stopping() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.keeper.close()
+    result = world.refresh()(RefreshToken(cid))
+    assert result.outcome is RenewalOutcome.RETRY and world.oauth.refresh_calls == 0
+    assert world.keeper.running == 0 and world.keeper.wait_idle(0)
+
+
+def test_another_process_leaves_the_refresh_token_alone_while_a_renewal_holds_unstored_tokens() -> None:
+    """Process A got new tokens from Tiny but the database refused them; process B (its own
+    keeper) sees A's claim on the connection and does not send the spent refresh token."""
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY  # A keeps the tokens
+    world.uow.db.failing_commits = 0  # the database is back for B first
+    other_process = RefreshTokenUseCase(uow=world.uow, clock=world.clock, secret_box=world.box, oauth=world.oauth,
+                                        renewal_margin=timedelta(minutes=10), keeper=TokenKeeper())
+    forced = other_process(RefreshToken(cid, force=True, seen_token_version=old.token_version))
+    assert forced.outcome is RenewalOutcome.RETRY and forced.retry_after is not None
+    assert world.oauth.refresh_calls == 1  # B asked Tiny nothing
+    assert world.uow.read().connections.get(cid).status is ConnectionStatus.CONNECTED
+    # A stores its tokens at its next try; B's next 401 then finds them.
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert other_process(RefreshToken(cid, force=True, seen_token_version=old.token_version)).outcome \
+        is RenewalOutcome.NOT_DUE
+    stored = world.uow.read().connections.get(cid)
+    assert stored.renewal_claimed_by is None and world.box.open(stored.refresh_token).value in world.oauth.valid_refresh
+
+
+def test_a_claim_left_by_a_crashed_process_expires() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    with world.uow() as uow:
+        uow.connections.get(cid).claim_renewal("crashed", world.clock.now() + timedelta(seconds=90))
+        uow.commit()
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY
+    world.clock.advance(seconds=91)
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.uow.read().connections.get(cid).renewal_claimed_by is None
+
+
+def test_a_worker_that_died_between_the_token_call_and_the_write_leaves_the_tokens_to_the_next_start() -> None:
+    world, cid = connected_world()
+    old = world.uow.read().connections.get(cid)
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY
+    assert len(world.journal.entries) == 1  # written down before the database was tried
+    # The process dies: its memory (the keeper) is gone, the journal on disk is not.
+    world.uow.db.failing_commits = 0
+    world.keeper = TokenKeeper()
+    assert world.refresh().recover() == 1
+    new = world.uow.read().connections.get(cid)
+    assert new.token_version == old.token_version + 1
+    assert world.box.open(new.refresh_token).value in world.oauth.valid_refresh
+    assert world.oauth.refresh_calls == 1 and world.journal.entries == {}
+
+
+def test_a_journal_entry_older_than_the_stored_tokens_is_dropped_at_recovery() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    world.oauth.after_refresh.append(lambda: fail_commits(world, 100))
+    world.refresh()(RefreshToken(cid))
+    stale = next(iter(world.journal.entries.values()))
+    world.uow.db.failing_commits = 0
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED  # stored by this process
+    world.journal.record(stale)  # as if the removal had been lost
+    version = world.uow.read().connections.get(cid).token_version
+    world.keeper = TokenKeeper()
+    world.refresh().recover()
+    assert world.uow.read().connections.get(cid).token_version == version  # not applied twice
+    assert world.journal.entries == {}
+
+
+def test_every_renewal_clears_its_journal_entry() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=3, minutes=55)
+    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.journal.entries == {}

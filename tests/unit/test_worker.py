@@ -48,13 +48,16 @@ def test_a_refused_renewal_disconnects_and_stops_polling_that_connection() -> No
     world, cid = connected_world()
     seed(world, 1)
     world.clock.advance(hours=4)
+    world.gateway.accepted_tokens = lambda: set()  # the access token is dead at Tiny too
+    world.sleep = time.sleep  # the poll's forced renewal really waits for the scheduled one under way
     world.oauth.fail_next.append(ReauthorizationRequired("Token is not active", "invalid_grant"))
     worker, _ = worker_for(world)
     worker.run_once()
     read = world.uow.read()
     assert read.connections.get(cid).status is ConnectionStatus.DISCONNECTED
     assert read.jobs.get(JobKind.POLL, cid) is None and read.jobs.get(JobKind.RENEW_TOKEN, cid) is None
-    assert world.gateway.calls.get("orders") is None
+    assert read.orders.all() == []
+    assert world.oauth.refresh_calls == 1  # the poll's 401 and the due renewal cost one refusal
 
 
 def test_an_unexpected_error_is_retried_later_not_fatal() -> None:

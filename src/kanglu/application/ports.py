@@ -81,6 +81,41 @@ class TokenGrant:
     refresh_expires_in: int | None = None
 
 
+@attrs.frozen
+class PendingGrant:
+    """Tokens Tiny issued for a connection and not yet stored: the refresh token they replace
+    is spent at Tiny, so these are the only ones that still work."""
+
+    connection_id: int
+    seen_token_version: int  # the version they replace
+    grant: TokenGrant = attrs.field(repr=False)
+    obtained_at: datetime
+
+
+class TokenJournal(Protocol):
+    """Tokens Tiny issued, written down (sealed) before the database takes them: a process that
+    dies in between leaves them for the next start to store."""
+
+    def record(self, pending: PendingGrant) -> None: ...
+
+    def remove(self, pending: PendingGrant) -> None: ...
+
+    def pending(self) -> list[PendingGrant]: ...
+
+
+class NoTokenJournal:
+    """Keeps nothing (a process with nowhere to write, and unit tests that do not need it)."""
+
+    def record(self, pending: PendingGrant) -> None:
+        return None
+
+    def remove(self, pending: PendingGrant) -> None:
+        return None
+
+    def pending(self) -> list[PendingGrant]:
+        return []
+
+
 class OAuthProvider(Protocol):
     """The ERP's OAuth 2.0 server. Raises ReauthorizationRequired for a definite refusal and
     TransientFailure for anything worth retrying."""

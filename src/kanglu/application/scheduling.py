@@ -141,12 +141,23 @@ class EnsureJobs:
     """Every connected connection has its poll and renewal jobs, and the outbox its delivery
     job: run at worker start, so nothing depends on a job having survived every deploy."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, renewal_margin: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        renewal_margin: timedelta,
+        recover_renewals: Callable[[], int] | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._margin = renewal_margin
+        # Tokens a worker got from Tiny and died before storing (the token journal): stored first.
+        self._recover_renewals = recover_renewals
 
     def __call__(self) -> int:
+        if self._recover_renewals is not None:
+            self._recover_renewals()
         # One read of the jobs there are, not one per connection: with 10,000 merchants the
         # worker would otherwise start with 20,000 queries.
         with self._uow() as uow:

@@ -1,12 +1,21 @@
-"""Token sources: how a gateway call gets an access token, and a fresh one after a 401."""
+"""Token sources: how a gateway call gets an access token, and a fresh one after a 401.
+
+Also what one process keeps about renewals (TokenKeeper): tokens Tiny issued that the
+database has not taken yet, and the renewals under way, which a stopping worker waits for.
+"""
 
 from __future__ import annotations
 
+import enum
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from kanglu.application.errors import ReauthorizationRequired
-from kanglu.application.ports import SecretBox, TokenGrant, UnitOfWorkFactory
+import attrs
+
+from kanglu.application.errors import ReauthorizationRequired, TransientFailure
+from kanglu.application.ports import PendingGrant, SecretBox, TokenGrant, UnitOfWorkFactory
 from kanglu.domain.connections import SealedTokens
 from kanglu.domain.secrets import Secret
 
@@ -18,6 +27,98 @@ def seal_grant(box: SecretBox, grant: TokenGrant, now: datetime) -> SealedTokens
         access_expires_at=now + timedelta(seconds=grant.expires_in),
         refresh_expires_at=(now + timedelta(seconds=grant.refresh_expires_in)) if grant.refresh_expires_in else None,
     )
+
+
+class RenewalOutcome(enum.StrEnum):
+    RENEWED = "renewed"
+    NOT_DUE = "not_due"  # somebody renewed first, or it was never due
+    RETRY = "retry"  # a transient failure (timeout, 5xx, 429, network, database): nothing was lost
+    DISCONNECTED = "disconnected"  # a definite refusal (invalid_grant, invalid_client) or a dead token
+    SKIPPED = "skipped"  # not connected
+
+
+@attrs.frozen
+class RenewalResult:
+    """What a renewal did. `reason` (Portuguese) says why for RETRY and DISCONNECTED;
+    `retry_after` is the seconds until the next try for RETRY."""
+
+    outcome: RenewalOutcome
+    next_due_at: datetime | None
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+class TokenKeeper:
+    """One per process, shared by every renewal: tokens issued but not yet stored (kept until
+    a write succeeds), and a count of renewals under way (a stopping worker waits for them,
+    since a renewal abandoned after Tiny answered loses the rotated refresh token)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._pending: dict[int, PendingGrant] = {}
+        self._running = 0
+        self._closed = False
+
+    # -- tokens not yet stored ------------------------------------------------------------
+
+    def keep(self, pending: PendingGrant) -> None:
+        with self._lock:
+            self._pending[pending.connection_id] = pending
+
+    def pending(self, connection_id: int) -> PendingGrant | None:
+        with self._lock:
+            return self._pending.get(connection_id)
+
+    def forget(self, pending: PendingGrant) -> None:
+        with self._lock:
+            if self._pending.get(pending.connection_id) is pending:
+                del self._pending[pending.connection_id]
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- renewals under way ---------------------------------------------------------------
+
+    def begin(self) -> bool:
+        """A renewal starts (True), or is refused because the process is stopping (`close`):
+        a renewal begun then might be cut off after Tiny answered."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._running += 1
+            return True
+
+    def end(self) -> None:
+        with self._lock:
+            self._running -= 1
+            self._lock.notify_all()
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def close(self) -> None:
+        """No new renewal from now on (the worker is stopping)."""
+        with self._lock:
+            self._closed = True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no renewal is under way (True) or `timeout` seconds passed (False)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
 
 
 class FixedTokens:
@@ -34,9 +135,16 @@ class FixedTokens:
         raise ReauthorizationRequired("o Tiny recusou o acesso logo após a autorização")
 
 
+RENEWAL_RETRY_MESSAGE = "não foi possível renovar o acesso ao Tiny agora ({reason}); a integração continua conectada e a sincronização será tentada de novo"
+
+
 class ConnectionTokens:
-    """The stored token of one connection. `renew` goes through RefreshToken, which holds the
-    per-connection lock, so a 401 seen by several processes at once costs one refresh."""
+    """The stored token of one connection. `renew` goes through RefreshToken, which claims the
+    renewal on the connection, so a 401 seen by several processes at once costs one refresh.
+
+    Only a renewal Tiny refused for good ends in ReauthorizationRequired; one that failed for a
+    while (timeout, 5xx, 429, network, database) is a TransientFailure, so the caller retries
+    later with the same stored refresh token, never the spent old access token."""
 
     def __init__(
         self,
@@ -44,7 +152,7 @@ class ConnectionTokens:
         connection_id: int,
         uow: UnitOfWorkFactory,
         secret_box: SecretBox,
-        force_refresh: Callable[[int, int], None],
+        force_refresh: Callable[[int, int], RenewalResult],
     ) -> None:
         self._connection_id = connection_id
         self._uow = uow
@@ -67,9 +175,20 @@ class ConnectionTokens:
 
     def renew(self) -> Secret:
         seen_version = self._cached[1] if self._cached else -1
-        self._force_refresh(self._connection_id, seen_version)
-        self._cached = self._load()
-        return self._cached[0]
+        result = self._force_refresh(self._connection_id, seen_version)
+        if result.outcome is RenewalOutcome.RETRY:
+            raise TransientFailure(RENEWAL_RETRY_MESSAGE.format(reason=result.reason or "falha temporária"),
+                                   retry_after=result.retry_after)
+        if result.outcome in (RenewalOutcome.DISCONNECTED, RenewalOutcome.SKIPPED):
+            raise ReauthorizationRequired(result.reason or "a integração não está mais conectada ao Tiny",
+                                          "renewal_refused")
+        loaded = self._load()
+        if loaded[1] == seen_version:
+            # NOT_DUE for a forced renewal means somebody renewed: the same version again would
+            # be the token Tiny just refused. Try again later rather than reuse it.
+            raise TransientFailure(RENEWAL_RETRY_MESSAGE.format(reason="o token ainda não foi renovado"))
+        self._cached = loaded
+        return loaded[0]
 
     def _load(self) -> tuple[Secret, int]:
         with self._uow() as uow:

@@ -87,6 +87,11 @@ class ErpConnection:
     alert_open: str | None = None
     # The last "Sincronizar agora": at most one a minute.
     sync_requested_at: datetime | None = None
+    # A renewal under way, committed before the token call: until `renewal_claimed_until`,
+    # another process leaves the refresh token alone (its holder may have new tokens that the
+    # database has not taken yet; sending the old one would find it spent and disconnect).
+    renewal_claimed_by: str | None = None
+    renewal_claimed_until: datetime | None = None
     id: int | None = None
     # Read permissions the ERP application lacks (its 403s), when they were last probed, and
     # the earliest poll window imported without one of FILLED_IN_LATER: read again once back.
@@ -172,6 +177,22 @@ class ErpConnection:
             and now < self.access_expires_at
         )
 
+    def renewal_claimed_elsewhere(self, claim: str, now: datetime) -> bool:
+        return (
+            self.renewal_claimed_by is not None
+            and self.renewal_claimed_by != claim
+            and self.renewal_claimed_until is not None
+            and now < self.renewal_claimed_until
+        )
+
+    def claim_renewal(self, claim: str, until: datetime) -> None:
+        self.renewal_claimed_by = claim
+        self.renewal_claimed_until = until
+
+    def release_renewal(self) -> None:
+        self.renewal_claimed_by = None
+        self.renewal_claimed_until = None
+
     def mark_refreshed(self, tokens: SealedTokens, now: datetime) -> None:
         if self.status is not ConnectionStatus.CONNECTED:
             raise InvalidTransition("só uma conexão ativa renova o token")
@@ -195,6 +216,7 @@ class ErpConnection:
         self.updated_at = now
 
     def _take_tokens(self, tokens: SealedTokens) -> None:
+        self.release_renewal()
         self.access_token = tokens.access_token
         self.refresh_token = tokens.refresh_token
         self.access_expires_at = tokens.access_expires_at
@@ -202,6 +224,7 @@ class ErpConnection:
         self.token_version += 1
 
     def _drop_tokens(self) -> None:
+        self.release_renewal()
         self.access_token = None
         self.refresh_token = None
         self.access_expires_at = None

@@ -31,6 +31,7 @@ from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
 from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
+from kanglu.adapters.token_journal import FileTokenJournal
 from kanglu.adapters.tracking.http import HttpTrackingService
 
 from kanglu.adapters.clock import SystemClock
@@ -40,7 +41,7 @@ from kanglu.application.alerts import AlertDelivery
 from kanglu.application.commands import RefreshToken
 from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
-from kanglu.application.tokens import ConnectionTokens
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
@@ -81,6 +82,8 @@ class Core(containers.DeclarativeContainer):
     auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
     # Set when the process is asked to stop: a poll ends between two pages, progress kept.
     stop_event = providers.Singleton(threading.Event)
+    # Tokens issued but not yet stored, and the renewals under way: one per process.
+    token_keeper = providers.Singleton(TokenKeeper)
     metrics = providers.Singleton(WorkerMetrics)
 
 
@@ -177,7 +180,9 @@ class Adapters(containers.DeclarativeContainer):
     )
     call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
     oauth = providers.Singleton(
-        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats
+        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats,
+        timeout=providers.Callable(lambda s: httpx.Timeout(s.token_timeout, connect=min(s.token_timeout, 5.0)),
+                                   core.settings),
     )
     api_transport = providers.Resource(
         _closed_at_shutdown, providers.Factory(new_api_transport, api_url=core.settings.provided.tiny_api_url)
@@ -191,6 +196,11 @@ class Adapters(containers.DeclarativeContainer):
     )
     mailer = providers.Singleton(_mailer, settings=core.settings)
     webhooks = providers.Resource(_closed_at_shutdown, providers.Factory(HttpWebhookClient))
+    # Tokens Tiny issued, until the database has them (a worker that dies in between).
+    token_journal = providers.Singleton(
+        FileTokenJournal, directory=providers.Callable(lambda s: s.data_dir / "token-journal", core.settings),
+        secret_box=core.secret_box,
+    )
     # The read side of pages and the JSON API (application/queries.py).
     order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
     customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
@@ -213,6 +223,9 @@ class UseCases(containers.DeclarativeContainer):
         secret_box=core.secret_box,
         oauth=adapters.oauth,
         renewal_margin=core.renewal_margin,
+        keeper=core.token_keeper,
+        claim_span=providers.Callable(lambda s: timedelta(seconds=s.token_timeout + 30), core.settings),
+        journal=adapters.token_journal,
     )
     save_credentials = providers.Factory(
         SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host
@@ -310,7 +323,10 @@ class UseCases(containers.DeclarativeContainer):
         purge=purge_failures.provider,
         purge_events=purge_events.provider,
     )
-    ensure_jobs = providers.Factory(EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin)
+    ensure_jobs = providers.Factory(
+        EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin,
+        recover_renewals=providers.Callable(lambda use_case: use_case.recover, refresh_token),
+    )
 
 
 class Container(containers.DeclarativeContainer):

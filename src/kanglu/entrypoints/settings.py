@@ -103,6 +103,11 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Kanglu <nao-responda@localhost>"
     console_mail: bool = False
+    # Token calls wait longer than API calls: a renewal given up after Tiny carried it out
+    # loses the rotated refresh token. A stopping worker waits this long (plus the write's
+    # retries) for a renewal under way, after `stop_grace` for the rest of its jobs.
+    token_timeout: float = 60.0
+    stop_grace: float = 8.0
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -168,4 +173,6 @@ class Settings:
             http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
             encryption_keys_file=keys_file,
             proxy_hops=_int(env, "KANGLU_PROXY_HOPS", 0, minimum=0),
+            token_timeout=_float(env, "KANGLU_TOKEN_TIMEOUT", 60.0),
+            stop_grace=_float(env, "KANGLU_STOP_GRACE", 8.0),
         )

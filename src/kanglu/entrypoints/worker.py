@@ -29,6 +29,8 @@ import structlog
 
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandlers, JobResult
+from kanglu.application.tokens import TokenKeeper
+from kanglu.application.use_cases.refresh_token import WRITE_RETRY_DELAYS
 from kanglu.domain.jobs import Job, JobKind
 from kanglu.entrypoints.settings import Settings
 
@@ -71,6 +73,9 @@ class Worker:
         on_lease_lost: Callable[[Job], None] | None = None,
         on_claim: Callable[[Job], None] | None = None,
         stopping: threading.Event | None = None,
+        keeper: TokenKeeper | None = None,
+        grace: float = 8.0,
+        renewal_grace: float = 90.0,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -85,6 +90,9 @@ class Worker:
         self._on_claim = on_claim
         # Shared with the use cases (the poll checks it between pages) when the container gives it.
         self.stopping = stopping or threading.Event()
+        self._keeper = keeper
+        self._grace = grace
+        self._renewal_grace = renewal_grace
         self._summary = RunSummary()
         self._lock = threading.Lock()
 
@@ -128,9 +136,11 @@ class Worker:
 
     # -- forever -----------------------------------------------------------------------
 
-    def run_forever(self, grace: float = 8.0) -> RunSummary:
+    def run_forever(self, grace: float | None = None) -> RunSummary:
         """Claim as slots free up until `stop()`; then finish or release what is in flight
-        within `grace` seconds."""
+        within `grace` seconds, except token renewals under way, which are waited for (up to
+        `renewal_grace`): cut off after Tiny answered, one would lose the rotated refresh token."""
+        grace = self._grace if grace is None else grace
         self._summary = RunSummary()
         self._ensure_jobs_with_retry()
         work: queue.Queue[Job | None] = queue.Queue()
@@ -175,9 +185,12 @@ class Worker:
         for _ in threads:
             work.put(None)
         self._release(queued)
+        if self._keeper is not None:
+            self._keeper.close()
         deadline = time.monotonic() + grace
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._wait_for_renewals()
         with self._lock:
             still_running = list(running.values())
         self._release(still_running)
@@ -186,6 +199,17 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _wait_for_renewals(self) -> None:
+        keeper = self._keeper
+        if keeper is None or not keeper.running:
+            return
+        log.info("waiting for token renewals under way", extra={"owner": self.owner, "renewals": keeper.running})
+        if not keeper.wait_idle(self._renewal_grace):
+            log.error("token renewals still under way at exit", extra={"owner": self.owner, "renewals": keeper.running})
+        if keeper.pending_count():
+            log.error("renewed tokens not stored at exit: left in the token journal for the next start",
+                      extra={"owner": self.owner, "connections": keeper.pending_count()})
 
     def _serve(self, work: queue.Queue[Job | None], busy: threading.Semaphore, running: dict[int, Job]) -> None:
         while True:
@@ -374,6 +398,9 @@ def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -
         lease=timedelta(seconds=settings.job_lease_seconds),
         idle_sleep=idle_sleep,
         stopping=container.core.stop_event(),
+        keeper=container.core.token_keeper(),
+        grace=settings.stop_grace,
+        renewal_grace=settings.token_timeout + sum(WRITE_RETRY_DELAYS) + 5.0,
         on_result=lambda result, job: metrics.record(result),
         on_claim=lambda job: metrics.job_lag.labels(job.kind.value).observe(
             max(0.0, (clock.now() - job.due_at).total_seconds())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -84,6 +86,22 @@ def _status_response(status: int) -> Response:
 def _rate_headers(budget: Budget) -> list[tuple[str, str]]:
     return [("X-RateLimit-Limit", str(budget.limit)), ("X-RateLimit-Remaining", str(budget.remaining)),
             ("X-RateLimit-Reset", str(budget.reset))]
+
+
+DROPPED = "X-Sandbox-Dropped"  # marks a response never sent, for the counters
+
+
+def _drop_connection(request: Request) -> Response:
+    """End the TCP connection with no answer (a reset, as a load balancer that lost its upstream
+    does). The server's attempt to write the response then fails quietly (a dropped connection)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    return Response(b"", status=502, headers=[(DROPPED, "1")])  # the status is never sent
 
 
 class SandboxApp:
@@ -170,6 +188,9 @@ class SandboxApp:
                     status, body = 400, exc.body()
         if verdict.delay:
             self._sleep(verdict.delay)  # outside the lock: slow answers must not serialise the account
+        if verdict.reset:
+            account.counters.add("api", name, "reset")
+            return _drop_connection(request)
         account.counters.add("api", name, str(status))
         response = json_response(status, body) if body is not None else _status_response(status)
         if not hide and budget.limit:
@@ -207,13 +228,14 @@ class SandboxApp:
         account: Account | None = None
         try:
             account = self.oauth.client(form, self._basic(request))
-            response = self._grant(account, grant, form)
+            response = self._grant(request, account, grant, form)
         except OAuthError as exc:
             counters = account.counters if account is not None else self.state.unattributed
             counters.add("oauth", "token_errors", exc.error)
             response = self._token_answer(exc.status, exc.body())
         counters = account.counters if account is not None else self.state.unattributed
-        counters.add("oauth", f"token:{grant or '-'}", str(response.status_code))
+        outcome = "reset" if response.headers.get(DROPPED) else str(response.status_code)
+        counters.add("oauth", f"token:{grant or '-'}", outcome)
         return response
 
     def on_revoke(self, request: Request) -> Response:
@@ -231,26 +253,30 @@ class SandboxApp:
         counters.add("oauth", "revoke", str(response.status_code))
         return response
 
-    def _grant(self, account: Account, grant: str, form: dict[str, str]) -> Response:
+    def _grant(self, request: Request, account: Account, grant: str, form: dict[str, str]) -> Response:
         if grant == "refresh_token":
             account.counters.add("oauth", "refresh_calls")
-        fault = self._token_fault(account)
-        if fault is not None:
-            return fault
-        if not grant:
-            raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant == "authorization_code":
-            return self._token_answer(200, self.oauth.exchange_code(account, form))
-        if grant == "refresh_token":
-            return self._token_answer(200, self.oauth.refresh(account, form))
-        raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
-
-    def _token_fault(self, account: Account) -> Response | None:
         with account.lock:
             verdict = decide(account.faults["token"], account.fault_rng, self.state.clock.now())
         if verdict.delay:
             self._sleep(verdict.delay)
-        return None if verdict.status is None else _status_response(verdict.status)
+        if verdict.reset:
+            return _drop_connection(request)
+        if verdict.status is not None:
+            return _status_response(verdict.status)
+        if verdict.invalid_grant:
+            raise OAuthError(400, "invalid_grant", "Token is not active")
+        if not grant:
+            raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
+        if grant == "authorization_code":
+            answer = self._token_answer(200, self.oauth.exchange_code(account, form))
+        elif grant == "refresh_token":
+            answer = self._token_answer(200, self.oauth.refresh(account, form))
+        else:
+            raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
+        if verdict.late:
+            self._sleep(verdict.late)  # carried out already: a refresh token rotated, its answer in flight
+        return answer
 
     @staticmethod
     def _token_answer(status: int, body: dict[str, Any]) -> Response:

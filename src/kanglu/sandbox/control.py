@@ -78,6 +78,8 @@ class ControlApi:
             Rule(f"{a}/revoke", endpoint="revoke", methods=["POST"]),
             Rule(f"{a}/tokens", endpoint="mint_tokens", methods=["POST"]),
             Rule(f"{a}/expire", endpoint="expire_tokens", methods=["POST"]),
+            Rule(f"{a}/oauth", endpoint="oauth_state", methods=["GET"]),
+            Rule(f"{a}/oauth/check", endpoint="check_refresh_token", methods=["POST"]),
             Rule(f"{a}/orders", endpoint="orders", methods=["GET"]),
             Rule(f"{a}/orders", endpoint="add_orders", methods=["POST"]),
             Rule(o, endpoint="order", methods=["GET"]),
@@ -223,6 +225,18 @@ class ControlApi:
         if kinds is None:
             raise ControlError(400, "tokens must be access, refresh or all")
         return {"expired": self.oauth.expire(account, frozenset(kinds))}
+
+    def on_oauth_state(self, request: Request, account: Account) -> dict[str, Any]:
+        """Live tokens and spent-refresh-token reuses: a client that never loses a rotated
+        refresh token keeps `spent_refresh_token_uses` at 0."""
+        return self.oauth.token_state(account)
+
+    def on_check_refresh_token(self, request: Request, account: Account) -> dict[str, Any]:
+        """Whether a refresh token (the one a client stored) is the live one, without spending it."""
+        text = self._body(request).get("refresh_token")
+        if not isinstance(text, str):
+            raise ControlError(400, "send refresh_token")
+        return {"live": self.oauth.is_live_refresh_token(account, text)}
 
     # ---- orders --------------------------------------------------------------------------------------
     def on_orders(self, request: Request, account: Account) -> dict[str, Any]:

@@ -86,9 +86,24 @@ class Faults:
     storm_until: float = 0.0  # epoch seconds: every call answers 429 until then
     # Only these calls (counter names, e.g. "GET /pedidos/{idPedido}") get the faults; empty: all.
     endpoints: tuple[str, ...] = ()
+    # Exact faults that leave the request NOT carried out (as when the failure is in front of
+    # Keycloak): the next N calls hang `hang_seconds` then answer 504 (a client with a shorter
+    # timeout sees a timeout), or have their connection dropped without an answer.
+    force_hang: int = 0
+    hang_seconds: float = 5.0
+    force_reset: int = 0
+    # Token endpoint only: the next N calls answer 400 invalid_grant ("Token is not active"),
+    # as Keycloak does for a refresh token it no longer accepts.
+    force_invalid_grant: int = 0
+    # The next N calls are carried out (a refresh rotates the token), then answered after
+    # `late_seconds`: an answer in flight, for a worker stopped or a database lost meanwhile.
+    force_late: int = 0
+    late_seconds: float = 0.0
 
     FIELDS = ("latency_ms", "error_rate", "error_statuses", "slow_rate", "slow_seconds", "force_errors",
-              "force_429", "force_slow", "storm_until", "endpoints")
+              "force_429", "force_slow", "storm_until", "endpoints", "force_hang", "hang_seconds", "force_reset",
+              "force_invalid_grant", "force_late", "late_seconds")
+    _COUNTS = ("force_429", "force_slow", "force_hang", "force_reset", "force_invalid_grant", "force_late")
 
     def copy(self) -> Faults:
         return attrs.evolve(self, force_errors=list(self.force_errors))
@@ -108,7 +123,7 @@ class Faults:
                     if any(not 400 <= s <= 599 for s in statuses):
                         raise ValueError
                     setattr(self, key, tuple(statuses) if key == "error_statuses" else statuses)
-                elif key in ("force_429", "force_slow"):
+                elif key in self._COUNTS:
                     setattr(self, key, max(0, int(value)))
                 elif key in ("error_rate", "slow_rate"):
                     rate = float(value)
@@ -126,10 +141,14 @@ class Faults:
 
 @attrs.frozen
 class Verdict:
-    """What fault injection decided for one call: a status to answer instead, and a delay."""
+    """What fault injection decided for one call: a status to answer instead, and a delay
+    before deciding; or a dropped connection, a refusal, an answer sent late."""
 
     status: int | None = None
     delay: float = 0.0
+    reset: bool = False
+    invalid_grant: bool = False
+    late: float = 0.0
 
 
 def decide(faults: Faults, rng: random.Random, now: float, endpoint: str | None = None) -> Verdict:
@@ -142,6 +161,18 @@ def decide(faults: Faults, rng: random.Random, now: float, endpoint: str | None 
         delay += faults.slow_seconds
     elif faults.slow_rate and rng.random() < faults.slow_rate:
         delay += faults.slow_seconds
+    if faults.force_hang > 0:
+        faults.force_hang -= 1
+        return Verdict(504, delay + faults.hang_seconds)
+    if faults.force_reset > 0:
+        faults.force_reset -= 1
+        return Verdict(None, delay, reset=True)
+    if faults.force_invalid_grant > 0:
+        faults.force_invalid_grant -= 1
+        return Verdict(None, delay, invalid_grant=True)
+    if faults.force_late > 0:
+        faults.force_late -= 1
+        return Verdict(None, delay, late=faults.late_seconds)
     if now < faults.storm_until:
         return Verdict(429, delay)
     if faults.force_429 > 0:

@@ -315,6 +315,39 @@ class OAuthServer:
                     expired += 1
         return expired
 
+    def token_state(self, account: Account) -> dict[str, int]:
+        """How many of the account's tokens live now, and how often a spent refresh token came
+        back (each such reuse is a renewal whose answer the client lost, or two racing)."""
+        now = self.state.clock.now()
+        live = {"access": 0, "refresh": 0}
+        spent = 0
+        with self._lock:
+            for token in self._tokens.values():
+                if token.account is not account:
+                    continue
+                if token.spent:
+                    spent += 1
+                elif (token.expires > now and token.generation == account.generation
+                      and token.session not in self._revoked_sessions):
+                    live[token.kind] += 1
+        counts = account.counters.snapshot()
+        return {
+            "spent_refresh_token_uses": counts.get(("oauth", "spent_refresh_token_uses", ""), 0),
+            "refresh_calls": counts.get(("oauth", "refresh_calls", ""), 0),
+            "live_access_tokens": live["access"],
+            "live_refresh_tokens": live["refresh"],
+            "spent_refresh_tokens": spent,
+        }
+
+    def is_live_refresh_token(self, account: Account, text: str) -> bool:
+        """Whether Tiny would accept this refresh token now (without spending it)."""
+        now = self.state.clock.now()
+        with self._lock:
+            token = self._tokens.get(text)
+            return (token is not None and token.kind == "refresh" and token.account is account and not token.spent
+                    and token.expires > now and token.generation == account.generation
+                    and token.session not in self._revoked_sessions)
+
     def revoke(self, account: Account) -> None:
         """Log the account out of every session: access and refresh tokens die at once."""
         with self._lock:

@@ -10,8 +10,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from kanglu.adapters.sql import tables as t
@@ -43,37 +42,31 @@ class SlowOAuth(FakeOAuth):
         return super().refresh(client, refresh_token)
 
 
-def someone_waits_for_a_lock(engine: Engine) -> bool:
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.3)  # SQLite shows no lock queue; give the second thread time to block
-        return True
-    with engine.connect() as connection:
-        return bool(connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
-
-
-@pytest.mark.parametrize("force", [False, True], ids=["due", "after-401"])
-def test_a_second_renewal_waits_then_sees_the_fresh_token(engine: Engine, force: bool) -> None:
-    world = SqlWorld(uow=SqlUnitOfWorkFactory(engine), oauth=SlowOAuth())
+def test_a_second_renewal_forced_by_a_401_waits_then_sees_the_fresh_token(engine: Engine) -> None:
+    """The first renewal claims the connection (committed) and calls Tiny with no transaction
+    open; a second one, forced by a 401 elsewhere, waits for the claim, then reads the tokens
+    the first stored: one refresh call, and the database free for other writers meanwhile."""
+    world = SqlWorld(uow=SqlUnitOfWorkFactory(engine), oauth=SlowOAuth(), sleep=time.sleep)
     world.oauth.release.set()
     _, cid = world.connect()
     world.oauth.release.clear()
     world.clock.advance(hours=3, minutes=55)
-    command = RefreshToken(cid, force=force, seen_token_version=1 if force else None)
     results: dict[str, Any] = {}
 
-    def renew(name: str) -> None:
+    def renew(name: str, command: RefreshToken) -> None:
         results[name] = world.refresh()(command)
 
-    first = threading.Thread(target=renew, args=("first",))
+    first = threading.Thread(target=renew, args=("first", RefreshToken(cid)))
     first.start()
     assert world.oauth.inside.wait(10)
-    second = threading.Thread(target=renew, args=("second",))
+    second = threading.Thread(target=renew, args=("second", RefreshToken(cid, force=True, seen_token_version=1)))
     second.start()
-    deadline = time.monotonic() + 10
-    while not someone_waits_for_a_lock(engine):
-        assert time.monotonic() < deadline, "the second renewal did not wait for the lock"
-        time.sleep(0.02)
-    assert second.is_alive()
+    # While Tiny holds the first renewal, another writer is not blocked by it.
+    with world.uow() as u:
+        u.connections.lock(cid)
+        u.commit()
+    time.sleep(0.5)
+    assert second.is_alive(), "the second renewal did not wait for the first"
     world.oauth.release.set()
     first.join(10)
     second.join(10)
@@ -81,7 +74,28 @@ def test_a_second_renewal_waits_then_sees_the_fresh_token(engine: Engine, force:
     assert results["second"].outcome is RenewalOutcome.NOT_DUE  # it read the fresh token
     assert world.oauth.refresh_calls == 1
     with world.uow() as u:
-        assert u.connections.get(cid).token_version == 2
+        connection = u.connections.get(cid)
+        assert connection.token_version == 2 and connection.renewal_claimed_by is None
+
+
+def test_a_scheduled_renewal_that_finds_one_under_way_leaves_it_alone(engine: Engine) -> None:
+    world = SqlWorld(uow=SqlUnitOfWorkFactory(engine), oauth=SlowOAuth(), sleep=time.sleep)
+    world.oauth.release.set()
+    _, cid = world.connect()
+    world.oauth.release.clear()
+    world.clock.advance(hours=3, minutes=55)
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.update(first=world.refresh()(RefreshToken(cid))))
+    first.start()
+    assert world.oauth.inside.wait(10)
+    try:
+        second = world.refresh()(RefreshToken(cid))
+    finally:
+        world.oauth.release.set()
+    first.join(10)
+    assert second.outcome is RenewalOutcome.RETRY
+    assert results["first"].outcome is RenewalOutcome.RENEWED
+    assert world.oauth.refresh_calls == 1  # the first's; the second never called Tiny
 
 
 # -- four workers, one job table ------------------------------------------------------------

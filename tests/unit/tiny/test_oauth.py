@@ -86,7 +86,7 @@ def test_an_answer_that_omits_expires_in_gets_the_documented_lifetime() -> None:
 
 
 @pytest.mark.parametrize(("status", "error"), [(400, "invalid_grant"), (401, "invalid_client"),
-                                               (400, "invalid_client"), (400, "unauthorized_client")])
+                                               (400, "invalid_client")])
 def test_definite_refusals_require_reauthorization(status: int, error: str) -> None:
     server = TokenServer(httpx.Response(status, json={"error": error, "error_description": "Token is not active"}))
     with pytest.raises(ReauthorizationRequired) as caught:
@@ -94,6 +94,17 @@ def test_definite_refusals_require_reauthorization(status: int, error: str) -> N
     assert caught.value.error_code == error
     assert caught.value.message.startswith("o ")  # Portuguese, lower case: the use case wraps it
     assert len(server.forms) == 1
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(400, json={"error": "unauthorized_client"}),
+                                    httpx.Response(400, json={"error": "invalid_request"}),
+                                    httpx.Response(401), httpx.Response(403, text="<html>WAF</html>")])
+def test_a_refresh_refused_without_invalid_grant_or_invalid_client_keeps_the_token(answer: httpx.Response) -> None:
+    """Only Tiny saying this refresh token (or this application) is no longer accepted ends a
+    connection; any other refusal of a renewal is retried, the stored refresh token kept."""
+    with pytest.raises(TransientFailure) as caught:
+        oauth(TokenServer(answer)).refresh(CLIENT, Secret("ref-T0KEN-1"))
+    assert "recusou a renovação" in caught.value.message
 
 
 def test_a_bare_401_from_the_token_endpoint_is_a_refusal_of_the_client() -> None:

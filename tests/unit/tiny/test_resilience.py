@@ -233,14 +233,33 @@ def test_a_401_renews_the_token_once_and_retries(tiny: FakeTiny, gateway: TinyGa
     assert statuses(gateway) == {"401": 1, "200": 1}
 
 
-def test_a_second_401_requires_reauthorization(tiny: FakeTiny, gateway: TinyGateway) -> None:
+def test_a_401_right_after_a_successful_renewal_is_retried_later_not_a_disconnection(
+    tiny: FakeTiny, gateway: TinyGateway
+) -> None:
+    """Tiny's token endpoint has just accepted the authorisation: the API refusing the new token
+    is not a definite refusal. One renewal, no third call, a transient failure."""
     tiny.tokens = set()
     tokens = FakeTokens("token-one", "token-two")
-    with pytest.raises(ReauthorizationRequired) as caught:
+    with pytest.raises(TransientFailure) as caught:
+        gateway.changed_orders(tokens, SINCE, 0)
+    assert not isinstance(caught.value, RateLimited)
+    assert tokens.renewals == 1
+    assert "recém-renovado" in caught.value.message
+    assert statuses(gateway) == {"401": 2}
+
+
+def test_a_renewal_that_failed_for_a_while_is_a_transient_failure(tiny: FakeTiny, gateway: TinyGateway) -> None:
+    class Failing(FakeTokens):
+        def renew(self):  # type: ignore[no-untyped-def]
+            self.renewals += 1
+            raise TransientFailure("o servidor de autorização do Tiny está com instabilidade (HTTP 503)")
+
+    tiny.tokens = set()
+    tokens = Failing("token-one")
+    with pytest.raises(TransientFailure):
         gateway.changed_orders(tokens, SINCE, 0)
     assert tokens.renewals == 1
-    assert caught.value.error_code == "unauthorized"
-    assert statuses(gateway) == {"401": 2}
+    assert statuses(gateway) == {"401": 1}  # the refused token is not sent again
 
 
 def test_a_renewal_refused_by_tiny_propagates(tiny: FakeTiny, gateway: TinyGateway) -> None:
@@ -300,7 +319,7 @@ def test_no_token_ever_reaches_a_log_record_or_an_exception(
         tiny.tokens = set()
         try:
             gateway.changed_orders(FakeTokens(secret_one, secret_two, key="connection:99"), SINCE, 0)
-        except ReauthorizationRequired as exc:
+        except TransientFailure as exc:
             errors.append(exc)
     assert len(errors) == 5
     text = everything_said(caplog.records, errors)

@@ -123,6 +123,9 @@ erp_connections = Table(
     Column("missing_permissions", PermissionSetType),
     Column("permissions_checked_at", UtcDateTime),
     Column("incomplete_since", UtcDateTime),
+    # A renewal under way (issue 16, migration 0003): see ErpConnection.renewal_claimed_by.
+    Column("renewal_claimed_by", String(40)),
+    Column("renewal_claimed_until", UtcDateTime),
     UniqueConstraint("merchant_id", "erp"),
     Column("alert_open", String(40)),
     Column("sync_requested_at", UtcDateTime),

@@ -192,13 +192,20 @@ class TinyHttp:
         if answer.status == 401:
             log.info("tiny answered 401, renewing the token once",
                      extra={"endpoint": str(endpoint), "account": tokens.key, "request_id": answer.request_id})
+            # A renewal that fails for a while raises TransientFailure here, one Tiny refuses
+            # for good ReauthorizationRequired: the old token is never tried again.
             token = tokens.renew()
             answer = self._with_retries(tokens.key, endpoint, url, token.value)
             if answer.status == 401:
-                self._log_failure("tiny refused the renewed token", endpoint, tokens.key, answer)
-                raise ReauthorizationRequired(
-                    "o Tiny recusou o acesso mesmo depois de a autorização ser renovada",
-                    "unauthorized",
+                # Tiny's token endpoint has just vouched for the authorisation, so this 401 is
+                # not a definite refusal (a token not yet known to every API node, a clock a
+                # little behind): retried later, with the new tokens kept. Were the access really
+                # revoked, the next renewal would get invalid_grant, which does disconnect.
+                self._log_failure("tiny refused the renewed token, will retry", endpoint, tokens.key, answer,
+                                  error=True)
+                raise TransientFailure(
+                    "o Tiny recusou o acesso recém-renovado; a sincronização será tentada de novo",
+                    request_id=answer.request_id,
                 )
         if answer.status == 403:
             # A module the application may not read, not a lost authorisation: reconnecting would

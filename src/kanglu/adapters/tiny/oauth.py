@@ -43,6 +43,11 @@ REFUSALS: Mapping[str, str] = {
 }
 # OAuth error codes that mean "try again later".
 PASSING = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
+# The refusals of a refresh that end a connection: Tiny no longer accepts this refresh token,
+# or this application. Any other answer to a refresh (another error code, a bare 401 from
+# something in front of Keycloak) keeps the stored refresh token and is retried with backoff;
+# should it never pass, the refresh token's own expiry ends the connection, with its reason.
+DEFINITE_REFRESH_REFUSALS = frozenset({"invalid_grant", "invalid_client"})
 
 
 class _NotSent(Exception):
@@ -66,9 +71,11 @@ class TinyOAuth:
         stats: CallStats | None = None,
         connect_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        timeout: httpx.Timeout = TOKEN_TIMEOUT,
     ) -> None:
         self._client = client
         self._base = auth_url.rstrip("/")
+        self._timeout = timeout
         self.stats = stats or CallStats()
         self._connect_attempts = connect_attempts
         self._sleep = sleep
@@ -171,7 +178,7 @@ class TinyOAuth:
         started = time.monotonic()
         try:
             response = self._client.post(self._base + TOKEN.template, data=dict(form),
-                                         headers={"Accept": "application/json"}, timeout=TOKEN_TIMEOUT)
+                                         headers={"Accept": "application/json"}, timeout=self._timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             self.stats.record(str(TOKEN), "network", time.monotonic() - started)
             raise _NotSent() from None
@@ -201,6 +208,11 @@ class TinyOAuth:
                                    request_id=request_id)
         if status >= 400:
             description = body.get("error_description") if isinstance(body, dict) else None
+            if previous_refresh is not None and error not in DEFINITE_REFRESH_REFUSALS:
+                log.error("tiny token endpoint refused a renewal without saying the token is dead", extra=extra)
+                raise TransientFailure(
+                    f"o servidor de autorização do Tiny recusou a renovação (HTTP {status}, {error or 'sem código'})",
+                    request_id=request_id)
             if error in REFUSALS or (status == 401 and error is None):
                 code = error or "invalid_client"
                 log.warning("tiny refused the token request",
