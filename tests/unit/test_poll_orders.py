@@ -44,9 +44,9 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
     started = world.clock.now()
     original = world.gateway.changed_orders
 
-    def slow(tokens, since, offset):
+    def slow(tokens, since, offset, **kw):
         world.clock.advance(seconds=30)  # each page takes half a minute
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slow
     result = world.poll()(PollOrders(cid))
@@ -57,9 +57,9 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
     started = world.clock.now()
     world.gateway.put(erp_order(77), world.clock.now())
 
-    def slower(tokens, since, offset):
+    def slower(tokens, since, offset, **kw):
         world.clock.advance(minutes=3)
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slower
     result = world.poll()(PollOrders(cid))
@@ -88,11 +88,11 @@ def test_poll_failing_half_way_keeps_the_cursor_and_resumes_the_unfinished_part(
     original = world.gateway.changed_orders
     calls = {"n": 0}
 
-    def flaky(tokens, since, offset):
+    def flaky(tokens, since, offset, **kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise TransientFailure("Tiny respondeu 503")
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = flaky
     result = poll(PollOrders(cid))

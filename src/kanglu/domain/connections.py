@@ -82,6 +82,8 @@ class ErpConnection:
     poll_offset: int | None = None
     updated_at: datetime | None = None
     id: int | None = None
+    # Point-of-sale (PDV) sales ship nothing: imported only when the merchant asks for them.
+    import_point_of_sale: bool = False
 
     # -- credentials and authorisation ------------------------------------------------
 
@@ -224,6 +226,16 @@ class ErpConnection:
         self.last_sync_at = now
         if self.last_error and self.last_error.startswith(POLL_ERROR_PREFIX):
             self.last_error = None
+        self.updated_at = now
+
+    def set_import_point_of_sale(self, enabled: bool, now: datetime) -> None:
+        """Turn the import of PDV sales on or off. Turned on, the next poll reads the backfill
+        window again, so the sales left out until now come in (the rest is unchanged and costs
+        no writes)."""
+        if enabled and not self.import_point_of_sale:
+            self.poll_cursor = None
+            self.poll_since = self.poll_started_at = self.poll_offset = None
+        self.import_point_of_sale = enabled
         self.updated_at = now
 
     def note_poll_failure(self, reason: str, now: datetime) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     insert_sentinel,
     text,
 )
@@ -29,6 +30,7 @@ from kanglu.adapters.sql.types import (
     LocalDateOrDateTime,
     MoneyType,
     SealedType,
+    ShippingAddressType,
     ShippingServiceType,
     SituacaoType,
     StrEnumType,
@@ -114,6 +116,7 @@ erp_connections = Table(
     Column("poll_started_at", UtcDateTime),
     Column("poll_offset", Integer),
     Column("updated_at", UtcDateTime),
+    Column("import_point_of_sale", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("merchant_id", "erp"),
 )
 
@@ -172,6 +175,7 @@ orders = Table(
     Column("tracking_status", StrEnumType(ShipmentStatus, 20), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     _sentinel(),
+    Column("shipping_address", ShippingAddressType),
     UniqueConstraint("connection_id", "erp_order_id"),
     # The order list, newest first, and its filters (each index read backwards).
     Index("ix_orders_list", "merchant_id", "created_at", "id"),

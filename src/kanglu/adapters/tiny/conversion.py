@@ -27,7 +27,7 @@ from kanglu.domain.customers import Address, CustomerData, clean_text, normalise
 from kanglu.domain.documents import Document
 from kanglu.domain.errors import InvalidValue
 from kanglu.domain.money import Money
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, ShippingAddress
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Situacao, parse_situacao
 from kanglu.domain.tracking_codes import TrackingCode
@@ -69,6 +69,13 @@ class EnderecoWire:
     cep: str | None = None
     uf: str | None = None
     pais: str | None = None
+
+
+@attrs.frozen
+class EnderecoEntregaWire(EnderecoWire):
+    """enderecoEntrega (EnderecoEntregaModelResponse): where the parcel goes, and to whom."""
+
+    nome_destinatario: str | None = None
 
 
 @attrs.frozen
@@ -121,6 +128,7 @@ class PedidoListagemWire:
     cliente: ClienteWire | None = None
     valor: Money = attrs.field(factory=Money.zero)
     transportador: TransportadorWire | None = None
+    origem_pedido: int | None = None  # 0 sale, 1 PDV
 
 
 @attrs.frozen
@@ -136,6 +144,8 @@ class PedidoDetalheWire:
     cliente: ClienteWire | None = None
     ecommerce: EcommerceWire | None = None
     transportador: TransportadorWire | None = None
+    endereco_entrega: EnderecoEntregaWire | None = None
+    origem_pedido: int | None = None
 
 
 @attrs.frozen
@@ -158,6 +168,8 @@ class NotaWire:
     codigo_rastreamento: str | None = None
     url_rastreamento: str | None = None
     origem: OrigemWire | None = None
+    # Read apart (nota_from_payload): a delivery address Kanglu cannot read must not cost the invoice.
+    endereco_entrega: EnderecoEntregaWire | None = None
 
 
 @attrs.frozen
@@ -452,6 +464,15 @@ def _customer(cliente: ClienteWire | None) -> CustomerData | None:
     )
 
 
+def delivery_address(entrega: EnderecoEntregaWire | None) -> ShippingAddress | None:
+    """enderecoEntrega as a shipping address; None when it has no address at all (Tiny sends
+    empty fields when the parcel goes to the customer's own address)."""
+    address = _address(entrega)
+    if entrega is None or address is None:
+        return None
+    return ShippingAddress(clean_text(entrega.nome_destinatario), address)
+
+
 def _shipping(transportador: TransportadorWire | None) -> ShippingService:
     if transportador is None:
         return ShippingService()
@@ -475,6 +496,8 @@ def _order(
     cliente: ClienteWire | None,
     ecommerce: EcommerceWire | None,
     transportador: TransportadorWire | None,
+    origem_pedido: int | None = None,
+    entrega: EnderecoEntregaWire | None = None,
 ) -> ErpOrder:
     return ErpOrder(
         erp_order_id=erp_order_id,
@@ -486,6 +509,8 @@ def _order(
         customer=_customer(cliente),
         shipping=_shipping(transportador),
         tracking_code=transportador.codigo_rastreamento if transportador else None,
+        delivery_address=delivery_address(entrega),
+        point_of_sale=origem_pedido == 1,
     )
 
 
@@ -511,7 +536,7 @@ def order_from_listing(raw: object) -> ErpOrder | MalformedOrder:
     def build() -> ErpOrder:
         wire = structure(raw, PedidoListagemWire)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor, wire.data_criacao,
-                      wire.cliente, wire.ecommerce, wire.transportador)
+                      wire.cliente, wire.ecommerce, wire.transportador, wire.origem_pedido)
 
     return _guarded(raw, build)
 
@@ -523,7 +548,7 @@ def order_from_detail(raw: object) -> tuple[ErpOrder | MalformedOrder, int | Non
     def build() -> ErpOrder:
         wire = structure(raw, PedidoDetalheWire)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor_total_pedido, wire.data,
-                      wire.cliente, wire.ecommerce, wire.transportador)
+                      wire.cliente, wire.ecommerce, wire.transportador, wire.origem_pedido, wire.endereco_entrega)
 
     return _guarded(raw, build), invoice_id if invoice_id and invoice_id > 0 else None
 
@@ -565,8 +590,15 @@ def without_leading_zeros(text: str | None) -> str | None:
 
 
 def nota_from_payload(raw: object) -> NotaWire | None:
-    """A nota of a listing, or None (logged) when it cannot even be identified."""
-    return _lenient(raw, NotaWire, "unreadable nota fiscal skipped")
+    """A nota of a listing, or None (logged) when it cannot even be identified. Its delivery
+    address is read apart: one Kanglu cannot read is left out (logged), the nota is kept."""
+    if not isinstance(raw, Mapping) or "enderecoEntrega" not in raw:
+        return _lenient(raw, NotaWire, "unreadable nota fiscal skipped")
+    nota = _lenient({k: v for k, v in raw.items() if k != "enderecoEntrega"}, NotaWire, "unreadable nota fiscal skipped")
+    entrega = raw["enderecoEntrega"]
+    if nota is None or _is_empty(entrega) or entrega == []:
+        return nota
+    return attrs.evolve(nota, endereco_entrega=_lenient(entrega, EnderecoEntregaWire, "unreadable delivery address"))
 
 
 def _lenient(raw: object, cls: type[T], message: str) -> T | None:
@@ -604,6 +636,7 @@ def invoice_from_nota(nota: NotaWire) -> Invoice:
         erp_invoice_id=nota.id,
         tracking_code=tracking_code,
         tracking_url=clean_text(nota.url_rastreamento, 2000),
+        delivery_address=delivery_address(nota.endereco_entrega),
     )
 
 

@@ -6,8 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import attrs
 import httpx
@@ -20,10 +19,12 @@ from kanglu.adapters.tiny.http import (
     CallStats,
     Endpoint,
     RetryPolicy,
+    BadRequest,
     TinyHttp,
 )
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
+from kanglu.adapters.tiny.updates import SAO_PAULO, UpdateWalks, day_start, filter_value, sao_paulo_day
 from kanglu.application.ports import OrderPage, TokenSource
 from kanglu.domain.errors import InvalidValue
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
@@ -33,7 +34,7 @@ from kanglu.domain.situacoes import Situacao
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.tiny.com.br/public-api/v3"
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+__all__ = ["DEFAULT_API_URL", "SAO_PAULO", "NotaPage", "NotaSummary", "TinyGateway", "sao_paulo_day"]
 
 INFO = Endpoint("GET", "/info")
 PEDIDOS = Endpoint("GET", "/pedidos")
@@ -42,12 +43,6 @@ NOTA = Endpoint("GET", "/notas/{idNota}")
 FORMAS_ENVIO = Endpoint("GET", "/formas-envio")
 FORMA_ENVIO = Endpoint("GET", "/formas-envio/{idFormaEnvio}")
 MAX_FAMILY_PAGES = 50  # 5,000 shipping services: far beyond any account
-
-
-def sao_paulo_day(instant: datetime) -> date:
-    """The São Paulo calendar day of an instant (a naive one is taken as UTC)."""
-    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
-    return aware.astimezone(SAO_PAULO).date()
 
 
 @attrs.frozen
@@ -93,6 +88,7 @@ class TinyGateway:
             policy=policy, sleep=sleep,
         )
         self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock)
+        self._walks = UpdateWalks()
         self._clock = clock
         self._families_ttl = families_ttl
         self._families_lock = threading.Lock()
@@ -104,11 +100,31 @@ class TinyGateway:
         answer = self._http.get(tokens, INFO)
         return conversion.account_name(answer.body)
 
-    def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
-        """Orders updated on or after the São Paulo day of `since`, by id. Tiny filters by
-        day, so the page repeats what changed earlier that day: the poll's overlap relies on
-        it and its import is idempotent."""
-        return self.list_orders(tokens, updated_since=sao_paulo_day(since), offset=offset)
+    def changed_orders(
+        self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
+        point_of_sale: bool = True,
+    ) -> OrderPage:
+        """A page of the orders changed from `since` on, by id, one São Paulo day at a time up to
+        `until`'s day (updates.py: complete whatever `dataAtualizacao` means). The page says where
+        to go on: `next_offset` in the same day, else `next_since` (the next day's midnight).
+        Without `point_of_sale`, PDV sales are left out by Tiny's own filter."""
+        day = sao_paulo_day(since)
+        until_day = sao_paulo_day(until) if until is not None else day
+        origin = None if point_of_sale else 0
+        with_time = self._walks.sends_time(tokens.key)
+        try:
+            page = self.list_orders(tokens, offset=offset, updated_since=filter_value(since, with_time), origin=origin)
+        except BadRequest:
+            if not with_time or filter_value(since, True) == filter_value(since, False):
+                raise
+            log.info("tiny refused a time in dataAtualizacao: asking by day from now on", extra={"account": tokens.key})
+            self._walks.time_refused(tokens.key)
+            page = self.list_orders(tokens, offset=offset, updated_since=filter_value(since, False), origin=origin)
+        ids = [i.erp_order_id for i in page.items if i.erp_order_id is not None]
+        forward = self._walks.record(tokens.key, day, until_day, offset, ids, page.next_offset is None)
+        if page.next_offset is not None or forward or day >= until_day:
+            return page
+        return attrs.evolve(page, next_since=day_start(day + timedelta(days=1)))
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:
         return self._invoices.find(tokens, orders)
@@ -138,23 +154,26 @@ class TinyGateway:
         *,
         offset: int = 0,
         limit: int = PAGE_SIZE,
-        updated_since: date | None = None,
+        updated_since: date | str | None = None,
         situacao: Situacao | None = None,
         created_from: date | None = None,
         created_to: date | None = None,
         number: int | None = None,
         ecommerce_number: str | None = None,
         document: str | None = None,
+        origin: int | None = None,  # origemPedido: 0 sales, 1 PDV
     ) -> OrderPage:
-        """GET /pedidos with the spec's filters, oldest id first."""
+        """GET /pedidos with the spec's filters, oldest id first. `updated_since` is a day or
+        the filter's text as sent (a date-time)."""
         params = {
-            "dataAtualizacao": updated_since.isoformat() if updated_since else None,
+            "dataAtualizacao": updated_since.isoformat() if isinstance(updated_since, date) else updated_since,
             "situacao": int(situacao) if situacao is not None else None,
             "dataInicial": created_from.isoformat() if created_from else None,
             "dataFinal": created_to.isoformat() if created_to else None,
             "numero": number,
             "numeroPedidoEcommerce": ecommerce_number,
             "cpfCnpj": document,
+            "origemPedido": origin,
             "orderBy": "asc",
             "limit": limit,
             "offset": offset,

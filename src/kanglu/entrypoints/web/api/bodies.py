@@ -70,6 +70,7 @@ class MappingBody:
 @attrs.frozen
 class MappingsBody:
     mappings: list[MappingBody]
+    import_point_of_sale: bool | None = None  # absent: unchanged
 
 
 def _strict_str(value: Any, _: type) -> str:

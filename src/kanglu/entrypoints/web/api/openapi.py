@@ -201,7 +201,13 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "action": {"type": "string", "enum": [a.value for a in Action]},
             }
         ),
-        "StatusMappings": _object({"mappings": {"type": "array", "items": _ref("StatusMapping")}}),
+        "StatusMappings": _object({
+            "mappings": {"type": "array", "items": _ref("StatusMapping")},
+            "import_point_of_sale": {
+                "type": "boolean",
+                "description": "Se as vendas de PDV (balcão, origemPedido 1) são importadas. Padrão: não.",
+            },
+        }),
         "StatusMappingsInput": {
             "type": "object",
             "required": ["mappings"],
@@ -218,7 +224,12 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     },
                     "description": "As situações listadas mudam; as outras ficam como estão. "
                     "Uma situação repetida vale pela última.",
-                }
+                },
+                "import_point_of_sale": {
+                    "type": "boolean",
+                    "description": "Opcional: importar (true) ou não (false) as vendas de PDV. Ausente: fica "
+                    "como está. Ao ligar, a próxima sincronização relê o período inicial para trazê-las.",
+                },
             },
         },
     }

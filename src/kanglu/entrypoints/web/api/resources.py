@@ -104,6 +104,7 @@ class MappingOut:
 @attrs.frozen
 class MappingsOut:
     mappings: list[MappingOut]
+    import_point_of_sale: bool = False
 
 
 # -- from the read side -----------------------------------------------------------------
@@ -167,8 +168,8 @@ def integration_out(connection: ErpConnection | None, redirect_url: str) -> Inte
     )
 
 
-def mappings_out(mapping: StatusMapping) -> MappingsOut:
-    return MappingsOut([MappingOut(situacao, action) for situacao, action in mapping.full()])
+def mappings_out(mapping: StatusMapping, import_point_of_sale: bool = False) -> MappingsOut:
+    return MappingsOut([MappingOut(situacao, action) for situacao, action in mapping.full()], import_point_of_sale)
 
 
 # -- the wire format ------------------------------------------------------------------------

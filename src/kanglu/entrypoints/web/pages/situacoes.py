@@ -17,6 +17,7 @@ from kanglu.entrypoints.web.reads import status_mapping_of
 bp = Blueprint("situacoes", __name__)
 
 FIELD_PREFIX = "situacao_"
+PDV_FIELD = "import_point_of_sale"
 
 
 @bp.get("/situacoes")
@@ -27,7 +28,8 @@ def index() -> Any:
         {"situacao": situacao, "action": action, "default": DEFAULT_ACTIONS.get(situacao, Action.IGNORE)}
         for situacao, action in state.mapping.full()
     ]
-    return render_template("situacoes.html", rows=rows, actions=list(Action), configured=state.configured)
+    return render_template("situacoes.html", rows=rows, actions=list(Action), configured=state.configured,
+                           import_point_of_sale=state.import_point_of_sale)
 
 
 @bp.post("/situacoes")
@@ -38,8 +40,10 @@ def save() -> Any:
         for situacao in Situacao
         if f"{FIELD_PREFIX}{int(situacao)}" in request.form
     }
+    # An unticked checkbox sends nothing: the hidden field tells a form that has it from one that does not.
+    point_of_sale = (PDV_FIELD in request.form) if f"{PDV_FIELD}_shown" in request.form else None
     try:
-        deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions))
+        deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions, point_of_sale))
     except NotFound as exc:
         flash(sentence(exc.message), "error")
     except InvalidInput:

@@ -1,0 +1,120 @@
+"""Reading the orders changed since an instant, whatever Tiny's `dataAtualizacao` means.
+
+Tiny does not document the filter (TINY_API.md). It may mean "changed on or after that day",
+"changed on that day only" or "changed on or after that moment", and no answer carries an
+update date to check afterwards. So a window [since, until] is read one São Paulo day at a
+time, which is complete under all three:
+
+- the first day is asked with a time part (`YYYY-MM-DD HH:MM:SS`, the window's start): where
+  Tiny honours it, a poll late in a busy day reads only the last minutes instead of the whole
+  day; where Tiny ignores it, the answer is the whole day, still complete; where Tiny refuses
+  it (400), the day is asked again as a bare date, and that account is not sent a time again;
+- every later day up to `until`'s is asked as a bare date, from offset 0.
+
+Walking every day would be quadratic where the filter means "on or after": each day re-lists
+all the days after it, and a 30-day first import would read the window sixteen times over.
+One observation saves it, and it is sound under the three meanings: when two consecutive days
+both lie before `until`'s day, "that day only" cannot list an order under both (an order's last
+change is on one day, and a change made since moves it to today, not to the later past day).
+So an order of day d+1 already listed under day d proves the filter reaches forward: the
+listing of day d, read after the window began, already held every later change, and the walk
+ends there. Without that proof (no overlap, a day read across processes or out of order) the
+walk goes on: slower, never incomplete.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def sao_paulo(instant: datetime) -> datetime:
+    """The instant in São Paulo local time (a naive one is taken as UTC)."""
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    return aware.astimezone(SAO_PAULO)
+
+
+def sao_paulo_day(instant: datetime) -> date:
+    return sao_paulo(instant).date()
+
+
+def day_start(day: date) -> datetime:
+    """São Paulo midnight of `day`, as an aware UTC instant."""
+    return datetime.combine(day, time.min, SAO_PAULO).astimezone(UTC)
+
+
+def filter_value(since: datetime, with_time: bool) -> str:
+    """`dataAtualizacao` for a window starting at `since`: the bare day at midnight (or when a
+    time is not to be sent), else the São Paulo date-time, rounded down to the second."""
+    local = sao_paulo(since)
+    if not with_time or local.time().replace(microsecond=0) == time.min:
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@attrs.define
+class _DayRead:
+    """The ids one account's walk listed under one day, while its pages were read in order."""
+
+    day: date
+    until_day: date
+    ids: set[int] | None  # None: not kept (no later day can be compared with this one)
+    next_offset: int = 0
+    complete: bool = False
+
+
+class UpdateWalks:
+    """What each account's current walk has read, for the overlap proof, and which accounts
+    refused a time part. Thread-safe; a connection's walk runs in one thread at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads: dict[str, tuple[_DayRead | None, _DayRead]] = {}
+        self._time_refused: set[str] = set()
+
+    def sends_time(self, key: str) -> bool:
+        with self._lock:
+            return key not in self._time_refused
+
+    def time_refused(self, key: str) -> None:
+        with self._lock:
+            self._time_refused.add(key)
+
+    def record(self, key: str, day: date, until_day: date, offset: int, ids: Iterable[int], last: bool) -> bool:
+        """Note one page of `day` read from `offset`; True when it proves, with the day before,
+        that the filter reaches forward (the walk may end)."""
+        ids = list(ids)
+        with self._lock:
+            previous, current = self._reads.get(key, (None, None))
+            if offset == 0:
+                before = current if current is not None and current.day == day - timedelta(days=1) else None
+                keep = day + timedelta(days=1) < until_day  # a later day before `until`'s may be compared
+                current = _DayRead(day, until_day, set() if keep else None)
+                previous = before
+            elif current is None or current.day != day or current.until_day != until_day or current.next_offset != offset:
+                current = _DayRead(day, until_day, None)  # resumed elsewhere or out of order: no proof
+                previous = None
+            if current.ids is not None:
+                current.ids.update(ids)
+            current.next_offset = offset + len(ids)
+            current.complete = last
+            proof = (
+                offset == 0
+                and previous is not None
+                and previous.complete
+                and previous.ids is not None
+                and previous.until_day == until_day
+                and day < until_day
+                and not previous.ids.isdisjoint(ids)
+            )
+            if proof or (last and day >= until_day):
+                self._reads.pop(key, None)
+            else:
+                self._reads[key] = (previous, current)
+            return proof
