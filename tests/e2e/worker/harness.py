@@ -43,8 +43,10 @@ MAPPED_SITUACOES = frozenset(int(s) for s in DEFAULT_ACTIONS)
 
 def importable_ids(truth: Iterable[Mapping[str, Any]]) -> set[int]:
     """The Tiny order ids a first import brings in, from the sandbox's own view (`truth`):
-    well-formed and in a situação the default mapping does not ignore."""
-    return {o["id"] for o in truth if o["situacao"] in MAPPED_SITUACOES and not o["malformed"]}
+    well-formed, in a situação the default mapping does not ignore, and not a point-of-sale (PDV)
+    sale (not imported by default)."""
+    return {o["id"] for o in truth
+            if o["situacao"] in MAPPED_SITUACOES and not o["malformed"] and not o.get("origemPedido")}
 
 
 @attrs.define

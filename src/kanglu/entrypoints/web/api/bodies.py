@@ -79,6 +79,12 @@ def _strict_str(value: Any, _: type) -> str:
     return value
 
 
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true ou false esperado")
+    return value
+
+
 def _situacao(value: Any, _: type) -> Situacao:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("número inteiro esperado")
@@ -96,6 +102,7 @@ def make_converter() -> cattrs.Converter:
     these hooks accept exactly the JSON types the document names."""
     converter = cattrs.Converter(detailed_validation=True)
     converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(Situacao, _situacao)
     converter.register_structure_hook(Action, _action)
 

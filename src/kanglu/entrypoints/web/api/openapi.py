@@ -104,6 +104,21 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "country": _text(),
             }
         ),
+        "ShippingAddress": _object(
+            {
+                "name": _text("Quem recebe (nomeDestinatario do Tiny; sem ele, o cliente)"),
+                "street": _text(),
+                "number": _text(),
+                "complement": _text(),
+                "district": _text(),
+                "city": _text(),
+                "state": _text("UF"),
+                "zip": _text("CEP, só dígitos"),
+                "country": _text(),
+            },
+            "Para onde vai o pacote: o endereço de entrega do pedido no Tiny (enderecoEntrega), "
+            "ou, quando o Tiny não informa um, o endereço do cliente.",
+        ),
         "Customer": _object(
             {
                 "id": {"type": "integer"},
@@ -152,6 +167,7 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "tracking_url": _text(),
                 "tracking_status": {"type": "string", "enum": [s.value for s in ShipmentStatus]},
                 "import_error": _text("Por que a última versão do pedido no Tiny não pôde ser importada."),
+                "shipping_address": _nullable(_ref("ShippingAddress")),
             }
         ),
         "OrderPage": _page("Order"),
@@ -225,11 +241,11 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     "description": "As situações listadas mudam; as outras ficam como estão. "
                     "Uma situação repetida vale pela última.",
                 },
-                "import_point_of_sale": {
+                "import_point_of_sale": _nullable({
                     "type": "boolean",
-                    "description": "Opcional: importar (true) ou não (false) as vendas de PDV. Ausente: fica "
-                    "como está. Ao ligar, a próxima sincronização relê o período inicial para trazê-las.",
-                },
+                    "description": "Opcional: importar (true) ou não (false) as vendas de PDV. Ausente ou null: "
+                    "fica como está. Ao ligar, a próxima sincronização relê o período inicial para trazê-las.",
+                }),
             },
         },
     }

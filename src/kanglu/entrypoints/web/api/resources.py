@@ -20,6 +20,7 @@ from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.money import Money
+from kanglu.domain.orders import ShippingAddress
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import ShipmentStatus
 from kanglu.domain.tracking_codes import TrackingCode
@@ -53,6 +54,21 @@ class CarrierOut:
 
 
 @attrs.frozen
+class ShippingAddressOut:
+    """Where the parcel goes: the recipient and the address, flat, as the contract names them."""
+
+    name: str | None
+    street: str | None
+    number: str | None
+    complement: str | None
+    district: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str | None
+
+
+@attrs.frozen
 class OrderOut:
     id: int
     erp_order_id: int
@@ -68,6 +84,7 @@ class OrderOut:
     tracking_url: str | None
     tracking_status: ShipmentStatus
     import_error: str | None
+    shipping_address: ShippingAddressOut | None
 
 
 @attrs.frozen
@@ -145,7 +162,16 @@ def order_out(view: OrderView, carriers: CarrierRegistry) -> OrderOut:
         tracking_url=order.tracking_url,
         tracking_status=order.tracking_status,
         import_error=view.import_error,
+        shipping_address=shipping_address_out(order.shipping_address),
     )
+
+
+def shipping_address_out(shipping: ShippingAddress | None) -> ShippingAddressOut | None:
+    if shipping is None:
+        return None
+    a = shipping.address
+    return ShippingAddressOut(shipping.name, a.street, a.number, a.complement, a.district, a.city, a.state, a.zip,
+                              a.country)
 
 
 def page_out(page: Page[V], convert: Callable[[V], T]) -> PageOut[T]:
