@@ -375,3 +375,55 @@ def test_a_poll_that_cannot_read_its_connection_is_retried_soon(monkeypatch) -> 
     result = world.poll()(PollOrders(cid))
     assert result.outcome is PollOutcome.RETRY and result.next_due_at == world.clock.now() + timedelta(minutes=1)
     assert world.uow.read().orders.all() == [] and world.gateway.calls.get("orders") is None
+
+
+# -- windows read in several listings, and point-of-sale sales --------------------------------
+
+
+def test_a_window_the_erp_reads_in_several_listings_is_followed_and_resumed_where_it_failed() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    started = world.clock.now()
+    midnight = started - timedelta(hours=2)  # where the ERP's second listing starts
+    original = world.gateway.changed_orders
+    calls: list[tuple] = []
+
+    def by_listing(tokens, since, offset, **kw):
+        calls.append((since, offset, kw["until"]))
+        if len(calls) == 2:
+            raise TransientFailure("Tiny respondeu 503")
+        page = original(tokens, since, offset, **kw)
+        return attrs.evolve(page, next_since=midnight) if since < midnight else page
+
+    world.gateway.changed_orders = by_listing
+    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.RETRY
+    progress = world.uow.read().connections.get(cid).poll_progress()
+    assert (progress.since, progress.next_offset, progress.started_at) == (midnight, 0, started)
+
+    world.clock.advance(minutes=1)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED
+    assert [c[1:] for c in calls] == [(0, started), (0, started), (0, started)]
+    assert calls[0][0] == started - timedelta(days=30) and calls[1][0] == calls[2][0] == midnight
+    assert world.uow.read().connections.get(cid).poll_cursor == started
+
+
+def test_point_of_sale_sales_are_left_out_even_when_the_erp_lists_them_until_the_merchant_wants_them() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.gateway.put(erp_order(50, point_of_sale=True), world.clock.now() - timedelta(hours=1))
+    original = world.gateway.changed_orders
+    world.gateway.changed_orders = lambda tokens, since, offset, **kw: original(  # an ERP that ignores the filter
+        tokens, since, offset, until=kw["until"])
+    world.poll()(PollOrders(cid))
+    assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2}
+
+    world.gateway.changed_orders = original
+    with world.uow() as uow:
+        uow.connections.get(cid).set_import_point_of_sale(True, world.clock.now())
+        uow.commit()
+    world.clock.advance(minutes=2)
+    world.poll()(PollOrders(cid))
+    assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2, 50}
+    # Turned on, the backfill is read again: the sale changed before the cursor came in.
+    assert world.gateway.asked[-1][0] == world.clock.now() - timedelta(days=30) and world.gateway.asked[-1][3]

@@ -398,3 +398,19 @@ def test_an_older_order_later_in_the_poll_adds_a_bounded_window_before_the_first
     assert set(gateway.invoices_for(tokens, [invoiced(1, date(2026, 5, 9))])) == {1}
     assert [params_of(r).get("dataInicial") + "/" + params_of(r).get("dataFinal", "")
             for r in tiny.calls("/notas")] == ["2026-06-19/", "2026-05-08/2026-06-18"]
+
+
+def test_no_proof_without_the_whole_day_before_read_here(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
+    # The same orders, but the walk resumed at 2 July (another process read 1 July): nothing
+    # proves the filter reaches forward, so the walk goes on to 3 July.
+    tiny.orders = [listing_item(1, _updated="2026-07-02"), listing_item(2, _updated="2026-07-04")]
+    until = datetime(2026, 7, 5, 15, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until)
+    assert page.next_since == datetime(2026, 7, 3, 3, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)  # 2 July was read: now it proves
+    assert page.next_since is None and [o.erp_order_id for o in page.items] == [2]  # type: ignore[union-attr]
+    # A day that ends on `until`'s day proves nothing either: "that day only" lists today's changes too.
+    tiny.requests.clear()
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 4, 3, tzinfo=UTC), 0, until=until)
+    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)
+    assert page.next_since is None and len(tiny.requests) == 2
