@@ -414,3 +414,21 @@ def test_no_proof_without_the_whole_day_before_read_here(tiny: FakeTiny, gateway
     page = gateway.changed_orders(tokens, datetime(2026, 7, 4, 3, tzinfo=UTC), 0, until=until)
     page = gateway.changed_orders(tokens, page.next_since, 0, until=until)
     assert page.next_since is None and len(tiny.requests) == 2
+
+
+def test_a_listing_that_shrinks_between_pages_is_read_again_from_as_many_places_back(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Under "that day only", an order of a past day that changes again leaves that day's
+    # listing while it is read: the next pages slide back one place and would skip an order.
+    tiny.orders = [listing_item(i, _updated="2026-07-01") for i in range(1, 151)]
+    since, until = datetime(2026, 7, 1, 3, tzinfo=UTC), datetime(2026, 7, 3, 15, tzinfo=UTC)
+    first = gateway.changed_orders(tokens, since, 0, until=until)
+    assert first.next_offset == 100
+    tiny.orders = [o for o in tiny.orders if o["id"] != 5]  # changed again: now listed under 3 July
+    second = gateway.changed_orders(tokens, since, 100, until=until)
+    assert second.next_offset == 99 and second.next_since is None
+    third = gateway.changed_orders(tokens, since, 99, until=until)
+    seen = {o.erp_order_id for page in (first, second, third) for o in page.items}  # type: ignore[union-attr]
+    assert seen == set(range(1, 151)) and third.next_offset is None
+    assert third.next_since == datetime(2026, 7, 2, 3, tzinfo=UTC)

@@ -121,8 +121,12 @@ class TinyGateway:
             self._walks.time_refused(tokens.key)
             page = self.list_orders(tokens, offset=offset, updated_since=filter_value(since, False), origin=origin)
         ids = [i.erp_order_id for i in page.items if i.erp_order_id is not None]
-        if self._walks.record(tokens.key, day, until_day, offset, ids, page.next_offset is None):
+        seen = self._walks.record(tokens.key, day, until_day, offset, ids, len(page.items), page.total,
+                                  page.next_offset is None)
+        if seen.proof:
             return attrs.evolve(page, next_offset=None)  # the day before held all of this and the rest
+        if seen.shrunk_by:
+            return attrs.evolve(page, next_offset=offset - seen.shrunk_by)
         if page.next_offset is not None or day >= until_day:
             return page
         return attrs.evolve(page, next_since=day_start(day + timedelta(days=1)))

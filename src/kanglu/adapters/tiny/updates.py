@@ -20,6 +20,12 @@ So an order of day d+1 already listed under day d proves the filter reaches forw
 listing of day d, read after the window began, already held every later change, and the walk
 ends there. Without that proof (no overlap, a day read across processes or out of order) the
 walk goes on: slower, never incomplete.
+
+Paging by offset has one more trap under "that day only": a past day's order that changes while
+its day is being read leaves that listing, the pages after it slide back one place, and the
+order that slid across the page boundary would be skipped for good (its day is not read again).
+The listing's `total` says so: when it drops between two pages, the next page starts that many
+places back (an order read twice is imported once).
 """
 
 from __future__ import annotations
@@ -60,18 +66,30 @@ def filter_value(since: datetime, with_time: bool) -> str:
 
 @attrs.define
 class _DayRead:
-    """The ids one account's walk listed under one day, while its pages were read in order."""
+    """What one account's walk read of one day's listing, while its pages came in order."""
 
     day: date
     until_day: date
     ids: set[int] | None  # None: not kept (no later day can be compared with this one)
     next_offset: int = 0
+    total: int | None = None
     complete: bool = False
 
 
+@attrs.frozen
+class PageSeen:
+    """What one page tells the walk: a proof that the filter reaches forward (the walk may end),
+    and how many orders left the listing since its previous page (read again from that many
+    places back: the pages after a removal slide back, and would skip as many orders)."""
+
+    proof: bool = False
+    shrunk_by: int = 0
+
+
 class UpdateWalks:
-    """What each account's current walk has read, for the overlap proof, and which accounts
-    refused a time part. Thread-safe; a connection's walk runs in one thread at a time."""
+    """What each account's current walk has read, for the overlap proof and the shrink check,
+    and which accounts refused a time part. Thread-safe; a connection's walk runs in one thread
+    at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,12 +104,16 @@ class UpdateWalks:
         with self._lock:
             self._time_refused.add(key)
 
-    def record(self, key: str, day: date, until_day: date, offset: int, ids: Iterable[int], last: bool) -> bool:
-        """Note one page of `day` read from `offset`; True when it proves, with the day before,
-        that the filter reaches forward (the walk may end)."""
+    def record(
+        self, key: str, day: date, until_day: date, offset: int, ids: Iterable[int], received: int,
+        total: int | None, last: bool,
+    ) -> PageSeen:
+        """Note one page of `day`'s listing, read from `offset` (`received` items, `ids` the
+        readable ones, `total` as the answer said)."""
         ids = list(ids)
         with self._lock:
             previous, current = self._reads.get(key, (None, None))
+            shrunk_by = 0
             if offset == 0:
                 before = current if current is not None and current.day == day - timedelta(days=1) else None
                 keep = day + timedelta(days=1) < until_day  # a later day before `until`'s may be compared
@@ -100,10 +122,14 @@ class UpdateWalks:
             elif current is None or current.day != day or current.until_day != until_day or current.next_offset != offset:
                 current = _DayRead(day, until_day, None)  # resumed elsewhere or out of order: no proof
                 previous = None
+            elif current.total is not None and total is not None and total < current.total:
+                # "That day only" loses a past day's orders as they change again: read back.
+                shrunk_by = min(offset, current.total - total)
             if current.ids is not None:
                 current.ids.update(ids)
-            current.next_offset = offset + len(ids)
-            current.complete = last
+            current.next_offset = offset - shrunk_by if shrunk_by else offset + received
+            current.total = total
+            current.complete = last and not shrunk_by
             proof = (
                 offset == 0
                 and previous is not None
@@ -113,8 +139,8 @@ class UpdateWalks:
                 and day < until_day
                 and not previous.ids.isdisjoint(ids)
             )
-            if proof or (last and day >= until_day):
+            if proof or (current.complete and day >= until_day):
                 self._reads.pop(key, None)
             else:
                 self._reads[key] = (previous, current)
-            return proof
+            return PageSeen(proof, shrunk_by)
