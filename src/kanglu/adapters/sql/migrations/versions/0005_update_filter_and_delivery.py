@@ -28,10 +28,11 @@ JSON_DOCUMENT = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.add_column(sa.Column("import_point_of_sale", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("orders") as batch:
-        batch.add_column(sa.Column("shipping_address", JSON_DOCUMENT, nullable=True))
+    # Plain ADD COLUMN on both backends: a batch "recreate" on SQLite would drop and copy the
+    # tables, and dropping erp_connections cascades to every order.
+    op.add_column("erp_connections",
+                  sa.Column("import_point_of_sale", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("orders", sa.Column("shipping_address", JSON_DOCUMENT, nullable=True))
     _customer_address_as_shipping_address()
 
 
@@ -59,7 +60,5 @@ def _customer_address_as_shipping_address() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders") as batch:
-        batch.drop_column("shipping_address")
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.drop_column("import_point_of_sale")
+    op.drop_column("orders", "shipping_address")
+    op.drop_column("erp_connections", "import_point_of_sale")
