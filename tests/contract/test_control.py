@@ -45,6 +45,11 @@ def test_bad_control_requests(http, sandbox, account) -> None:
     assert http.get(control(sandbox, "/accounts/nobody")).status_code == 404
     assert http.get(control(sandbox, f"/accounts/{account.id}/orders/1")).status_code == 404
     assert http.patch(control(sandbox, f"/accounts/{account.id}"), json={"rate_limit": -1}).status_code == 400
+    assert http.patch(control(sandbox, f"/accounts/{account.id}"), json={"update_filter": "weekly"}).status_code == 400
+    switched = http.patch(control(sandbox, f"/accounts/{account.id}"),
+                          json={"update_filter": "day_only", "update_filter_time": "reject"})
+    assert switched.json()["settings"]["update_filter"] == "day_only"
+    assert switched.json()["settings"]["update_filter_time"] == "reject"
     assert http.get(control(sandbox, "/nothing")).status_code == 404
 
 
