@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from kanglu.sandbox.dataset import SAO_PAULO
+from kanglu.sandbox.model import Quirk
 from tests.contract.conftest import all_pages, api_client, new_account
 
 
@@ -223,3 +224,22 @@ def test_accounts_are_isolated(sandbox) -> None:
         other_id = second.dataset.orders[0].id
         assert a.get(f"/pedidos/{other_id}").status_code == 404
         assert a.get("/info").json()["cpfCnpj"] != b.get("/info").json()["cpfCnpj"]
+
+
+def test_delivery_addresses_differ_from_the_customers_for_a_realistic_share(sandbox) -> None:
+    account = new_account(sandbox, orders=1500)
+    dataset = account.dataset
+    sales = [o for o in dataset.orders if o.origem == 0]
+    kinds = [dataset.delivery(o).kind for o in sales]
+    elsewhere = sum(k in ("gift", "work") for k in kinds) / len(kinds)
+    assert 0.12 <= elsewhere <= 0.18 and kinds.count("gift") > kinds.count("work") > 0
+    assert all(dataset.delivery(o) is None for o in dataset.orders if o.origem == 1)
+    # The invoice listing and the detail carry it per the schema, with the recipient's name.
+    gift = next(o for o in sales if dataset.delivery(o).kind == "gift" and o.invoice is not None
+                and not o.quirks & (Quirk.CLIENTE_NULL | Quirk.CLIENTE_ABSENT | Quirk.ENDERECO_NULL))
+    with api_client(sandbox, account) as api:
+        nota = api.get("/notas", params={"idVenda": gift.id}).json()["itens"][0]
+        detail = api.get(f"/pedidos/{gift.id}").json()
+    assert nota["enderecoEntrega"] == detail["enderecoEntrega"]
+    assert nota["enderecoEntrega"]["nomeDestinatario"] == dataset.delivery(gift).nome != detail["cliente"]["nome"]
+    assert nota["enderecoEntrega"]["endereco"] == dataset.delivery(gift).endereco.endereco
