@@ -512,7 +512,7 @@ class FakeErpGateway:
 
     def changed_orders(
         self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
-        point_of_sale: bool = True,
+        point_of_sale: bool = True, window_start: datetime | None = None,
     ) -> OrderPage:
         self._call("orders", tokens)
         self.asked.append((since, until, offset, point_of_sale))

@@ -126,12 +126,12 @@ class ErpGateway(Protocol):
 
     def changed_orders(
         self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
-        point_of_sale: bool = True,
+        point_of_sale: bool = True, window_start: datetime | None = None,
     ) -> OrderPage:
         """Orders changed at or after `since` (any situação), from `offset`, in listings the
         page chains (`next_offset`, `next_since`) until everything changed up to `until` (the
-        poll's start) was listed. Without `point_of_sale`, point-of-sale (PDV) sales are left
-        out."""
+        poll's start) was listed; `window_start` is where the window began (`since` moves on
+        with `next_since`). Without `point_of_sale`, point-of-sale (PDV) sales are left out."""
         ...
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:

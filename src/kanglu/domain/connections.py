@@ -215,6 +215,11 @@ class ErpConnection:
         since = (self.poll_cursor - overlap) if self.poll_cursor else (now - backfill)
         return PollProgress(since, now, 0)
 
+    def poll_window_start(self, progress: PollProgress, overlap: timedelta, backfill: timedelta) -> datetime:
+        """Where the window under way began (`progress.since` moves on when the ERP reads it in
+        several listings): as poll_window set it, from the cursor or the backfill."""
+        return (self.poll_cursor - overlap) if self.poll_cursor else (progress.started_at - backfill)
+
     def advance_poll(self, progress: PollProgress, next_offset: int) -> None:
         """A page was imported: remember how far this window got."""
         self.poll_since, self.poll_started_at, self.poll_offset = progress.since, progress.started_at, next_offset

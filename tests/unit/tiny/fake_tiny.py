@@ -184,6 +184,8 @@ class FakeTiny:
     def _page(self, rows: list[dict[str, Any]], q: httpx.QueryParams, headers: dict[str, str]) -> httpx.Response:
         limit = int(q.get("limit", 100))
         offset = int(q.get("offset", 0))
+        if q.get("orderBy") == "desc":
+            rows = rows[::-1]
         body = {"itens": [self._public(r) for r in rows[offset:offset + limit]],
                 "paginacao": {"limit": limit, "offset": offset, "total": len(rows)}}
         # Sent as text so that numbers keep the exact form a test gave them.

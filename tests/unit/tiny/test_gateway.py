@@ -82,10 +82,11 @@ def test_an_order_listed_under_two_past_days_proves_the_filter_reaches_forward(
     tiny.orders = [listing_item(1, _updated="2026-07-01"), listing_item(2, _updated="2026-07-02"),
                    listing_item(3, _updated="2026-07-04")]
     since, until = datetime(2026, 7, 1, 15, tzinfo=UTC), datetime(2026, 7, 5, 15, tzinfo=UTC)
-    first = gateway.changed_orders(tokens, since, 0, until=until)
+    first = gateway.changed_orders(tokens, since, 0, until=until, window_start=since)
     assert [o.erp_order_id for o in first.items] == [1, 2, 3]  # type: ignore[union-attr]
-    second = gateway.changed_orders(tokens, first.next_since, 0, until=until)
-    assert [o.erp_order_id for o in second.items] == [2, 3]  # type: ignore[union-attr]
+    second = gateway.changed_orders(tokens, first.next_since, 0, until=until, window_start=since)
+    assert params_of(tiny.requests[-1])["orderBy"] == "desc"  # a day the walk reached: newest first
+    assert [o.erp_order_id for o in second.items] == [3, 2]  # type: ignore[union-attr]
     assert second.next_since is None and second.next_offset is None
     assert gateway.total_calls() == 2
 
@@ -400,20 +401,27 @@ def test_an_older_order_later_in_the_poll_adds_a_bounded_window_before_the_first
             for r in tiny.calls("/notas")] == ["2026-06-19/", "2026-05-08/2026-06-18"]
 
 
-def test_no_proof_without_the_whole_day_before_read_here(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
-    # The same orders, but the walk resumed at 2 July (another process read 1 July): nothing
-    # proves the filter reaches forward, so the walk goes on to 3 July.
-    tiny.orders = [listing_item(1, _updated="2026-07-02"), listing_item(2, _updated="2026-07-04")]
-    until = datetime(2026, 7, 5, 15, tzinfo=UTC)
-    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until)
-    assert page.next_since == datetime(2026, 7, 3, 3, tzinfo=UTC)
-    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)  # 2 July was read: now it proves
-    assert page.next_since is None and [o.erp_order_id for o in page.items] == [2]  # type: ignore[union-attr]
-    # A day that ends on `until`'s day proves nothing either: "that day only" lists today's changes too.
+def test_a_day_this_process_did_not_read_is_asked_about_with_one_probe_by_number(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Another worker read 1 July; this one goes on at 2 July. One call asks Tiny whether an order
+    # of 2 July is listed under 1 July too: it is (the filter reaches forward), so the walk ends.
+    tiny.orders = [listing_item(1, _updated="2026-07-01"), listing_item(2, _updated="2026-07-04")]
+    start, until = datetime(2026, 7, 1, 15, tzinfo=UTC), datetime(2026, 7, 5, 15, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until, window_start=start)
+    assert page.next_since is None and page.next_offset is None
+    probe = params_of(tiny.requests[-1])
+    assert (probe["dataAtualizacao"], probe["numero"]) == ("2026-07-01", "10002")
+    assert len(tiny.requests) == 2
+    # The first day of a window is never "reached from the day before": no probe, no proof.
     tiny.requests.clear()
-    page = gateway.changed_orders(tokens, datetime(2026, 7, 4, 3, tzinfo=UTC), 0, until=until)
-    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)
-    assert page.next_since is None and len(tiny.requests) == 2
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until,
+                                  window_start=datetime(2026, 7, 2, 3, tzinfo=UTC))
+    assert page.next_since == datetime(2026, 7, 3, 3, tzinfo=UTC) and len(tiny.requests) == 1
+    # A day that ends on `until`'s day proves nothing either: "that day only" lists today's too.
+    tiny.requests.clear()
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 5, 3, tzinfo=UTC), 0, until=until, window_start=start)
+    assert page.next_since is None and len(tiny.requests) == 1
 
 
 def test_a_listing_that_shrinks_between_pages_is_read_again_from_as_many_places_back(
@@ -422,13 +430,13 @@ def test_a_listing_that_shrinks_between_pages_is_read_again_from_as_many_places_
     # Under "that day only", an order of a past day that changes again leaves that day's
     # listing while it is read: the next pages slide back one place and would skip an order.
     tiny.orders = [listing_item(i, _updated="2026-07-01") for i in range(1, 151)]
-    since, until = datetime(2026, 7, 1, 3, tzinfo=UTC), datetime(2026, 7, 3, 15, tzinfo=UTC)
-    first = gateway.changed_orders(tokens, since, 0, until=until)
+    since, until = datetime(2026, 7, 1, 12, tzinfo=UTC), datetime(2026, 7, 3, 15, tzinfo=UTC)
+    first = gateway.changed_orders(tokens, since, 0, until=until, window_start=since)
     assert first.next_offset == 100
     tiny.orders = [o for o in tiny.orders if o["id"] != 5]  # changed again: now listed under 3 July
-    second = gateway.changed_orders(tokens, since, 100, until=until)
+    second = gateway.changed_orders(tokens, since, 100, until=until, window_start=since)
     assert second.next_offset == 99 and second.next_since is None
-    third = gateway.changed_orders(tokens, since, 99, until=until)
+    third = gateway.changed_orders(tokens, since, 99, until=until, window_start=since)
     seen = {o.erp_order_id for page in (first, second, third) for o in page.items}  # type: ignore[union-attr]
     assert seen == set(range(1, 151)) and third.next_offset is None
     assert third.next_since == datetime(2026, 7, 2, 3, tzinfo=UTC)

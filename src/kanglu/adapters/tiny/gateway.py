@@ -102,34 +102,56 @@ class TinyGateway:
 
     def changed_orders(
         self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
-        point_of_sale: bool = True,
+        point_of_sale: bool = True, window_start: datetime | None = None,
     ) -> OrderPage:
         """A page of the orders changed from `since` on, by id, one São Paulo day at a time up to
         `until`'s day (updates.py: complete whatever `dataAtualizacao` means). The page says where
         to go on: `next_offset` in the same day, else `next_since` (the next day's midnight).
         Without `point_of_sale`, PDV sales are left out by Tiny's own filter."""
         day = sao_paulo_day(since)
-        until_day = sao_paulo_day(until) if until is not None else day
+        until = until if until is not None else since
+        until_day = sao_paulo_day(until)
         origin = None if point_of_sale else 0
+        at_midnight = filter_value(since, True) == filter_value(since, False)
+        # Reached from the day before, which the window read to its end (from an earlier start).
+        walked = at_midnight and window_start is not None and since > window_start
         with_time = self._walks.sends_time(tokens.key)
         try:
-            page = self.list_orders(tokens, offset=offset, updated_since=filter_value(since, with_time), origin=origin)
+            page = self._changed_page(tokens, filter_value(since, with_time), offset, origin, walked)
         except BadRequest:
-            if not with_time or filter_value(since, True) == filter_value(since, False):
+            if not with_time or at_midnight:
                 raise
             log.info("tiny refused a time in dataAtualizacao: asking by day from now on", extra={"account": tokens.key})
             self._walks.time_refused(tokens.key)
-            page = self.list_orders(tokens, offset=offset, updated_since=filter_value(since, False), origin=origin)
+            page = self._changed_page(tokens, filter_value(since, False), offset, origin, walked)
         ids = [i.erp_order_id for i in page.items if i.erp_order_id is not None]
-        seen = self._walks.record(tokens.key, day, until_day, offset, ids, len(page.items), page.total,
+        seen = self._walks.record(tokens.key, day, until, walked, offset, ids, len(page.items), page.total,
                                   page.next_offset is None)
-        if seen.proof:
+        proof = seen.proof
+        if not proof and walked and offset == 0 and day < until_day and not seen.day_before_known:
+            proof = self._listed_the_day_before(tokens, page, day, origin)
+        if proof:
             return attrs.evolve(page, next_offset=None)  # the day before held all of this and the rest
         if seen.shrunk_by:
             return attrs.evolve(page, next_offset=offset - seen.shrunk_by)
         if page.next_offset is not None or day >= until_day:
             return page
         return attrs.evolve(page, next_since=day_start(day + timedelta(days=1)))
+
+    def _changed_page(self, tokens: TokenSource, value: str, offset: int, origin: int | None, walked: bool) -> OrderPage:
+        # A day the walk reached is read newest first: its first page then holds the orders most
+        # likely listed under the day before as well (the proof). Either order is as complete.
+        return self.list_orders(tokens, offset=offset, updated_since=value, origin=origin, newest_first=walked)
+
+    def _listed_the_day_before(self, tokens: TokenSource, page: OrderPage, day: date, origin: int | None) -> bool:
+        """This process did not read the day before (another worker did): ask Tiny whether one
+        order of this page is listed under that day too (one call, by its number). Under "that
+        day only" it cannot be, for a past day; if it is, the filter reaches forward."""
+        probe = next((o for o in page.items if isinstance(o, ErpOrder) and o.number and o.number.isdigit()), None)
+        if probe is None or probe.number is None:
+            return False
+        found = self.list_orders(tokens, updated_since=day - timedelta(days=1), number=int(probe.number), origin=origin)
+        return any(i.erp_order_id == probe.erp_order_id for i in found.items)
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:
         return self._invoices.find(tokens, orders)
@@ -167,9 +189,10 @@ class TinyGateway:
         ecommerce_number: str | None = None,
         document: str | None = None,
         origin: int | None = None,  # origemPedido: 0 sales, 1 PDV
+        newest_first: bool = False,
     ) -> OrderPage:
-        """GET /pedidos with the spec's filters, oldest id first. `updated_since` is a day or
-        the filter's text as sent (a date-time)."""
+        """GET /pedidos with the spec's filters, oldest id first (or newest). `updated_since` is
+        a day or the filter's text as sent (a date-time)."""
         params = {
             "dataAtualizacao": updated_since.isoformat() if isinstance(updated_since, date) else updated_since,
             "situacao": int(situacao) if situacao is not None else None,
@@ -179,7 +202,7 @@ class TinyGateway:
             "numeroPedidoEcommerce": ecommerce_number,
             "cpfCnpj": document,
             "origemPedido": origin,
-            "orderBy": "asc",
+            "orderBy": "desc" if newest_first else "asc",
             "limit": limit,
             "offset": offset,
         }

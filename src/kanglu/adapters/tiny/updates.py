@@ -18,8 +18,8 @@ both lie before `until`'s day, "that day only" cannot list an order under both (
 change is on one day, and a change made since moves it to today, not to the later past day).
 So an order of day d+1 already listed under day d proves the filter reaches forward: the
 listing of day d, read after the window began, already held every later change, and the walk
-ends there. Without that proof (no overlap, a day read across processes or out of order) the
-walk goes on: slower, never incomplete.
+ends there. Without that proof (no overlap, or this process never saw the day before) the walk
+goes on: slower, never incomplete.
 
 Paging by offset has one more trap under "that day only": a past day's order that changes while
 its day is being read leaves that listing, the pages after it slide back one place, and the
@@ -69,20 +69,23 @@ class _DayRead:
     """What one account's walk read of one day's listing, while its pages came in order."""
 
     day: date
-    until_day: date
+    until: datetime  # the window's end: another window's reads prove nothing here
     ids: set[int] | None  # None: not kept (no later day can be compared with this one)
     next_offset: int = 0
     total: int | None = None
-    complete: bool = False
+    whole: bool = False  # read here from offset 0, page after page
+    finished: bool = False  # ...to its last page
 
 
 @attrs.frozen
 class PageSeen:
-    """What one page tells the walk: a proof that the filter reaches forward (the walk may end),
+    """What one page tells the walk: a proof that the filter reaches forward (the walk may end);
+    whether this process read the whole day before (else only a probe can tell, gateway.py);
     and how many orders left the listing since its previous page (read again from that many
     places back: the pages after a removal slide back, and would skip as many orders)."""
 
     proof: bool = False
+    day_before_known: bool = False
     shrunk_by: int = 0
 
 
@@ -105,23 +108,29 @@ class UpdateWalks:
             self._time_refused.add(key)
 
     def record(
-        self, key: str, day: date, until_day: date, offset: int, ids: Iterable[int], received: int,
+        self, key: str, day: date, until: datetime, walked: bool, offset: int, ids: Iterable[int], received: int,
         total: int | None, last: bool,
     ) -> PageSeen:
         """Note one page of `day`'s listing, read from `offset` (`received` items, `ids` the
-        readable ones, `total` as the answer said)."""
+        readable ones, `total` as the answer said); `walked`: the window reached this day from
+        the one before (which it read to its end), so a proof may end the walk.
+
+        The proof needs no whole day in memory: under "that day only" no order of a past day can
+        be listed under the next one at all, so any order seen under both proves the filter
+        reaches forward, even when another process read the rest of the day."""
         ids = list(ids)
+        until_day = sao_paulo_day(until)
         with self._lock:
             previous, current = self._reads.get(key, (None, None))
             shrunk_by = 0
-            if offset == 0:
-                before = current if current is not None and current.day == day - timedelta(days=1) else None
+            if current is None or current.day != day or current.until != until:
+                follows = current is not None and current.day == day - timedelta(days=1) and current.until == until
+                previous = current if follows and walked else None
                 keep = day + timedelta(days=1) < until_day  # a later day before `until`'s may be compared
-                current = _DayRead(day, until_day, set() if keep else None)
-                previous = before
-            elif current is None or current.day != day or current.until_day != until_day or current.next_offset != offset:
-                current = _DayRead(day, until_day, None)  # resumed elsewhere or out of order: no proof
-                previous = None
+                current = _DayRead(day, until, set() if keep else None, next_offset=offset, whole=offset == 0)
+            elif current.next_offset != offset:
+                current.total = None  # resumed elsewhere or read again: no shrink to compare
+                current.whole = current.whole and offset == 0
             elif current.total is not None and total is not None and total < current.total:
                 # "That day only" loses a past day's orders as they change again: read back.
                 shrunk_by = min(offset, current.total - total)
@@ -129,18 +138,16 @@ class UpdateWalks:
                 current.ids.update(ids)
             current.next_offset = offset - shrunk_by if shrunk_by else offset + received
             current.total = total
-            current.complete = last and not shrunk_by
+            current.finished = last and not shrunk_by
             proof = (
-                offset == 0
-                and previous is not None
-                and previous.complete
+                previous is not None
                 and previous.ids is not None
-                and previous.until_day == until_day
                 and day < until_day
                 and not previous.ids.isdisjoint(ids)
             )
-            if proof or (current.complete and day >= until_day):
+            known = previous is not None and previous.ids is not None and previous.whole and previous.finished
+            if proof or (current.finished and day >= until_day):
                 self._reads.pop(key, None)
             else:
                 self._reads[key] = (previous, current)
-            return PageSeen(proof, shrunk_by)
+            return PageSeen(proof, known, shrunk_by)

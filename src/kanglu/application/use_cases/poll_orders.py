@@ -147,6 +147,7 @@ class PollOrdersByStatus:
                 page = self._gateway.changed_orders(
                     tokens, progress.since, progress.next_offset, until=progress.started_at,
                     point_of_sale=connection.import_point_of_sale,
+                    window_start=connection.poll_window_start(progress, self._overlap, self._backfill),
                 )
                 following = _following(progress, page)
                 items = _wanted(page.items, connection)
