@@ -18,8 +18,11 @@ both lie before `until`'s day, "that day only" cannot list an order under both (
 change is on one day, and a change made since moves it to today, not to the later past day).
 So an order of day d+1 already listed under day d proves the filter reaches forward: the
 listing of day d, read after the window began, already held every later change, and the walk
-ends there. Without that proof (no overlap, or this process never saw the day before) the walk
-goes on: slower, never incomplete.
+ends there. The days the walk reaches are read newest first, so that their first page holds the
+orders most likely listed the day before as well. Where this process did not read the day
+before (another worker did, or a restart came between), one call asks Tiny instead whether an
+order of the page is listed under the day before too (`numero` filter, gateway.py). Without a
+proof the walk goes on: slower, never incomplete.
 
 Paging by offset has one more trap under "that day only": a past day's order that changes while
 its day is being read leaves that listing, the pages after it slide back one place, and the
