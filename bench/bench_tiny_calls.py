@@ -52,7 +52,7 @@ from kanglu.application.importing import ImportReport  # noqa: E402
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome, PollResult  # noqa: E402
 from kanglu.domain.secrets import Secret  # noqa: E402
 from kanglu.domain.situacoes import INVOICED_SITUACOES, Action, Situacao, StatusMapping  # noqa: E402
-from kanglu.sandbox import SandboxServer  # noqa: E402
+from kanglu.sandbox import SandboxClock, SandboxServer  # noqa: E402
 from kanglu.sandbox.accounts import Account  # noqa: E402
 from kanglu.sandbox.clock import SandboxClock  # noqa: E402
 from tests.fakes import FakeClock  # noqa: E402
@@ -251,6 +251,48 @@ def listing_first(sandbox: SandboxServer, backfill: timedelta) -> dict[str, Any]
     return {"first_import": first, "poll_same_day_nothing_changed": second, "poll_next_day_nothing_changed": third}
 
 
+# What dataAtualizacao may mean (TINY_API.md), as the sandbox plays it: (meaning, time part reaction).
+UPDATE_FILTER_MEANINGS = {
+    "since_day": ("since_day", "ignore"),
+    "since_day, time refused": ("since_day", "reject"),
+    "day_only": ("day_only", "ignore"),
+    "day_only, time refused": ("day_only", "reject"),
+    "since_moment": ("since_moment", "ignore"),
+}
+# 2026-11-17 22:00:00 in São Paulo: late in the day.
+LATE_IN_THE_DAY = 1_794_963_600
+
+
+def quiet_poll_late_in_a_busy_day(changes: int, seed: int) -> dict[str, Any]:
+    """Per meaning of dataAtualizacao: the calls of a poll at 22:00 when nothing changed since the
+    last one, on a day with `changes` changed orders (an hour's window after a first import)."""
+    figures: dict[str, Any] = {}
+    for label, (meaning, reaction) in UPDATE_FILTER_MEANINGS.items():
+        clock = SandboxClock(start=LATE_IN_THE_DAY)
+        with SandboxServer(orders=changes, seed=seed, clock=clock, default_account=False,
+                           settings={"rate_limit": 0}) as sandbox:
+            account = sandbox.create_account(orders=changes, seed=seed,
+                                             settings={"update_filter": meaning, "update_filter_time": reaction})
+            midnight = LATE_IN_THE_DAY - 22 * 3600
+            with account.lock:  # every order changed today, between 00:00 and 21:50
+                for n, order in enumerate(account.dataset.orders):
+                    account.dataset.touch(order, midnight + (n * (22 * 3600 - 600)) // changes)
+            stats = CallStats()
+            with httpx.HTTPTransport() as transport:
+                gateway = TinyGateway(transport, sandbox.api_url, stats=stats, timeout=httpx.Timeout(30.0),
+                                      pacer=RateLimitPacer(burst_interval=0.0, fallback_interval=0.0))
+                harness = PollHarness(sandbox, account, gateway, timedelta(hours=1))
+                harness.until_complete()
+                stats.reset()
+                harness.world.clock.advance(timedelta(minutes=2))
+                clock.advance(120)
+                quiet = harness.once()
+                assert quiet.outcome is PollOutcome.COMPLETED, quiet
+        figures[label] = {"calls": stats.snapshot(), "total_calls": stats.total(), "pages": quiet.pages,
+                          "orders_listed_again": quiet.report.unchanged + quiet.report.imported}
+    return figures
+
+
 def paced_import(sandbox: SandboxServer, orders: int, seed: int, malformed_rate: float,
                  backfill: timedelta) -> dict[str, Any]:
     """The same import under Tiny's budget (120 reads a minute, 4 a second), with the
@@ -371,6 +413,8 @@ def main() -> int:
     parser.add_argument("--malformed-rate", type=float, default=0.01)
     parser.add_argument("--latency-ms", type=float, default=150.0,
                         help="latency per call in the smallest-plan run's simulated time (default 150)")
+    parser.add_argument("--day-changes", type=int, default=3_000,
+                        help="orders changed today for the late-in-the-day quiet poll (default 3000; 0 skips it)")
     parser.add_argument("--paced", action="store_true",
                         help="also import under a 120/min, 4/s budget with the production pacer (takes minutes)")
     args = parser.parse_args()
@@ -385,6 +429,7 @@ def main() -> int:
         paced = paced_import(sandbox, args.orders, args.seed, args.malformed_rate, backfill) if args.paced else None
         smart = listing_first(sandbox, backfill)
     plan = smallest_plan(args.orders, args.seed, args.malformed_rate, backfill, args.latency_ms)
+    late = quiet_poll_late_in_a_busy_day(args.day_changes, args.seed) if args.day_changes else None
 
     first = smart["first_import"]
     listed = first["imported"] + first["failed"] + first["ignored"]
@@ -405,6 +450,7 @@ def main() -> int:
                            "minutes_of_a_120_per_minute_budget": round(simple["total_calls"] / 120, 1)},
         "listing_first_under_tiny_budget": paced,
         "smallest_plan_simulated": plan,
+        "quiet_poll_late_in_a_busy_day": {"changes_today": args.day_changes, "by_update_filter_meaning": late},
         "target_calls_per_order": TARGET_CALLS_PER_ORDER,
         "target_met": per_order <= TARGET_CALLS_PER_ORDER,
         "calls_saved_factor": round(naive_per_order / per_order, 1) if per_order else None,
@@ -425,6 +471,11 @@ def main() -> int:
           f"Tiny filters by day, so the listing repeats the {quiet['orders_listed_again']} orders changed earlier "
           f"today (imported as unchanged, no other call)")
     print(f"poll on a day when nothing changed: {next_day['total_calls']} call(s) {json.dumps(next_day['calls'])}")
+    if late is not None:
+        print(f"quiet poll at 22:00 on a day with {args.day_changes} changes, by what dataAtualizacao means:")
+        for label, figures in late.items():
+            print(f"  {label:24} {figures['total_calls']:3} call(s) {json.dumps(figures['calls'], sort_keys=True)}, "
+                  f"{figures['orders_listed_again']} orders listed again")
     if paced is not None:
         print(f"under a 120/min, 4/s budget with the production pacer: {paced['total_calls']} calls, "
               f"{paced['answers_429']} answered 429, rescheduled {paced['rescheduled']} times, "

@@ -602,6 +602,7 @@ class FakeErpGateway:
         self.faults: list[tuple[str, Exception]] = []
         self.accepted_tokens: Callable[[], set[str]] | None = None
         self.missing: set[ErpPermission] = set()  # modules answering 403
+        self.asked: list[tuple[datetime, datetime | None, int, bool]] = []  # changed_orders' arguments
 
     def put(self, item: ErpOrder | MalformedOrder, updated_at: datetime, erp_id: int | None = None) -> None:
         key = erp_id if erp_id is not None else item.erp_order_id
@@ -627,10 +628,17 @@ class FakeErpGateway:
         self._check_permission(ErpPermission.INFO_CONTA)
         return self.account
 
-    def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
+    def changed_orders(
+        self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
+        point_of_sale: bool = True, window_start: datetime | None = None,
+    ) -> OrderPage:
         self._call("orders", tokens)
         self._check_permission(ErpPermission.PEDIDOS)
-        changed = [item for _, (updated, item) in sorted(self.orders.items()) if updated >= since]
+        self.asked.append((since, until, offset, point_of_sale))
+        changed = [
+            item for _, (updated, item) in sorted(self.orders.items())
+            if updated >= since and (point_of_sale or not (isinstance(item, ErpOrder) and item.point_of_sale))
+        ]
         page = changed[offset : offset + self.page_size]
         next_offset = offset + self.page_size if offset + self.page_size < len(changed) else None
         return OrderPage(page, next_offset, len(changed))

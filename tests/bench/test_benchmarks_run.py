@@ -39,6 +39,8 @@ def _tiny_calls(result: dict[str, Any]) -> None:
     plan = result["smallest_plan_simulated"]
     assert plan["plan"] == {"per_minute": 30, "per_second": 4}
     assert plan["listing_first"]["imported"] > 0 and plan["naive"]["simulated_seconds"] > 0
+    late = result["quiet_poll_late_in_a_busy_day"]["by_update_filter_meaning"]
+    assert set(late) == {"since_day", "since_day, time refused", "day_only", "day_only, time refused", "since_moment"}
 
 
 def _import_sql(result: dict[str, Any]) -> None:
@@ -85,7 +87,7 @@ def _freshness(result: dict[str, Any]) -> None:
 
 # name -> (smallest arguments, a check of the result's shape)
 CASES: dict[str, tuple[list[str], Check]] = {
-    "bench_tiny_calls": (["--orders", "300"], _tiny_calls),
+    "bench_tiny_calls": (["--orders", "300", "--day-changes", "200"], _tiny_calls),
     "bench_import_sql": (["--orders", "300", "--baseline-orders", "30", "--runs", "1"], _import_sql),
     "bench_order_queries_sql": (["--orders", "2000"], _order_queries),
     "bench_carriers": (["--seconds", "0.2"], _carriers),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -49,25 +49,52 @@ def test_situacao_filter(sandbox, situacao) -> None:
     assert all(item["situacao"] == situacao for item in found)
 
 
-def test_data_atualizacao_accepts_a_date_or_a_date_time_in_sao_paulo(api, account) -> None:
-    orders = account.dataset.orders
-    pivot = sorted(o.updated for o in orders)[len(orders) // 2]
-    by_second = ids(all_pages(api, "/pedidos", dataAtualizacao=sp(pivot)))
-    assert set(by_second) == {o.id for o in orders if o.updated >= pivot}
-    day_start = datetime.fromtimestamp(pivot, SAO_PAULO).replace(hour=0, minute=0, second=0).timestamp()
-    by_day = ids(all_pages(api, "/pedidos", dataAtualizacao=sp(pivot, "%Y-%m-%d")))
-    assert set(by_day) == {o.id for o in orders if o.updated >= day_start}
-    assert set(by_second) <= set(by_day)
+def _midnight(epoch: float, days: int = 0) -> float:
+    day = datetime.fromtimestamp(epoch, SAO_PAULO).date() + timedelta(days=days)
+    return datetime.combine(day, datetime.min.time(), SAO_PAULO).timestamp()
 
 
-def test_data_atualizacao_can_ignore_the_time_like_tiny_may(sandbox) -> None:
-    account = new_account(sandbox, settings={"date_filter_ignores_time": True})
+@pytest.mark.parametrize("meaning", ["since_day", "day_only", "since_moment"])
+def test_data_atualizacao_has_the_meaning_the_account_is_set_to(sandbox, meaning) -> None:
+    account = new_account(sandbox, settings={"update_filter": meaning})
     orders = account.dataset.orders
     pivot = sorted(o.updated for o in orders)[len(orders) // 2]
-    day_start = datetime.fromtimestamp(pivot, SAO_PAULO).replace(hour=0, minute=0, second=0).timestamp()
+    day_start, day_end = _midnight(pivot), _midnight(pivot, 1)
     with api_client(sandbox, account) as api:
-        found = ids(all_pages(api, "/pedidos", dataAtualizacao=sp(pivot)))
-    assert set(found) == {o.id for o in orders if o.updated >= day_start}
+        by_day = set(ids(all_pages(api, "/pedidos", dataAtualizacao=sp(pivot, "%Y-%m-%d"))))
+        by_second = set(ids(all_pages(api, "/pedidos", dataAtualizacao=sp(pivot))))
+    since_day = {o.id for o in orders if o.updated >= day_start}
+    day_only = {o.id for o in orders if day_start <= o.updated < day_end}
+    assert by_day == (day_only if meaning == "day_only" else since_day)
+    # A time part: honoured by since_moment, ignored by the day meanings (the default reaction).
+    expected = {"since_day": since_day, "day_only": day_only,
+                "since_moment": {o.id for o in orders if o.updated >= pivot}}[meaning]
+    assert by_second == expected and by_second <= by_day
+
+
+@pytest.mark.parametrize("meaning", ["since_day", "day_only"])
+def test_a_time_part_can_be_refused_under_the_day_meanings(sandbox, meaning) -> None:
+    account = new_account(sandbox, settings={"update_filter": meaning, "update_filter_time": "reject"})
+    with api_client(sandbox, account) as api:
+        answer = api.get("/pedidos", params={"dataAtualizacao": "2026-11-10 10:00:00"})
+        assert answer.status_code == 400
+        assert answer.json()["detalhes"][0]["campo"] == "dataAtualizacao"
+        assert api.get("/pedidos", params={"dataAtualizacao": "2026-11-10"}).status_code == 200
+
+
+def test_the_older_switch_of_a_saved_state_still_reads(sandbox) -> None:
+    account = new_account(sandbox, settings={"date_filter_ignores_time": True})
+    assert (account.settings.update_filter, account.settings.update_filter_time) == ("since_day", "ignore")
+
+
+def test_origem_pedido_filter_separates_pdv_sales(sandbox) -> None:
+    account = new_account(sandbox, orders=300)
+    pdv = {o.id for o in account.dataset.orders if o.origem == 1}
+    assert pdv, "the dataset keeps a share of PDV sales"
+    with api_client(sandbox, account) as api:
+        assert set(ids(all_pages(api, "/pedidos", origemPedido=1))) == pdv
+        assert set(ids(all_pages(api, "/pedidos", origemPedido=0))) == {o.id for o in account.dataset.orders} - pdv
+        assert api.get("/pedidos", params={"origemPedido": 2}).status_code == 400
 
 
 def test_creation_date_range_is_inclusive(api, account) -> None:
@@ -198,3 +225,22 @@ def test_accounts_are_isolated(sandbox) -> None:
         other_id = second.dataset.orders[0].id
         assert a.get(f"/pedidos/{other_id}").status_code == 404
         assert a.get("/info").json()["cpfCnpj"] != b.get("/info").json()["cpfCnpj"]
+
+
+def test_delivery_addresses_differ_from_the_customers_for_a_realistic_share(sandbox) -> None:
+    account = new_account(sandbox, orders=1500)
+    dataset = account.dataset
+    sales = [o for o in dataset.orders if o.origem == 0]
+    kinds = [dataset.delivery(o).kind for o in sales]
+    elsewhere = sum(k in ("gift", "work") for k in kinds) / len(kinds)
+    assert 0.12 <= elsewhere <= 0.18 and kinds.count("gift") > kinds.count("work") > 0
+    assert all(dataset.delivery(o) is None for o in dataset.orders if o.origem == 1)
+    # The invoice listing and the detail carry it per the schema, with the recipient's name.
+    gift = next(o for o in sales if dataset.delivery(o).kind == "gift" and o.invoice is not None
+                and not o.quirks & (Quirk.CLIENTE_NULL | Quirk.CLIENTE_ABSENT | Quirk.ENDERECO_NULL))
+    with api_client(sandbox, account) as api:
+        nota = api.get("/notas", params={"idVenda": gift.id}).json()["itens"][0]
+        detail = api.get(f"/pedidos/{gift.id}").json()
+    assert nota["enderecoEntrega"] == detail["enderecoEntrega"]
+    assert nota["enderecoEntrega"]["nomeDestinatario"] == dataset.delivery(gift).nome != detail["cliente"]["nome"]
+    assert nota["enderecoEntrega"]["endereco"] == dataset.delivery(gift).endereco.endereco

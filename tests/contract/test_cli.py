@@ -54,3 +54,14 @@ def test_arguments_have_the_documented_defaults() -> None:
     assert server.state.default_faults["api"].latency_ms == 50
     assert server.state.default_faults["api"].error_rate == 0.1
     assert server.state.defaults.burst == 2
+
+
+def test_the_update_filter_meaning_is_a_start_option() -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    defaults = cli.build_server(parser.parse_args([])).state.defaults
+    assert (defaults.update_filter, defaults.update_filter_time) == ("since_day", "ignore")
+    chosen = cli.build_server(parser.parse_args(["--update-filter", "day_only", "--update-filter-time", "reject"]))
+    assert (chosen.state.defaults.update_filter, chosen.state.defaults.update_filter_time) == ("day_only", "reject")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--update-filter", "weekly"])

@@ -53,6 +53,11 @@ def test_bad_control_requests(http, sandbox, account) -> None:
     assert http.get(control(sandbox, "/accounts/nobody")).status_code == 404
     assert http.get(control(sandbox, f"/accounts/{account.id}/orders/1")).status_code == 404
     assert http.patch(control(sandbox, f"/accounts/{account.id}"), json={"rate_limit": -1}).status_code == 400
+    assert http.patch(control(sandbox, f"/accounts/{account.id}"), json={"update_filter": "weekly"}).status_code == 400
+    switched = http.patch(control(sandbox, f"/accounts/{account.id}"),
+                          json={"update_filter": "day_only", "update_filter_time": "reject"})
+    assert switched.json()["settings"]["update_filter"] == "day_only"
+    assert switched.json()["settings"]["update_filter_time"] == "reject"
     assert http.get(control(sandbox, "/nothing")).status_code == 404
 
 
@@ -73,6 +78,7 @@ def test_orders_truth_lists_every_order_with_its_malformed_flag(http, sandbox) -
 
 
 def test_changing_situacao_bumps_data_atualizacao_and_shows_in_the_api(http, sandbox, account, api) -> None:
+    account.settings.update({"update_filter": "since_moment"})  # so that a time part narrows the listing
     order = account.dataset.orders[0]
     sandbox.clock.advance(3600)
     since = http.get(control(sandbox, "/clock")).json()["sao_paulo"]

@@ -91,16 +91,18 @@ def shot(page: Any, name: str) -> None:
 
 
 def sandbox_orders_kanglu_imports(stack: Stack) -> tuple[int, int]:
-    """From the sandbox's own truth: how many orders sit in a situação the default mapping does
-    not ignore, and how many of those the sandbox spoiled on purpose."""
+    """From the sandbox's own truth: how many orders (PDV sales aside) sit in a situação the
+    default mapping does not ignore, and how many of those the sandbox spoiled on purpose."""
     situacoes = ",".join(str(s.value) for s in DEFAULT_ACTIONS)
     truth = httpx.get(
         f"{stack.sandbox.base_url}/_sandbox/accounts/default/orders",
         params={"situacao": situacoes, "limit": 1000},
         timeout=10,
     ).json()
-    spoiled = sum(1 for order in truth["orders"] if order["malformed"])
-    return truth["total"], spoiled
+    # Point-of-sale (PDV) sales are not imported by default: counted out of the total.
+    pdv = sum(1 for order in truth["orders"] if order["origemPedido"])
+    spoiled = sum(1 for order in truth["orders"] if order["malformed"] and not order["origemPedido"])
+    return truth["total"] - pdv, spoiled
 
 
 def test_a_merchant_connects_tiny_and_sees_the_orders_arrive(stack: Stack, page: Any) -> None:

@@ -45,9 +45,9 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
     started = world.clock.now()
     original = world.gateway.changed_orders
 
-    def slow(tokens, since, offset):
+    def slow(tokens, since, offset, **kw):
         world.clock.advance(seconds=30)  # each page takes half a minute
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slow
     result = world.poll()(PollOrders(cid))
@@ -58,9 +58,9 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
     started = world.clock.now()
     world.gateway.put(erp_order(77), world.clock.now())
 
-    def slower(tokens, since, offset):
+    def slower(tokens, since, offset, **kw):
         world.clock.advance(minutes=3)
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slower
     result = world.poll()(PollOrders(cid))
@@ -89,11 +89,11 @@ def test_poll_failing_half_way_keeps_the_cursor_and_resumes_the_unfinished_part(
     original = world.gateway.changed_orders
     calls = {"n": 0}
 
-    def flaky(tokens, since, offset):
+    def flaky(tokens, since, offset, **kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise TransientFailure("Tiny respondeu 503")
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = flaky
     result = poll(PollOrders(cid))
@@ -434,3 +434,55 @@ def test_a_401_right_after_a_successful_renewal_keeps_the_connection_and_the_new
     after = world.uow.read().connections.get(cid)
     assert after.status is ConnectionStatus.CONNECTED and after.token_version == before.token_version + 1
     assert world.box.open(after.refresh_token).value in world.oauth.valid_refresh
+
+
+# -- windows read in several listings, and point-of-sale sales --------------------------------
+
+
+def test_a_window_the_erp_reads_in_several_listings_is_followed_and_resumed_where_it_failed() -> None:
+    world, cid = connected_world()
+    seed(world, 3)
+    started = world.clock.now()
+    midnight = started - timedelta(hours=2)  # where the ERP's second listing starts
+    original = world.gateway.changed_orders
+    calls: list[tuple] = []
+
+    def by_listing(tokens, since, offset, **kw):
+        calls.append((since, offset, kw["until"]))
+        if len(calls) == 2:
+            raise TransientFailure("Tiny respondeu 503")
+        page = original(tokens, since, offset, **kw)
+        return attrs.evolve(page, next_since=midnight) if since < midnight else page
+
+    world.gateway.changed_orders = by_listing
+    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.RETRY
+    progress = world.uow.read().connections.get(cid).poll_progress()
+    assert (progress.since, progress.next_offset, progress.started_at) == (midnight, 0, started)
+
+    world.clock.advance(minutes=1)
+    result = world.poll()(PollOrders(cid))
+    assert result.outcome is PollOutcome.COMPLETED
+    assert [c[1:] for c in calls] == [(0, started), (0, started), (0, started)]
+    assert calls[0][0] == started - timedelta(days=30) and calls[1][0] == calls[2][0] == midnight
+    assert world.uow.read().connections.get(cid).poll_cursor == started
+
+
+def test_point_of_sale_sales_are_left_out_even_when_the_erp_lists_them_until_the_merchant_wants_them() -> None:
+    world, cid = connected_world()
+    seed(world, 2)
+    world.gateway.put(erp_order(50, point_of_sale=True), world.clock.now() - timedelta(hours=1))
+    original = world.gateway.changed_orders
+    world.gateway.changed_orders = lambda tokens, since, offset, **kw: original(  # an ERP that ignores the filter
+        tokens, since, offset, until=kw["until"])
+    world.poll()(PollOrders(cid))
+    assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2}
+
+    world.gateway.changed_orders = original
+    with world.uow() as uow:
+        uow.connections.get(cid).set_import_point_of_sale(True, world.clock.now())
+        uow.commit()
+    world.clock.advance(minutes=2)
+    world.poll()(PollOrders(cid))
+    assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2, 50}
+    # Turned on, the backfill is read again: the sale changed before the cursor came in.
+    assert world.gateway.asked[-1][0] == world.clock.now() - timedelta(days=30) and world.gateway.asked[-1][3]

@@ -71,6 +71,7 @@ class ImportOrders:
 class UpdateStatusMapping:
     merchant_id: int
     actions: Mapping[int, str]  # situação code -> action value, as the caller sent them
+    import_point_of_sale: bool | None = None  # PDV sales: None leaves the setting as it is
 
 
 @attrs.frozen

@@ -153,11 +153,13 @@ class TokenSource(Protocol):
 
 @attrs.frozen
 class OrderPage:
-    """One page of changed orders; `next_offset` is None on the last page."""
+    """One page of changed orders. The window goes on at `next_offset` of the same listing,
+    else (a listing read to its end) from `next_since` at offset 0; both None: it is done."""
 
     items: Sequence[ErpOrder | MalformedOrder]
     next_offset: int | None
     total: int | None = None
+    next_since: datetime | None = None
 
 
 class ErpGateway(Protocol):
@@ -167,8 +169,14 @@ class ErpGateway(Protocol):
 
     def account_name(self, tokens: TokenSource) -> str | None: ...
 
-    def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
-        """Orders changed at or after `since` (any situação), from `offset`."""
+    def changed_orders(
+        self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
+        point_of_sale: bool = True, window_start: datetime | None = None,
+    ) -> OrderPage:
+        """Orders changed at or after `since` (any situação), from `offset`, in listings the
+        page chains (`next_offset`, `next_since`) until everything changed up to `until` (the
+        poll's start) was listed; `window_start` is where the window began (`since` moves on
+        with `next_since`). Without `point_of_sale`, point-of-sale (PDV) sales are left out."""
         ...
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:

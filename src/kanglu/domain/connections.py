@@ -98,6 +98,8 @@ class ErpConnection:
     missing_permissions: frozenset[ErpPermission] = frozenset()
     permissions_checked_at: datetime | None = None
     incomplete_since: datetime | None = None
+    # Point-of-sale (PDV) sales ship nothing: imported only when the merchant asks for them.
+    import_point_of_sale: bool = False
 
     # -- credentials and authorisation ------------------------------------------------
 
@@ -250,6 +252,11 @@ class ErpConnection:
         since = (self.poll_cursor - overlap) if self.poll_cursor else (now - backfill)
         return PollProgress(since, now, 0)
 
+    def poll_window_start(self, progress: PollProgress, overlap: timedelta, backfill: timedelta) -> datetime:
+        """Where the window under way began (`progress.since` moves on when the ERP reads it in
+        several listings): as poll_window set it, from the cursor or the backfill."""
+        return (self.poll_cursor - overlap) if self.poll_cursor else (progress.started_at - backfill)
+
     def advance_poll(self, progress: PollProgress, next_offset: int) -> None:
         """A page was imported: remember how far this window got."""
         self.poll_since, self.poll_started_at, self.poll_offset = progress.since, progress.started_at, next_offset
@@ -261,6 +268,16 @@ class ErpConnection:
         self.last_sync_at = now
         if self.last_error and self.last_error.startswith(POLL_ERROR_PREFIX):
             self.last_error = None
+        self.updated_at = now
+
+    def set_import_point_of_sale(self, enabled: bool, now: datetime) -> None:
+        """Turn the import of PDV sales on or off. Turned on, the next poll reads the backfill
+        window again, so the sales left out until now come in (the rest is unchanged and costs
+        no writes)."""
+        if enabled and not self.import_point_of_sale:
+            self.poll_cursor = None
+            self.poll_since = self.poll_started_at = self.poll_offset = None
+        self.import_point_of_sale = enabled
         self.updated_at = now
 
     def note_poll_failure(self, reason: str, now: datetime) -> None:

@@ -10,7 +10,7 @@ import attrs
 
 from kanglu.domain.access_keys import AccessKey
 from kanglu.domain.carriers import NOT_TRACKED, Carrier
-from kanglu.domain.customers import Customer, CustomerData
+from kanglu.domain.customers import Address, Customer, CustomerData
 from kanglu.domain.money import Money
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Action, Situacao
@@ -34,8 +34,17 @@ TOTAL_FIELD = "total"
 
 
 @attrs.frozen
+class ShippingAddress:
+    """Where the parcel goes: the recipient's name and the address."""
+
+    name: str | None
+    address: Address
+
+
+@attrs.frozen
 class Invoice:
-    """The order's nota fiscal: number and series without leading zeros, and the access key.
+    """The order's nota fiscal: number and series without leading zeros, and the access key;
+    also where it sends the parcel (its enderecoEntrega), when it says.
 
     `warnings`: what was wrong with the nota's own fields (a corrupt access key, a tracking
     code that fails its check digit); the bad values are left out."""
@@ -47,6 +56,7 @@ class Invoice:
     tracking_code: TrackingCode | None = None
     tracking_url: str | None = None
     warnings: tuple[OrderWarning, ...] = ()
+    delivery_address: ShippingAddress | None = None
 
 
 @attrs.frozen
@@ -69,6 +79,8 @@ class ErpOrder:
     shipping: ShippingService = attrs.field(factory=ShippingService)
     tracking_code: TrackingCode | None = None
     warnings: tuple[OrderWarning, ...] = ()
+    delivery_address: ShippingAddress | None = None  # the order's own enderecoEntrega (its detail)
+    point_of_sale: bool = False  # a PDV sale at the counter: nothing to ship
 
     @property
     def all_warnings(self) -> tuple[OrderWarning, ...]:
@@ -85,6 +97,18 @@ class ErpOrder:
     @property
     def lacks_total(self) -> bool:
         return self.total is None
+
+    @property
+    def shipping_address(self) -> ShippingAddress | None:
+        """Where the parcel goes: the order's delivery address, else its invoice's, else the
+        customer's own address. A delivery address without a recipient goes to the customer."""
+        customer_name = self.customer.name or None if self.customer else None
+        delivery = self.delivery_address or (self.invoice.delivery_address if self.invoice else None)
+        if delivery is not None:
+            return delivery if delivery.name or not customer_name else attrs.evolve(delivery, name=customer_name)
+        if self.customer is not None and self.customer.address is not None:
+            return ShippingAddress(customer_name, self.customer.address)
+        return None
 
     @property
     def effective_tracking_code(self) -> TrackingCode | None:
@@ -180,6 +204,7 @@ class Order:
     fingerprint: str = ""
     id: int | None = None
     warnings: tuple[OrderWarning, ...] = ()
+    shipping_address: ShippingAddress | None = None
 
     @classmethod
     def new(cls, merchant_id: int, connection_id: int, snapshot: ErpOrder, now: datetime) -> Order:
@@ -225,6 +250,7 @@ class Order:
         self.invoice = snapshot.invoice
         self.shipping = snapshot.shipping
         self.shipping_key = snapshot.shipping.key
+        self.shipping_address = snapshot.shipping_address
         self.carrier_code = carrier.code if carrier else None
         self.tracking_code = code
         self.tracking_url = snapshot.erp_tracking_url or (carrier.tracking_url(code) if carrier and code else None)

@@ -251,7 +251,7 @@ class UseCases(containers.DeclarativeContainer):
         renewal_margin=core.renewal_margin,
     )
     disconnect = providers.Factory(DisconnectErp, uow=adapters.uow, clock=core.clock)
-    update_status_mapping = providers.Factory(UpdateStatusMapping, uow=adapters.uow)
+    update_status_mapping = providers.Factory(UpdateStatusMapping, uow=adapters.uow, clock=core.clock)
     map_shipping_service = providers.Factory(
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )

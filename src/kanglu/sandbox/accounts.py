@@ -20,6 +20,8 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/integrations/tiny/callback"
 # answers 403, as Tiny does for an application created without that box ticked.
 PERMISSIONS = ("pedidos", "notas_fiscais", "formas_envio", "info_conta")
 _SECRET_ALPHABET = string.ascii_letters + string.digits
+UPDATE_FILTERS = ("since_day", "day_only", "since_moment")
+UPDATE_FILTER_TIME_REACTIONS = ("ignore", "reject")
 
 
 @attrs.define
@@ -34,12 +36,18 @@ class AccountSettings:
     rate_limit: int = DEFAULT_PLAN  # reads per minute (Tiny's plans: 30, 60, 120, 140); 0 = unlimited
     burst: int = DEFAULT_BURST  # calls per second on top; 0 = none
     headers_missing_rate: float = 0.0  # share of answers without the X-RateLimit-* headers
-    date_filter_ignores_time: bool = False  # read dataAtualizacao as a day, as Tiny may
+    # What dataAtualizacao matches, which Tiny does not document (TINY_API.md): changed on or after
+    # that day ("since_day"), on that day only ("day_only"), or on or after that moment
+    # ("since_moment", a bare date being its midnight). Under the two day meanings a time part is
+    # ignored or refused with a 400 (`update_filter_time`).
+    update_filter: str = "since_day"
+    update_filter_time: str = "ignore"
     reuse_revokes_session: bool = True  # a spent refresh token presented again logs the account out
     simulate: bool = False  # orders arrive and move on their own (the sandbox's activity, when it runs)
 
     FIELDS = ("redirect_uri", "app_name", "access_lifetime", "refresh_lifetime", "code_lifetime", "rate_limit",
-              "burst", "headers_missing_rate", "date_filter_ignores_time", "reuse_revokes_session", "simulate")
+              "burst", "headers_missing_rate", "update_filter", "update_filter_time", "reuse_revokes_session", "simulate")
+    CHOICES = {"update_filter": UPDATE_FILTERS, "update_filter_time": UPDATE_FILTER_TIME_REACTIONS}
 
     def update(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
@@ -47,6 +55,9 @@ class AccountSettings:
                 if isinstance(value, bool) or value not in PLANS:
                     raise ValueError(f"invalid value for plan: {value!r} (one of {', '.join(map(str, PLANS))})")
                 self.rate_limit = int(value)
+                continue
+            if key == "date_filter_ignores_time":  # the older switch, still in saved state files
+                self.update({"update_filter": "since_day" if value else "since_moment", "update_filter_time": "ignore"})
                 continue
             if key not in self.FIELDS:
                 raise ValueError(f"unknown field: {key}")
@@ -57,7 +68,7 @@ class AccountSettings:
                         raise ValueError
                     setattr(self, key, value)
                 elif isinstance(current, str):
-                    if not isinstance(value, str) or not value:
+                    if not isinstance(value, str) or not value or value not in self.CHOICES.get(key, (value,)):
                         raise ValueError
                     setattr(self, key, value)
                 elif isinstance(current, float):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kanglu.sandbox.accounts import DEFAULT_REDIRECT_URI
+from kanglu.sandbox.accounts import DEFAULT_REDIRECT_URI, UPDATE_FILTER_TIME_REACTIONS, UPDATE_FILTERS
 from kanglu.sandbox.limits import DEFAULT_BURST, DEFAULT_PLAN
 
 
@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"API calls per second per account on top (default {DEFAULT_BURST}); 0 = none")
     parser.add_argument("--headers-missing-rate", type=float, default=0.0,
                         help="share of answers without X-RateLimit-* headers (default 0)")
+    parser.add_argument("--update-filter", choices=UPDATE_FILTERS, default="since_day",
+                        help="what dataAtualizacao matches, which Tiny does not document: changed on or after that "
+                             "day (since_day, default), that day only (day_only), on or after that moment "
+                             "(since_moment)")
+    parser.add_argument("--update-filter-time", choices=UPDATE_FILTER_TIME_REACTIONS, default="ignore",
+                        help="under the day meanings, a time part in dataAtualizacao is ignored (default) or "
+                             "refused with a 400 (reject)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per API call in ms")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of API calls answering 500/503")
     parser.add_argument("--slow-rate", type=float, default=0.0, help="share of API calls delayed by --slow-seconds")
@@ -80,6 +87,8 @@ def build_server(args: argparse.Namespace) -> Any:
             "rate_limit": args.rate_limit,
             "burst": args.burst,
             "headers_missing_rate": args.headers_missing_rate,
+            "update_filter": getattr(args, "update_filter", "since_day"),
+            "update_filter_time": getattr(args, "update_filter_time", "ignore"),
         },
         faults={"latency_ms": args.latency_ms, "error_rate": args.error_rate, "slow_rate": args.slow_rate,
                 "slow_seconds": args.slow_seconds},

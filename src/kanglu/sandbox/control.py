@@ -59,6 +59,8 @@ def order_truth(account: Account, order: Order) -> dict[str, Any]:
             "codigoRastreamento": invoice.tracking_code,
         },
         "pedido": payloads.pedido_listing(dataset, order),
+        "origemPedido": order.origem,
+        "enderecoEntrega": payloads.entrega(dataset, order),
     }
 
 

@@ -156,6 +156,38 @@ def make_customer(seed: int) -> Customer:
     )
 
 
+@attrs.frozen
+class Delivery:
+    """Where an order's parcel goes, as its enderecoEntrega tells: the customer's own address
+    ("same"), the same with every field empty ("blank", as some answers show it), or another
+    address: a gift to someone else ("gift") or the buyer's work ("work")."""
+
+    kind: str
+    nome: str | None = None
+    endereco: Address | None = None
+
+
+# About 15 % of orders go elsewhere than the customer's address (gifts, work addresses).
+DELIVERY_ELSEWHERE = 0.15
+
+
+@functools.lru_cache(maxsize=16_384)
+def make_delivery(seed: int) -> Delivery:
+    """Drawn from the order's own seed, apart from the dataset's stream (adding it changed no
+    other draw)."""
+    rng = random.Random(seed ^ 0x0E17_E6A5)
+    draw = rng.random()
+    if draw < DELIVERY_ELSEWHERE * 0.6:
+        nome = f"{rng.choice(brazil.FIRST_NAMES)} {' '.join(rng.sample(brazil.SURNAMES, 2))}"
+        return Delivery("gift", nome, _address(rng))
+    if draw < DELIVERY_ELSEWHERE:
+        work = _address(rng)
+        return Delivery("work", None, attrs.evolve(work, complemento=rng.choice(brazil.COMPLEMENTS[5:])))
+    if draw < DELIVERY_ELSEWHERE + 0.05:
+        return Delivery("blank")
+    return Delivery("same")
+
+
 def make_items(seed: int) -> tuple[Item, ...]:
     """The items of an order, decoded from the order's 48-bit seed (cheaper than seeding a Random:
     this runs for every order an account builds)."""
@@ -418,6 +450,10 @@ class Dataset:
     # ---- what payloads need ---------------------------------------------------------------
     def customer(self, order: Order) -> Customer:
         return make_customer(order.customer_seed)
+
+    def delivery(self, order: Order) -> Delivery | None:
+        """The order's delivery address; None for a point-of-sale (PDV) sale, which ships nothing."""
+        return None if order.origem == 1 else make_delivery(order.seed)
 
     def items(self, order: Order) -> tuple[Item, ...]:
         return () if order.cents is None else make_items(order.seed)

@@ -159,12 +159,21 @@ def pedido_listing(dataset: Dataset, order: Order) -> Json:
     return body
 
 
-def _entrega(dataset: Dataset, order: Order) -> Json | None:
-    if order.quirks & (Quirk.CLIENTE_NULL | Quirk.CLIENTE_ABSENT | Quirk.ENDERECO_NULL):
+def entrega(dataset: Dataset, order: Order) -> Json | None:
+    """enderecoEntrega, of the order's detail and of its notas: where the parcel goes."""
+    delivery = dataset.delivery(order)
+    if delivery is None or order.quirks & (Quirk.CLIENTE_NULL | Quirk.CLIENTE_ABSENT | Quirk.ENDERECO_NULL):
         return None
     c = dataset.customer(order)
+    if delivery.kind == "blank":
+        return {**{k: "" for k in address(c.endereco)}, "nomeDestinatario": "", "cpfCnpj": "", "tipoPessoa": "",
+                "telefone": "", "inscricaoEstadual": ""}
+    if delivery.kind == "gift":
+        assert delivery.endereco is not None
+        return {**address(delivery.endereco), "nomeDestinatario": delivery.nome, "cpfCnpj": "", "tipoPessoa": "F",
+                "telefone": "", "inscricaoEstadual": ""}
     return {
-        **address(c.endereco), "nomeDestinatario": c.nome, "cpfCnpj": document_text(c, order),
+        **address(delivery.endereco or c.endereco), "nomeDestinatario": c.nome, "cpfCnpj": document_text(c, order),
         "tipoPessoa": c.tipo_pessoa, "telefone": c.celular or c.telefone, "inscricaoEstadual": c.inscricao_estadual,
     }
 
@@ -194,7 +203,7 @@ def pedido_detail(dataset: Dataset, order: Order) -> Json:
         "listaPreco": {"id": 0, "nome": "Padrão", "acrescimoDesconto": 0.0},
     }
     _put_cliente(body, dataset, order)
-    body["enderecoEntrega"] = _entrega(dataset, order)
+    body["enderecoEntrega"] = entrega(dataset, order)
     _put_ecommerce(body, order)
     _put_transportador(body, order)
     body.update({
@@ -255,7 +264,7 @@ def _nota_base(dataset: Dataset, invoice: Invoice) -> Json:
     }
     _put_cliente(body, dataset, order)
     body.update({
-        "enderecoEntrega": _entrega(dataset, order),
+        "enderecoEntrega": entrega(dataset, order),
         "valor": _money(order.cents),
         "valorProdutos": _money((order.cents or 0) - order.freight_cents),
         "valorFrete": _money(order.freight_cents),

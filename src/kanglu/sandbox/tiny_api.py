@@ -6,10 +6,11 @@ adds authentication, rate limiting, faults and headers. The caller holds the acc
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
 from kanglu.sandbox import payloads
@@ -84,8 +85,18 @@ class Query:
             return default
         return raw
 
-    def moment(self, name: str, end_of_day: bool = False, ignore_time: bool = False) -> float | None:
+    def moment(self, name: str, end_of_day: bool = False) -> float | None:
         """A São Paulo date or date-time as epoch seconds; a bare date means its first (or last) second."""
+        parsed = self.stamp(name)
+        if parsed is None:
+            return None
+        when, has_time = parsed
+        if not has_time:
+            when = datetime.combine(when.date(), time.max.replace(microsecond=0) if end_of_day else time.min)
+        return when.replace(tzinfo=SAO_PAULO).timestamp()
+
+    def stamp(self, name: str) -> tuple[datetime, bool] | None:
+        """A date or date-time as given (naive, São Paulo), and whether it had a time part."""
         raw = self.text(name)
         if raw is None:
             return None
@@ -93,15 +104,32 @@ class Query:
         for fmt, has_time in (("%Y-%m-%d %H:%M:%S", True), ("%Y-%m-%dT%H:%M:%S", True),
                               ("%Y-%m-%d %H:%M", True), ("%Y-%m-%d", False)):
             try:
-                parsed = datetime.strptime(raw, fmt)
+                return datetime.strptime(raw, fmt), has_time
             except ValueError:
                 continue
-            if not has_time or ignore_time:
-                day = parsed.date()
-                parsed = datetime.combine(day, time.max.replace(microsecond=0) if end_of_day else time.min)
-            return parsed.replace(tzinfo=SAO_PAULO).timestamp()
         self._fail(name, f"O campo {name} deve ser uma data no formato AAAA-MM-DD ou AAAA-MM-DD HH:MM:SS")
         return None
+
+    def update_window(self, name: str, meaning: str, time_reaction: str) -> tuple[float, float] | None:
+        """dataAtualizacao as the [from, until) epoch window the account's meaning gives it.
+
+        since_day: from the day's midnight on; day_only: that day only; since_moment: from that
+        second on (a bare date from its midnight). Under the day meanings a time part is ignored,
+        or refused like any malformed value (`time_reaction` "reject")."""
+        parsed = self.stamp(name)
+        if parsed is None:
+            return None
+        when, has_time = parsed
+        if has_time and meaning != "since_moment" and time_reaction == "reject":
+            self._fail(name, f"O campo {name} deve ser uma data no formato AAAA-MM-DD")
+            return None
+        midnight = datetime.combine(when.date(), time.min).replace(tzinfo=SAO_PAULO)
+        if meaning == "since_moment":
+            return when.replace(tzinfo=SAO_PAULO).timestamp(), math.inf
+        if meaning == "day_only":
+            next_midnight = datetime.combine(when.date() + timedelta(days=1), time.min).replace(tzinfo=SAO_PAULO)
+            return midnight.timestamp(), next_midnight.timestamp()
+        return midnight.timestamp(), math.inf
 
     def paging(self) -> tuple[int, int, bool]:
         limit = self.integer("limit", 100, minimum=1)
@@ -139,9 +167,10 @@ def _order_document(account: Account, order: Order) -> str:
 
 def list_pedidos(account: Account, args: Mapping[str, str]) -> Answer:
     q = Query(args)
-    ignore_time = account.settings.date_filter_ignores_time
+    settings = account.settings
     situacao = q.integer("situacao", choices=ORDER_SITUACOES)
-    updated_from = q.moment("dataAtualizacao", ignore_time=ignore_time)
+    updated = q.update_window("dataAtualizacao", settings.update_filter, settings.update_filter_time)
+    origem = q.integer("origemPedido", choices=(0, 1))
     created_from = q.moment("dataInicial")
     created_to = q.moment("dataFinal", end_of_day=True)
     numero = q.integer("numero")
@@ -153,7 +182,9 @@ def list_pedidos(account: Account, args: Mapping[str, str]) -> Answer:
     for order in account.dataset.orders:
         if situacao is not None and order.situacao != situacao:
             continue
-        if updated_from is not None and order.updated < updated_from:
+        if updated is not None and not updated[0] <= order.updated < updated[1]:
+            continue
+        if origem is not None and order.origem != origem:
             continue
         if created_from is not None and order.created < created_from:
             continue

@@ -16,7 +16,7 @@ from tests.e2e.web.conftest import CLIENT_ID, CLIENT_SECRET, INVITE_LINK, Accoun
 
 ORDER_KEYS = {
     "id", "erp_order_id", "number", "ecommerce_number", "situacao", "total", "created_at", "customer", "invoice",
-    "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error", "warnings",
+    "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error", "warnings", "shipping_address",
 }
 CUSTOMER_KEYS = {"id", "name", "document", "phone", "email", "address"}
 ADDRESS_KEYS = {"street", "number", "complement", "district", "city", "state", "zip", "country"}

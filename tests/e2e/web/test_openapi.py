@@ -66,7 +66,7 @@ def test_the_order_schema_names_every_field_of_the_contract() -> None:
     order = document()["components"]["schemas"]["Order"]
     assert set(order["required"]) == set(order["properties"]) == {
         "id", "erp_order_id", "number", "ecommerce_number", "situacao", "total", "created_at", "customer", "invoice",
-        "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error", "warnings",
+        "carrier", "tracking_code", "tracking_url", "tracking_status", "import_error", "warnings", "shipping_address",
     }
     assert order["properties"]["tracking_status"]["enum"] == ["waiting_data", "tracking", "delivered", "cancelled"]
 

@@ -9,7 +9,8 @@ import attrs
 import pytest
 from flask.testing import FlaskClient
 
-from kanglu.domain.orders import MalformedOrder
+from kanglu.domain.customers import Address
+from kanglu.domain.orders import MalformedOrder, ShippingAddress
 from kanglu.domain.situacoes import Action, Situacao
 from kanglu.domain.tracking import ShipmentStatus
 from tests.builders import erp_order
@@ -333,3 +334,33 @@ def test_failures_show_number_customer_a_link_to_tiny_and_tentar_de_novo(world: 
     after = text(client, "/orders/failures")
     assert "Pedido importado: a falha foi resolvida." in after and "12777" not in after
     assert [o.erp_order_id for o in world.uow.read().orders.all()] == [777]
+
+
+def test_order_detail_shows_where_the_parcel_goes(world: WebWorld) -> None:
+    account = world.merchant()
+    world.connect(account)
+    gift = ShippingAddress("Ana Presenteada", Address("Rua do Presente", "12", "Sala 1203", "Boa Viagem", "Recife",
+                                                      "PE", "51020000", "Brasil"))
+    invoice = attrs.evolve(erp_order(1).invoice, delivery_address=gift)
+    world.import_orders(account, [erp_order(1, invoice=invoice), erp_order(2)])
+    by_erp_id = {o.erp_order_id: o.id for o in world.uow.read().orders.all() if o.merchant_id == account.id}
+    client = world.client(account)
+    page = text(client, f"/orders/{by_erp_id[1]}")
+    for expected in ("Endereço de entrega", "Ana Presenteada", "Rua do Presente, 12", "Sala 1203", "Recife / PE",
+                     "CEP 51020-000"):
+        assert expected in page, expected
+    assert "O mesmo endereço do cliente." not in page
+    own = text(client, f"/orders/{by_erp_id[2]}")
+    assert "Endereço de entrega" in own and "O mesmo endereço do cliente." in own
+
+
+def test_situacoes_has_the_pdv_checkbox_and_saves_it(shop) -> None:  # type: ignore[no-untyped-def]
+    world, account, client = shop
+    page = text(client, "/situacoes")
+    assert "Importar também as vendas do PDV" in page
+    assert not re.search(r'id="import_point_of_sale"[^>]*checked', page)
+    post_form(client, "/situacoes", "/situacoes", {"import_point_of_sale_shown": "1", "import_point_of_sale": "1"})
+    assert world.uow.read().connections.get(world.connection_id(account)).import_point_of_sale is True
+    assert re.search(r'id="import_point_of_sale"[^>]*checked', text(client, "/situacoes"))
+    post_form(client, "/situacoes", "/situacoes", {"import_point_of_sale_shown": "1"})  # unticked
+    assert world.uow.read().connections.get(world.connection_id(account)).import_point_of_sale is False

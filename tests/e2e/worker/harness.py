@@ -44,8 +44,9 @@ MAPPED_SITUACOES = frozenset(int(s) for s in DEFAULT_ACTIONS)
 def importable_ids(truth: Iterable[Mapping[str, Any]]) -> set[int]:
     """The Tiny order ids a first import brings in, from the sandbox's own view (`truth`):
     those in a situação the default mapping does not ignore, defective ones included (a field
-    defect is a warning, never a dropped order)."""
-    return {o["id"] for o in truth if o["situacao"] in MAPPED_SITUACOES}
+    defect is a warning, never a dropped order), and not a point-of-sale (PDV) sale (not
+    imported by default)."""
+    return {o["id"] for o in truth if o["situacao"] in MAPPED_SITUACOES and not o.get("origemPedido")}
 
 
 @attrs.define

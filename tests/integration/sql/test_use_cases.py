@@ -105,10 +105,29 @@ def test_disconnect_keeps_imported_orders(world: SqlWorld) -> None:
 
 def test_update_status_mapping(world: SqlWorld) -> None:
     merchant_id, cid = world.connect()
-    UpdateMappingUseCase(uow=world.uow)(UpdateStatusMapping(merchant_id, {"3": "import", "5": "ignore"}))
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {"3": "import", "5": "ignore"}))
     with world.uow() as u:
         mapping = u.status_mappings.get(cid)
         assert Situacao.APROVADA in mapping.imported_situacoes and Situacao.ENVIADA not in mapping.imported_situacoes
+        assert u.connections.get(cid).import_point_of_sale is False
+
+
+def test_turning_point_of_sale_sales_on_is_stored_and_reads_the_backfill_again(world: SqlWorld) -> None:
+    merchant_id, cid = world.connect()
+    with world.uow() as u:
+        connection = u.connections.get(cid)
+        connection.poll_cursor = world.clock.now()
+        u.commit()
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {}, True))
+    with world.uow() as u:
+        connection = u.connections.get(cid)
+        assert connection.import_point_of_sale is True and connection.poll_cursor is None
+        connection.poll_cursor = world.clock.now()
+        u.commit()
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {}, False))
+    with world.uow() as u:
+        connection = u.connections.get(cid)
+        assert connection.import_point_of_sale is False and connection.poll_cursor is not None
 
 
 # -- polling and importing ----------------------------------------------------------------
@@ -123,10 +142,10 @@ def test_poll_imports_every_page_and_resumes_after_a_failure(world: SqlWorld) ->
     original = world.gateway.changed_orders
     calls = itertools.count(1)
 
-    def flaky(tokens, since, offset):  # type: ignore[no-untyped-def]
+    def flaky(tokens, since, offset, **kw):  # type: ignore[no-untyped-def]
         if next(calls) == 2:
             raise TransientFailure("Tiny respondeu 503")
-        return original(tokens, since, offset)
+        return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = flaky  # type: ignore[method-assign]
     assert world.poll()(PollOrders(cid)).outcome is PollOutcome.RETRY

@@ -120,6 +120,7 @@ class FakeTiny:
         self.requests: list[httpx.Request] = []
         self.rate_headers: dict[str, str] = {}
         self.request_ids = iter(range(1, 10**9))
+        self.refuse_time_in_update_filter = False  # a 400 for dataAtualizacao with a time, as Tiny may
 
     # -- the transport -------------------------------------------------------------------
 
@@ -143,8 +144,11 @@ class FakeTiny:
         if path == "/info":
             return httpx.Response(200, json=self.info, headers=headers)
         if path == "/pedidos":
+            if self.refuse_time_in_update_filter and len(q.get("dataAtualizacao", "")) > 10:
+                return httpx.Response(400, json={"mensagem": "Ocorreram erros de validação", "detalhes": [
+                    {"campo": "dataAtualizacao", "mensagem": "data inválida"}]}, headers=headers)
             rows = [o for o in self.orders
-                    if (not q.get("dataAtualizacao") or o.get("_updated", "9999") >= q["dataAtualizacao"])
+                    if (not q.get("dataAtualizacao") or o.get("_updated", "9999") >= q["dataAtualizacao"][:10])  # a time ignored
                     and (not q.get("situacao") or str(o.get("situacao")) == q["situacao"])]
             return self._page(sorted(rows, key=_by_id), q, headers)
         if path == "/notas":
@@ -180,6 +184,8 @@ class FakeTiny:
     def _page(self, rows: list[dict[str, Any]], q: httpx.QueryParams, headers: dict[str, str]) -> httpx.Response:
         limit = int(q.get("limit", 100))
         offset = int(q.get("offset", 0))
+        if q.get("orderBy") == "desc":
+            rows = rows[::-1]
         body = {"itens": [self._public(r) for r in rows[offset:offset + limit]],
                 "paginacao": {"limit": limit, "offset": offset, "total": len(rows)}}
         # Sent as text so that numbers keep the exact form a test gave them.

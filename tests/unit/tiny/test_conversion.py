@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,8 @@ from kanglu.adapters.tiny.conversion import (
 from kanglu.adapters.tiny.http import parse_json
 from kanglu.domain.documents import DocumentKind
 from kanglu.domain.money import Money
-from kanglu.domain.orders import ErpOrder, MalformedOrder
+from kanglu.domain.customers import Address
+from kanglu.domain.orders import ErpOrder, MalformedOrder, ShippingAddress
 from kanglu.domain.situacoes import Situacao
 from kanglu.domain.tracking_codes import s10_check_digit
 from tests.builders import access_key, cpf, s10
@@ -457,3 +459,59 @@ def test_any_nota_or_forma_de_envio_is_read_or_skipped_and_never_a_bug(payload: 
     finally:
         logger.removeHandler(handler)
     assert not [r for r in handler.records if r.levelno >= logging.ERROR]
+
+
+# -- where the parcel goes, and PDV sales -----------------------------------------------------
+
+ENTREGA = {"endereco": " Rua  do Presente ", "numero": "12", "complemento": "Sala 1203", "bairro": "Centro",
+           "municipio": "Recife", "cep": "50010-000", "uf": "PE", "pais": "Brasil",
+           "nomeDestinatario": "Ana Souza", "cpfCnpj": "", "tipoPessoa": "F", "telefone": "", "inscricaoEstadual": ""}
+
+
+def test_the_invoice_listing_carries_the_delivery_address_with_its_recipient() -> None:
+    nota = nota_from_payload(nota_item(7, 1, enderecoEntrega=ENTREGA))
+    assert nota is not None
+    invoice = invoice_from_nota(nota)
+    assert invoice.delivery_address == ShippingAddress(
+        "Ana Souza", Address("Rua do Presente", "12", "Sala 1203", "Centro", "Recife", "PE", "50010000", "Brasil"))
+
+
+@pytest.mark.parametrize("entrega", [None, "", [], {k: "" for k in ENTREGA}, {"nomeDestinatario": "Ana"}])
+def test_an_empty_delivery_address_is_none_and_the_customers_address_stands(entrega: object) -> None:
+    nota = nota_from_payload(nota_item(7, 1, enderecoEntrega=entrega))
+    assert nota is not None and invoice_from_nota(nota).delivery_address is None
+    order = order_from_listing(listing_item(1))
+    assert isinstance(order, ErpOrder) and order.customer is not None
+    with_invoice = attrs.evolve(order, invoice=invoice_from_nota(nota))
+    assert with_invoice.shipping_address == ShippingAddress(order.customer.name, order.customer.address)
+
+
+def test_a_delivery_address_kanglu_cannot_read_costs_the_address_not_the_invoice() -> None:
+    nota = nota_from_payload(nota_item(7, 1, enderecoEntrega={"endereco": ["not", "text"]}))
+    assert nota is not None and nota.endereco_entrega is None
+    assert invoice_from_nota(nota).access_key is not None
+
+
+def test_shipping_address_prefers_the_orders_own_then_the_invoices_then_the_customers() -> None:
+    order = order_from_listing(listing_item(1))
+    assert isinstance(order, ErpOrder) and order.customer is not None
+    nota = nota_from_payload(nota_item(7, 1, enderecoEntrega=ENTREGA))
+    assert nota is not None
+    from_invoice = attrs.evolve(order, invoice=invoice_from_nota(nota))
+    assert from_invoice.shipping_address is not None and from_invoice.shipping_address.name == "Ana Souza"
+    own = ShippingAddress(None, Address(street="Avenida Paulista", number="1000", city="São Paulo"))
+    # A delivery address without a recipient goes to the customer.
+    assert attrs.evolve(from_invoice, delivery_address=own).shipping_address == attrs.evolve(own, name=order.customer.name)
+    assert attrs.evolve(order, customer=None).shipping_address is None
+
+
+def test_the_detail_carries_the_delivery_address_and_the_listing_the_origin() -> None:
+    detail = {**listing_item(1), "valorTotalPedido": Decimal("10.50"), "data": "2026-06-20", "enderecoEntrega": ENTREGA}
+    order, _ = order_from_detail(detail)
+    assert isinstance(order, ErpOrder) and order.delivery_address is not None
+    assert order.delivery_address.name == "Ana Souza"
+    pdv = order_from_listing(listing_item(2, origemPedido=1))
+    sale = order_from_listing(listing_item(3, origemPedido=0))
+    assert isinstance(pdv, ErpOrder) and pdv.point_of_sale
+    assert isinstance(sale, ErpOrder) and not sale.point_of_sale
+    assert isinstance(order_from_listing(listing_item(4)), ErpOrder)  # no origemPedido at all: a sale

@@ -27,15 +27,68 @@ def params_of(request: httpx.Request) -> dict[str, str]:
 # -- GET /pedidos ---------------------------------------------------------------------------------
 
 
-def test_changed_orders_asks_by_the_sao_paulo_day_of_since_in_pages_of_100(
+def test_changed_orders_asks_from_the_sao_paulo_moment_of_since_in_pages_of_100(
     tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
 ) -> None:
     # 02:30 UTC on 1 July is still 30 June in São Paulo (UTC-3).
-    gateway.changed_orders(tokens, datetime(2026, 7, 1, 2, 30, tzinfo=UTC), 200)
+    gateway.changed_orders(tokens, datetime(2026, 7, 1, 2, 30, 15, 999, tzinfo=UTC), 200)
     request = tiny.requests[-1]
     assert request.method == "GET" and request.url.path == "/public-api/v3/pedidos"
-    assert params_of(request) == {"dataAtualizacao": "2026-06-30", "orderBy": "asc", "limit": "100", "offset": "200"}
+    assert params_of(request) == {"dataAtualizacao": "2026-06-30 23:30:15", "orderBy": "asc", "limit": "100",
+                                  "offset": "200"}
     assert request.headers["authorization"] == "Bearer token-one"
+    # At São Paulo midnight, and for PDV sales left out:
+    gateway.changed_orders(tokens, datetime(2026, 7, 1, 3, tzinfo=UTC), 0, point_of_sale=False)
+    assert params_of(tiny.requests[-1])["dataAtualizacao"] == "2026-07-01"
+    assert params_of(tiny.requests[-1])["origemPedido"] == "0"
+
+
+def test_a_time_part_tiny_refuses_is_asked_again_by_day_and_not_sent_again(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    tiny.orders = [listing_item(i, _updated="2026-07-01") for i in range(1, 4)]
+    tiny.refuse_time_in_update_filter = True
+    since = datetime(2026, 7, 1, 15, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, since, 0)
+    assert [o.erp_order_id for o in page.items] == [1, 2, 3]  # type: ignore[union-attr]
+    sent = [params_of(r)["dataAtualizacao"] for r in tiny.requests]
+    assert sent == ["2026-07-01 12:00:00", "2026-07-01"]
+    gateway.changed_orders(tokens, since, 0)
+    assert params_of(tiny.requests[-1])["dataAtualizacao"] == "2026-07-01"
+    assert gateway.call_counts()["GET /pedidos"] == {"400": 1, "200": 2}
+
+
+def test_a_window_over_several_days_is_read_day_by_day_up_to_until(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Nothing changed, so no order listed twice proves what the filter means: every day is
+    # asked, each after the last page of the one before.
+    since, until = datetime(2026, 7, 1, 15, tzinfo=UTC), datetime(2026, 7, 3, 15, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, since, 0, until=until)
+    assert page.next_offset is None and page.next_since == datetime(2026, 7, 2, 3, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)
+    assert page.next_since == datetime(2026, 7, 3, 3, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, page.next_since, 0, until=until)
+    assert page.next_since is None and page.next_offset is None
+    assert [params_of(r)["dataAtualizacao"] for r in tiny.requests] == ["2026-07-01 12:00:00", "2026-07-02",
+                                                                          "2026-07-03"]
+
+
+def test_an_order_listed_under_two_past_days_proves_the_filter_reaches_forward(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Under "that day only" no order of 2 July can be listed under 1 July as well: seeing one
+    # ends the walk, since the listing of 1 July already held every later change.
+    tiny.orders = [listing_item(1, _updated="2026-07-01"), listing_item(2, _updated="2026-07-02"),
+                   listing_item(3, _updated="2026-07-04")]
+    since, until = datetime(2026, 7, 1, 15, tzinfo=UTC), datetime(2026, 7, 5, 15, tzinfo=UTC)
+    first = gateway.changed_orders(tokens, since, 0, until=until, window_start=since)
+    assert [o.erp_order_id for o in first.items] == [1, 2, 3]  # type: ignore[union-attr]
+    second = gateway.changed_orders(tokens, first.next_since, 0, until=until, window_start=since)
+    assert params_of(tiny.requests[-1])["orderBy"] == "desc"  # a day the walk reached: newest first
+    assert [o.erp_order_id for o in second.items] == [3, 2]  # type: ignore[union-attr]
+    assert second.next_since is None and second.next_offset is None
+    assert gateway.total_calls() == 2
 
 
 def test_pages_run_until_the_total_and_say_where_the_next_starts(
@@ -336,7 +389,7 @@ def test_one_gateway_serves_many_threads(tiny: FakeTiny, gateway: TinyGateway) -
 
 def test_since_without_a_timezone_is_taken_as_utc(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
     gateway.changed_orders(tokens, datetime(2026, 7, 1, 2, 0), 0)
-    assert params_of(tiny.requests[-1])["dataAtualizacao"] == "2026-06-30"
+    assert params_of(tiny.requests[-1])["dataAtualizacao"] == "2026-06-30 23:00:00"
 
 
 def test_an_older_order_later_in_the_poll_adds_a_bounded_window_before_the_first(
@@ -347,3 +400,44 @@ def test_an_older_order_later_in_the_poll_adds_a_bounded_window_before_the_first
     assert set(gateway.invoices_for(tokens, [invoiced(1, date(2026, 5, 9))])) == {1}
     assert [params_of(r).get("dataInicial") + "/" + params_of(r).get("dataFinal", "")
             for r in tiny.calls("/notas")] == ["2026-06-19/", "2026-05-08/2026-06-18"]
+
+
+def test_a_day_this_process_did_not_read_is_asked_about_with_one_probe_by_number(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Another worker read 1 July; this one goes on at 2 July. One call asks Tiny whether an order
+    # of 2 July is listed under 1 July too: it is (the filter reaches forward), so the walk ends.
+    tiny.orders = [listing_item(1, _updated="2026-07-01"), listing_item(2, _updated="2026-07-04")]
+    start, until = datetime(2026, 7, 1, 15, tzinfo=UTC), datetime(2026, 7, 5, 15, tzinfo=UTC)
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until, window_start=start)
+    assert page.next_since is None and page.next_offset is None
+    probe = params_of(tiny.requests[-1])
+    assert (probe["dataAtualizacao"], probe["numero"]) == ("2026-07-01", "10002")
+    assert len(tiny.requests) == 2
+    # The first day of a window is never "reached from the day before": no probe, no proof.
+    tiny.requests.clear()
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 2, 3, tzinfo=UTC), 0, until=until,
+                                  window_start=datetime(2026, 7, 2, 3, tzinfo=UTC))
+    assert page.next_since == datetime(2026, 7, 3, 3, tzinfo=UTC) and len(tiny.requests) == 1
+    # A day that ends on `until`'s day proves nothing either: "that day only" lists today's too.
+    tiny.requests.clear()
+    page = gateway.changed_orders(tokens, datetime(2026, 7, 5, 3, tzinfo=UTC), 0, until=until, window_start=start)
+    assert page.next_since is None and len(tiny.requests) == 1
+
+
+def test_a_listing_that_shrinks_between_pages_is_read_again_from_as_many_places_back(
+    tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens
+) -> None:
+    # Under "that day only", an order of a past day that changes again leaves that day's
+    # listing while it is read: the next pages slide back one place and would skip an order.
+    tiny.orders = [listing_item(i, _updated="2026-07-01") for i in range(1, 151)]
+    since, until = datetime(2026, 7, 1, 12, tzinfo=UTC), datetime(2026, 7, 3, 15, tzinfo=UTC)
+    first = gateway.changed_orders(tokens, since, 0, until=until, window_start=since)
+    assert first.next_offset == 100
+    tiny.orders = [o for o in tiny.orders if o["id"] != 5]  # changed again: now listed under 3 July
+    second = gateway.changed_orders(tokens, since, 100, until=until, window_start=since)
+    assert second.next_offset == 99 and second.next_since is None
+    third = gateway.changed_orders(tokens, since, 99, until=until, window_start=since)
+    seen = {o.erp_order_id for page in (first, second, third) for o in page.items}  # type: ignore[union-attr]
+    assert seen == set(range(1, 151)) and third.next_offset is None
+    assert third.next_since == datetime(2026, 7, 2, 3, tzinfo=UTC)

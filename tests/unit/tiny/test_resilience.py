@@ -216,7 +216,7 @@ def test_an_unexpected_4xx_is_a_transient_failure_not_a_disconnection(
     tiny.script = [httpx.Response(400, json={"mensagem": "Parâmetro inválido", "detalhes": []},
                                   headers={"X-Request-Id": "req-400"})]
     with pytest.raises(TransientFailure) as caught:
-        gateway.changed_orders(tokens, SINCE, 0)
+        gateway.list_orders(tokens, updated_since=SINCE.date())
     assert caught.value.request_id == "req-400" and "HTTP 400" in caught.value.message
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     insert_sentinel,
     text,
 )
@@ -31,6 +32,7 @@ from kanglu.adapters.sql.types import (
     PermissionSetType,
     OutboxRequestType,
     SealedType,
+    ShippingAddressType,
     ShippingServiceType,
     SituacaoType,
     StrEnumType,
@@ -126,6 +128,7 @@ erp_connections = Table(
     # A renewal under way (issue 16, migration 0003): see ErpConnection.renewal_claimed_by.
     Column("renewal_claimed_by", String(40)),
     Column("renewal_claimed_until", UtcDateTime),
+    Column("import_point_of_sale", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("merchant_id", "erp"),
     Column("alert_open", String(40)),
     Column("sync_requested_at", UtcDateTime),
@@ -188,6 +191,7 @@ orders = Table(
     _sentinel(),
     # The field defects the order was imported with ([{field, message}]); NULL: none.
     Column("warnings", WarningsType),
+    Column("shipping_address", ShippingAddressType),
     UniqueConstraint("connection_id", "erp_order_id"),
     # The order list, newest first, and its filters (each index read backwards).
     Index("ix_orders_list", "merchant_id", "created_at", "id"),

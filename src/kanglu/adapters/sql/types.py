@@ -24,9 +24,8 @@ from kanglu.domain.access_keys import AccessKey
 from kanglu.domain.customers import Address
 from kanglu.domain.documents import Document, DocumentKind
 from kanglu.domain.money import CENT, Money
-from kanglu.domain.orders import Invoice
+from kanglu.domain.orders import Invoice, OrderWarning, ShippingAddress
 from kanglu.domain.permissions import ErpPermission, ordered
-from kanglu.domain.orders import Invoice, OrderWarning
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Situacao
@@ -251,6 +250,11 @@ class InvoiceType(_AttrsDocument):
 
 class ShippingServiceType(_AttrsDocument):
     value_type = ShippingService
+    cache_ok = True
+
+
+class ShippingAddressType(_AttrsDocument):
+    value_type = ShippingAddress
     cache_ok = True
 
 

@@ -28,7 +28,7 @@ from kanglu.domain.customers import Address, CustomerData, clean_text, normalise
 from kanglu.domain.documents import Document
 from kanglu.domain.errors import InvalidValue
 from kanglu.domain.money import Money
-from kanglu.domain.orders import TOTAL_FIELD, ErpOrder, Invoice, MalformedOrder, OrderWarning
+from kanglu.domain.orders import TOTAL_FIELD, ErpOrder, Invoice, MalformedOrder, OrderWarning, ShippingAddress
 from kanglu.domain.shipping import ShippingFamily, ShippingService
 from kanglu.domain.situacoes import Situacao, parse_situacao
 from kanglu.domain.tracking_codes import TrackingCode
@@ -70,6 +70,13 @@ class EnderecoWire:
     cep: str | None = None
     uf: str | None = None
     pais: str | None = None
+
+
+@attrs.frozen
+class EnderecoEntregaWire(EnderecoWire):
+    """enderecoEntrega (EnderecoEntregaModelResponse): where the parcel goes, and to whom."""
+
+    nome_destinatario: str | None = None
 
 
 @attrs.frozen
@@ -122,6 +129,7 @@ class PedidoListagemWire:
     cliente: ClienteWire | None = None
     valor: str | None = None  # "" when Tiny left it empty (also on approved orders)
     transportador: TransportadorWire | None = None
+    origem_pedido: int | None = None  # 0 sale, 1 PDV
 
 
 @attrs.frozen
@@ -137,6 +145,8 @@ class PedidoDetalheWire:
     cliente: ClienteWire | None = None
     ecommerce: EcommerceWire | None = None
     transportador: TransportadorWire | None = None
+    endereco_entrega: EnderecoEntregaWire | None = None
+    origem_pedido: int | None = None
 
 
 @attrs.frozen
@@ -159,6 +169,8 @@ class NotaWire:
     codigo_rastreamento: str | None = None
     url_rastreamento: str | None = None
     origem: OrigemWire | None = None
+    # Read apart (nota_from_payload): a delivery address Kanglu cannot read must not cost the invoice.
+    endereco_entrega: EnderecoEntregaWire | None = None
 
 
 @attrs.frozen
@@ -500,14 +512,17 @@ def _is_brazilian(endereco: EnderecoWire) -> bool:
     return (endereco.pais or "").strip().lower() in ("", "brasil", "brazil", "br")
 
 
-def _address(endereco: EnderecoWire | None, defects: _Defects) -> Address | None:
+def _address(
+    endereco: EnderecoWire | None, defects: _Defects,
+    field: str = "customer.address", whose: str = "do cliente",
+) -> Address | None:
     if endereco is None:
         return None
     zip_digits = re.sub(r"\D", "", endereco.cep or "") or None
     if zip_digits is not None and _is_brazilian(endereco) and len(zip_digits) != 8:
         defects.add(
-            "customer.address.zip",
-            f"O CEP do cliente {_quoted(endereco.cep or '')} não tem 8 dígitos e ficou de fora do endereço.",
+            f"{field}.zip",
+            f"O CEP {whose} {_quoted(endereco.cep or '')} não tem 8 dígitos e ficou de fora do endereço.",
         )
         zip_digits = None
     address = Address(
@@ -559,6 +574,15 @@ def _customer(cliente: ClienteWire | None, defects: _Defects) -> CustomerData | 
         address=address,
         erp_customer_id=cliente.id if cliente.id and cliente.id > 0 else None,
     )
+
+
+def delivery_address(entrega: EnderecoEntregaWire | None, defects: _Defects) -> ShippingAddress | None:
+    """enderecoEntrega as a shipping address; None when it has no address at all (Tiny sends
+    empty fields when the parcel goes to the customer's own address)."""
+    address = _address(entrega, defects, "shipping_address", "do endereço de entrega")
+    if entrega is None or address is None:
+        return None
+    return ShippingAddress(clean_text(entrega.nome_destinatario), address)
 
 
 def https_url(text: str | None, defects: _Defects, field: str = "tracking_url") -> str | None:
@@ -637,6 +661,8 @@ def _order(
     ecommerce: EcommerceWire | None,
     transportador: TransportadorWire | None,
     defects: _Defects,
+    origem_pedido: int | None = None,
+    entrega: EnderecoEntregaWire | None = None,
 ) -> ErpOrder:
     customer = _customer(cliente, defects)
     shipping = _shipping(transportador, defects)
@@ -652,6 +678,8 @@ def _order(
         customer=customer,
         shipping=shipping,
         tracking_code=code,
+        delivery_address=delivery_address(entrega, defects),
+        point_of_sale=origem_pedido == 1,
         warnings=defects.tuple(),
     )
 
@@ -733,7 +761,7 @@ def order_from_listing(raw: object) -> ErpOrder | MalformedOrder:
     def build(defects: _Defects) -> ErpOrder:
         wire = structure_leniently(raw, PedidoListagemWire, defects)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor, wire.data_criacao,
-                      wire.cliente, wire.ecommerce, wire.transportador, defects)
+                      wire.cliente, wire.ecommerce, wire.transportador, defects, wire.origem_pedido)
 
     return _guarded(raw, build)
 
@@ -745,7 +773,8 @@ def order_from_detail(raw: object) -> tuple[ErpOrder | MalformedOrder, int | Non
     def build(defects: _Defects) -> ErpOrder:
         wire = structure_leniently(raw, PedidoDetalheWire, defects)
         return _order(wire.id, wire.situacao, wire.numero_pedido, wire.valor_total_pedido, wire.data,
-                      wire.cliente, wire.ecommerce, wire.transportador, defects)
+                      wire.cliente, wire.ecommerce, wire.transportador, defects, wire.origem_pedido,
+                      wire.endereco_entrega)
 
     return _guarded(raw, build), invoice_id if invoice_id and invoice_id > 0 else None
 
@@ -787,8 +816,15 @@ def without_leading_zeros(text: str | None) -> str | None:
 
 
 def nota_from_payload(raw: object) -> NotaWire | None:
-    """A nota of a listing, or None (logged) when it cannot even be identified."""
-    return _lenient(raw, NotaWire, "unreadable nota fiscal skipped")
+    """A nota of a listing, or None (logged) when it cannot even be identified. Its delivery
+    address is read apart: one Kanglu cannot read is left out (logged), the nota is kept."""
+    if not isinstance(raw, Mapping) or "enderecoEntrega" not in raw:
+        return _lenient(raw, NotaWire, "unreadable nota fiscal skipped")
+    nota = _lenient({k: v for k, v in raw.items() if k != "enderecoEntrega"}, NotaWire, "unreadable nota fiscal skipped")
+    entrega = raw["enderecoEntrega"]
+    if nota is None or _is_empty(entrega) or entrega == []:
+        return nota
+    return attrs.evolve(nota, endereco_entrega=_lenient(entrega, EnderecoEntregaWire, "unreadable delivery address"))
 
 
 def _lenient(raw: object, cls: type[T], message: str) -> T | None:
@@ -831,6 +867,7 @@ def invoice_from_nota(nota: NotaWire) -> Invoice:
         erp_invoice_id=nota.id,
         tracking_code=tracking_code(nota.codigo_rastreamento, defects),
         tracking_url=https_url(nota.url_rastreamento, defects),
+        delivery_address=delivery_address(nota.endereco_entrega, defects),
         warnings=defects.tuple(),
     )
 

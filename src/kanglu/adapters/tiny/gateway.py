@@ -6,8 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import attrs
 import httpx
@@ -20,10 +19,12 @@ from kanglu.adapters.tiny.http import (
     CallStats,
     Endpoint,
     RetryPolicy,
+    BadRequest,
     TinyHttp,
 )
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
+from kanglu.adapters.tiny.updates import SAO_PAULO, UpdateWalks, day_start, filter_value, sao_paulo_day
 from kanglu.application.ports import OrderPage, TokenSource
 from kanglu.application.errors import PermissionMissing
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
@@ -34,7 +35,7 @@ from kanglu.domain.situacoes import Situacao
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.tiny.com.br/public-api/v3"
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+__all__ = ["DEFAULT_API_URL", "SAO_PAULO", "NotaPage", "NotaSummary", "TinyGateway", "sao_paulo_day"]
 
 INFO = Endpoint("GET", "/info")
 PEDIDOS = Endpoint("GET", "/pedidos")
@@ -49,12 +50,6 @@ WEB_ORDER_URL = "https://erp.tiny.com.br/vendas#edit/{id}"
 
 def order_web_url(erp_order_id: int | None) -> str | None:
     return WEB_ORDER_URL.format(id=erp_order_id) if erp_order_id else None
-
-
-def sao_paulo_day(instant: datetime) -> date:
-    """The São Paulo calendar day of an instant (a naive one is taken as UTC)."""
-    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
-    return aware.astimezone(SAO_PAULO).date()
 
 
 @attrs.frozen
@@ -100,6 +95,7 @@ class TinyGateway:
             policy=policy, sleep=sleep,
         )
         self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock)
+        self._walks = UpdateWalks()
         self._clock = clock
         self._families_ttl = families_ttl
         self._families_lock = threading.Lock()
@@ -111,11 +107,58 @@ class TinyGateway:
         answer = self._http.get(tokens, INFO)
         return conversion.account_name(answer.body)
 
-    def changed_orders(self, tokens: TokenSource, since: datetime, offset: int) -> OrderPage:
-        """Orders updated on or after the São Paulo day of `since`, by id. Tiny filters by
-        day, so the page repeats what changed earlier that day: the poll's overlap relies on
-        it and its import is idempotent."""
-        return self.list_orders(tokens, updated_since=sao_paulo_day(since), offset=offset)
+    def changed_orders(
+        self, tokens: TokenSource, since: datetime, offset: int, *, until: datetime | None = None,
+        point_of_sale: bool = True, window_start: datetime | None = None,
+    ) -> OrderPage:
+        """A page of the orders changed from `since` on, by id, one São Paulo day at a time up to
+        `until`'s day (updates.py: complete whatever `dataAtualizacao` means). The page says where
+        to go on: `next_offset` in the same day, else `next_since` (the next day's midnight).
+        Without `point_of_sale`, PDV sales are left out by Tiny's own filter."""
+        day = sao_paulo_day(since)
+        until = until if until is not None else since
+        until_day = sao_paulo_day(until)
+        origin = None if point_of_sale else 0
+        at_midnight = filter_value(since, True) == filter_value(since, False)
+        # Reached from the day before, which the window read to its end (from an earlier start).
+        walked = at_midnight and window_start is not None and since > window_start
+        with_time = self._walks.sends_time(tokens.key)
+        try:
+            page = self._changed_page(tokens, filter_value(since, with_time), offset, origin, walked)
+        except BadRequest:
+            if not with_time or at_midnight:
+                raise
+            log.info("tiny refused a time in dataAtualizacao: asking by day from now on", extra={"account": tokens.key})
+            self._walks.time_refused(tokens.key)
+            page = self._changed_page(tokens, filter_value(since, False), offset, origin, walked)
+        ids = [i.erp_order_id for i in page.items if i.erp_order_id is not None]
+        seen = self._walks.record(tokens.key, day, until, walked, offset, ids, len(page.items), page.total,
+                                  page.next_offset is None)
+        proof = seen.proof
+        if not proof and walked and offset == 0 and day < until_day and not seen.day_before_known:
+            proof = self._listed_the_day_before(tokens, page, day, origin)
+        if proof:
+            return attrs.evolve(page, next_offset=None)  # the day before held all of this and the rest
+        if seen.shrunk_by:
+            return attrs.evolve(page, next_offset=offset - seen.shrunk_by)
+        if page.next_offset is not None or day >= until_day:
+            return page
+        return attrs.evolve(page, next_since=day_start(day + timedelta(days=1)))
+
+    def _changed_page(self, tokens: TokenSource, value: str, offset: int, origin: int | None, walked: bool) -> OrderPage:
+        # A day the walk reached is read newest first: its first page then holds the orders most
+        # likely listed under the day before as well (the proof). Either order is as complete.
+        return self.list_orders(tokens, offset=offset, updated_since=value, origin=origin, newest_first=walked)
+
+    def _listed_the_day_before(self, tokens: TokenSource, page: OrderPage, day: date, origin: int | None) -> bool:
+        """This process did not read the day before (another worker did): ask Tiny whether one
+        order of this page is listed under that day too (one call, by its number). Under "that
+        day only" it cannot be, for a past day; if it is, the filter reaches forward."""
+        probe = next((o for o in page.items if isinstance(o, ErpOrder) and o.number and o.number.isdigit()), None)
+        if probe is None or probe.number is None:
+            return False
+        found = self.list_orders(tokens, updated_since=day - timedelta(days=1), number=int(probe.number), origin=origin)
+        return any(i.erp_order_id == probe.erp_order_id for i in found.items)
 
     def invoices_for(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> Mapping[int, Invoice | MalformedOrder]:
         return self._invoices.find(tokens, orders)
@@ -161,24 +204,28 @@ class TinyGateway:
         *,
         offset: int = 0,
         limit: int = PAGE_SIZE,
-        updated_since: date | None = None,
+        updated_since: date | str | None = None,
         situacao: Situacao | None = None,
         created_from: date | None = None,
         created_to: date | None = None,
         number: int | None = None,
         ecommerce_number: str | None = None,
         document: str | None = None,
+        origin: int | None = None,  # origemPedido: 0 sales, 1 PDV
+        newest_first: bool = False,
     ) -> OrderPage:
-        """GET /pedidos with the spec's filters, oldest id first."""
+        """GET /pedidos with the spec's filters, oldest id first (or newest). `updated_since` is
+        a day or the filter's text as sent (a date-time)."""
         params = {
-            "dataAtualizacao": updated_since.isoformat() if updated_since else None,
+            "dataAtualizacao": updated_since.isoformat() if isinstance(updated_since, date) else updated_since,
             "situacao": int(situacao) if situacao is not None else None,
             "dataInicial": created_from.isoformat() if created_from else None,
             "dataFinal": created_to.isoformat() if created_to else None,
             "numero": number,
             "numeroPedidoEcommerce": ecommerce_number,
             "cpfCnpj": document,
-            "orderBy": "asc",
+            "origemPedido": origin,
+            "orderBy": "desc" if newest_first else "asc",
             "limit": limit,
             "offset": offset,
         }

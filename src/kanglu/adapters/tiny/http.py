@@ -134,6 +134,11 @@ class _Retryable(Exception):
         self.request_id = request_id
 
 
+class BadRequest(TransientFailure):
+    """Tiny refused the request's parameters (HTTP 400). Transient for a caller that cannot
+    do better; a caller that tried a parameter Tiny may not accept catches it and asks again."""
+
+
 @attrs.frozen
 class ApiAnswer:
     status: int
@@ -217,6 +222,10 @@ class TinyHttp:
             raise PermissionMissing(endpoint.permission, request_id=answer.request_id)
         if answer.status == 404 and allow_not_found:
             return answer
+        if answer.status == 400:
+            self._log_failure("tiny refused the request's parameters", endpoint, tokens.key, answer)
+            raise BadRequest(f"o Tiny recusou os parâmetros da consulta (HTTP 400) em {endpoint.template}",
+                             request_id=answer.request_id)
         if not 200 <= answer.status < 300:
             self._log_failure("tiny answered an unexpected status", endpoint, tokens.key, answer, error=True)
             raise TransientFailure(

@@ -35,7 +35,7 @@ from kanglu.application.commands import PollOrders as Command
 from kanglu.application import journal
 from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter
-from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
+from kanglu.application.ports import Clock, ErpGateway, OrderPage, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.events import ConnectionEvent
@@ -86,6 +86,24 @@ class _Stored:
     orders: dict[int, StoredOrder]  # the page's orders already stored: signatures and invoices
     failing: frozenset[int]  # the page's orders with an open import failure
     carrier_mappings: dict[str, str]  # the merchant's own shipping service -> carrier choices
+
+
+def _following(progress: PollProgress, page: OrderPage) -> PollProgress | None:
+    """Where the window goes on after this page: further in the same listing, or from a later
+    instant (the ERP reads some windows in several listings); None when it was read to the end."""
+    if page.next_offset is not None:
+        return PollProgress(progress.since, progress.started_at, page.next_offset)
+    if page.next_since is not None:
+        return PollProgress(page.next_since, progress.started_at, 0)
+    return None
+
+
+def _wanted(items: Sequence[ErpOrder | MalformedOrder], connection: ErpConnection) -> list[ErpOrder | MalformedOrder]:
+    """The page without point-of-sale (PDV) sales, unless the merchant imports them: the ERP is
+    asked to leave them out, and one that lists them anyway is not obeyed blindly."""
+    if connection.import_point_of_sale:
+        return list(items)
+    return [i for i in items if not (isinstance(i, ErpOrder) and i.point_of_sale)]
 
 
 class PollOrdersByStatus:
@@ -146,10 +164,15 @@ class PollOrdersByStatus:
         try:
             progress = self._recheck_permissions(command.connection_id, tokens, connection, progress)
             while True:
-                page = self._gateway.changed_orders(tokens, progress.since, progress.next_offset)
+                page = self._gateway.changed_orders(
+                    tokens, progress.since, progress.next_offset, until=progress.started_at,
+                    point_of_sale=connection.import_point_of_sale,
+                    window_start=connection.poll_window_start(progress, self._overlap, self._backfill),
+                )
                 if ErpPermission.PEDIDOS in connection.missing_permissions:
                     self._permission_back(command.connection_id, connection, ErpPermission.PEDIDOS)
-                items: list[ErpOrder | MalformedOrder] = list(page.items)
+                following = _following(progress, page)
+                items = _wanted(page.items, connection)
                 mapping: StatusMapping | None = None  # set when the page has something to import
                 if items:  # an empty page (nothing changed: most polls) needs no read, no import
                     stored = self._stored(connection, items, families)
@@ -181,24 +204,24 @@ class PollOrdersByStatus:
                     pages += 1
                     release = None
                     event = None
-                    if page.next_offset is None or (self._max_pages is not None and pages >= self._max_pages):
+                    if following is None or (self._max_pages is not None and pages >= self._max_pages):
                         # The run's last write carries its row of the history (folded when quiet).
                         event = ConnectionEvent.poll(
                             command.connection_id, now, imported=report.imported - report.updated,
                             updated=report.updated, failed=report.failed, api_calls=tokens.calls,
                         )
-                    if page.next_offset is None:
+                    if following is None:
                         connection.finish_poll(progress, now)
                         next_due = self.next_regular_run(started, now)
                         if command.lease_owner is not None:
                             release = JobRelease(JobKey(JobKind.POLL, command.connection_id), command.lease_owner, next_due)
                     else:
-                        connection.advance_poll(progress, page.next_offset)
+                        connection.advance_poll(following, following.next_offset)
                     lease_kept = uow.connections.save_poll(connection, release, event)
                     uow.commit()
-                if page.next_offset is None:
+                if following is None:
                     break
-                progress = PollProgress(progress.since, progress.started_at, page.next_offset)
+                progress = following
                 if (self._max_pages is not None and pages >= self._max_pages) or self._stop_requested():
                     return PollResult(PollOutcome.RETRY, self._clock.now(), report, pages, "continua no próximo ciclo")
         except RateLimited as exc:

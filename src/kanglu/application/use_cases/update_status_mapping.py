@@ -1,16 +1,18 @@
-"""UpdateStatusMapping: the merchant decides what each Tiny situação means for tracking."""
+"""UpdateStatusMapping: the merchant decides what each Tiny situação means for tracking, and
+whether point-of-sale (PDV) sales are imported at all."""
 
 from __future__ import annotations
 
 from kanglu.application.commands import UpdateStatusMapping as Command
 from kanglu.application.errors import InvalidInput, NotFound
-from kanglu.application.ports import UnitOfWorkFactory
+from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 
 
 class UpdateStatusMapping:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
+        self._clock = clock
 
     def __call__(self, command: Command) -> StatusMapping:
         errors: dict[str, str] = {}
@@ -35,5 +37,7 @@ class UpdateStatusMapping:
                 raise NotFound("configure a integração com o Tiny antes de mapear as situações")
             mapping = uow.status_mappings.get(connection.id).with_actions(changes)
             uow.status_mappings.save(connection.id, mapping)
+            if command.import_point_of_sale is not None and command.import_point_of_sale != connection.import_point_of_sale:
+                connection.set_import_point_of_sale(command.import_point_of_sale, self._clock.now())
             uow.commit()
             return mapping

@@ -12,6 +12,7 @@ from kanglu.entrypoints.web.deps import deps
 class MappingState:
     configured: bool  # False: no Tiny integration yet, so nothing can be saved
     mapping: StatusMapping
+    import_point_of_sale: bool = False
 
 
 def status_mapping_of(merchant_id: int) -> MappingState:
@@ -19,4 +20,4 @@ def status_mapping_of(merchant_id: int) -> MappingState:
         connection = uow.connections.for_merchant(merchant_id)
         if connection is None or connection.id is None:
             return MappingState(False, StatusMapping.default())
-        return MappingState(True, uow.status_mappings.get(connection.id))
+        return MappingState(True, uow.status_mappings.get(connection.id), connection.import_point_of_sale)

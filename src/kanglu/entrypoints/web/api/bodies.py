@@ -64,6 +64,7 @@ class MappingBody:
 @attrs.frozen
 class MappingsBody:
     mappings: list[MappingBody]
+    import_point_of_sale: bool | None = None  # absent: unchanged
 
 
 @attrs.frozen
@@ -113,6 +114,12 @@ def _strict_bool(value: Any, _: type) -> bool:
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
         raise TypeError("texto esperado")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true ou false esperado")
     return value
 
 

@@ -121,6 +121,21 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 "country": _text(),
             }
         ),
+        "ShippingAddress": _object(
+            {
+                "name": _text("Quem recebe (nomeDestinatario do Tiny; sem ele, o cliente)"),
+                "street": _text(),
+                "number": _text(),
+                "complement": _text(),
+                "district": _text(),
+                "city": _text(),
+                "state": _text("UF"),
+                "zip": _text("CEP, só dígitos"),
+                "country": _text(),
+            },
+            "Para onde vai o pacote: o endereço de entrega do pedido no Tiny (enderecoEntrega), "
+            "ou, quando o Tiny não informa um, o endereço do cliente.",
+        ),
         "Customer": _object(
             {
                 "id": {"type": "integer"},
@@ -176,6 +191,7 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     "description": "Defeitos em campos do pedido no Tiny. O pedido foi importado, e o "
                     "valor com defeito ficou de fora do campo validado.",
                 },
+                "shipping_address": _nullable(_ref("ShippingAddress")),
             }
         ),
         "Warning": _object(
@@ -346,7 +362,13 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                 }
             },
         },
-        "StatusMappings": _object({"mappings": {"type": "array", "items": _ref("StatusMapping")}}),
+        "StatusMappings": _object({
+            "mappings": {"type": "array", "items": _ref("StatusMapping")},
+            "import_point_of_sale": {
+                "type": "boolean",
+                "description": "Se as vendas de PDV (balcão, origemPedido 1) são importadas. Padrão: não.",
+            },
+        }),
         "StatusMappingsInput": {
             "type": "object",
             "required": ["mappings"],
@@ -364,7 +386,12 @@ def _schemas(auth_host: str | None) -> dict[str, Any]:
                     },
                     "description": "As situações listadas mudam; as outras ficam como estão. "
                     "Uma situação repetida vale pela última.",
-                }
+                },
+                "import_point_of_sale": _nullable({
+                    "type": "boolean",
+                    "description": "Opcional: importar (true) ou não (false) as vendas de PDV. Ausente ou null: "
+                    "fica como está. Ao ligar, a próxima sincronização relê o período inicial para trazê-las.",
+                }),
             },
         },
     }

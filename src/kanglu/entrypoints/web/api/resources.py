@@ -23,6 +23,7 @@ from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.events import ConnectionEvent, EventKind
 from kanglu.domain.money import Money
+from kanglu.domain.orders import ShippingAddress
 from kanglu.domain.permissions import ErpPermission, ordered
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import ShipmentStatus
@@ -63,6 +64,21 @@ class CarrierOut:
 
 
 @attrs.frozen
+class ShippingAddressOut:
+    """Where the parcel goes: the recipient and the address, flat, as the contract names them."""
+
+    name: str | None
+    street: str | None
+    number: str | None
+    complement: str | None
+    district: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str | None
+
+
+@attrs.frozen
 class OrderOut:
     id: int
     erp_order_id: int
@@ -79,6 +95,7 @@ class OrderOut:
     tracking_status: ShipmentStatus
     import_error: str | None
     warnings: list[WarningOut]
+    shipping_address: ShippingAddressOut | None
 
 
 @attrs.frozen
@@ -172,6 +189,7 @@ class MappingOut:
 @attrs.frozen
 class MappingsOut:
     mappings: list[MappingOut]
+    import_point_of_sale: bool = False
 
 
 # -- from the read side -----------------------------------------------------------------
@@ -213,6 +231,7 @@ def order_out(view: OrderView, carriers: CarrierRegistry) -> OrderOut:
         tracking_status=order.tracking_status,
         import_error=view.import_error,
         warnings=[WarningOut(w.field, w.message) for w in order.warnings],
+        shipping_address=shipping_address_out(order.shipping_address),
     )
 
 
@@ -228,6 +247,14 @@ def failure_out(failure: ImportFailure) -> ImportFailureOut:
         last_seen_at=failure.last_seen_at,
         erp_url=order_web_url(failure.erp_order_id),
     )
+
+
+def shipping_address_out(shipping: ShippingAddress | None) -> ShippingAddressOut | None:
+    if shipping is None:
+        return None
+    a = shipping.address
+    return ShippingAddressOut(shipping.name, a.street, a.number, a.complement, a.district, a.city, a.state, a.zip,
+                              a.country)
 
 
 def page_out(page: Page[V], convert: Callable[[V], T]) -> PageOut[T]:
@@ -269,8 +296,8 @@ def event_message(event: ConnectionEvent) -> str | None:
     return event.message
 
 
-def mappings_out(mapping: StatusMapping) -> MappingsOut:
-    return MappingsOut([MappingOut(situacao, action) for situacao, action in mapping.full()])
+def mappings_out(mapping: StatusMapping, import_point_of_sale: bool = False) -> MappingsOut:
+    return MappingsOut([MappingOut(situacao, action) for situacao, action in mapping.full()], import_point_of_sale)
 
 
 # -- the wire format ------------------------------------------------------------------------

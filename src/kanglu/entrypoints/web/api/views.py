@@ -213,7 +213,8 @@ def authorize() -> Response:
 
 @bp.get("/integrations/tiny/status-mappings")
 def get_status_mappings() -> Response:
-    return _ok(mappings_out(status_mapping_of(_merchant_id()).mapping))
+    state = status_mapping_of(_merchant_id())
+    return _ok(mappings_out(state.mapping, state.import_point_of_sale))
 
 
 @bp.put("/integrations/tiny/status-mappings")
@@ -225,12 +226,14 @@ def put_status_mappings() -> Response:
     # A situação listed twice: the last one wins, as when a form field repeats.
     actions = {int(m.situacao): m.action.value for m in body.mappings}
     try:
-        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMapping(_merchant_id(), actions))
+        deps().use_cases.update_status_mapping()(
+            UpdateStatusMapping(_merchant_id(), actions, body.import_point_of_sale))
     except NotFound as exc:
         raise ApiError(409, "conflict", exc.message) from None
     except InvalidInput as exc:
         raise invalid(exc.field_errors) from None
-    return _ok(mappings_out(mapping))
+    state = status_mapping_of(_merchant_id())
+    return _ok(mappings_out(state.mapping, state.import_point_of_sale))
 
 
 # -- orders and customers -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from kanglu.entrypoints.web.reads import status_mapping_of
 bp = Blueprint("situacoes", __name__)
 
 FIELD_PREFIX = "situacao_"
+PDV_FIELD = "import_point_of_sale"
 
 
 @bp.get("/situacoes")
@@ -34,6 +35,7 @@ def index() -> Any:
         configured=state.configured,
         imports_nothing=not state.mapping.imported_situacoes,
         defaults=[(s, a) for s, a in DEFAULT_ACTIONS.items()],
+        import_point_of_sale=state.import_point_of_sale,
     )
 
 
@@ -45,20 +47,22 @@ def save() -> Any:
         for situacao in Situacao
         if f"{FIELD_PREFIX}{int(situacao)}" in request.form
     }
-    return _update(actions, "Situações salvas. A próxima sincronização já segue o novo mapeamento.")
+    # An unticked checkbox sends nothing: the hidden field tells a form that has it from one that does not.
+    point_of_sale = (PDV_FIELD in request.form) if f"{PDV_FIELD}_shown" in request.form else None
+    return _update(actions, "Situações salvas. A próxima sincronização já segue o novo mapeamento.", point_of_sale)
 
 
 @bp.post("/situacoes/restore")
 @login_required
 def restore() -> Any:
-    """Restaurar padrão: every situação back to PRODUCT.md's default action."""
+    """Restaurar padrão: every situação back to PRODUCT.md's default action (PDV sales as they were)."""
     actions = {int(situacao): DEFAULT_ACTIONS.get(situacao, Action.IGNORE).value for situacao in Situacao}
     return _update(actions, "Mapeamento padrão restaurado. A próxima sincronização já segue o padrão.")
 
 
-def _update(actions: dict[int, str], done: str) -> Any:
+def _update(actions: dict[int, str], done: str, point_of_sale: bool | None = None) -> Any:
     try:
-        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions))
+        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions, point_of_sale))
     except NotFound as exc:
         flash(sentence(exc.message), "error")
     except InvalidInput:
