@@ -36,7 +36,7 @@ def invoiced_in_tiny(d: Deployment, account: Any) -> dict[int, int]:
     """Imported orders whose authorised nota Kanglu should attach: order id -> nota id."""
     invoiced = {int(s) for s in INVOICED_SITUACOES} & MAPPED_SITUACOES
     return {o["id"]: o["nota"]["id"] for o in d.truth(account)
-            if o["situacao"] in invoiced and o["nota"] and o["nota"]["situacao"] in (2, 6, 7) and not o["malformed"]}
+            if o["situacao"] in invoiced and o["nota"] and o["nota"]["situacao"] in (2, 6, 7) and not o["malformed"] and not o.get("origemPedido")}
 
 
 def stored_invoices(d: Deployment, connection_id: int) -> dict[int, int]:

@@ -68,12 +68,33 @@ def _engine(engine_or_url: Engine | str | URL) -> Iterator[Engine]:
 def _migration_lock(engine: Engine) -> Iterator[Connection]:
     """A connection inside a transaction that no other migration can enter until it ends."""
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
             connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-        with connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-            yield connection
+            # Batch migrations rebuild a table on SQLite (copy, drop, rename): with foreign keys
+            # on, the drop would cascade to every row that refers to it (rebuilding
+            # erp_connections would delete every order). SQLite ignores this pragma inside a
+            # transaction, so it is set on the driver's connection before BEGIN, and the keys
+            # are checked before the commit instead.
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration would break {len(broken)} foreign key(s): {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def upgrade_to_head(engine_or_url: Engine | str | URL) -> str | None:

@@ -23,14 +23,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.add_column(sa.Column("missing_permissions", sa.String(length=100), nullable=True))
-        batch.add_column(sa.Column("permissions_checked_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("incomplete_since", sa.DateTime(timezone=True), nullable=True))
+    # Plain ALTER TABLE, never a batch rebuild: SQLite (3.35+) adds and drops columns in place,
+    # and rebuilding erp_connections would cascade to every order that refers to it.
+    op.add_column("erp_connections", sa.Column("missing_permissions", sa.String(length=100), nullable=True))
+    op.add_column("erp_connections", sa.Column("permissions_checked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("erp_connections", sa.Column("incomplete_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.drop_column("incomplete_since")
-        batch.drop_column("permissions_checked_at")
-        batch.drop_column("missing_permissions")
+    op.drop_column("erp_connections", "incomplete_since")
+    op.drop_column("erp_connections", "permissions_checked_at")
+    op.drop_column("erp_connections", "missing_permissions")

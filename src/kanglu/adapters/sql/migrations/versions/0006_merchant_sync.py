@@ -30,9 +30,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.add_column(sa.Column("alert_open", sa.String(length=40), nullable=True))
-        batch.add_column(sa.Column("sync_requested_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ALTER TABLE, never a batch rebuild: SQLite (3.35+) adds and drops columns in place,
+    # and rebuilding erp_connections would cascade to every order that refers to it.
+    op.add_column("erp_connections", sa.Column("alert_open", sa.String(length=40), nullable=True))
+    op.add_column("erp_connections", sa.Column("sync_requested_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "connection_events",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -76,6 +77,5 @@ def downgrade() -> None:
     op.drop_index("ix_connection_events_at", table_name="connection_events")
     op.drop_index("ix_connection_events_list", table_name="connection_events")
     op.drop_table("connection_events")
-    with op.batch_alter_table("erp_connections") as batch:
-        batch.drop_column("sync_requested_at")
-        batch.drop_column("alert_open")
+    op.drop_column("erp_connections", "sync_requested_at")
+    op.drop_column("erp_connections", "alert_open")
