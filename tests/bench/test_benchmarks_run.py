@@ -69,7 +69,10 @@ def _worker(result: dict[str, Any]) -> None:
     sqlite = result["sqlite"]
     assert sqlite["first_import"]["orders_stored"] > 0
     (passes,) = sqlite["series"].values()  # one latency
-    assert [(p["concurrency"], p["processes"]) for p in passes] == [(1, 1), (4, 1)]  # no multi-process pass
+    assert [(p["concurrency"], p["processes"], p["kind"]) for p in passes] == [
+        (1, 1, "quiet"), (4, 1, "quiet"), (4, 1, "mixed")]  # no multi-process pass
+    assert all(len(p["runs"]) == 1 and "median" in p["polls_per_s"] for p in passes)
+    assert sqlite["duplicate_polls"] == 0
     assert result["postgresql"].startswith("skipped")
 
 
@@ -90,7 +93,7 @@ CASES: dict[str, tuple[list[str], Check]] = {
                            _sandbox_throughput),
     "sandbox_state_file": (["--big-orders", "500", "--accounts", "100"], _sandbox_state_file),
     "bench_worker": (["--connections", "10", "--concurrency", "1", "4", "--latency-ms", "0",
-                      "--processes", "--max-seconds", "3"], _worker),
+                      "--processes", "--max-seconds", "3", "--runs", "1", "--mixed-share", "0.5"], _worker),
     "bench_freshness": (["--connections", "5", "--interval", "2", "--seconds", "2", "--rate", "2"], _freshness),
 }
 
