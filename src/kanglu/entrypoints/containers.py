@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from kanglu import __version__
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.tiny.gateway import TinyGateway
@@ -166,6 +167,7 @@ class Adapters(containers.DeclarativeContainer):
     gateway = providers.Singleton(
         TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
         timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),
+        invoice_checks=providers.Singleton(SqlInvoiceChecks, engine=engine),
     )
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
