@@ -49,7 +49,11 @@ from kanglu.entrypoints.containers import Container, build_container  # noqa: E4
 from kanglu.entrypoints.settings import Settings  # noqa: E402
 from tests.e2e.worker.harness import deployment_env, free_port  # noqa: E402
 
-PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+# The sandbox and the workers run this tree's code, or (KANGLU_BENCH_WORKER_SRC, the `src` of
+# another tree, e.g. a `git worktree` of an earlier commit) that tree's: an A/B of the worker
+# against the same seeded schema and the same benchmark.
+WORKER_SRC = os.environ.get("KANGLU_BENCH_WORKER_SRC") or str(ROOT / "src")
+PYTHONPATH = os.pathsep.join([WORKER_SRC, str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNREACHED_RATE_LIMIT = 1_000_000  # calls per minute per account
 ENVIADA = 5  # the situação of new orders the benchmarks create: imported and tracked

@@ -83,6 +83,16 @@ def _freshness(result: dict[str, Any]) -> None:
     assert result["postgresql"].startswith("skipped")
 
 
+def _web(result: dict[str, Any]) -> None:
+    sqlite = result["sqlite"]
+    assert sqlite["orders"] > 0
+    current = sqlite["current"]
+    assert set(current) == {"api", "html"}
+    assert set(current["api"]) == {"list_page_1", "list_random_page", "order_detail", "search_name", "search_number"}
+    assert all(case["clients_2"]["errors"] == 0 for surface in current.values() for case in surface.values())
+    assert result["postgresql"].startswith("skipped")
+
+
 # name -> (smallest arguments, a check of the result's shape)
 CASES: dict[str, tuple[list[str], Check]] = {
     "bench_tiny_calls": (["--orders", "300"], _tiny_calls),
@@ -94,6 +104,7 @@ CASES: dict[str, tuple[list[str], Check]] = {
     "sandbox_state_file": (["--big-orders", "500", "--accounts", "100"], _sandbox_state_file),
     "bench_worker": (["--connections", "10", "--concurrency", "1", "4", "--latency-ms", "0",
                       "--processes", "--max-seconds", "3", "--runs", "1", "--mixed-share", "0.5"], _worker),
+    "bench_web": (["--quick"], _web),
     "bench_freshness": (["--connections", "5", "--interval", "2", "--seconds", "2", "--rate", "2"], _freshness),
 }
 
