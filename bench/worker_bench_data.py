@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import httpx
 
-from sql_bench_data import ROOT, postgres_url
+from sql_bench_data import ROOT, SRC, postgres_url
 
 sys.path.insert(1, str(ROOT))  # tests/ is a package: the E2E harness's deployment_env is reused
 
@@ -49,11 +49,9 @@ from kanglu.entrypoints.containers import Container, build_container  # noqa: E4
 from kanglu.entrypoints.settings import Settings  # noqa: E402
 from tests.e2e.worker.harness import deployment_env, free_port  # noqa: E402
 
-# The sandbox and the workers run this tree's code, or (KANGLU_BENCH_WORKER_SRC, the `src` of
-# another tree, e.g. a `git worktree` of an earlier commit) that tree's: an A/B of the worker
-# against the same seeded schema and the same benchmark.
-WORKER_SRC = os.environ.get("KANGLU_BENCH_WORKER_SRC") or str(ROOT / "src")
-PYTHONPATH = os.pathsep.join([WORKER_SRC, str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+# The sandbox and the workers run the code sql_bench_data chose (KANGLU_BENCH_SRC: another
+# tree's, for an A/B of the worker with the same benchmark).
+PYTHONPATH = os.pathsep.join([SRC, str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNREACHED_RATE_LIMIT = 1_000_000  # calls per minute per account
 ENVIADA = 5  # the situação of new orders the benchmarks create: imported and tracked

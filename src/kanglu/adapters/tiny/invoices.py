@@ -155,12 +155,15 @@ class _AccountNotas:
     saved_offset: int | None = None
     checks: dict[int, InvoiceCheck] = attrs.Factory(dict)
     consulted: set[int] = attrs.Factory(set)
+    unsaved: set[int] = attrs.Factory(set)  # orders with notas read since the last save
 
     def tail(self) -> _Window | None:
         return next((w for w in self.windows if w.end is None), None)
 
-    def add(self, order_id: int, nota: NotaWire, raw: object) -> None:
+    def add(self, order_id: int, nota: NotaWire, raw: object, *, stored: bool = False) -> None:
         self.notas.setdefault(order_id, {})[nota.id] = (nota, raw if is_authorised(nota) else None)
+        if not stored:
+            self.unsaved.add(order_id)
 
     def has_authorised(self, order_id: int) -> bool:
         return any(is_authorised(n) for n, _ in self.notas.get(order_id, {}).values())
@@ -254,7 +257,7 @@ class InvoiceFinder:
             check = checks.get(erp_id)
             nota = nota_from_payload(check.nota) if check is not None and check.nota is not None else None
             if nota is not None:
-                account.add(erp_id, nota, check.nota)  # type: ignore[union-attr]
+                account.add(erp_id, nota, check.nota, stored=True)  # type: ignore[union-attr]
                 continue
             day = creation_day(open_orders[erp_id])
             if tail is None or day is None or day - timedelta(days=1) < tail.start:
@@ -278,15 +281,15 @@ class InvoiceFinder:
         if tail is None:
             return
         checks: dict[int, InvoiceCheck] = {}
-        for erp_id in account.notas:
+        for erp_id in account.unsaved:
             authorised = [(n, raw) for n, raw in account.notas[erp_id].values() if is_authorised(n)]
             if authorised:
                 checks[erp_id] = InvoiceCheck(tail.offset, max(authorised, key=lambda pair: pair[0].id)[1])
         for order in orders:
             erp_id = order.erp_order_id
             day = creation_day(order)
-            if erp_id in checks or day is None or day - timedelta(days=1) < tail.start:
-                continue  # found, or not the latest window's to vouch for
+            if account.has_authorised(erp_id) or day is None or day - timedelta(days=1) < tail.start:
+                continue  # found (its check holds the nota), or not the latest window's to vouch for
             # Asked for by its id (every nota it had then), or every nota since its creation
             # read: none before the window's current end.
             if erp_id in account.asked_one_by_one or (
@@ -294,6 +297,7 @@ class InvoiceFinder:
                 checks[erp_id] = InvoiceCheck(tail.offset)
         changed = {erp_id: check for erp_id, check in checks.items() if _differs(account.checks.get(erp_id), check)}
         moved = account.saved_offset != tail.offset
+        account.unsaved.clear()
         if not changed and not moved:
             return
         advance = (account.floor, tail.offset) if moved and tail.exhausted_at is not None else None
