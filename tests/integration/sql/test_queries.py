@@ -206,3 +206,18 @@ def test_the_name_index_follows_renamed_and_deleted_customers(world: SqlWorld, s
         connection.execute(update(t.orders).values(customer_id=None))
         connection.execute(delete(t.customers))
     assert listed(queries, shop, q="souza") == []
+
+
+@pytest.mark.parametrize("q", ["10002", "mlb-abc", "joao", "Cliente 1", "cliente3@example.com", "jo", "nada disso"])
+def test_a_search_with_many_matches_walks_the_newest_orders_to_the_same_page(
+    world: SqlWorld, shop: Shop, q: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kanglu.adapters.sql import queries
+
+    queries_ = SqlOrderQueries(world.uow.engine)
+    sorted_matches = listed(queries_, shop, q=q)
+    filtered = listed(queries_, shop, q=q, carrier_code="correios")
+    monkeypatch.setattr(queries, "WALK_ABOVE", 0)  # every search is "big": the walked path
+    assert listed(queries_, shop, q=q) == sorted_matches
+    assert listed(queries_, shop, PageRequest(2, 1), q=q) == sorted_matches[1:2]
+    assert listed(queries_, shop, q=q, carrier_code="correios") == filtered

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, Table, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select, union
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,8 @@ from kanglu.domain.shipping import normalise_name
 from kanglu.domain.tracking import Shipment
 
 _DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
+# A search with more matches than this finds its page walking the newest orders (_search_walked).
+WALK_ABOVE = 500
 T = TypeVar("T")
 
 
@@ -89,31 +91,56 @@ def _customer_search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bo
     return (c.merchant_id == merchant_id) & or_(*conditions)
 
 
+def _search_parts(merchant_id: int, q: str, dialect: str) -> tuple[list[Select[Any]], ColumnElement[bool] | None]:
+    """The exact lookups of a search (number, e-commerce number, tracking code: each on its own
+    index), and the condition on customers (name, document, e-mail), if q can name anybody."""
+    o = t.orders.c
+    mine = o.merchant_id == merchant_id
+    exact = [
+        select(o.id).where(mine, o.number == q),
+        select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
+        select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
+    ]
+    return exact, _customer_search(merchant_id, q, dialect)
+
+
 def _search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
     """Orders matching q, as a UNION of indexed lookups (exact number, e-commerce number or
     tracking code; orders of the customers found): each branch uses its own index, where one
     WHERE with ORs would read every order of the merchant. Every branch is limited to the
     merchant (the customers' one by the customers it starts from)."""
     o = t.orders.c
-    mine = o.merchant_id == merchant_id
-    branches = [
-        select(o.id).where(mine, o.number == q),
-        select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
-        select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
-    ]
-    customers = _customer_search(merchant_id, q, dialect)
+    exact, customers = _search_parts(merchant_id, q, dialect)
+    branches = list(exact)
     if customers is not None:
         branches.append(select(o.id).where(o.customer_id.in_(select(t.customers.c.id).where(customers))))
     return o.id.in_(union(*branches))
 
 
-def _order_conditions(merchant_id: int, filters: OrderFilters, dialect: str) -> list[ColumnElement[bool]]:
+def _search_walked(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
+    """The same orders, as a condition to check on each order while walking the merchant's
+    orders newest first: for a search with thousands of matches (a common surname), the
+    page's twenty are among the first few hundred walked, where the UNION would fetch and
+    sort every match."""
+    o = t.orders.c
+    exact, customers = _search_parts(merchant_id, q, dialect)
+    found = [o.id.in_(union(*exact))]
+    if customers is not None:
+        found.append(o.customer_id.in_(select(t.customers.c.id).where(customers)))
+    return (o.merchant_id == merchant_id) & or_(*found)
+
+
+def _order_conditions(merchant_id: int, filters: OrderFilters, dialect: str,
+                      walked: bool = False) -> list[ColumnElement[bool]]:
     o = t.orders.c
     q = (filters.q or "").strip()
     # A search already keeps to the merchant's orders; repeating the merchant here would
     # invite SQLite to read all of them through a merchant index instead of fetching the
     # few matches by id.
-    where: list[ColumnElement[bool]] = [_search(merchant_id, q, dialect)] if q else [o.merchant_id == merchant_id]
+    if not q:
+        where: list[ColumnElement[bool]] = [o.merchant_id == merchant_id]
+    else:
+        where = [_search_walked(merchant_id, q, dialect) if walked else _search(merchant_id, q, dialect)]
     if filters.situacao is not None:
         where.append(o.situacao == filters.situacao)
     if filters.tracking_status is not None:
@@ -188,19 +215,17 @@ class SqlOrderQueries:
         where = _order_conditions(merchant_id, filters, self._engine.dialect.name)
         newest_first = (o.created_at.desc(), o.id.desc())
         with self._engine.connect() as connection:
-            if filters.q and filters.q.strip() and page.offset < self._cap:
-                # A search's matches are found once: their ids, newest first, up to the cap,
-                # give both the page and the total (the count re-ran the whole search).
-                matches = list(connection.scalars(select(o.id).where(*where).order_by(*newest_first)
-                                                  .limit(self._cap + 1)))
-                count, ids = len(matches), matches[page.offset:page.offset + page.per_page]
-            else:
-                count = _capped_count(connection, t.orders, where, self._cap)
-                # The page's ids first, from the index alone (a deep OFFSET walks index
-                # entries, not rows), then the twenty orders with their customers and shipments.
-                ids = list(connection.scalars(
-                    select(o.id).where(*where).order_by(*newest_first).limit(page.per_page).offset(page.offset)
-                ))
+            # A search's matches are counted once, from the indexes alone (the customers'
+            # names through their trigram index); its page comes from the few matches sorted,
+            # or, past WALK_ABOVE matches, from walking the newest orders (see _search_walked).
+            count = _capped_count(connection, t.orders, where, self._cap)
+            if filters.q and filters.q.strip() and count > WALK_ABOVE:
+                where = _order_conditions(merchant_id, filters, self._engine.dialect.name, walked=True)
+            # The page's ids first, from the index alone (a deep OFFSET walks index entries,
+            # not rows), then the twenty orders with their customers and shipments.
+            ids = list(connection.scalars(
+                select(o.id).where(*where).order_by(*newest_first).limit(page.per_page).offset(page.offset)
+            ))
             by_id = _orders(connection, ids)
             views = _views(connection, [by_id[i] for i in ids])
         return _paged(count, page, views, self._cap)
