@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, Select, Table, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select, union, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,8 @@ from kanglu.domain.tracking import Shipment
 _DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
 # A search with more matches than this finds its page walking the newest orders (_search_walked).
 WALK_ABOVE = 500
+# A search's total counts this far ("mais de 1.000"): a search that broad is refined, not paged.
+SEARCH_TOTAL_CAP = 1_000
 T = TypeVar("T")
 
 
@@ -67,16 +69,15 @@ def _paged(count: int, page: PageRequest, items: list[T], cap: int = TOTAL_CAP) 
     return Page(items, page.page, page.per_page, min(count, cap), total_capped=count > cap)
 
 
-def _customer_search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool] | None:
+def _customer_search(merchant_id: int, q: str, dialect: str, names: bool = True) -> ColumnElement[bool] | None:
     """Customers whose name contains q (accents and case ignored), or whose CPF/CNPJ or
     e-mail is q. A single token with digits (a number, a tracking code, a document) never
     names anybody, so names are not searched for it: that search reads every customer of
     the merchant."""
     c = t.customers.c
     conditions: list[ColumnElement[bool]] = []
-    name = normalise_name(q)
-    looks_like_a_code = " " not in q and any(ch.isdigit() for ch in q)
-    if name and any(ch.isalpha() for ch in name) and not looks_like_a_code:
+    name = _searched_name(q)
+    if name and names:
         # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard. The
         # names' trigram index answers it (adapters/sql/search.py).
         conditions.append(search.name_matches(dialect, name))
@@ -89,6 +90,13 @@ def _customer_search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bo
     if not conditions:
         return None
     return (c.merchant_id == merchant_id) & or_(*conditions)
+
+
+def _searched_name(q: str) -> str | None:
+    """The name q may be part of, normalised; None when q cannot name anybody."""
+    name = normalise_name(q)
+    looks_like_a_code = " " not in q and any(ch.isdigit() for ch in q)
+    return name if name and any(ch.isalpha() for ch in name) and not looks_like_a_code else None
 
 
 def _search_parts(merchant_id: int, q: str, dialect: str) -> tuple[list[Select[Any]], ColumnElement[bool] | None]:
@@ -117,16 +125,38 @@ def _search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
     return o.id.in_(union(*branches))
 
 
+def _search_count(connection: Connection, merchant_id: int, q: str, dialect: str, cap: int) -> int:
+    """How many orders match q, up to cap + 1, reading no further: the branches as a UNION ALL
+    (the customers' one joined, so it streams) stop at cap + 1; only a total within the cap
+    is then counted exactly (an order found by two branches counted once)."""
+    o, c = t.orders.c, t.customers.c
+    exact, customers = _search_parts(merchant_id, q, dialect)
+    branches = list(exact)
+    if customers is not None:
+        branches.append(select(o.id).select_from(t.customers.join(t.orders, o.customer_id == c.id)).where(customers))
+    first = connection.execute(select(func.count()).select_from(union_all(*branches).limit(cap + 1).subquery()))
+    count = first.scalar_one()
+    if count > cap:
+        return count
+    return connection.execute(select(func.count()).select_from(union(*branches).subquery())).scalar_one()
+
+
 def _search_walked(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
     """The same orders, as a condition to check on each order while walking the merchant's
     orders newest first: for a search with thousands of matches (a common surname), the
     page's twenty are among the first few hundred walked, where the UNION would fetch and
-    sort every match."""
-    o = t.orders.c
-    exact, customers = _search_parts(merchant_id, q, dialect)
+    sort every match. The names' matches come straight from the FTS5 table where there is
+    one (a customer of another merchant never owns this merchant's orders)."""
+    o, c = t.orders.c, t.customers.c
+    exact, _ = _search_parts(merchant_id, q, dialect)
     found = [o.id.in_(union(*exact))]
+    name = _searched_name(q)
+    by_name = search.matching_ids(dialect, name) if name else None
+    if by_name is not None:
+        found.append(o.customer_id.in_(by_name))
+    customers = _customer_search(merchant_id, q, dialect, names=by_name is None)
     if customers is not None:
-        found.append(o.customer_id.in_(select(t.customers.c.id).where(customers)))
+        found.append(o.customer_id.in_(select(c.id).where(customers)))
     return (o.merchant_id == merchant_id) & or_(*found)
 
 
@@ -218,8 +248,13 @@ class SqlOrderQueries:
             # A search's matches are counted once, from the indexes alone (the customers'
             # names through their trigram index); its page comes from the few matches sorted,
             # or, past WALK_ABOVE matches, from walking the newest orders (see _search_walked).
-            count = _capped_count(connection, t.orders, where, self._cap)
-            if filters.q and filters.q.strip() and count > WALK_ABOVE:
+            q = (filters.q or "").strip()
+            cap = min(self._cap, SEARCH_TOTAL_CAP) if q else self._cap
+            if q and attrs.evolve(filters, q=None) == OrderFilters():  # a search alone
+                count = _search_count(connection, merchant_id, q, self._engine.dialect.name, cap)
+            else:
+                count = _capped_count(connection, t.orders, where, cap)
+            if q and count > WALK_ABOVE:
                 where = _order_conditions(merchant_id, filters, self._engine.dialect.name, walked=True)
             # The page's ids first, from the index alone (a deep OFFSET walks index entries,
             # not rows), then the twenty orders with their customers and shipments.
@@ -228,7 +263,7 @@ class SqlOrderQueries:
             ))
             by_id = _orders(connection, ids)
             views = _views(connection, [by_id[i] for i in ids])
-        return _paged(count, page, views, self._cap)
+        return _paged(count, page, views, cap)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         with self._engine.connect() as connection:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, event, literal_column, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -119,14 +119,22 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 def name_matches(dialect: str, name: str) -> ColumnElement[bool]:
     """Customers whose search_name contains `name` (already normalised: only [a-z0-9 ])."""
     c = t.customers.c
-    if dialect != "sqlite" or len(name) < MIN_TRIGRAM_CHARS:
+    matching = matching_ids(dialect, name)
+    if matching is None:
         # PostgreSQL's planner takes the trigram index for this LIKE by itself.
         return c.search_name.contains(name, autoescape=False)
+    return c.id.in_(matching)
+
+
+def matching_ids(dialect: str, name: str) -> Select[Any] | None:
+    """On SQLite, the ids of every customer (of any merchant) whose name contains `name`,
+    straight from the FTS5 table; None where a LIKE on customers is the way."""
+    if dialect != "sqlite" or len(name) < MIN_TRIGRAM_CHARS:
+        return None
     phrase = '"' + name.replace('"', '""') + '"'
-    matching = select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
+    return select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
         text(f"{FTS_TABLE} MATCH :phrase").bindparams(phrase=phrase)
     )
-    return c.id.in_(matching)
 
 
 @event.listens_for(t.metadata, "after_create")
