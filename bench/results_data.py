@@ -41,8 +41,10 @@ def spread(values: list[float], digits: int = 1) -> dict[str, float | int]:
     ordered = sorted(values)
     middle = len(ordered) // 2
     median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return {"median": round(median, digits), "min": round(ordered[0], digits), "max": round(ordered[-1], digits),
-            "runs": len(ordered)}
+    def rounded(x: float) -> float | int:
+        return round(x) if digits == 0 else round(x, digits)
+
+    return {"median": rounded(median), "min": rounded(ordered[0]), "max": rounded(ordered[-1]), "runs": len(ordered)}
 
 
 def shown(figure: dict[str, float | int], unit: str = "") -> str:
