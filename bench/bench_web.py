@@ -9,7 +9,7 @@ the same database.
     python bench/bench_web.py --quick     # a smoke run (tests/bench/test_benchmarks_run.py)
 
 Each tree is served by gunicorn with 2 sync workers on loopback (`kanglu.entrypoints.web:
-create_app()`, as in production), one server at a time. The load generator is this process:
+create_app()`, as in production), both at once, and measured in turn case by case. The load generator is this process:
 one thread and one HTTP client per concurrent client, each sending the next request as soon as
 the previous answered (closed loop), for `--seconds` per case after a short warm-up; a request
 that does not answer 200 counts as an error. Latencies are client-side, wall clock. The machine
@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,12 +108,6 @@ def seed(url: str, orders: int) -> dict[str, Any]:
         maintain(engine, vacuum=True)
         with engine.connect() as c:
             stored = c.exec_driver_sql("SELECT count(*), min(id), max(id) FROM orders").one()
-            if engine.dialect.name == "sqlite":
-                # The import left a WAL of hundreds of MB: every read would look through it until
-                # the last connection closes. Folded in now, so that the first tree served does
-                # not pay for what the second would not (the last connection of the first
-                # server closing checkpoints it).
-                c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return {"api_key": created.api_key, "orders": stored[0], "ids": (stored[1], stored[2]), "numbers": numbers,
                 "seconds": round(time.monotonic() - started, 1)}
     finally:
@@ -222,27 +216,34 @@ def cases(data: dict[str, Any]) -> dict[str, Callable[[random.Random], str]]:
     }
 
 
-def measure_tree(tree: Path, env: dict[str, str], workdir: Path, label: str, data: dict[str, Any],
-                 args: argparse.Namespace) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    with gunicorn(tree, env, workdir, label) as base:
-        cookies = session_cookies(base)
-        surfaces = {
-            "api": ("/api/v1/orders", {"Authorization": f"Bearer {data['api_key']}"}, None),
-            "html": ("/orders", {}, cookies),
-        }
-        for surface, (prefix, headers, jar) in surfaces.items():
+def measure_trees(trees: dict[str, Path], env: dict[str, str], workdir: Path, backend: str, data: dict[str, Any],
+                  args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every tree served at once (an idle server costs nothing), and the trees measured in
+    turn **case by case**: a minute when the box is slower (another job, the database writing
+    out what the seeding left) falls on both, not on whichever tree went first."""
+    figures: dict[str, dict[str, Any]] = {label: {} for label in trees}
+    with ExitStack() as stack:
+        bases = {label: stack.enter_context(gunicorn(tree, env, workdir, f"{backend[:2]}-{label}"))
+                 for label, tree in trees.items()}
+        cookies = {label: session_cookies(base) for label, base in bases.items()}
+        for surface in ("api", "html"):
             for name, suffix in cases(data).items():
-                def path(r: random.Random, suffix: Callable[[random.Random], str] = suffix, prefix: str = prefix) -> str:
-                    return prefix + suffix(r)
-
                 for clients in args.clients:
-                    result = load(base, path, clients, args.seconds, headers, jar)
-                    figures.setdefault(surface, {}).setdefault(name, {})[f"clients_{clients}"] = result
-                    print(f"    {label:<8} {surface:<4} {name:<17} {clients:>2} clients: "
-                          f"{result.get('req_per_s', 0):>7} req/s  p50 {result.get('p50_ms')} "
-                          f"p95 {result.get('p95_ms')} p99 {result.get('p99_ms')} ms"
-                          f"{'  ERRORS ' + str(result['errors']) if result['errors'] else ''}", flush=True)
+                    for label, base in bases.items():
+                        prefix, headers, jar = (
+                            ("/api/v1/orders", {"Authorization": f"Bearer {data['api_key']}"}, None)
+                            if surface == "api" else ("/orders", {}, cookies[label]))
+
+                        def path(r: random.Random, suffix: Callable[[random.Random], str] = suffix,
+                                 prefix: str = prefix) -> str:
+                            return prefix + suffix(r)
+
+                        result = load(base, path, clients, args.seconds, headers, jar)
+                        figures[label].setdefault(surface, {}).setdefault(name, {})[f"clients_{clients}"] = result
+                        print(f"    {backend[:2]}-{label:<8} {surface:<4} {name:<17} {clients:>2} clients: "
+                              f"{result.get('req_per_s', 0):>7} req/s  p50 {result.get('p50_ms')} "
+                              f"p95 {result.get('p95_ms')} p99 {result.get('p99_ms')} ms"
+                              f"{'  ERRORS ' + str(result['errors']) if result['errors'] else ''}", flush=True)
     return figures
 
 
@@ -286,9 +287,8 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace, baseline:
         })
         (workdir / "data").mkdir(exist_ok=True)
         result: dict[str, Any] = {"orders": data["orders"], "seed_seconds": data["seconds"]}
-        runs = {"current": ROOT, **({"baseline": baseline} if baseline else {})}
-        measured = {label: measure_tree(tree, env, workdir, f"{backend[:2]}-{label}", data, args)
-                    for label, tree in runs.items()}
+        trees = {"current": ROOT, **({"baseline": baseline} if baseline else {})}
+        measured = measure_trees(trees, env, workdir, backend, data, args)
         result.update(measured)
         if baseline:
             result["current_over_baseline"] = compare(measured["current"], measured["baseline"])
