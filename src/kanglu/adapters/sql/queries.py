@@ -136,7 +136,7 @@ def _search_count(connection: Connection, merchant_id: int, q: str, dialect: str
         branches.append(select(o.id).select_from(t.customers.join(t.orders, o.customer_id == c.id)).where(customers))
     first = connection.execute(select(func.count()).select_from(union_all(*branches).limit(cap + 1).subquery()))
     count = first.scalar_one()
-    if count > cap:
+    if count > cap or count <= 1:  # one match (a number, a code) cannot be counted twice
         return count
     return connection.execute(select(func.count()).select_from(union(*branches).subquery())).scalar_one()
 
