@@ -33,3 +33,22 @@ def write_results(name: str, result: dict[str, object]) -> Path:
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"written {shown}", flush=True)
     return out
+
+
+def spread(values: list[float], digits: int = 1) -> dict[str, float | int]:
+    """A figure measured several times: its median and its spread (lowest, highest), never
+    the best alone: on a shared machine the best run flatters, the median is what to expect."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    def rounded(x: float) -> float | int:
+        return round(x) if digits == 0 else round(x, digits)
+
+    return {"median": rounded(median), "min": rounded(ordered[0]), "max": rounded(ordered[-1]), "runs": len(ordered)}
+
+
+def shown(figure: dict[str, float | int], unit: str = "") -> str:
+    """`median (min–max, n runs)` for a line of output."""
+    if figure["runs"] == 1:
+        return f"{figure['median']}{unit}"
+    return f"{figure['median']}{unit} ({figure['min']}–{figure['max']}, {figure['runs']} runs)"

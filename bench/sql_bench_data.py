@@ -16,7 +16,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+# This tree's code, or (KANGLU_BENCH_SRC: the `src` of another tree, e.g. a `git worktree` of an
+# earlier commit) that tree's: an A/B with the same benchmark script.
+SRC = os.environ.get("KANGLU_BENCH_SRC") or str(ROOT / "src")
+sys.path.insert(0, SRC)
 
 from results_data import write_results  # noqa: E402
 from sqlalchemy import text  # noqa: E402

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -22,21 +23,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
 
-from sql_bench_data import ROOT, postgres_url
+from sql_bench_data import ROOT, SRC, postgres_url
 
 sys.path.insert(1, str(ROOT))  # tests/ is a package: the E2E harness's deployment_env is reused
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import func, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from kanglu.adapters.sql.engine import make_engine  # noqa: E402
 from kanglu.adapters.sql.schema import upgrade_to_head  # noqa: E402
+from kanglu.adapters.sql.tables import erp_connections, jobs  # noqa: E402
 from kanglu.application.commands import CreateMerchant, SaveErpCredentials  # noqa: E402
 from kanglu.application.ports import TokenGrant  # noqa: E402
 from kanglu.application.tokens import seal_grant  # noqa: E402
@@ -46,9 +49,12 @@ from kanglu.entrypoints.containers import Container, build_container  # noqa: E4
 from kanglu.entrypoints.settings import Settings  # noqa: E402
 from tests.e2e.worker.harness import deployment_env, free_port  # noqa: E402
 
-PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+# The sandbox and the workers run the code sql_bench_data chose (KANGLU_BENCH_SRC: another
+# tree's, for an A/B of the worker with the same benchmark).
+PYTHONPATH = os.pathsep.join([SRC, str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNREACHED_RATE_LIMIT = 1_000_000  # calls per minute per account
+ENVIADA = 5  # the situação of new orders the benchmarks create: imported and tracked
 
 
 # -- processes read from /proc -------------------------------------------------------------
@@ -222,13 +228,35 @@ class Deployment:
         return time.monotonic() - started
 
     def polls_due_now(self) -> None:
-        """Every connection's poll is due: the worker finds a full queue."""
-        uow = self.container.adapters.uow()
-        with uow() as u:
-            now = self.container.core.clock().now()
-            for connection_id in self.connections:
-                u.jobs.schedule(JobKind.POLL, connection_id, now)
-            u.commit()
+        """Every connection's poll is due: the worker finds a full queue. One statement (it
+        was one upsert per connection: 2,000 round trips that a running worker overlapped)."""
+        self._set_poll_due(self.container.core.clock().now())
+
+    def park_polls(self) -> None:
+        """No poll is due for a day: what a cut-off pass left due is not polled by the next
+        pass's workers before its window opens (the leftovers are dropped, not counted)."""
+        self._set_poll_due(self.container.core.clock().now() + timedelta(days=1))
+
+    def _set_poll_due(self, due: datetime) -> None:
+        with self.container.adapters.engine().begin() as connection:
+            connection.execute(update(jobs).where(jobs.c.kind == JobKind.POLL)
+                               .values(due_at=due, lease_owner=None, lease_expires_at=None))
+
+    def connections_synced_since(self, since: datetime) -> int:
+        """Connections whose last completed poll finished at or after `since`."""
+        with self.container.adapters.engine().connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(erp_connections)
+                                          .where(erp_connections.c.last_sync_at >= since)).scalar_one())
+
+    def add_orders(self, share: float, orders: int = 1, seed: int = 0) -> int:
+        """New orders (Enviada, with a nota) on `share` of the accounts, through the sandbox's
+        control API: the next poll of those connections imports them. Returns how many
+        accounts got some."""
+        rng = random.Random(seed)
+        accounts = [a for a in self.connections.values() if rng.random() < share]
+        for account in accounts:
+            self.sandbox.call("POST", f"/accounts/{account}/orders", count=orders, situacao=ENVIADA)
+        return len(accounts)
 
 
 @contextmanager

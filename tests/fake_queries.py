@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from kanglu.application.queries import (
+    TOTAL_CAP,
     UNKNOWN_CARRIER,
     ConnectionSummary,
     CustomerView,
@@ -60,9 +61,11 @@ def _created_key(order: Order) -> tuple[int, float, int]:
     return (0, -seconds, -(order.id or 0))
 
 
-def _page(items: Sequence[T], request: PageRequest) -> Page[T]:
+def _page(items: Sequence[T], request: PageRequest, cap: int = TOTAL_CAP) -> Page[T]:
+    """Counted up to the cap, as the SQL read side counts."""
     chosen = items[request.offset : request.offset + request.per_page]
-    return Page(items=list(chosen), page=request.page, per_page=request.per_page, total=len(items))
+    return Page(items=list(chosen), page=request.page, per_page=request.per_page, total=min(len(items), cap),
+                total_capped=len(items) > cap)
 
 
 class _Reader:
@@ -123,7 +126,7 @@ class FakeOrderQueries(_Reader):
             orders.sort(key=_created_key)
             chosen = _page(orders, page)
             views = [OrderView(o, _import_error(state, o)) for o in chosen.items]
-            return Page(views, chosen.page, chosen.per_page, chosen.total)
+            return Page(views, chosen.page, chosen.per_page, chosen.total, chosen.total_capped)
 
         return self._read(run)
 
@@ -195,7 +198,7 @@ class FakeCustomerQueries(_Reader):
             customers.sort(key=lambda c: (_fold(c.name), c.id or 0))
             chosen = _page(customers, page)
             views = [CustomerView(c, _orders_of(state, c)) for c in chosen.items]
-            return Page(views, chosen.page, chosen.per_page, chosen.total)
+            return Page(views, chosen.page, chosen.per_page, chosen.total, chosen.total_capped)
 
         return self._read(run)
 

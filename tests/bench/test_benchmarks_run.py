@@ -74,7 +74,10 @@ def _worker(result: dict[str, Any]) -> None:
     sqlite = result["sqlite"]
     assert sqlite["first_import"]["orders_stored"] > 0
     (passes,) = sqlite["series"].values()  # one latency
-    assert [(p["concurrency"], p["processes"]) for p in passes] == [(1, 1), (4, 1)]  # no multi-process pass
+    assert [(p["concurrency"], p["processes"], p["kind"]) for p in passes] == [
+        (1, 1, "quiet"), (4, 1, "quiet"), (4, 1, "mixed")]  # no multi-process pass
+    assert all(len(p["runs"]) == 1 and "median" in p["polls_per_s"] for p in passes)
+    assert sqlite["duplicate_polls"] == 0
     assert result["postgresql"].startswith("skipped")
 
 
@@ -82,6 +85,16 @@ def _freshness(result: dict[str, Any]) -> None:
     sqlite = result["sqlite"]
     assert sqlite["orders_created"] >= 1
     assert sqlite["orders_arrived"] >= 1
+    assert result["postgresql"].startswith("skipped")
+
+
+def _web(result: dict[str, Any]) -> None:
+    sqlite = result["sqlite"]
+    assert sqlite["orders"] > 0
+    current = sqlite["current"]
+    assert set(current) == {"api", "html"}
+    assert set(current["api"]) == {"list_page_1", "list_random_page", "order_detail", "search_name", "search_number"}
+    assert all(case["clients_2"]["errors"] == 0 for surface in current.values() for case in surface.values())
     assert result["postgresql"].startswith("skipped")
 
 
@@ -95,7 +108,8 @@ CASES: dict[str, tuple[list[str], Check]] = {
                            _sandbox_throughput),
     "sandbox_state_file": (["--big-orders", "500", "--accounts", "100"], _sandbox_state_file),
     "bench_worker": (["--connections", "10", "--concurrency", "1", "4", "--latency-ms", "0",
-                      "--processes", "--max-seconds", "3"], _worker),
+                      "--processes", "--max-seconds", "3", "--runs", "1", "--mixed-share", "0.5"], _worker),
+    "bench_web": (["--quick"], _web),
     "bench_freshness": (["--connections", "5", "--interval", "2", "--seconds", "2", "--rate", "2"], _freshness),
 }
 

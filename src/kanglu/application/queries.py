@@ -24,6 +24,9 @@ from kanglu.domain.tracking import ShipmentStatus
 T = TypeVar("T")
 
 MAX_PER_PAGE = 100
+# Lists count their rows no further: past it the total says "more than 10,000" (total_capped),
+# and a count never reads every order of a big merchant for a page of twenty.
+TOTAL_CAP = 10_000
 UNKNOWN_CARRIER = "unknown"  # the carrier filter value for "transportadora não identificada"
 
 
@@ -42,11 +45,13 @@ class Page(Generic[T]):
     items: Sequence[T]
     page: int
     per_page: int
-    total: int
+    total: int  # at most TOTAL_CAP
+    total_capped: bool = False  # there are more than `total`
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        """The pages known to exist (one more past a capped total: the list goes on)."""
+        return max(1, -(-self.total // self.per_page)) + (1 if self.total_capped else 0)
 
 
 @attrs.frozen

@@ -24,6 +24,7 @@ from kanglu.adapters.alerts.mail import ConsoleMailer, SmtpMailer
 from kanglu.adapters.alerts.webhook import HttpWebhookClient
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -190,6 +191,7 @@ class Adapters(containers.DeclarativeContainer):
     gateway = providers.Singleton(
         TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
         timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),
+        invoice_checks=providers.Singleton(SqlInvoiceChecks, engine=engine),
     )
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers

@@ -94,6 +94,9 @@ def test_pagination(world: SqlWorld, shop: Shop) -> None:
         ("cliente3@example.com", [3]),
         ("nada disso", []),
         ("%", []),
+        ("jo", [2]),  # under 3 characters: no trigram index, LIKE still finds it
+        ("a s", [2]),
+        ("silva", [2]),  # a substring in the middle (the trigram index)
     ],
 )
 def test_search(world: SqlWorld, shop: Shop, q: str, expected: list[int]) -> None:
@@ -172,3 +175,49 @@ def test_merchant_queries_and_connection_summary(world: SqlWorld, shop: Shop) ->
     assert (other.orders, other.open_failures) == (2, 0)
     nobody = world.merchant("nobody@example.com")
     assert queries.connection_summary(nobody).connection is None
+
+
+def test_a_total_past_the_cap_says_so_and_the_pages_go_on(world: SqlWorld, shop: Shop) -> None:
+    queries = SqlOrderQueries(world.uow.engine, total_cap=4)
+    page = queries.list_orders(shop.merchant_id, OrderFilters(), PageRequest(1, 2))
+    assert (page.total, page.total_capped, page.pages) == (4, True, 3)
+    searched = queries.list_orders(shop.merchant_id, OrderFilters(q="Cliente"), PageRequest(1, 2))
+    assert (searched.total, searched.total_capped) == (4, True)
+    assert [v.order.erp_order_id for v in searched.items] == [3, 6]
+    # Past the cap, the page still comes (from its own query).
+    assert listed(queries, shop, PageRequest(3, 2)) == [1, 5]
+    assert listed(queries, shop, PageRequest(3, 2), q="Cliente") == [5]  # order 2 is João da Silva's
+    exact = SqlOrderQueries(world.uow.engine, total_cap=6).list_orders(shop.merchant_id, OrderFilters(), PageRequest(1, 2))
+    assert (exact.total, exact.total_capped, exact.pages) == (6, False, 3)
+
+
+def test_the_name_index_follows_renamed_and_deleted_customers(world: SqlWorld, shop: Shop) -> None:
+    from sqlalchemy import delete, update
+
+    from kanglu.adapters.sql import tables as t
+
+    queries = SqlOrderQueries(world.uow.engine)
+    with world.uow.engine.begin() as connection:
+        connection.execute(update(t.customers).where(t.customers.c.search_name == "joao da silva")
+                           .values(name="Maria Souza", search_name="maria souza"))
+    assert listed(queries, shop, q="silva") == []
+    assert listed(queries, shop, q="souza") == [2]
+    with world.uow.engine.begin() as connection:
+        connection.execute(update(t.orders).values(customer_id=None))
+        connection.execute(delete(t.customers))
+    assert listed(queries, shop, q="souza") == []
+
+
+@pytest.mark.parametrize("q", ["10002", "mlb-abc", "joao", "Cliente 1", "cliente3@example.com", "jo", "nada disso"])
+def test_a_search_with_many_matches_walks_the_newest_orders_to_the_same_page(
+    world: SqlWorld, shop: Shop, q: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kanglu.adapters.sql import queries
+
+    queries_ = SqlOrderQueries(world.uow.engine)
+    sorted_matches = listed(queries_, shop, q=q)
+    filtered = listed(queries_, shop, q=q, carrier_code="correios")
+    monkeypatch.setattr(queries, "WALK_ABOVE", 0)  # every search is "big": the walked path
+    assert listed(queries_, shop, q=q) == sorted_matches
+    assert listed(queries_, shop, PageRequest(2, 1), q=q) == sorted_matches[1:2]
+    assert listed(queries_, shop, q=q, carrier_code="correios") == filtered

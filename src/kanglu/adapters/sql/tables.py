@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -429,3 +430,30 @@ notification_settings = Table(
     Column("webhook_secret", SealedType),
     Column("updated_at", UtcDateTime),
 )
+
+
+# What the Tiny adapter's invoice finder remembers across processes (adapters/tiny/invoices.py,
+# adapters/sql/invoice_checks.py), keyed by the token source's key ("connection:<id>"): how far
+# the latest window of an account's notas was read, and what each order's last look found.
+invoice_listings = Table(
+    "invoice_listings",
+    metadata,
+    Column("account_key", String(100), primary_key=True),
+    Column("window_start", Date, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("read_offset", Integer, nullable=False),
+)
+
+invoice_checks = Table(
+    "invoice_checks",
+    metadata,
+    Column("account_key", String(100), primary_key=True),
+    Column("erp_order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("checked_upto", Integer, nullable=False),
+    Column("nota", JsonDocument),
+)
+
+# The search objects (a trigram index, or an FTS5 table and its triggers) are created with the
+# tables: importing the module registers them with metadata.create_all.
+from kanglu.adapters.sql import search as _search  # noqa: E402,F401

@@ -22,7 +22,7 @@ from kanglu.adapters.tiny.http import (
     BadRequest,
     TinyHttp,
 )
-from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceFinder
+from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceCheckStore, InvoiceFinder
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.adapters.tiny.updates import SAO_PAULO, UpdateWalks, day_start, filter_value, sao_paulo_day
 from kanglu.application.ports import OrderPage, TokenSource
@@ -89,12 +89,17 @@ class TinyGateway:
         clock: Callable[[], float] = time.monotonic,
         cache_ttl: float = 900.0,
         families_ttl: float = 600.0,
+        invoice_checks: InvoiceCheckStore | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = TinyHttp(
             transport, api_url, timeout=timeout, user_agent=user_agent, stats=stats or CallStats(on_call), pacer=pacer or RateLimitPacer(sleep=sleep, clock=clock),
             policy=policy, sleep=sleep,
         )
-        self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock)
+        # With `invoice_checks` (the database), what spares a quiet poll from reading the notas
+        # again holds across restarts and worker processes, not only in this one's memory.
+        self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock, store=invoice_checks,
+                                       wall_clock=wall_clock)
         self._walks = UpdateWalks()
         self._clock = clock
         self._families_ttl = families_ttl

@@ -8,6 +8,14 @@ arrive at its end, so reading on from where it stopped finds them whatever the d
 either side's clock. What it reads is kept per account for a short while, so
 the pages of one poll (and of a 10,000-order first import) share the same reads.
 
+What spares a quiet poll from reading the notas again is kept in the database too (an
+`InvoiceCheckStore`): how far the latest window was read, and what each order's last look
+found (its latest authorised nota, or none up to which position). A process that starts
+(a restart, another worker) then knows what the one that read them knew: a quiet poll costs
+the same cold or warm. The window is read from scratch once it is older than `reread_after`
+(an hour by default): what changes on a nota already read (a tracking code added to it) is
+found then.
+
 Reading stops when it stops paying: pages are read while they resolve orders, or while the rest
 of the window costs no more than asking one by one would. The orders still open are then asked
 for one by one (`GET /notas?idVenda=`) — the classic rent-or-buy choice, which keeps the cost
@@ -20,8 +28,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import attrs
 
@@ -44,6 +53,61 @@ PAGE_SIZE = 100
 OUTGOING = "S"  # tipo S (saída): the notas a merchant issues for its sales
 # A window that never ends (an answer without totals that keeps sending full pages) stops here.
 MAX_WINDOW_ITEMS = 200_000
+
+
+@attrs.frozen
+class SavedListing:
+    """How far the latest (open-ended) window of an account's notas was read."""
+
+    start: date
+    started_at: datetime  # when this window was begun from scratch: its generation
+    read_offset: int
+
+
+@attrs.frozen
+class InvoiceCheck:
+    """What one order's last look at the notas found, in one generation of the window: its
+    latest authorised nota (the raw listing item), or none among the window's notas before
+    `checked_upto`."""
+
+    checked_upto: int
+    nota: object | None = None
+
+
+class InvoiceCheckStore(Protocol):
+    """Where the finder keeps what it learnt across processes (adapters/sql/invoice_checks.py).
+    Best effort: a store that cannot answer returns nothing and the finder reads again."""
+
+    def listing(self, key: str) -> SavedListing | None: ...
+
+    def checks(self, key: str, started_at: datetime, erp_ids: Collection[int]) -> dict[int, InvoiceCheck]: ...
+
+    def remember(
+        self,
+        key: str,
+        started_at: datetime,
+        listing: SavedListing | None,
+        checks: Mapping[int, InvoiceCheck],
+        advance: tuple[int, int] | None,
+    ) -> None:
+        """In one transaction: keep `listing` (unless a newer generation is kept already; a
+        newer one drops the older generations' checks), upsert `checks`, and with `advance`
+        = (since, upto) move the checks without a nota whose `checked_upto` is in
+        [since, upto) to `upto`."""
+        ...
+
+
+def _differs(known: InvoiceCheck | None, check: InvoiceCheck) -> bool:
+    """Whether `check` tells more than what is stored: a nota (another one), or a later end."""
+    if known is None:
+        return True
+    if check.nota is not None or known.nota is not None:
+        return _nota_id(known.nota) != _nota_id(check.nota)
+    return check.checked_upto > known.checked_upto
+
+
+def _nota_id(raw: object) -> object:
+    return raw.get("id") if isinstance(raw, dict) else raw
 
 
 def creation_day(order: ErpOrder) -> date | None:
@@ -80,9 +144,24 @@ class _AccountNotas:
     asked_one_by_one: set[int] = attrs.Factory(set)
     rent: int = 0  # calls spent asking one by one since the cache began
     lock: threading.Lock = attrs.Factory(threading.Lock)
+    # With a store: the window's generation, the offset of the open-ended window from which
+    # on the notas are in memory (those before it were read by another process, or before a
+    # restart: the orders' checks tell what they found), the checks known to be stored, and
+    # the orders whose checks were read.
+    started_at: datetime | None = None
+    floor: int = 0
+    saved_offset: int | None = None
+    checks: dict[int, InvoiceCheck] = attrs.Factory(dict)
+    consulted: set[int] = attrs.Factory(set)
+    unsaved: set[int] = attrs.Factory(set)  # orders with notas read since the last save
 
-    def add(self, order_id: int, nota: NotaWire, raw: object) -> None:
+    def tail(self) -> _Window | None:
+        return next((w for w in self.windows if w.end is None), None)
+
+    def add(self, order_id: int, nota: NotaWire, raw: object, *, stored: bool = False) -> None:
         self.notas.setdefault(order_id, {})[nota.id] = (nota, raw if is_authorised(nota) else None)
+        if not stored:
+            self.unsaved.add(order_id)
 
     def has_authorised(self, order_id: int) -> bool:
         return any(is_authorised(n) for n, _ in self.notas.get(order_id, {}).values())
@@ -113,8 +192,14 @@ class InvoiceFinder:
         ttl: float = 900.0,
         tail_recheck: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        store: InvoiceCheckStore | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        reread_after: float = 3600.0,
     ) -> None:
         self._http = http
+        self._store = store
+        self._wall_clock = wall_clock
+        self._reread_after = reread_after
         self._ttl = ttl
         self._tail_recheck = tail_recheck
         self._clock = clock
@@ -133,6 +218,9 @@ class InvoiceFinder:
                 for erp_id, order in wanted.items()
                 if not account.has_authorised(erp_id) and erp_id not in account.asked_one_by_one
             }
+            if self._store is not None and open_orders:
+                self._consult(tokens.key, account, open_orders)
+                open_orders = {i: o for i, o in open_orders.items() if not account.has_authorised(i)}
             days = {erp_id: creation_day(o) for erp_id, o in open_orders.items()}
             dated = {erp_id: day - timedelta(days=1) for erp_id, day in days.items() if day is not None}
             if dated:
@@ -143,7 +231,82 @@ class InvoiceFinder:
                 if erp_id in dated and account.covered(dated[erp_id]):
                     continue  # read everything since its creation: it has no authorised nota yet
                 self._ask_one(tokens, account, erp_id)
+            if self._store is not None:
+                self._remember(tokens.key, account, wanted.values())
             return self._invoices(account, wanted)
+
+    # -- what the database remembers -------------------------------------------------------
+
+    def _consult(self, key: str, account: _AccountNotas, open_orders: Mapping[int, ErpOrder]) -> None:
+        """The stored checks of orders this process has not looked at yet: a nota found
+        before is known again; an order found without one needs the window's notas only
+        from where its check stopped (the window is read again from there, or from its
+        start for an order never checked)."""
+        assert self._store is not None and account.started_at is not None
+        new = [erp_id for erp_id in open_orders if erp_id not in account.consulted]
+        if not new:
+            return
+        checks = self._store.checks(key, account.started_at, new)
+        account.consulted.update(new)
+        account.checks.update(checks)
+        tail = account.tail()
+        lowest = account.floor
+        for erp_id in new:
+            check = checks.get(erp_id)
+            nota = nota_from_payload(check.nota) if check is not None and check.nota is not None else None
+            if nota is not None:
+                account.add(erp_id, nota, check.nota, stored=True)  # type: ignore[union-attr]
+                continue
+            day = creation_day(open_orders[erp_id])
+            if tail is None or day is None or day - timedelta(days=1) < tail.start:
+                continue  # not the latest window's: read as a process without a store would
+            lowest = min(lowest, check.checked_upto if check is not None else 0)
+        if tail is not None and lowest < account.floor:
+            # Read the latest window again from there: its notas before `floor` are not in
+            # this process's memory.
+            tail.offset, tail.total, tail.exhausted_at = lowest, None, None
+            account.floor = lowest
+
+    def _remember(self, key: str, account: _AccountNotas, orders: Iterable[ErpOrder]) -> None:
+        """Store, in one transaction and only what changed: how far the latest window was
+        read; every authorised nota in memory, as its order's check (an order whose nota was
+        read while looking for others is then found by any process); the orders of this look
+        that the window vouches have none yet; and, when the window's end moved, the orders
+        found without a nota before (checked from `floor` on, whose notas since are all in
+        memory) now checked up to the new end."""
+        assert self._store is not None and account.started_at is not None
+        tail = account.tail()
+        if tail is None:
+            return
+        checks: dict[int, InvoiceCheck] = {}
+        for erp_id in account.unsaved:
+            authorised = [(n, raw) for n, raw in account.notas[erp_id].values() if is_authorised(n)]
+            if authorised:
+                checks[erp_id] = InvoiceCheck(tail.offset, max(authorised, key=lambda pair: pair[0].id)[1])
+        for order in orders:
+            erp_id = order.erp_order_id
+            day = creation_day(order)
+            if account.has_authorised(erp_id) or day is None or day - timedelta(days=1) < tail.start:
+                continue  # found (its check holds the nota), or not the latest window's to vouch for
+            # Asked for by its id (every nota it had then), or every nota since its creation
+            # read: none before the window's current end.
+            if erp_id in account.asked_one_by_one or (
+                    tail.exhausted_at is not None and account.covered(day - timedelta(days=1))):
+                checks[erp_id] = InvoiceCheck(tail.offset)
+        changed = {erp_id: check for erp_id, check in checks.items() if _differs(account.checks.get(erp_id), check)}
+        moved = account.saved_offset != tail.offset
+        account.unsaved.clear()
+        if not changed and not moved:
+            return
+        advance = (account.floor, tail.offset) if moved and tail.exhausted_at is not None else None
+        listing = SavedListing(tail.start, account.started_at, tail.offset) if moved else None
+        self._store.remember(key, account.started_at, listing, changed, advance)
+        account.checks.update(changed)
+        account.saved_offset = tail.offset
+        if advance is not None:
+            for erp_id, check in list(account.checks.items()):
+                if check.nota is None and advance[0] <= check.checked_upto < advance[1]:
+                    account.checks[erp_id] = InvoiceCheck(advance[1])
 
     # -- reading -------------------------------------------------------------------------
 
@@ -251,9 +414,30 @@ class InvoiceFinder:
                 self._accounts = {k: a for k, a in self._accounts.items() if now - a.created_at <= self._ttl}
                 self._swept_at = now
             account = self._accounts.get(key)
+            if account is not None and account.started_at is not None and self._outdated(account.started_at):
+                account = None
             if account is None or now - account.created_at > self._ttl:
-                account = self._accounts[key] = _AccountNotas(created_at=now)
+                account = self._accounts[key] = self._fresh(key, now)
             return account
+
+    def _outdated(self, started_at: datetime) -> bool:
+        return self._wall_clock() - started_at.timestamp() > self._reread_after
+
+    def _fresh(self, key: str, now: float) -> _AccountNotas:
+        """An account as this process first sees it: with a store, where the latest window's
+        reading stands (its notas, and the orders' checks, are read when needed)."""
+        account = _AccountNotas(created_at=now)
+        if self._store is None:
+            return account
+        saved = self._store.listing(key)
+        if saved is None or self._outdated(saved.started_at):
+            account.started_at = datetime.fromtimestamp(self._wall_clock(), UTC)
+            return account
+        # Read up to read_offset, long enough ago that its end is looked at again.
+        account.windows.append(_Window(saved.start, None, offset=saved.read_offset,
+                                       exhausted_at=now - self._tail_recheck - 1))
+        account.started_at, account.floor, account.saved_offset = saved.started_at, saved.read_offset, saved.read_offset
+        return account
 
     def forget(self, key: str | None = None) -> None:
         """Drop what is cached (for one account, or all)."""

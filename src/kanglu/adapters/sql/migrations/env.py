@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from kanglu.adapters.sql import search
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.tables import metadata
 
@@ -19,6 +20,8 @@ def _configure(**kwargs: object) -> None:
         # The engine emits BEGIN itself on SQLite too, so DDL there is transactional: a
         # failed migration leaves the schema as it was.
         transactional_ddl=True,
+        # The search index objects (FTS5 table, trigram index) are not in the metadata.
+        include_name=search.include_name,
         **kwargs,
     )
 

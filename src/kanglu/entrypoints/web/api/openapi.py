@@ -403,7 +403,11 @@ def _page(item: str) -> dict[str, Any]:
             "items": {"type": "array", "items": _ref(item)},
             "page": {"type": "integer", "minimum": 1},
             "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
-            "total": {"type": "integer", "minimum": 0},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Contado até 10.000 (até 1.000 numa busca): nesse teto, há pelo menos isso.",
+            },
         }
     )
 
