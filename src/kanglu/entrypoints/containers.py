@@ -192,6 +192,7 @@ class Adapters(containers.DeclarativeContainer):
         TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
         timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),
         invoice_checks=providers.Singleton(SqlInvoiceChecks, engine=engine),
+        invoice_reread_after=core.settings.provided.invoice_recheck,
     )
     tracking = providers.Singleton(
         _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers

@@ -96,6 +96,9 @@ class Settings:
     db_pool_size: int = 20
     job_lease_seconds: int = 300
     http_timeout: float = 20.0
+    # How long what was read of an account's notas is trusted: a tracking code added to a nota
+    # already read (and not to the order) is found within this time.
+    invoice_recheck: int = 3600
     encryption_keys_file: Path | None = None
     # Reverse proxies before the web app whose X-Forwarded-For / -Proto are trusted (ProxyFix).
     proxy_hops: int = 0
@@ -171,6 +174,7 @@ class Settings:
             db_pool_size=_int(env, "KANGLU_DB_POOL_SIZE", 20),
             job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
             http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
+            invoice_recheck=_int(env, "KANGLU_INVOICE_RECHECK", 3600, minimum=0),
             encryption_keys_file=keys_file,
             proxy_hops=_int(env, "KANGLU_PROXY_HOPS", 0, minimum=0),
             token_timeout=_float(env, "KANGLU_TOKEN_TIMEOUT", 60.0),

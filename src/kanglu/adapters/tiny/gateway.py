@@ -91,6 +91,7 @@ class TinyGateway:
         families_ttl: float = 600.0,
         invoice_checks: InvoiceCheckStore | None = None,
         wall_clock: Callable[[], float] = time.time,
+        invoice_reread_after: float = 3600.0,
     ) -> None:
         self._http = TinyHttp(
             transport, api_url, timeout=timeout, user_agent=user_agent, stats=stats or CallStats(on_call), pacer=pacer or RateLimitPacer(sleep=sleep, clock=clock),
@@ -99,7 +100,7 @@ class TinyGateway:
         # With `invoice_checks` (the database), what spares a quiet poll from reading the notas
         # again holds across restarts and worker processes, not only in this one's memory.
         self._invoices = InvoiceFinder(self._http, ttl=cache_ttl, clock=clock, store=invoice_checks,
-                                       wall_clock=wall_clock)
+                                       wall_clock=wall_clock, reread_after=invoice_reread_after)
         self._walks = UpdateWalks()
         self._clock = clock
         self._families_ttl = families_ttl
