@@ -32,7 +32,7 @@ from sqlalchemy import event, func, select
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.application.commands import ImportOrders
+from kanglu.application.commands import ImportOrderCommand
 from kanglu.application.importing import OrderImporter
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -60,7 +60,7 @@ def run_pages(use_case: ImportOrder, connection_id: int, orders: list[ErpOrder],
         if first and first % ANALYZE_EVERY == 0:
             maintain(engine)  # not timed: autovacuum's work, done outside the import
         start = time.perf_counter()
-        use_case(ImportOrders(connection_id, orders[first : first + size]))
+        use_case(ImportOrderCommand(connection_id, orders[first : first + size]))
         seconds += time.perf_counter() - start
     return seconds
 

@@ -23,7 +23,7 @@ from sql_bench_data import OrderFactory, backends, database, machine, maintain, 
 from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlOrderQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.application.commands import ImportOrders
+from kanglu.application.commands import ImportOrderCommand
 from kanglu.application.importing import OrderImporter
 from kanglu.application.queries import UNKNOWN_CARRIER, OrderFilters, PageRequest
 from kanglu.application.use_cases.import_order import ImportOrder
@@ -58,7 +58,7 @@ def measure(backend: str, workdir: Path, count: int) -> dict[str, object]:
             orders = factory.orders(min(1000, count + 1 - first), first_id=first)
             sample = sample or next(o for o in orders if o.tracking_code and o.situacao is not Situacao.ABERTA)
             for page in range(0, len(orders), 100):
-                use_case(ImportOrders(cid, orders[page : page + 100]))
+                use_case(ImportOrderCommand(cid, orders[page : page + 100]))
             if first % 10_000 == 1:
                 maintain(engine)
         load_seconds = time.perf_counter() - start

@@ -52,7 +52,7 @@ from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.application.commands import CreateMerchant, ImportOrders
+from kanglu.application.commands import CreateMerchantCommand, ImportOrderCommand
 from kanglu.application.importing import OrderImporter
 from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
 from kanglu.application.use_cases.import_order import ImportOrder
@@ -86,7 +86,7 @@ def seed(url: str, orders: int) -> dict[str, Any]:
     try:
         uow = SqlUnitOfWorkFactory(engine)
         created = CreateMerchantUseCase(uow=uow, clock=SystemClock(), passwords=_Hasher())(
-            CreateMerchant("Loja Benchmark Web", EMAIL, Secret(PASSWORD)))
+            CreateMerchantCommand("Loja Benchmark Web", EMAIL, Secret(PASSWORD)))
         merchant_id = created.merchant.id
         with uow() as u:
             connection = ErpConnection(merchant_id=merchant_id, status=ConnectionStatus.CONNECTED, client_id="bench",
@@ -102,7 +102,7 @@ def seed(url: str, orders: int) -> dict[str, Any]:
             batch = factory.orders(min(1000, orders + 1 - first), first_id=first)
             numbers += [o.number for o in batch[::50] if o.number]
             for page in range(0, len(batch), 100):
-                use_case(ImportOrders(connection_id, batch[page:page + 100]))
+                use_case(ImportOrderCommand(connection_id, batch[page:page + 100]))
             if first % 20_000 == 1:
                 maintain(engine)
         maintain(engine, vacuum=True)

@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from kanglu.adapters.sql.engine import make_engine  # noqa: E402
 from kanglu.adapters.sql.schema import upgrade_to_head  # noqa: E402
 from kanglu.adapters.sql.tables import erp_connections, jobs  # noqa: E402
-from kanglu.application.commands import CreateMerchant, SaveErpCredentials  # noqa: E402
+from kanglu.application.commands import CreateMerchantCommand, SaveErpCredentials  # noqa: E402
 from kanglu.application.ports import TokenGrant  # noqa: E402
 from kanglu.application.tokens import seal_grant  # noqa: E402
 from kanglu.domain.jobs import JobKind  # noqa: E402
@@ -207,7 +207,7 @@ class Deployment:
         box, clock, margin = core.secret_box(), core.clock(), core.renewal_margin()
         uow = self.container.adapters.uow()
         for account in accounts:
-            merchant = create_merchant(CreateMerchant(f"Loja {account['account_id']}",
+            merchant = create_merchant(CreateMerchantCommand(f"Loja {account['account_id']}",
                                                       f"loja-{account['account_id']}@example.com", None))
             merchant_id = merchant.merchant.id
             connection = save_credentials(SaveErpCredentials(

@@ -12,8 +12,8 @@ from kanglu.application.importing import OrderImporter
 from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
-from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
-from kanglu.application.commands import RefreshToken
+from kanglu.application.use_cases.refresh_token import RefreshToken
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.domain.access_keys import AccessKey, access_key_check_digit
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.customers import Address, CustomerData
@@ -114,8 +114,8 @@ class World:
             gateway=self.gateway, redirect_uri=REDIRECT, renewal_margin=MARGIN,
         )
 
-    def refresh(self) -> RefreshTokenUseCase:
-        return RefreshTokenUseCase(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
+    def refresh(self) -> RefreshToken:
+        return RefreshToken(uow=self.uow, clock=self.clock, secret_box=self.box, oauth=self.oauth,
                                    renewal_margin=MARGIN, keeper=self.keeper, sleep=self.sleep or self.slept.append,
                                    journal=self.journal)
 
@@ -123,7 +123,7 @@ class World:
         refresh = self.refresh()
         return ConnectionTokens(
             connection_id=connection_id, uow=self.uow, secret_box=self.box,
-            force_refresh=lambda cid, version: refresh(RefreshToken(cid, force=True, seen_token_version=version)),
+            force_refresh=lambda cid, version: refresh(RefreshTokenCommand(cid, force=True, seen_token_version=version)),
         )
 
     def importer(self) -> OrderImporter:
@@ -140,17 +140,17 @@ def connected_world(merchant_id: int = 7) -> tuple[World, int]:
     """A world where a merchant's connection went through the whole OAuth dance."""
     from urllib.parse import parse_qs, urlsplit
 
-    from kanglu.application.commands import BeginConnection, CompleteConnection, SaveErpCredentials
+    from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand, SaveErpCredentialsCommand
     from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as Save
     from kanglu.domain.secrets import Secret
 
     world = World()
     Save(uow=world.uow, clock=world.clock, secret_box=world.box)(
-        SaveErpCredentials(merchant_id, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x")
+        SaveErpCredentialsCommand(merchant_id, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x")
     )
-    url = world.begin()(BeginConnection(merchant_id))
+    url = world.begin()(BeginConnectErpCommand(merchant_id))
     state = parse_qs(urlsplit(url).query)["state"][0]
-    connection = world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
+    connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert connection.id is not None
     return world, connection.id
 
@@ -158,7 +158,7 @@ def connected_world(merchant_id: int = 7) -> tuple[World, int]:
 def worker_for(world: World, tracking=None, **kwargs: Any):  # type: ignore[no-untyped-def]
     """A Worker over the world's fakes, wired like the container wires the real one."""
     from kanglu.application.scheduling import EnsureJobs, JobHandlers
-    from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+    from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
     from kanglu.entrypoints.worker import Worker
     from tests.fakes import FakeTrackingService
 
@@ -167,7 +167,7 @@ def worker_for(world: World, tracking=None, **kwargs: Any):  # type: ignore[no-u
         clock=world.clock,
         refresh=world.refresh,
         poll=world.poll,
-        deliver=lambda: DeliverTrackingRequestsUseCase(uow=world.uow, clock=world.clock, tracking=tracking),
+        deliver=lambda: DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=tracking),
     )
     ensure = EnsureJobs(uow=world.uow, clock=world.clock, renewal_margin=MARGIN)
     return Worker(uow=world.uow, clock=world.clock, handlers=handlers, ensure_jobs=ensure, **kwargs), tracking

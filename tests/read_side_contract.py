@@ -9,7 +9,7 @@ from datetime import datetime
 import attrs
 import pytest
 
-from kanglu.application.commands import CreateMerchant, ImportOrders, MapShippingService, SaveErpCredentials
+from kanglu.application.commands import CreateMerchantCommand, ImportOrderCommand, MapShippingServiceCommand, SaveErpCredentialsCommand
 from kanglu.application.importing import OrderImporter
 from kanglu.application.ports import UnitOfWorkFactory
 from kanglu.application.queries import (
@@ -49,14 +49,14 @@ class ReadSide:
 
     def merchant(self, email: str) -> tuple[int, str]:
         created = CreateMerchantUseCase(uow=self.uow, clock=self.clock, passwords=FakePasswordHasher())(
-            CreateMerchant(email.split("@")[0], email, Secret("senha-forte"))
+            CreateMerchantCommand(email.split("@")[0], email, Secret("senha-forte"))
         )
         assert created.merchant.id is not None
         return created.merchant.id, created.api_key
 
     def shop(self, merchant_id: int, first_id: int, count: int) -> int:
         SaveCredentials(uow=self.uow, clock=self.clock, secret_box=FakeSecretBox())(
-            SaveErpCredentials(merchant_id, "tiny-api-x", Secret("s"), "https://tiny.com.br/convite")
+            SaveErpCredentialsCommand(merchant_id, "tiny-api-x", Secret("s"), "https://tiny.com.br/convite")
         )
         with self.uow() as uow:
             connection = uow.connections.for_merchant(merchant_id)
@@ -78,7 +78,7 @@ class ReadSide:
         items.append(MalformedOrder(first_id + 999, "situação desconhecida: 77", {"id": first_id + 999},
                                     number=str(90000 + first_id), customer_name="Cliente Ilegível"))
         ImportOrder(uow=self.uow, clock=self.clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
-            ImportOrders(connection_id, items)
+            ImportOrderCommand(connection_id, items)
         )
         return connection_id
 
@@ -160,7 +160,7 @@ def test_unmatched_services_and_their_mapping(shops) -> None:  # type: ignore[no
     (service,) = side.orders.unmatched_services(a)
     assert (service.shipping_key, service.label, service.orders_waiting) == (UNKNOWN.key, UNKNOWN.label, 6)
     MapShippingServiceUseCase(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
-        MapShippingService(a, UNKNOWN.key, "jadlog")
+        MapShippingServiceCommand(a, UNKNOWN.key, "jadlog")
     )
     assert side.orders.unmatched_services(a) == []
 
@@ -190,7 +190,7 @@ def test_warnings_and_unknown_totals_are_read_back(shops) -> None:  # type: igno
     assert one.order.warnings == (BAD_DOCUMENT,) and one.order.total is None
     # A carrier chosen by hand takes the carrier warning away.
     MapShippingServiceUseCase(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
-        MapShippingService(a, UNKNOWN.key, "jadlog")
+        MapShippingServiceCommand(a, UNKNOWN.key, "jadlog")
     )
     assert fields(side.orders.get_order(a, listed[10].order.id)) == []
 

@@ -19,7 +19,7 @@ import attrs
 import httpx
 
 from kanglu.adapters.crypto import FernetSecretBox
-from kanglu.application.commands import CreateMerchant
+from kanglu.application.commands import CreateMerchantCommand
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.bootstrap import prepare_database
 from kanglu.entrypoints.containers import Container, build_container
@@ -133,7 +133,7 @@ def running_stack(
         prepare_database(container)
         password = "senha-" + secrets.token_urlsafe(9)
         created = container.use_cases.create_merchant()(
-            CreateMerchant(merchant_name, merchant_email, Secret(password))
+            CreateMerchantCommand(merchant_name, merchant_email, Secret(password))
         )
         assert created.merchant.id is not None
         slot.app = create_app(container)

@@ -23,7 +23,7 @@ from dependency_injector import providers
 
 from kanglu.adapters.alerts.webhook import HttpWebhookClient
 from kanglu.adapters.sql import orm
-from kanglu.application.commands import BeginConnection, CompleteConnection, SaveErpCredentials
+from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand, SaveErpCredentialsCommand
 from kanglu.domain.secrets import Secret
 from tests.e2e.browser_flow import Stack, running_stack
 from tests.e2e.receivers import WebhookReceiver, smtp_server, webhook_receiver
@@ -54,12 +54,12 @@ def api(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Response:
 def connect(stack: Stack) -> None:
     """As the merchant does in the browser: Conectar, Autorizar on the sandbox, back to Kanglu."""
     use_cases = stack.container.use_cases
-    authorize_url = use_cases.begin_connect()(BeginConnection(stack.merchant.id))
+    authorize_url = use_cases.begin_connect()(BeginConnectErpCommand(stack.merchant.id))
     consent = httpx.post(f"{stack.sandbox.base_url}/_sandbox/consent", json={"authorize_url": authorize_url},
                          timeout=10)
     consent.raise_for_status()
     query = parse_qs(urlsplit(consent.json()["location"]).query)
-    use_cases.complete_connect()(CompleteConnection(state=query["state"][0], code=query["code"][0]))
+    use_cases.complete_connect()(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
 
 
 def run_worker_until(stack: Stack, done: Any, what: str, timeout: float = 30) -> None:
@@ -81,7 +81,7 @@ def verify(secret: str, body: bytes, header: str) -> bool:
 def test_a_revoke_sends_one_email_and_one_signed_webhook_and_reconnecting_one_of_each(world) -> None:  # type: ignore[no-untyped-def]
     stack, inbox, receiver = world
     tiny = stack.tiny
-    stack.container.use_cases.save_credentials()(SaveErpCredentials(
+    stack.container.use_cases.save_credentials()(SaveErpCredentialsCommand(
         stack.merchant.id, tiny["client_id"], Secret(tiny["client_secret"]), tiny["invite_link"]))
     saved = api(stack, "PUT", "/notifications", json={"email": True, "webhook_url": receiver.url})
     assert saved.status_code == 200, saved.text

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from kanglu.adapters.sql import orm
-from kanglu.application.commands import RefreshToken
+from kanglu.application.commands import RefreshTokenCommand
 from tests.e2e.browser_flow import (
     CHROMIUM_ARGS,
     Stack,
@@ -143,7 +143,7 @@ def test_the_history_after_connect_revoke_and_reconnect(stack: Stack, page: Any)
     httpx.post(f"{stack.sandbox.base_url}/_sandbox/accounts/default/revoke", timeout=10).raise_for_status()
     with stack.container.adapters.uow().reading() as uow:
         connection_id = uow.connections.for_merchant(stack.merchant.id).id
-    stack.container.use_cases.refresh_token()(RefreshToken(connection_id, force=True))
+    stack.container.use_cases.refresh_token()(RefreshTokenCommand(connection_id, force=True))
     page.goto(f"{base}/integrations")
     assert status_badge(page) == "desconectado"
     assert "O que fazer: clique em Conectar" in page.inner_text("#tiny .alert-error")

@@ -207,7 +207,7 @@ def test_situacoes_restore_and_a_revoked_connection_on_a_phone(connected: Stack,
     the defaults back; after Tiny revokes the access, the card says why, when and what to do."""
     import httpx
 
-    from kanglu.application.commands import RefreshToken
+    from kanglu.application.commands import RefreshTokenCommand
 
     stack, base = connected, connected.base_url
     context = browser.new_context(viewport=PHONE, locale="pt-BR")
@@ -237,7 +237,7 @@ def test_situacoes_restore_and_a_revoked_connection_on_a_phone(connected: Stack,
         connection = uow.connections.for_merchant(stack.merchant.id)
         assert connection is not None and connection.id is not None
         connection_id = connection.id
-    stack.container.use_cases.refresh_token()(RefreshToken(connection_id, force=True))  # Tiny says invalid_grant
+    stack.container.use_cases.refresh_token()(RefreshTokenCommand(connection_id, force=True))  # Tiny says invalid_grant
     page.goto(f"{base}/integrations")
     alert = page.inner_text("[data-alert=revoked]")
     assert "A Kanglu perdeu o acesso ao Tiny em" in alert

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from kanglu.adapters.tracking.http import HttpTrackingService
-from kanglu.application.commands import DeliverTrackingRequests, ImportOrders
-from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.commands import DeliverTrackingRequestsCommand, ImportOrderCommand
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.situacoes import Situacao
 from tests.builders import World, connected_world, erp_order, s10
@@ -25,11 +25,11 @@ PAST_ANY_BACKOFF = timedelta(minutes=16)  # the outbox backs off 15 minutes at m
 def deliver_until_empty(world: World, url: str, max_cycles: int = 40) -> int:
     """Worker cycles, the clock moving on between them, until the outbox is empty."""
     with httpx.Client(timeout=CLIENT_TIMEOUT) as client:
-        deliver = DeliverTrackingRequestsUseCase(
+        deliver = DeliverTrackingRequests(
             uow=world.uow, clock=world.clock, tracking=HttpTrackingService(client=client, url=url)
         )
         for cycle in range(1, max_cycles + 1):
-            deliver(DeliverTrackingRequests(owner="worker-1"))
+            deliver(DeliverTrackingRequestsCommand(owner="worker-1"))
             if not world.uow.read().outbox.pending():
                 return cycle
             world.clock.advance(PAST_ANY_BACKOFF)
@@ -47,9 +47,9 @@ def test_each_order_reaches_the_service_once_in_order_despite_failures_and_a_tim
     world, cid = connected_world()
     state, url = service
     importing = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
-    importing(ImportOrders(cid, [erp_order(i) for i in range(1, 7)]))
+    importing(ImportOrderCommand(cid, [erp_order(i) for i in range(1, 7)]))
     world.clock.advance(minutes=1)
-    importing(ImportOrders(cid, [
+    importing(ImportOrderCommand(cid, [
         erp_order(1, situacao=Situacao.ENTREGUE),
         erp_order(2, situacao=Situacao.ENTREGUE),
         erp_order(3, situacao=Situacao.CANCELADA),
@@ -85,8 +85,8 @@ def test_a_new_tracking_code_cancels_the_old_shipment_before_starting_the_new_on
     world, cid = connected_world()
     state = ServerState(fail_first=2, slow_on=frozenset({0}), slow_seconds=SLOW)
     importing = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
-    importing(ImportOrders(cid, [erp_order(1), erp_order(2)]))
-    importing(ImportOrders(cid, [erp_order(1, tracking_code=s10(91))]))
+    importing(ImportOrderCommand(cid, [erp_order(1), erp_order(2)]))
+    importing(ImportOrderCommand(cid, [erp_order(1, tracking_code=s10(91))]))
     with tracking_server(state) as url:
         deliver_until_empty(world, url)
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from dependency_injector import providers
 
-from kanglu.application.commands import CreateMerchant
+from kanglu.application.commands import CreateMerchantCommand
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.containers import Container, new_api_transport, new_http_client
 from kanglu.entrypoints.settings import Settings
@@ -26,7 +26,7 @@ def test_every_use_case_builds_and_runs_with_fakes(tmp_path) -> None:
     container.adapters.tracking.override(providers.Object(FakeTrackingService()))
     for name, provider in container.use_cases.providers.items():
         assert provider() is not None, name
-    created = container.use_cases.create_merchant()(CreateMerchant("Loja", "loja@example.com", Secret("senha-forte")))
+    created = container.use_cases.create_merchant()(CreateMerchantCommand("Loja", "loja@example.com", Secret("senha-forte")))
     assert created.api_key.startswith("kgl_")
     assert uow.read().merchants.get_by_email("loja@example.com").password_hash != "senha-forte"
 

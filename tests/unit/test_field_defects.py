@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from kanglu.adapters.tiny import RateLimitPacer, TinyGateway
-from kanglu.application.commands import PollOrders
+from kanglu.application.commands import PollOrdersByStatusCommand
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome
 from kanglu.domain.orders import Order
 from kanglu.domain.secrets import Secret
@@ -56,7 +56,7 @@ class Shop:
     poll: PollOrdersByStatus
 
     def sync(self) -> None:
-        result = self.poll(PollOrders(self.connection_id))
+        result = self.poll(PollOrdersByStatusCommand(self.connection_id))
         assert result.outcome is PollOutcome.COMPLETED, result
         self.world.clock.advance(timedelta(minutes=3))
 

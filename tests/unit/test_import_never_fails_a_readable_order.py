@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from kanglu.adapters.tiny.conversion import order_from_listing
 from kanglu.adapters.tiny.http import parse_json
-from kanglu.application.commands import ImportOrders
+from kanglu.application.commands import ImportOrderCommand
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.orders import ErpOrder
 from tests.builders import connected_world
@@ -35,7 +35,7 @@ def test_any_listing_item_with_a_valid_id_is_imported_never_a_failure(items: dic
 
     world, connection_id = connected_world()
     importer = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
-    report = importer(ImportOrders(connection_id, [converted]))
+    report = importer(ImportOrderCommand(connection_id, [converted]))
     assert report.failed == 0
     assert world.uow.db.committed.failures == []
     assert report.imported + report.ignored == 1

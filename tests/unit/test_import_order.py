@@ -4,7 +4,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kanglu.application.commands import ImportOrders, MapShippingService
+from kanglu.application.commands import ImportOrderCommand, MapShippingServiceCommand
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapUseCase
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -17,7 +17,7 @@ from tests.builders import access_key, connected_world, customer, erp_order, s10
 
 
 def run(world, cid, *items):
-    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrders(cid, list(items)))
+    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, list(items)))
 
 
 def orders(world):
@@ -167,7 +167,7 @@ def test_unknown_carrier_waits_until_the_merchant_maps_the_service() -> None:
     assert {o.carrier_code for o in orders(world)} == {None}
     assert outbox_kinds(world) == []
     moved = MapUseCase(uow=world.uow, clock=world.clock, carriers=DEFAULT_REGISTRY)(
-        MapShippingService(7, odd.key, "loggi")
+        MapShippingServiceCommand(7, odd.key, "loggi")
     )
     assert moved == 2
     by_id = {o.erp_order_id: o for o in orders(world)}

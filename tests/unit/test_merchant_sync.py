@@ -13,8 +13,8 @@ import pytest
 
 from kanglu.application import journal
 from kanglu.application.alerts import AlertDelivery, sign
-from kanglu.application.commands import DisconnectErp, PollOrders, RequestSync, SaveNotifications
-from kanglu.application.commands import RefreshToken
+from kanglu.application.commands import DisconnectErpCommand, PollOrdersByStatusCommand, RequestSyncCommand, SaveNotificationSettingsCommand
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.errors import ApplicationError, InvalidInput, ReauthorizationRequired
 from kanglu.application.ports import MailMessage
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp as DisconnectUseCase
@@ -64,7 +64,7 @@ def test_a_disconnection_alerts_each_channel_once_however_often_it_is_seen() -> 
 
 def test_desconectar_by_the_merchant_sends_no_alert_and_reconnecting_then_sends_no_recovery() -> None:
     world, cid = connected_world()
-    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErp(7))
+    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErpCommand(7))
     assert alerts_of(world) == [] and kinds_of(world)[-1] is EventKind.DISCONNECTED
     with world.uow() as u:
         journal.connected(u, u.connections.get(cid), world.clock.now())
@@ -75,7 +75,7 @@ def test_desconectar_by_the_merchant_sends_no_alert_and_reconnecting_then_sends_
 def test_a_refused_renewal_disconnects_alerts_and_the_reconnection_sends_recovered() -> None:
     world, cid = connected_world()
     world.oauth.fail_next.append(ReauthorizationRequired("Token is not active", "invalid_grant"))
-    world.refresh()(RefreshToken(cid, force=True))
+    world.refresh()(RefreshTokenCommand(cid, force=True))
     assert [a.kind for a in alerts_of(world)] == [AlertKind.DISCONNECTED]
     assert world.uow.read().connections.get(cid).alert_open == AlertKind.DISCONNECTED.value
     with world.uow() as u:
@@ -120,13 +120,13 @@ def test_a_poll_records_its_counts_and_quiet_polls_fold() -> None:
     world.gateway.accepted_tokens = lambda: _Everything()
     for i in range(1, 4):
         world.gateway.put(erp_order(i), world.clock.now() - timedelta(hours=1))
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     world.gateway.put(erp_order(1, number="changed"), world.clock.now() + timedelta(minutes=1))
     world.clock.advance(timedelta(minutes=2))
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     for _ in range(3):
         world.clock.advance(timedelta(minutes=2))
-        world.poll()(PollOrders(cid))
+        world.poll()(PollOrdersByStatusCommand(cid))
     polls = [e for e in world.uow.read().events.all() if e.kind is EventKind.POLL]
     assert [(e.imported, e.updated, e.polls, e.is_folded) for e in polls] == [
         (3, 0, 1, False), (0, 1, 1, False), (0, 0, 3, True)]
@@ -137,31 +137,31 @@ def test_sync_now_at_most_once_a_minute() -> None:
     world, cid = connected_world()
     sync = RequestSyncUseCase(uow=world.uow, clock=world.clock)
     world.clock.advance(timedelta(minutes=1))
-    assert sync(RequestSync(7)) == world.clock.now()
+    assert sync(RequestSyncCommand(7)) == world.clock.now()
     assert world.uow.read().jobs.get(JobKind.POLL, cid).due_at == world.clock.now()
     world.clock.advance(timedelta(seconds=30))
     with pytest.raises(SyncTooSoon) as refused:
-        sync(RequestSync(7))
+        sync(RequestSyncCommand(7))
     assert refused.value.next_allowed_at == world.clock.now() + timedelta(seconds=30)
     world.clock.advance(timedelta(seconds=30))
-    assert sync(RequestSync(7)) == world.clock.now()
-    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErp(7))
+    assert sync(RequestSyncCommand(7)) == world.clock.now()
+    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErpCommand(7))
     world.clock.advance(timedelta(minutes=2))
     with pytest.raises(ApplicationError):
-        sync(RequestSync(7))
+        sync(RequestSyncCommand(7))
 
 
 def test_the_webhook_secret_is_made_for_a_new_url_and_shown_once() -> None:
     world, _ = connected_world()
     save = SaveNotificationSettings(uow=world.uow, clock=world.clock, secret_box=FakeSecretBox())
-    first = save(SaveNotifications(7, True, "https://loja.example/h"))
+    first = save(SaveNotificationSettingsCommand(7, True, "https://loja.example/h"))
     assert first.new_secret and first.new_secret.startswith("whsec_")
-    assert save(SaveNotifications(7, False, "https://loja.example/h")).new_secret is None  # same URL: same secret
+    assert save(SaveNotificationSettingsCommand(7, False, "https://loja.example/h")).new_secret is None  # same URL: same secret
     stored = world.uow.read().notifications.get(7)
     assert FakeSecretBox().open(stored.webhook_secret).value == first.new_secret and stored.email is False
-    assert save(SaveNotifications(7, True, "https://outra.example/h")).new_secret not in (None, first.new_secret)
+    assert save(SaveNotificationSettingsCommand(7, True, "https://outra.example/h")).new_secret not in (None, first.new_secret)
     with pytest.raises(InvalidInput):
-        save(SaveNotifications(7, True, "http://loja.example/h"))
+        save(SaveNotificationSettingsCommand(7, True, "http://loja.example/h"))
 
 
 class RecordingMailer:
@@ -188,7 +188,7 @@ def test_the_delivery_writes_portuguese_email_and_signs_the_webhook() -> None:
         u.commit()
     merchant_id = max(world.uow.read().state.merchants)
     secret = SaveNotificationSettings(uow=world.uow, clock=world.clock, secret_box=box)(
-        SaveNotifications(merchant_id, True, "https://loja.example/h")).new_secret
+        SaveNotificationSettingsCommand(merchant_id, True, "https://loja.example/h")).new_secret
     assert secret is not None
     mailer, webhooks = RecordingMailer(), RecordingWebhooks()
     delivery = AlertDelivery(uow=world.uow, secret_box=box, mailer=mailer, webhooks=webhooks,

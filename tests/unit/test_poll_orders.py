@@ -4,7 +4,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from kanglu.application.commands import PollOrders
+from kanglu.application.commands import PollOrdersByStatusCommand
 from kanglu.application.errors import RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.use_cases.poll_orders import PollOutcome
 from kanglu.domain.connections import ConnectionStatus
@@ -28,7 +28,7 @@ def test_first_poll_imports_the_backfill_page_by_page_and_moves_the_cursor() -> 
     world.gateway.page_size = 10
     seed(world, 25)
     world.gateway.put(erp_order(99), world.clock.now() - timedelta(days=31))  # outside the backfill
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.pages == 3
     assert result.report.imported == 25
     connection = world.uow.read().connections.get(cid)
@@ -50,7 +50,7 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
         return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slow
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.pages == 3
     assert timedelta(minutes=1, seconds=48) <= result.next_due_at - started <= timedelta(minutes=2)
     # A poll longer than the interval is followed at once.
@@ -63,17 +63,17 @@ def test_the_next_poll_counts_from_this_one_s_start_so_no_change_waits_more_than
         return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = slower
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.next_due_at == world.clock.now() == started + timedelta(minutes=3)
 
 
 def test_next_poll_reads_from_the_cursor_minus_the_overlap() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     world.clock.advance(minutes=2)
     world.gateway.put(erp_order(50), world.clock.now() - timedelta(minutes=5))  # a late write
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.report.imported == 1
     assert result.report.unchanged == 0  # older orders fell outside the window
 
@@ -96,7 +96,7 @@ def test_poll_failing_half_way_keeps_the_cursor_and_resumes_the_unfinished_part(
         return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = flaky
-    result = poll(PollOrders(cid))
+    result = poll(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY
     connection = world.uow.read().connections.get(cid)
     assert connection.poll_cursor == first_cursor
@@ -106,7 +106,7 @@ def test_poll_failing_half_way_keeps_the_cursor_and_resumes_the_unfinished_part(
 
     world.gateway.changed_orders = original
     world.clock.advance(minutes=1)
-    result = poll(PollOrders(cid))
+    result = poll(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.pages == 2
     connection = world.uow.read().connections.get(cid)
     assert len(world.uow.read().orders.all()) == 30
@@ -118,7 +118,7 @@ def test_rate_limit_waits_for_the_reset() -> None:
     world, cid = connected_world()
     seed(world, 3)
     world.gateway.faults.append(("orders", RateLimited("limite", retry_after=42)))
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY
     assert result.next_due_at == world.clock.now() + timedelta(seconds=42)
 
@@ -128,7 +128,7 @@ def test_malformed_orders_are_recorded_and_do_not_stop_the_poll() -> None:
     seed(world, 3)
     world.gateway.put(MalformedOrder(4, "CPF inválido: os dígitos verificadores não conferem", {"id": 4}),
                       world.clock.now() - timedelta(hours=1), erp_id=4)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED
     assert (result.report.imported, result.report.failed) == (3, 1)
 
@@ -139,7 +139,7 @@ def test_invoices_are_fetched_once_for_the_orders_lacking_them() -> None:
         world.gateway.put(erp_order(i, invoice=None), world.clock.now() - timedelta(hours=1))
     world.gateway.put(erp_order(4, invoice=None, situacao=Situacao.ABERTA), world.clock.now() - timedelta(hours=1))
     world.gateway.invoices = {i: Invoice("9", "1", access_key(9000 + i)) for i in (1, 2)}
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert world.gateway.calls["invoices"] == 1
     by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
     assert by_id[1].invoice.access_key == access_key(9001) and by_id[3].invoice is None
@@ -149,7 +149,7 @@ def test_invoices_are_fetched_once_for_the_orders_lacking_them() -> None:
     fetched = []
     original = world.gateway.invoices_for
     world.gateway.invoices_for = lambda tokens, wanted: fetched.extend(o.erp_order_id for o in wanted) or original(tokens, wanted)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert fetched == [3]  # the stored invoices of 1 and 2 were reused
     by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
     assert by_id[2].invoice.access_key == access_key(9002) and str(by_id[2].total) == "1.00"
@@ -163,10 +163,10 @@ def test_shipping_families_are_looked_up_once_and_cached() -> None:
     jadlog_code = TrackingCode.parse("10843000123456")
     for i in (1, 2):
         world.gateway.put(erp_order(i, shipping=shipping, tracking_code=jadlog_code), world.clock.now() - timedelta(hours=1))
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     world.clock.advance(minutes=2)
     world.gateway.put(erp_order(3, shipping=shipping, tracking_code=jadlog_code), world.clock.now())
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert world.gateway.calls["families"] == 1
     assert {o.carrier_code for o in world.uow.read().orders.all()} == {"jadlog"}
 
@@ -176,7 +176,7 @@ def test_a_401_renews_once_and_goes_on() -> None:
     seed(world, 2)
     revoked = world.box.open(world.uow.read().connections.get(cid).access_token).value
     world.gateway.accepted_tokens = lambda: world.oauth.current_access() - {revoked}
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.report.imported == 2
     assert world.oauth.refresh_calls == 1
 
@@ -185,7 +185,7 @@ def test_refused_authorisation_stops_the_poll() -> None:
     world, cid = connected_world()
     seed(world, 2)
     world.gateway.faults.append(("orders", ReauthorizationRequired("revogado", "invalid_grant")))
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.DISCONNECTED and result.next_due_at is None
     connection = world.uow.read().connections.get(cid)
     assert connection.status is ConnectionStatus.DISCONNECTED and "revogado" in connection.last_error
@@ -196,14 +196,14 @@ def test_disconnected_connection_is_not_polled() -> None:
     with world.uow() as uow:
         uow.connections.get(cid).mark_disconnected("teste", world.clock.now())
         uow.commit()
-    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.SKIPPED
+    assert world.poll()(PollOrdersByStatusCommand(cid)).outcome is PollOutcome.SKIPPED
     assert world.gateway.calls.get("orders") is None
 
 
 def test_reconnection_resumes_from_the_stored_cursor() -> None:
     world, cid = connected_world()
     seed(world, 2)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     cursor = world.uow.read().connections.get(cid).poll_cursor
     with world.uow() as uow:
         connection = uow.connections.get(cid)
@@ -221,11 +221,11 @@ def test_an_order_leaving_the_invoiced_situacoes_keeps_its_invoice() -> None:
     for i in (1, 2):
         world.gateway.put(erp_order(i, invoice=None), world.clock.now() - timedelta(hours=1))
     world.gateway.invoices = {i: Invoice("9", "1", access_key(9000 + i)) for i in (1, 2)}
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     world.clock.advance(minutes=2)
     world.gateway.put(erp_order(1, invoice=None, situacao=Situacao.CANCELADA), world.clock.now())
     world.gateway.put(erp_order(2, invoice=None, situacao=Situacao.DADOS_INCOMPLETOS), world.clock.now())
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert world.gateway.calls["invoices"] == 1
     by_id = {o.erp_order_id: o for o in world.uow.read().orders.all()}
     assert by_id[1].situacao is Situacao.CANCELADA and by_id[1].invoice.access_key == access_key(9001)
@@ -236,12 +236,12 @@ def test_a_tracking_code_added_later_on_the_invoice_only_is_imported() -> None:
     world, cid = connected_world()
     world.gateway.put(erp_order(1, invoice=None, tracking_code=None), world.clock.now() - timedelta(hours=1))
     world.gateway.invoices = {1: Invoice("9", "1", access_key(9001))}
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert world.uow.read().orders.all()[0].tracking_code is None
     world.clock.advance(minutes=2)
     world.gateway.invoices = {1: Invoice("9", "1", access_key(9001), tracking_code=s10(1))}
     world.gateway.put(erp_order(1, invoice=None, tracking_code=None), world.clock.now())  # Tiny's update date moves
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     (order,) = world.uow.read().orders.all()
     assert order.tracking_code == s10(1) and order.tracking_status.value == "tracking"
 
@@ -259,7 +259,7 @@ def test_a_completed_poll_releases_its_job_with_its_last_page() -> None:
     world, cid = connected_world()
     seed(world, 3)
     _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
     job = world.uow.read().jobs.get(JobKind.POLL, cid)
     assert (job.lease_owner, job.lease_expires_at, job.attempts) == (None, None, 0)
@@ -270,11 +270,11 @@ def test_a_quiet_poll_writes_in_one_statement_and_a_page_of_orders_in_a_transact
     world, cid = connected_world()
     seed(world, 3)
     _lease_poll_job(world, cid, "worker-a")
-    world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert world.uow.one_statement_units == 0  # a page of orders: the import's transaction
     world.clock.advance(hours=2)
     _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True and result.report.imported == 0
     assert world.uow.one_statement_units == 1  # nothing listed: the cursor and the job, one write
     job = world.uow.read().jobs.get(JobKind.POLL, cid)
@@ -291,11 +291,11 @@ def _relist(world, *items) -> None:  # type: ignore[no-untyped-def]
 def test_a_page_that_lists_again_unchanged_and_ignored_orders_is_written_in_one_statement() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     stored = {o.erp_order_id: o.fingerprint for o in world.uow.read().orders.all()}
     _relist(world, erp_order(1), erp_order(2), erp_order(3), erp_order(7, situacao=Situacao.ABERTA))
     _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
     assert (result.report.imported, result.report.unchanged, result.report.ignored) == (0, 3, 1)
     assert world.uow.one_statement_units == 1  # the page's only write: the cursor and the job
@@ -307,9 +307,9 @@ def test_a_page_that_lists_again_unchanged_and_ignored_orders_is_written_in_one_
 def test_a_page_listed_again_with_a_change_is_imported_in_a_transaction() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     _relist(world, erp_order(1), erp_order(2, situacao=Situacao.ENTREGUE))
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert (result.report.imported, result.report.unchanged) == (1, 1)
     assert world.uow.one_statement_units == 0
     delivered = {o.erp_order_id: o.tracking_status.value for o in world.uow.read().orders.all()}
@@ -319,12 +319,12 @@ def test_a_page_listed_again_with_a_change_is_imported_in_a_transaction() -> Non
 def test_an_unchanged_order_whose_failure_is_open_is_written_to_resolve_it() -> None:
     world, cid = connected_world()
     seed(world, 2)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     _relist(world, MalformedOrder(2, "CPF inválido: os dígitos verificadores não conferem", {"id": 2}))
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert set(world.uow.read().import_failures.for_erp_ids(cid, [2])) == {2}
     _relist(world, erp_order(2))  # fixed in Tiny: the order is as it was stored
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert (result.report.imported, result.report.unchanged, result.report.failed) == (0, 1, 0)
     assert world.uow.one_statement_units == 0  # the failure's resolution is a write
     assert world.uow.read().import_failures.for_erp_ids(cid, [2]) == {}
@@ -334,7 +334,7 @@ def test_a_poll_whose_lease_was_lost_says_so_and_leaves_the_job_to_its_new_owner
     world, cid = connected_world()
     seed(world, 3)
     _lease_poll_job(world, cid, "worker-b")  # worker-a's lease expired and worker-b took the job
-    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is False
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-b"
     assert len(world.uow.read().orders.all()) == 3  # the import itself stands: it is idempotent
@@ -345,12 +345,12 @@ def test_an_interrupted_poll_leaves_its_job_to_the_caller() -> None:
     seed(world, 3)
     _lease_poll_job(world, cid, "worker-a")
     world.gateway.faults.append(("orders", TransientFailure("HTTP 503")))
-    result = world.poll()(PollOrders(cid, lease_owner="worker-a"))
+    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
     assert result.outcome is PollOutcome.RETRY and result.lease_kept is None
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
     # Without a lease owner (a poll run by hand) no job is touched.
     world.gateway.faults.clear()
-    assert world.poll()(PollOrders(cid)).lease_kept is None
+    assert world.poll()(PollOrdersByStatusCommand(cid)).lease_kept is None
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
 
 
@@ -358,9 +358,9 @@ def test_a_poll_that_found_nothing_logs_at_debug_one_that_imported_at_info(caplo
     world, cid = connected_world()
     seed(world, 2)
     caplog.set_level(logging.DEBUG, logger="kanglu.application.use_cases.poll_orders")
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     world.clock.advance(hours=2)  # past the overlap: the next listing is empty
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     completed = [r for r in caplog.records if r.getMessage() == "poll completed"]
     assert [(r.levelno, r.imported) for r in completed] == [(logging.INFO, 2), (logging.DEBUG, 0)]
 
@@ -373,7 +373,7 @@ def test_a_poll_that_cannot_read_its_connection_is_retried_soon(monkeypatch) -> 
         raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
 
     monkeypatch.setattr(world.uow, "reading", database_away)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY and result.next_due_at == world.clock.now() + timedelta(minutes=1)
     assert world.uow.read().orders.all() == [] and world.gateway.calls.get("orders") is None
 
@@ -399,14 +399,14 @@ def test_a_401_whose_renewal_fails_for_a_while_is_retried_and_the_connection_sta
     expire_access_at_tiny(world, cid)
     before = world.uow.read().connections.get(cid)
     world.oauth.fail_next.append(failure)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY and result.next_due_at > world.clock.now()
     after = world.uow.read().connections.get(cid)
     assert after.status is ConnectionStatus.CONNECTED
     assert (after.refresh_token, after.token_version) == (before.refresh_token, before.token_version)
     assert "continua conectada" in result.reason
     world.clock.advance(minutes=1)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.report.imported == 2
     assert world.oauth.refresh_calls == 2  # the failed try and the one that worked; nothing spent reused
 
@@ -416,7 +416,7 @@ def test_a_401_whose_renewal_tiny_refuses_disconnects_with_the_reason() -> None:
     seed(world, 2)
     expire_access_at_tiny(world, cid)
     world.oauth.valid_refresh.clear()  # Tiny answers invalid_grant
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.DISCONNECTED
     connection = world.uow.read().connections.get(cid)
     assert connection.status is ConnectionStatus.DISCONNECTED
@@ -429,7 +429,7 @@ def test_a_401_right_after_a_successful_renewal_keeps_the_connection_and_the_new
     seed(world, 2)
     world.gateway.accepted_tokens = lambda: set()  # the API refuses even the renewed token
     before = world.uow.read().connections.get(cid)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY
     after = world.uow.read().connections.get(cid)
     assert after.status is ConnectionStatus.CONNECTED and after.token_version == before.token_version + 1
@@ -455,12 +455,12 @@ def test_a_window_the_erp_reads_in_several_listings_is_followed_and_resumed_wher
         return attrs.evolve(page, next_since=midnight) if since < midnight else page
 
     world.gateway.changed_orders = by_listing
-    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.RETRY
+    assert world.poll()(PollOrdersByStatusCommand(cid)).outcome is PollOutcome.RETRY
     progress = world.uow.read().connections.get(cid).poll_progress()
     assert (progress.since, progress.next_offset, progress.started_at) == (midnight, 0, started)
 
     world.clock.advance(minutes=1)
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED
     assert [c[1:] for c in calls] == [(0, started), (0, started), (0, started)]
     assert calls[0][0] == started - timedelta(days=30) and calls[1][0] == calls[2][0] == midnight
@@ -474,7 +474,7 @@ def test_point_of_sale_sales_are_left_out_even_when_the_erp_lists_them_until_the
     original = world.gateway.changed_orders
     world.gateway.changed_orders = lambda tokens, since, offset, **kw: original(  # an ERP that ignores the filter
         tokens, since, offset, until=kw["until"])
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2}
 
     world.gateway.changed_orders = original
@@ -482,7 +482,7 @@ def test_point_of_sale_sales_are_left_out_even_when_the_erp_lists_them_until_the
         uow.connections.get(cid).set_import_point_of_sale(True, world.clock.now())
         uow.commit()
     world.clock.advance(minutes=2)
-    world.poll()(PollOrders(cid))
+    world.poll()(PollOrdersByStatusCommand(cid))
     assert {o.erp_order_id for o in world.uow.read().orders.all()} == {1, 2, 50}
     # Turned on, the backfill is read again: the sale changed before the cursor came in.
     assert world.gateway.asked[-1][0] == world.clock.now() - timedelta(days=30) and world.gateway.asked[-1][3]

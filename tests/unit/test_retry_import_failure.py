@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from kanglu.application.commands import ImportOrders, RetryImportFailure
+from kanglu.application.commands import ImportOrderCommand, RetryImportFailureCommand
 from kanglu.application.errors import NotFound, TransientFailure
 from kanglu.application.scheduling import JobHandlers
 from kanglu.application.use_cases.import_order import ImportOrder
@@ -30,7 +30,7 @@ def retry(world: World) -> Retry:
 
 def failed_once(world: World, cid: int, erp_id: int | None = 5) -> int:
     bad = MalformedOrder(erp_id, "situação desconhecida: 77", {"id": erp_id}, number="10005", customer_name="Ana")
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrders(cid, [bad]))
+    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [bad]))
     (failure,) = world.uow.db.committed.failures
     assert failure.id is not None
     return failure.id
@@ -46,21 +46,21 @@ def test_the_order_fixed_in_tiny_is_imported_now_and_its_failure_resolved() -> N
     world, cid = connected_world()
     failure_id = failed_once(world, cid)
     world.gateway.details[5] = erp_order(5)  # what GET /pedidos/5 answers now
-    result = retry(world)(RetryImportFailure(merchant_of(world, cid), failure_id))
+    result = retry(world)(RetryImportFailureCommand(merchant_of(world, cid), failure_id))
     assert result.outcome is RetryOutcome.IMPORTED
     (order,) = world.uow.read().orders.all()
     assert order.erp_order_id == 5 and order.tracking_status is ShipmentStatus.TRACKING
     assert world.uow.db.committed.failures[0].resolved_at is not None
     assert world.gateway.calls["order"] == 1
     # Again: nothing left to do.
-    assert retry(world)(RetryImportFailure(merchant_of(world, cid), failure_id)).outcome is RetryOutcome.ALREADY_RESOLVED
+    assert retry(world)(RetryImportFailureCommand(merchant_of(world, cid), failure_id)).outcome is RetryOutcome.ALREADY_RESOLVED
 
 
 def test_still_unreadable_keeps_the_failure_with_the_new_reason() -> None:
     world, cid = connected_world()
     failure_id = failed_once(world, cid)
     world.gateway.details[5] = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {})
-    result = retry(world)(RetryImportFailure(merchant_of(world, cid), failure_id))
+    result = retry(world)(RetryImportFailureCommand(merchant_of(world, cid), failure_id))
     assert result.outcome is RetryOutcome.FAILED and "identificador" in (result.reason or "")
     (failure,) = [f for f in world.uow.db.committed.failures if f.resolved_at is None]
     assert failure.erp_order_id == 5 and "identificador" in failure.reason
@@ -70,7 +70,7 @@ def test_still_unreadable_keeps_the_failure_with_the_new_reason() -> None:
 def test_an_order_tiny_no_longer_has_says_so() -> None:
     world, cid = connected_world()
     failure_id = failed_once(world, cid)
-    result = retry(world)(RetryImportFailure(merchant_of(world, cid), failure_id))
+    result = retry(world)(RetryImportFailureCommand(merchant_of(world, cid), failure_id))
     assert (result.outcome, result.reason) == (RetryOutcome.NOT_FOUND, NOT_IN_TINY)
     assert world.uow.db.committed.failures[0].reason == NOT_IN_TINY
 
@@ -79,11 +79,11 @@ def test_what_cannot_be_retried_and_what_is_not_yours() -> None:
     world, cid = connected_world()
     without_id = failed_once(world, cid, erp_id=None)
     with pytest.raises(CannotRetry):
-        retry(world)(RetryImportFailure(merchant_of(world, cid), without_id))
+        retry(world)(RetryImportFailureCommand(merchant_of(world, cid), without_id))
     with pytest.raises(NotFound):
-        retry(world)(RetryImportFailure(merchant_of(world, cid) + 1, without_id))
+        retry(world)(RetryImportFailureCommand(merchant_of(world, cid) + 1, without_id))
     with pytest.raises(NotFound):
-        retry(world)(RetryImportFailure(merchant_of(world, cid), 999))
+        retry(world)(RetryImportFailureCommand(merchant_of(world, cid), 999))
 
 
 def test_tiny_down_changes_nothing() -> None:
@@ -91,7 +91,7 @@ def test_tiny_down_changes_nothing() -> None:
     failure_id = failed_once(world, cid)
     world.gateway.faults.append(("order", TransientFailure("Tiny indisponível (503)")))
     with pytest.raises(TransientFailure):
-        retry(world)(RetryImportFailure(merchant_of(world, cid), failure_id))
+        retry(world)(RetryImportFailureCommand(merchant_of(world, cid), failure_id))
     assert world.uow.db.committed.failures[0].resolved_at is None
 
 
@@ -99,9 +99,9 @@ def test_resolved_failures_are_purged_after_thirty_days_and_open_ones_kept() -> 
     world, cid = connected_world()
     old = failed_once(world, cid, erp_id=5)
     world.gateway.details[5] = erp_order(5)
-    retry(world)(RetryImportFailure(merchant_of(world, cid), old))  # resolved now
+    retry(world)(RetryImportFailureCommand(merchant_of(world, cid), old))  # resolved now
     failed_once_more = MalformedOrder(6, "situação desconhecida: 77", {"id": 6})
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrders(cid, [failed_once_more]))
+    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [failed_once_more]))
     purge = PurgeResolvedFailures(uow=world.uow, clock=world.clock)
 
     world.clock.advance(timedelta(days=29))
@@ -143,9 +143,9 @@ def test_an_item_without_id_listed_again_keeps_one_failure() -> None:
                           number="9", customer_name="Ana")
     other = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {"numeroPedido": 10},
                            number="10", customer_name="Bia")
-    run(ImportOrders(cid, [item, other]))
+    run(ImportOrderCommand(cid, [item, other]))
     world.clock.advance(timedelta(minutes=2))
-    run(ImportOrders(cid, [item, other]))  # the overlap lists them again
+    run(ImportOrderCommand(cid, [item, other]))  # the overlap lists them again
     failures = world.uow.db.committed.failures
     assert sorted(f.number for f in failures) == ["10", "9"]
     assert all(f.last_seen_at == world.clock.now() for f in failures)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from kanglu.adapters.tiny import TinyOAuth
-from kanglu.application.commands import DisconnectErp
+from kanglu.application.commands import DisconnectErpCommand
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import OAuthClient
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp as DisconnectUseCase
@@ -57,7 +57,7 @@ def _world():  # type: ignore[no-untyped-def]
     world, connection_id = connected_world()
     connection = world.uow.read().connections.get(connection_id)
     refresh = world.box.open(connection.refresh_token).value
-    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErp(connection.merchant_id))
+    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErpCommand(connection.merchant_id))
     revoke = RevokeTokens(uow=world.uow, clock=world.clock, secret_box=world.box, oauth=world.oauth)
     return world.clock, world.uow, world.oauth, revoke, refresh
 

@@ -2,7 +2,7 @@
 
 A renewal writes its answer here before storing it in the database and removes it after; a
 worker that dies in between (SIGKILL, a crash, the database away until it stopped) leaves the
-file, and the next worker started on this machine stores the tokens (RefreshTokenUseCase.recover).
+file, and the next worker started on this machine stores the tokens (RefreshToken.recover).
 Tokens are sealed with the deployment's encryption keys, as in the database; files are 0600
 and written atomically (temporary file, fsync, rename), so a crash never leaves half a file.
 """

@@ -12,7 +12,7 @@ from kanglu.domain.secrets import Secret
 
 
 @attrs.frozen
-class SaveErpCredentials:
+class SaveErpCredentialsCommand:
     merchant_id: int
     client_id: str
     client_secret: Secret | None  # None keeps the saved one (the field is write-only)
@@ -20,12 +20,12 @@ class SaveErpCredentials:
 
 
 @attrs.frozen
-class BeginConnection:
+class BeginConnectErpCommand:
     merchant_id: int
 
 
 @attrs.frozen
-class CompleteConnection:
+class CompleteConnectErpCommand:
     """What the ERP sent back to the redirect URL: `code` and `state`, or `error`."""
 
     state: str | None
@@ -35,12 +35,12 @@ class CompleteConnection:
 
 
 @attrs.frozen
-class DisconnectErp:
+class DisconnectErpCommand:
     merchant_id: int
 
 
 @attrs.frozen
-class RefreshToken:
+class RefreshTokenCommand:
     """Renew when due; `force` after a 401 seen with `seen_token_version`."""
 
     connection_id: int
@@ -49,7 +49,7 @@ class RefreshToken:
 
 
 @attrs.frozen
-class PollOrders:
+class PollOrdersByStatusCommand:
     connection_id: int
     # The worker holding the poll job's lease: a poll that completes releases the job and sets
     # its next run in the same transaction as its last page (one write, not two).
@@ -60,7 +60,7 @@ class PollOrders:
 
 
 @attrs.frozen
-class ImportOrders:
+class ImportOrderCommand:
     """Import orders of one connection as the ERP described them (one transaction)."""
 
     connection_id: int
@@ -68,41 +68,41 @@ class ImportOrders:
 
 
 @attrs.frozen
-class UpdateStatusMapping:
+class UpdateStatusMappingCommand:
     merchant_id: int
     actions: Mapping[int, str]  # situação code -> action value, as the caller sent them
     import_point_of_sale: bool | None = None  # PDV sales: None leaves the setting as it is
 
 
 @attrs.frozen
-class MapShippingService:
+class MapShippingServiceCommand:
     merchant_id: int
     shipping_key: str
     carrier_code: str
 
 
 @attrs.frozen
-class DeliverTrackingRequests:
+class DeliverTrackingRequestsCommand:
     owner: str
     limit: int = 100
 
 
 @attrs.frozen
-class CreateMerchant:
+class CreateMerchantCommand:
     name: str
     email: str
     password: Secret | None = None
 
 
 @attrs.frozen
-class ChangePassword:
+class ChangePasswordCommand:
     merchant_id: int
     current: Secret
     new: Secret
 
 
 @attrs.frozen
-class RotateApiKey:
+class RotateApiKeyCommand:
     """By id (the Conta page) or by e-mail (`kanglu merchant rotate-key --email`)."""
 
     merchant_id: int | None = None
@@ -110,7 +110,7 @@ class RotateApiKey:
 
 
 @attrs.frozen
-class RetryImportFailure:
+class RetryImportFailureCommand:
     """Fetch the order behind an import failure again, now (the merchant's "Tentar de novo")."""
 
     merchant_id: int
@@ -118,23 +118,23 @@ class RetryImportFailure:
 
 
 @attrs.frozen
-class PurgeResolvedFailures:
+class PurgeResolvedFailuresCommand:
     """Forget the import failures resolved long enough ago."""
 
 
 @attrs.frozen
-class RequestSync:
+class RequestSyncCommand:
     merchant_id: int
 
 
 @attrs.frozen
-class SaveNotifications:
+class SaveNotificationSettingsCommand:
     merchant_id: int
     email: bool
     webhook_url: str | None
 
 
 @attrs.frozen
-class RemoveCarrierMapping:
+class RemoveCarrierMappingCommand:
     merchant_id: int
     shipping_key: str

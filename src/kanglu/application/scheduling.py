@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from kanglu.application.commands import DeliverTrackingRequests, PollOrders, RefreshToken
+from kanglu.application.commands import DeliverTrackingRequestsCommand, PollOrdersByStatusCommand, RefreshTokenCommand
 from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.merchant_sync import PurgeEvents
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
-from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase, backoff
+from kanglu.application.use_cases.refresh_token import RefreshToken, backoff
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
@@ -45,9 +45,9 @@ class JobHandlers:
         self,
         *,
         clock: Clock,
-        refresh: Callable[[], RefreshTokenUseCase],
+        refresh: Callable[[], RefreshToken],
         poll: Callable[[], PollOrdersByStatus],
-        deliver: Callable[[], DeliverTrackingRequestsUseCase],
+        deliver: Callable[[], DeliverTrackingRequests],
         outbox_interval: timedelta = timedelta(seconds=2),
         outbox_batch: int = 200,
         revoke: Callable[[], RevokeTokens] | None = None,
@@ -92,11 +92,11 @@ class JobHandlers:
         """Never raises for a merchant's problem; an unexpected error is retried with backoff."""
         try:
             if job.kind is JobKind.RENEW_TOKEN:
-                renewal = self._refresh()(RefreshToken(job.subject_id))
+                renewal = self._refresh()(RefreshTokenCommand(job.subject_id))
                 return JobResult(job.kind, renewal.outcome.value, renewal.next_due_at, renewal.reason)
             if job.kind is JobKind.POLL:
                 connection = self._prefetched.pop(job.subject_id, None)
-                poll = self._poll()(PollOrders(job.subject_id, lease_owner=owner, connection=connection))
+                poll = self._poll()(PollOrdersByStatusCommand(job.subject_id, lease_owner=owner, connection=connection))
                 return JobResult(
                     job.kind, poll.outcome.value, poll.next_due_at, poll.reason,
                     imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=poll.lease_kept,
@@ -104,7 +104,7 @@ class JobHandlers:
             if job.kind is JobKind.PURGE_EVENTS:
                 purged = self._purge_events()() if self._purge_events is not None else 0
                 return JobResult(job.kind, f"purged {purged}", self._clock.now() + self._purge_interval)
-            delivery = self._deliver()(DeliverTrackingRequests(owner=owner, limit=self._outbox_batch))
+            delivery = self._deliver()(DeliverTrackingRequestsCommand(owner=owner, limit=self._outbox_batch))
             self._revoke_tokens(owner)
             now = self._clock.now()
             self._housekeeping(now)

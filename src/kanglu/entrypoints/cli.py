@@ -44,12 +44,12 @@ def _prepared(args: argparse.Namespace) -> Container:
 
 
 def _merchant_create(args: argparse.Namespace) -> int:
-    from kanglu.application.commands import CreateMerchant
+    from kanglu.application.commands import CreateMerchantCommand
     from kanglu.application.errors import InvalidInput
     from kanglu.domain.secrets import Secret
 
     container = _prepared(args)
-    command = CreateMerchant(
+    command = CreateMerchantCommand(
         name=args.name, email=args.email, password=Secret(args.password) if args.password is not None else None
     )
     try:
@@ -64,12 +64,12 @@ def _merchant_create(args: argparse.Namespace) -> int:
 
 
 def _merchant_rotate_key(args: argparse.Namespace) -> int:
-    from kanglu.application.commands import RotateApiKey
+    from kanglu.application.commands import RotateApiKeyCommand
     from kanglu.application.errors import NotFound
 
     container = _prepared(args)
     try:
-        rotated = container.use_cases.rotate_api_key()(RotateApiKey(email=args.email))
+        rotated = container.use_cases.rotate_api_key()(RotateApiKeyCommand(email=args.email))
     except NotFound:
         print(f"kanglu: no merchant with the e-mail {args.email!r}", file=sys.stderr)
         return 2

@@ -39,13 +39,13 @@ from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
 from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.application.alerts import AlertDelivery
-from kanglu.application.commands import RefreshToken
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
 from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
 from kanglu.application.use_cases.create_merchant import CreateMerchant
-from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.manage_account import ChangePassword, RotateApiKey
@@ -53,7 +53,7 @@ from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.map_shipping_service import MapShippingService, RemoveCarrierMapping
 from kanglu.application.use_cases.merchant_sync import PurgeEvents, RequestSync, SaveNotificationSettings
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
-from kanglu.application.use_cases.refresh_token import RefreshTokenUseCase
+from kanglu.application.use_cases.refresh_token import RefreshToken
 from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures, RetryImportFailure
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
@@ -220,7 +220,7 @@ class UseCases(containers.DeclarativeContainer):
 
     importer = providers.Factory(OrderImporter, carriers=core.carriers)
     refresh_token = providers.Factory(
-        RefreshTokenUseCase,
+        RefreshToken,
         uow=adapters.uow,
         clock=core.clock,
         secret_box=core.secret_box,
@@ -264,7 +264,7 @@ class UseCases(containers.DeclarativeContainer):
         webhooks=adapters.webhooks, public_url=core.settings.provided.public_url,
     )
     deliver_tracking = providers.Factory(
-        DeliverTrackingRequestsUseCase, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
+        DeliverTrackingRequests, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
     )
     create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
     change_password = providers.Factory(ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
@@ -275,7 +275,7 @@ class UseCases(containers.DeclarativeContainer):
                 connection_id=connection_id,
                 uow=uow,
                 secret_box=secret_box,
-                force_refresh=lambda cid, version: refresh(RefreshToken(cid, force=True, seen_token_version=version)),
+                force_refresh=lambda cid, version: refresh(RefreshTokenCommand(cid, force=True, seen_token_version=version)),
             )
         ),
         uow=adapters.uow,

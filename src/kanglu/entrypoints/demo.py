@@ -42,7 +42,7 @@ def _demo_merchant(container: Any, data_dir: Path) -> dict[str, Any]:
     """The demo merchant, created the first time. Its password and API key are kept in the
     data folder (mode 0600): the API key is stored hashed, so this file is the only way to
     show it again on the next run."""
-    from kanglu.application.commands import CreateMerchant
+    from kanglu.application.commands import CreateMerchantCommand
     from kanglu.domain.secrets import Secret
 
     path = data_dir / "demo_merchant.json"
@@ -53,7 +53,7 @@ def _demo_merchant(container: Any, data_dir: Path) -> dict[str, Any]:
     import secrets
 
     password = "demo-" + secrets.token_urlsafe(6)
-    created = container.use_cases.create_merchant()(CreateMerchant(DEMO_NAME, DEMO_EMAIL, Secret(password)))
+    created = container.use_cases.create_merchant()(CreateMerchantCommand(DEMO_NAME, DEMO_EMAIL, Secret(password)))
     saved = {"id": created.merchant.id, "email": DEMO_EMAIL, "password": password, "api_key": created.api_key}
     _write_private(path, saved)
     return saved

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
-from kanglu.application.commands import CreateMerchant, ImportOrders, SaveErpCredentials
+from kanglu.application.commands import CreateMerchantCommand, ImportOrderCommand, SaveErpCredentialsCommand
 from kanglu.domain.orders import ErpOrder, MalformedOrder
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.containers import Container
@@ -93,24 +93,24 @@ class WebWorld:
     # -- arranging a world -----------------------------------------------------------------
 
     def merchant(self, name: str = "Loja Aurora", email: str = "lojista@aurora.com.br") -> Account:
-        created = self.container.use_cases.create_merchant()(CreateMerchant(name, email, Secret(PASSWORD)))
+        created = self.container.use_cases.create_merchant()(CreateMerchantCommand(name, email, Secret(PASSWORD)))
         assert created.merchant.id is not None
         return Account(created.merchant.id, created.merchant.email, created.api_key)
 
     def configure(self, account: Account, secret: str = CLIENT_SECRET) -> None:
         self.container.use_cases.save_credentials()(
-            SaveErpCredentials(account.id, CLIENT_ID, Secret(secret), INVITE_LINK)
+            SaveErpCredentialsCommand(account.id, CLIENT_ID, Secret(secret), INVITE_LINK)
         )
 
     def connect(self, account: Account) -> int:
         """Configured and connected through the real use cases and the fake OAuth server."""
-        from kanglu.application.commands import BeginConnection, CompleteConnection
+        from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand
 
         self.configure(account)
-        url = self.container.use_cases.begin_connect()(BeginConnection(account.id))
+        url = self.container.use_cases.begin_connect()(BeginConnectErpCommand(account.id))
         state = parse_qs(urlsplit(url).query)["state"][0]
         connection = self.container.use_cases.complete_connect()(
-            CompleteConnection(state=state, code=self.oauth.issue_code())
+            CompleteConnectErpCommand(state=state, code=self.oauth.issue_code())
         )
         assert connection.id is not None
         return connection.id
@@ -121,7 +121,7 @@ class WebWorld:
         return connection.id
 
     def import_orders(self, account: Account, items: Sequence[ErpOrder | MalformedOrder]) -> None:
-        self.container.use_cases.import_order()(ImportOrders(self.connection_id(account), list(items)))
+        self.container.use_cases.import_order()(ImportOrderCommand(self.connection_id(account), list(items)))
 
     def order_ids(self, account: Account) -> list[int]:
         return [o.id for o in self.uow.read().orders.all() if o.merchant_id == account.id and o.id is not None]

@@ -13,7 +13,7 @@ from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql import orm
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.schema import upgrade_to_head
-from kanglu.application.commands import CreateMerchant
+from kanglu.application.commands import CreateMerchantCommand
 from kanglu.domain.secrets import Secret
 from kanglu.entrypoints.containers import Container
 from kanglu.entrypoints.settings import Settings
@@ -75,7 +75,7 @@ def test_the_first_request_after_a_connection_drop_is_not_a_500(postgres_schema:
                         encryption_keys=(FernetSecretBox.generate_key(),))
     container = Container(settings=settings)
     try:
-        created = container.use_cases.create_merchant()(CreateMerchant("Loja", "a@loja.com.br", Secret("senha-forte")))
+        created = container.use_cases.create_merchant()(CreateMerchantCommand("Loja", "a@loja.com.br", Secret("senha-forte")))
         client = create_app(container).test_client()
         bearer = {"Authorization": f"Bearer {created.api_key}"}
         assert client.get("/api/v1/orders", headers=bearer).status_code == 200

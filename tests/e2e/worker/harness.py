@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql.schema import upgrade_to_head
-from kanglu.application.commands import BeginConnection, CompleteConnection, CreateMerchant, SaveErpCredentials
+from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand, CreateMerchantCommand, SaveErpCredentialsCommand
 from kanglu.domain.secrets import Secret
 from kanglu.domain.situacoes import DEFAULT_ACTIONS
 from kanglu.entrypoints.containers import Container, build_container
@@ -77,17 +77,17 @@ class Deployment:
         """A merchant connects `account` as in the browser; returns the connection id."""
         use_cases = self.container.use_cases
         email = email or f"loja-{account.id}@example.com"
-        merchant = use_cases.create_merchant()(CreateMerchant(f"Loja {account.id}", email, Secret("senha-segura-1")))
+        merchant = use_cases.create_merchant()(CreateMerchantCommand(f"Loja {account.id}", email, Secret("senha-segura-1")))
         merchant_id = merchant.merchant.id
         creds = self.sandbox.credentials(account)
         use_cases.save_credentials()(
-            SaveErpCredentials(merchant_id, creds["client_id"], Secret(creds["client_secret"]), creds["invite_link"])
+            SaveErpCredentialsCommand(merchant_id, creds["client_id"], Secret(creds["client_secret"]), creds["invite_link"])
         )
-        authorize_url = use_cases.begin_connect()(BeginConnection(merchant_id))
+        authorize_url = use_cases.begin_connect()(BeginConnectErpCommand(merchant_id))
         answer = httpx.post(f"{self.control}/consent", json={"authorize_url": authorize_url}, timeout=10)
         answer.raise_for_status()
         query = parse_qs(urlsplit(answer.json()["location"]).query)
-        connection = use_cases.complete_connect()(CompleteConnection(state=query["state"][0], code=query["code"][0]))
+        connection = use_cases.complete_connect()(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
         assert connection.id is not None and connection.status.value == "connected", connection.last_error
         self.api_keys[connection.id] = merchant.api_key
         return connection.id

@@ -65,10 +65,10 @@ def test_an_unreachable_tiny_leaves_the_revocation_to_retry(sqlite_world: Deploy
     world = sqlite_world
     account = world.new_account(orders=5)
     connection_id = world.connect(account)
-    from kanglu.application.commands import DisconnectErp
+    from kanglu.application.commands import DisconnectErpCommand
 
     merchant_id = world.scalar("SELECT merchant_id FROM erp_connections WHERE id = :id", id=connection_id)
-    world.container.use_cases.disconnect()(DisconnectErp(merchant_id))
+    world.container.use_cases.disconnect()(DisconnectErpCommand(merchant_id))
     log = world.run_once(env={"KANGLU_TINY_AUTH_URL": "http://127.0.0.1:9/realms/tiny/protocol/openid-connect"})
     assert "token revocation failed, will retry" in log
     row = world.rows("SELECT attempts, finished_at, refresh_token, last_error FROM token_revocations")[0]

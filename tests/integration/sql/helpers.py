@@ -9,11 +9,11 @@ import attrs
 
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import (
-    BeginConnection,
-    CompleteConnection,
-    CreateMerchant,
-    ImportOrders,
-    SaveErpCredentials,
+    BeginConnectErpCommand,
+    CompleteConnectErpCommand,
+    CreateMerchantCommand,
+    ImportOrderCommand,
+    SaveErpCredentialsCommand,
 )
 from kanglu.application.importing import ImportReport
 from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
@@ -35,14 +35,14 @@ class SqlWorld(World):
 
     def merchant(self, email: str = "loja@example.com") -> int:
         created = CreateMerchantUseCase(uow=self.uow, clock=self.clock, passwords=FakePasswordHasher())(
-            CreateMerchant("Loja Exemplo", email, None)
+            CreateMerchantCommand("Loja Exemplo", email, None)
         )
         assert created.merchant.id is not None
         return created.merchant.id
 
     def save_credentials(self, merchant_id: int, secret: str = CLIENT_SECRET) -> int:
         connection = SaveCredentials(uow=self.uow, clock=self.clock, secret_box=self.box)(
-            SaveErpCredentials(merchant_id, "tiny-api-abc-1", Secret(secret), INVITE)
+            SaveErpCredentialsCommand(merchant_id, "tiny-api-abc-1", Secret(secret), INVITE)
         )
         assert connection.id is not None
         return connection.id
@@ -51,15 +51,15 @@ class SqlWorld(World):
         """A merchant whose connection went through the whole OAuth dance: (merchant, connection)."""
         merchant_id = self.merchant(email)
         self.save_credentials(merchant_id)
-        url = self.begin()(BeginConnection(merchant_id))
+        url = self.begin()(BeginConnectErpCommand(merchant_id))
         state = parse_qs(urlsplit(url).query)["state"][0]
-        connection = self.complete()(CompleteConnection(state=state, code=self.oauth.issue_code()))
+        connection = self.complete()(CompleteConnectErpCommand(state=state, code=self.oauth.issue_code()))
         assert connection.id is not None
         return merchant_id, connection.id
 
     def import_orders(self, connection_id: int, *items: ErpOrder | MalformedOrder) -> ImportReport:
         return ImportOrder(uow=self.uow, clock=self.clock, importer=self.importer())(
-            ImportOrders(connection_id, list(items))
+            ImportOrderCommand(connection_id, list(items))
         )
 
     def orders(self, connection_id: int, *erp_ids: int) -> list[Order]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.application.commands import RefreshToken
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.ports import OAuthClient, TokenGrant
 from kanglu.application.use_cases.refresh_token import RenewalOutcome
 from kanglu.domain.jobs import JobKind
@@ -53,13 +53,13 @@ def test_a_second_renewal_forced_by_a_401_waits_then_sees_the_fresh_token(engine
     world.clock.advance(hours=3, minutes=55)
     results: dict[str, Any] = {}
 
-    def renew(name: str, command: RefreshToken) -> None:
+    def renew(name: str, command: RefreshTokenCommand) -> None:
         results[name] = world.refresh()(command)
 
-    first = threading.Thread(target=renew, args=("first", RefreshToken(cid)))
+    first = threading.Thread(target=renew, args=("first", RefreshTokenCommand(cid)))
     first.start()
     assert world.oauth.inside.wait(10)
-    second = threading.Thread(target=renew, args=("second", RefreshToken(cid, force=True, seen_token_version=1)))
+    second = threading.Thread(target=renew, args=("second", RefreshTokenCommand(cid, force=True, seen_token_version=1)))
     second.start()
     # While Tiny holds the first renewal, another writer is not blocked by it.
     with world.uow() as u:
@@ -85,11 +85,11 @@ def test_a_scheduled_renewal_that_finds_one_under_way_leaves_it_alone(engine: En
     world.oauth.release.clear()
     world.clock.advance(hours=3, minutes=55)
     results: dict[str, Any] = {}
-    first = threading.Thread(target=lambda: results.update(first=world.refresh()(RefreshToken(cid))))
+    first = threading.Thread(target=lambda: results.update(first=world.refresh()(RefreshTokenCommand(cid))))
     first.start()
     assert world.oauth.inside.wait(10)
     try:
-        second = world.refresh()(RefreshToken(cid))
+        second = world.refresh()(RefreshTokenCommand(cid))
     finally:
         world.oauth.release.set()
     first.join(10)

@@ -17,7 +17,7 @@ from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.schema import upgrade_to_head
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.application.commands import RefreshToken
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.ports import TokenGrant
 from kanglu.application.use_cases.refresh_token import RenewalOutcome
 from kanglu.domain.secrets import Secret
@@ -59,7 +59,7 @@ def connect_with(engine: Engine, keys: list[str]) -> tuple[SqlWorld, int]:
     world = SqlWorld(uow=SqlUnitOfWorkFactory(engine), box=FernetSecretBox(keys), oauth=RecordingOAuth())
     _, connection_id = world.connect()
     world.clock.advance(hours=3, minutes=55)
-    assert world.refresh()(RefreshToken(connection_id)).outcome is RenewalOutcome.RENEWED
+    assert world.refresh()(RefreshTokenCommand(connection_id)).outcome is RenewalOutcome.RENEWED
     return world, connection_id
 
 

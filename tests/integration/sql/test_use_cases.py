@@ -13,17 +13,17 @@ from sqlalchemy import select
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
 from kanglu.application.commands import (
-    DeliverTrackingRequests,
-    ImportOrders,
-    DisconnectErp,
-    MapShippingService,
-    PollOrders,
-    RefreshToken,
-    UpdateStatusMapping,
+    DeliverTrackingRequestsCommand,
+    ImportOrderCommand,
+    DisconnectErpCommand,
+    MapShippingServiceCommand,
+    PollOrdersByStatusCommand,
+    RefreshTokenCommand,
+    UpdateStatusMappingCommand,
 )
 from kanglu.application.errors import TransientFailure
 from kanglu.application.importing import ImportReport
-from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequestsUseCase
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp as DisconnectUseCase
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapUseCase
@@ -66,10 +66,10 @@ def test_connect_stores_sealed_tokens_and_makes_the_first_poll_due(world: SqlWor
 
 def test_refresh_when_due_then_not_again(world: SqlWorld) -> None:
     _, cid = world.connect()
-    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.NOT_DUE
+    assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.NOT_DUE
     world.clock.advance(hours=3, minutes=55)
-    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RENEWED
-    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.NOT_DUE
+    assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.RENEWED
+    assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.NOT_DUE
     assert world.oauth.refresh_calls == 1
     with world.uow() as u:
         connection = u.connections.get(cid)
@@ -81,13 +81,13 @@ def test_a_refused_renewal_disconnects_and_a_transient_one_changes_nothing(world
     _, cid = world.connect()
     world.clock.advance(hours=3, minutes=55)
     world.oauth.fail_next.append(transient())
-    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.RETRY
+    assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.RETRY
     with world.uow() as u:
         connection = u.connections.get(cid)
         assert (connection.status, connection.refresh_failures, connection.last_error) == (
             ConnectionStatus.CONNECTED, 1, None)
     world.oauth.valid_refresh.clear()  # Tiny revoked the refresh token
-    assert world.refresh()(RefreshToken(cid)).outcome is RenewalOutcome.DISCONNECTED
+    assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.DISCONNECTED
     with world.uow() as u:
         connection = u.connections.get(cid)
         assert connection.status is ConnectionStatus.DISCONNECTED and connection.access_token is None
@@ -97,7 +97,7 @@ def test_a_refused_renewal_disconnects_and_a_transient_one_changes_nothing(world
 def test_disconnect_keeps_imported_orders(world: SqlWorld) -> None:
     merchant_id, cid = world.connect()
     world.import_orders(cid, erp_order(1))
-    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErp(merchant_id))
+    DisconnectUseCase(uow=world.uow, clock=world.clock)(DisconnectErpCommand(merchant_id))
     with world.uow() as u:
         assert u.connections.get(cid).status is ConnectionStatus.DISCONNECTED
     assert len(world.orders(cid)) == 1
@@ -105,7 +105,7 @@ def test_disconnect_keeps_imported_orders(world: SqlWorld) -> None:
 
 def test_update_status_mapping(world: SqlWorld) -> None:
     merchant_id, cid = world.connect()
-    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {"3": "import", "5": "ignore"}))
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMappingCommand(merchant_id, {"3": "import", "5": "ignore"}))
     with world.uow() as u:
         mapping = u.status_mappings.get(cid)
         assert Situacao.APROVADA in mapping.imported_situacoes and Situacao.ENVIADA not in mapping.imported_situacoes
@@ -118,13 +118,13 @@ def test_turning_point_of_sale_sales_on_is_stored_and_reads_the_backfill_again(w
         connection = u.connections.get(cid)
         connection.poll_cursor = world.clock.now()
         u.commit()
-    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {}, True))
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMappingCommand(merchant_id, {}, True))
     with world.uow() as u:
         connection = u.connections.get(cid)
         assert connection.import_point_of_sale is True and connection.poll_cursor is None
         connection.poll_cursor = world.clock.now()
         u.commit()
-    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMapping(merchant_id, {}, False))
+    UpdateMappingUseCase(uow=world.uow, clock=world.clock)(UpdateStatusMappingCommand(merchant_id, {}, False))
     with world.uow() as u:
         connection = u.connections.get(cid)
         assert connection.import_point_of_sale is False and connection.poll_cursor is not None
@@ -148,12 +148,12 @@ def test_poll_imports_every_page_and_resumes_after_a_failure(world: SqlWorld) ->
         return original(tokens, since, offset, **kw)
 
     world.gateway.changed_orders = flaky  # type: ignore[method-assign]
-    assert world.poll()(PollOrders(cid)).outcome is PollOutcome.RETRY
+    assert world.poll()(PollOrdersByStatusCommand(cid)).outcome is PollOutcome.RETRY
     assert len(world.orders(cid)) == 10
     with world.uow() as u:
         assert u.connections.get(cid).poll_progress().next_offset == 10
         assert u.shipping_families.for_connection(cid) == {10: ShippingFamily(10, "Correios", 1)}
-    result = world.poll()(PollOrders(cid))
+    result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.COMPLETED and result.pages == 2
     assert [o.erp_order_id for o in world.orders(cid)] == list(range(1, 26))
     with world.uow() as u:
@@ -229,7 +229,7 @@ def test_mapping_a_shipping_service_starts_tracking_of_waiting_orders(world: Sql
     world.import_orders(cid, erp_order(1, shipping=odd, tracking_code=None, invoice=None),
                         erp_order(2, shipping=odd, tracking_code=code))
     moved = MapUseCase(uow=world.uow, clock=world.clock, carriers=DEFAULT_REGISTRY)(
-        MapShippingService(merchant_id, odd.key, "loggi"))
+        MapShippingServiceCommand(merchant_id, odd.key, "loggi"))
     assert moved == 2 and kinds(world) == [("start", "ZE-000123")]
     world.import_orders(cid, erp_order(3, shipping=odd, tracking_code=code))
     assert {o.erp_order_id: o.carrier_code for o in world.orders(cid)} == {1: "loggi", 2: "loggi", 3: "loggi"}
@@ -238,13 +238,13 @@ def test_mapping_a_shipping_service_starts_tracking_of_waiting_orders(world: Sql
 def test_tracking_requests_reach_the_built_in_tracking_service_once_and_in_order(world: SqlWorld) -> None:
     _, cid = world.connect()
     tracking = BuiltinTrackingService(engine=world.uow.engine, clock=world.clock)
-    deliver = DeliverTrackingRequestsUseCase(uow=world.uow, clock=world.clock, tracking=tracking)
+    deliver = DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=tracking)
     world.import_orders(cid, erp_order(1))
     world.import_orders(cid, erp_order(1, tracking_code=s10(2)))
-    assert deliver(DeliverTrackingRequests("w1")).delivered == 1  # the cancel waits for the start
-    assert deliver(DeliverTrackingRequests("w1")).delivered == 1
-    assert deliver(DeliverTrackingRequests("w1")).delivered == 1
-    assert deliver(DeliverTrackingRequests("w1")).delivered == 0
+    assert deliver(DeliverTrackingRequestsCommand("w1")).delivered == 1  # the cancel waits for the start
+    assert deliver(DeliverTrackingRequestsCommand("w1")).delivered == 1
+    assert deliver(DeliverTrackingRequestsCommand("w1")).delivered == 1
+    assert deliver(DeliverTrackingRequestsCommand("w1")).delivered == 0
     (order,) = world.orders(cid)
     first, second = order.shipments
     assert [r.kind for r in tracking.received(first.key)] == [TrackingRequestKind.START, TrackingRequestKind.CANCEL]
@@ -288,7 +288,7 @@ _merchants = itertools.count(1)
 
 
 def import_on_fake(world: World, cid: int, page: list) -> ImportReport:  # type: ignore[type-arg]
-    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrders(cid, page))
+    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, page))
 
 
 def fake_state(world: World, cid: int) -> dict:  # type: ignore[type-arg]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
-from kanglu.application.commands import CreateMerchant
+from kanglu.application.commands import CreateMerchantCommand
 from kanglu.application.web_access import (
     SESSION_IDLE_TIMEOUT,
     SESSION_MAX_AGE,
@@ -167,7 +167,7 @@ def two_apps(engine: Engine, tmp_path: Path) -> Iterator[tuple[Flask, Flask, Fak
     clock = FakeClock(T0)
     first, second = _app(_url(engine), tmp_path, clock), _app(_url(engine), tmp_path, clock)
     container = first.extensions["kanglu-test-container"]
-    container.use_cases.create_merchant()(CreateMerchant("Loja", "lojista@aurora.com.br", Secret(PASSWORD)))
+    container.use_cases.create_merchant()(CreateMerchantCommand("Loja", "lojista@aurora.com.br", Secret(PASSWORD)))
     yield first, second, clock
     for app in (first, second):
         app.extensions["kanglu-test-container"].shutdown_resources()
@@ -204,7 +204,7 @@ def test_behind_one_proxy_each_forwarded_address_has_its_own_count(engine: Engin
     app = _app(_url(engine), tmp_path, clock, proxy_hops=1)
     container = app.extensions["kanglu-test-container"]
     try:
-        container.use_cases.create_merchant()(CreateMerchant("Loja", "lojista@aurora.com.br", Secret(PASSWORD)))
+        container.use_cases.create_merchant()(CreateMerchantCommand("Loja", "lojista@aurora.com.br", Secret(PASSWORD)))
         attacker, merchant = app.test_client(), app.test_client()
         for _ in range(4):
             assert _login(attacker, "lojista@aurora.com.br", "chute-123", "203.0.113.66") == 401

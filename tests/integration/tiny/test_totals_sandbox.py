@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from kanglu.application.commands import PollOrders
+from kanglu.application.commands import PollOrdersByStatusCommand
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome
 from kanglu.domain.money import Money
 from kanglu.domain.orders import Order
@@ -51,7 +51,7 @@ def import_everything(tiny: Tiny) -> tuple[World, dict[int, Order]]:
         uow=world.uow, clock=world.clock, gateway=tiny.gateway(), importer=world.importer(), secret_box=world.box,
         tokens_for=lambda _: tokens, interval=timedelta(minutes=2), backfill=timedelta(days=62),  # type: ignore[arg-type,return-value]
     )
-    result = poll(PollOrders(connection_id))
+    result = poll(PollOrdersByStatusCommand(connection_id))
     assert result.outcome is PollOutcome.COMPLETED, result
     assert result.report.failed == 0
     with world.uow() as uow:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from kanglu.adapters.tiny import RateLimitPacer, TinyGateway
-from kanglu.application.commands import BeginConnection, CompleteConnection, PollOrders, SaveErpCredentials
+from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand, PollOrdersByStatusCommand, SaveErpCredentialsCommand
 from kanglu.application.use_cases.poll_orders import PollOutcome
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as Save
 from kanglu.domain.secrets import Secret
@@ -89,10 +89,10 @@ class Merchant:
     def _connect(self) -> int:
         world = self.world
         Save(uow=world.uow, clock=world.clock, secret_box=world.box)(
-            SaveErpCredentials(7, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x"))
-        url = world.begin()(BeginConnection(7))
+            SaveErpCredentialsCommand(7, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x"))
+        url = world.begin()(BeginConnectErpCommand(7))
         state = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["state"]
-        connection = world.complete()(CompleteConnection(state=state, code=world.oauth.issue_code()))
+        connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
         assert connection.id is not None
         # From here on Kanglu talks to the sandbox, with a token the sandbox issued.
         world.gateway = self.gateway  # type: ignore[assignment]
@@ -108,7 +108,7 @@ class Merchant:
         return connection.id
 
     def poll(self) -> None:
-        result = self.world.poll()(PollOrders(self.connection_id))
+        result = self.world.poll()(PollOrdersByStatusCommand(self.connection_id))
         assert result.outcome is PollOutcome.COMPLETED, result.reason
         self.calls.append(self.gateway.call_counts().get("GET /pedidos", {}))
 

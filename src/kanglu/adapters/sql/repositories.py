@@ -1,4 +1,4 @@
-"""The repositories of application/ports.py over one SQLAlchemy session. None of them commits:
+"""The repositories of application/ports/ over one SQLAlchemy session. None of them commits:
 the unit of work does."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import secrets
 from datetime import timedelta
 
 from kanglu.application import journal
-from kanglu.application.commands import BeginConnection, CompleteConnection
+from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand
 from kanglu.application.errors import (
     ApplicationError,
     AuthorizationFailed,
@@ -62,7 +62,7 @@ class BeginConnectErp:
         self._oauth = oauth
         self._redirect_uri = redirect_uri
 
-    def __call__(self, command: BeginConnection) -> str:
+    def __call__(self, command: BeginConnectErpCommand) -> str:
         """The URL of the ERP's consent page."""
         with self._uow() as uow:
             connection = uow.connections.for_merchant(command.merchant_id)
@@ -102,7 +102,7 @@ class CompleteConnectErp:
         self._redirect_uri = redirect_uri
         self._margin = renewal_margin
 
-    def __call__(self, command: CompleteConnection) -> ErpConnection:
+    def __call__(self, command: CompleteConnectErpCommand) -> ErpConnection:
         """The connected connection; AuthorizationFailed with a Portuguese message otherwise."""
         if not command.state:
             raise AuthorizationFailed("A resposta do Tiny não trouxe o parâmetro state. Tente conectar de novo.", "invalid_state")

@@ -7,7 +7,7 @@ import secrets
 
 import attrs
 
-from kanglu.application.commands import CreateMerchant as Command
+from kanglu.application.commands import CreateMerchantCommand as Command
 from kanglu.application.errors import InvalidInput
 from kanglu.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from kanglu.domain.customers import normalise_email

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import attrs
 
-from kanglu.application.commands import DeliverTrackingRequests as Command
+from kanglu.application.commands import DeliverTrackingRequestsCommand as Command
 from kanglu.application.errors import TransientFailure
 from kanglu.application.alerts import AlertDelivery
 from kanglu.application.ports import Clock, TrackingService, UnitOfWorkFactory
@@ -29,7 +29,7 @@ class DeliveryReport:
     failed: int
 
 
-class DeliverTrackingRequestsUseCase:
+class DeliverTrackingRequests:
     def __init__(
         self, *, uow: UnitOfWorkFactory, clock: Clock, tracking: TrackingService, alerts: AlertDelivery | None = None
     ) -> None:

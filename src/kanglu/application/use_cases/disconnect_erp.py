@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from kanglu.application.commands import DisconnectErp as Command
+from kanglu.application.commands import DisconnectErpCommand as Command
 from kanglu.application import journal
 from kanglu.application.errors import NotFound
 from kanglu.application.ports import Clock, UnitOfWorkFactory

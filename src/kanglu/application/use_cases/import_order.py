@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kanglu.application.commands import ImportOrders as Command
+from kanglu.application.commands import ImportOrderCommand as Command
 from kanglu.application.errors import NotFound
 from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, UnitOfWorkFactory

@@ -11,8 +11,8 @@ import secrets
 
 import attrs
 
-from kanglu.application.commands import ChangePassword as ChangePasswordCommand
-from kanglu.application.commands import RotateApiKey as RotateApiKeyCommand
+from kanglu.application.commands import ChangePasswordCommand as ChangePasswordCommand
+from kanglu.application.commands import RotateApiKeyCommand as RotateApiKeyCommand
 from kanglu.application.errors import InvalidInput, NotFound
 from kanglu.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from kanglu.application.use_cases.create_merchant import API_KEY_PREFIX, hash_api_key

@@ -7,8 +7,8 @@ that service go back to the rules (and, if no rule matches, to the list to map).
 
 from __future__ import annotations
 
-from kanglu.application.commands import MapShippingService as Command
-from kanglu.application.commands import RemoveCarrierMapping as RemoveCommand
+from kanglu.application.commands import MapShippingServiceCommand as Command
+from kanglu.application.commands import RemoveCarrierMappingCommand as RemoveCommand
 from kanglu.application.errors import InvalidInput, NotFound
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.domain.carriers import CarrierRegistry

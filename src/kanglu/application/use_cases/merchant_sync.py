@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from kanglu.application.commands import RequestSync as RequestSyncCommand
-from kanglu.application.commands import SaveNotifications as SaveNotificationsCommand
+from kanglu.application.commands import RequestSyncCommand as RequestSyncCommand
+from kanglu.application.commands import SaveNotificationSettingsCommand as SaveNotificationsCommand
 from kanglu.application.errors import ApplicationError, InvalidInput, NotFound
 from kanglu.application.ports import Clock, SecretBox, UnitOfWorkFactory
 from kanglu.domain.errors import InvalidTransition

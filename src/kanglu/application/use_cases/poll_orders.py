@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from kanglu.application.commands import PollOrders as Command
+from kanglu.application.commands import PollOrdersByStatusCommand as Command
 from kanglu.application import journal
 from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
 from kanglu.application.importing import ImportReport, OrderImporter

@@ -1,4 +1,4 @@
-"""RefreshTokenUseCase: renew a connection's tokens when due, one renewal at a time per connection.
+"""RefreshToken: renew a connection's tokens when due, one renewal at a time per connection.
 
 Only a definite refusal disconnects: Tiny answering `invalid_grant` or `invalid_client` for the
 stored refresh token (or that token dead by its own expiry). A timeout, a 5xx, a 429, a dropped
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from kanglu.application import journal
-from kanglu.application.commands import RefreshToken as Command
+from kanglu.application.commands import RefreshTokenCommand as Command
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import (
     Clock,
@@ -41,7 +41,7 @@ from kanglu.application.tokens import RenewalOutcome, RenewalResult, TokenKeeper
 from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.secrets import Secret
 
-__all__ = ["RefreshTokenUseCase", "RenewalOutcome", "RenewalResult", "backoff"]
+__all__ = ["RefreshToken", "RenewalOutcome", "RenewalResult", "backoff"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def backoff(failures: int, now: datetime) -> datetime:
     return now + ceiling / 2 + (ceiling / 2) * random.random()
 
 
-class RefreshTokenUseCase:
+class RefreshToken:
     def __init__(
         self,
         *,

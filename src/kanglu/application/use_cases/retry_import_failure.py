@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import attrs
 
-from kanglu.application.commands import PurgeResolvedFailures as PurgeCommand
-from kanglu.application.commands import RetryImportFailure as Command
+from kanglu.application.commands import PurgeResolvedFailuresCommand as PurgeCommand
+from kanglu.application.commands import RetryImportFailureCommand as Command
 from kanglu.application.errors import ApplicationError, NotFound
 from kanglu.application.importing import OrderImporter
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from kanglu.application.commands import SaveErpCredentials as Command
+from kanglu.application.commands import SaveErpCredentialsCommand as Command
 from kanglu.application.errors import InvalidInput
 from kanglu.application.ports import Clock, SecretBox, UnitOfWorkFactory
 from kanglu.domain.connections import ErpConnection

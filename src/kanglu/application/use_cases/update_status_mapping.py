@@ -3,7 +3,7 @@ whether point-of-sale (PDV) sales are imported at all."""
 
 from __future__ import annotations
 
-from kanglu.application.commands import UpdateStatusMapping as Command
+from kanglu.application.commands import UpdateStatusMappingCommand as Command
 from kanglu.application.errors import InvalidInput, NotFound
 from kanglu.application.ports import Clock, UnitOfWorkFactory
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping

@@ -15,15 +15,15 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from kanglu.application.commands import (
-    BeginConnection,
-    DisconnectErp,
-    MapShippingService,
-    RemoveCarrierMapping,
-    RequestSync,
-    RetryImportFailure,
-    SaveErpCredentials,
-    SaveNotifications,
-    UpdateStatusMapping,
+    BeginConnectErpCommand,
+    DisconnectErpCommand,
+    MapShippingServiceCommand,
+    RemoveCarrierMappingCommand,
+    RequestSyncCommand,
+    RetryImportFailureCommand,
+    SaveErpCredentialsCommand,
+    SaveNotificationSettingsCommand,
+    UpdateStatusMappingCommand,
 )
 from kanglu.application.errors import (
     ApplicationError,
@@ -180,7 +180,7 @@ def put_integration() -> Response:
         check_credentials(body, openapi.auth_host_of(d.settings.tiny_auth_url))
     except BodyError as exc:
         raise invalid(exc.field_errors) from None
-    command = SaveErpCredentials(
+    command = SaveErpCredentialsCommand(
         merchant_id=_merchant_id(),
         client_id=body.client_id,
         client_secret=Secret(body.client_secret) if body.client_secret is not None else None,
@@ -196,7 +196,7 @@ def put_integration() -> Response:
 @bp.delete("/integrations/tiny")
 def delete_integration() -> Response:
     try:
-        deps().use_cases.disconnect()(DisconnectErp(_merchant_id()))
+        deps().use_cases.disconnect()(DisconnectErpCommand(_merchant_id()))
     except NotFound:
         pass  # nothing to disconnect: the answer shows `not_configured`
     return _integration()
@@ -205,7 +205,7 @@ def delete_integration() -> Response:
 @bp.post("/integrations/tiny/authorize")
 def authorize() -> Response:
     try:
-        url = deps().use_cases.begin_connect()(BeginConnection(_merchant_id()))
+        url = deps().use_cases.begin_connect()(BeginConnectErpCommand(_merchant_id()))
     except ApplicationError as exc:
         raise ApiError(409, "conflict", exc.message) from None
     return _ok(AuthorizeOut(url))
@@ -227,7 +227,7 @@ def put_status_mappings() -> Response:
     actions = {int(m.situacao): m.action.value for m in body.mappings}
     try:
         deps().use_cases.update_status_mapping()(
-            UpdateStatusMapping(_merchant_id(), actions, body.import_point_of_sale))
+            UpdateStatusMappingCommand(_merchant_id(), actions, body.import_point_of_sale))
     except NotFound as exc:
         raise ApiError(409, "conflict", exc.message) from None
     except InvalidInput as exc:
@@ -310,7 +310,7 @@ def retry_import_failure(id: int) -> Response:  # noqa: A002 - the name the docu
     if not 1 <= id <= MAX_ID:
         abort(404)
     try:
-        result = deps().use_cases.retry_import_failure()(RetryImportFailure(_merchant_id(), id))
+        result = deps().use_cases.retry_import_failure()(RetryImportFailureCommand(_merchant_id(), id))
     except NotFound:
         abort(404)
     except (CannotRetry, ReauthorizationRequired) as exc:
@@ -329,7 +329,7 @@ def request_sync() -> Response:
     with the instant the next one is allowed (and Retry-After)."""
     d = deps()
     try:
-        due = d.use_cases.request_sync()(RequestSync(_merchant_id()))
+        due = d.use_cases.request_sync()(RequestSyncCommand(_merchant_id()))
     except SyncTooSoon as exc:
         response = jsonify({
             "error": "too_many_requests",
@@ -376,7 +376,7 @@ def put_notifications() -> Response:
     if url is not None and (len(url) > WEBHOOK_URL_MAX or not valid_webhook_url(url)):
         raise invalid({"webhook_url": "use um endereço https:// completo, como https://loja.com.br/kanglu"})
     try:
-        saved = deps().use_cases.save_notifications()(SaveNotifications(_merchant_id(), body.email, url or None))
+        saved = deps().use_cases.save_notifications()(SaveNotificationSettingsCommand(_merchant_id(), body.email, url or None))
     except InvalidInput as exc:
         raise invalid(exc.field_errors) from None
     return _notifications(saved.new_secret)
@@ -410,7 +410,7 @@ def put_carrier_mappings() -> Response:
     if errors:
         raise invalid(errors)
     for m in body.mappings:
-        command = MapShippingService(_merchant_id(), shipping_key_of(m.shipping_service) or "", m.carrier)
+        command = MapShippingServiceCommand(_merchant_id(), shipping_key_of(m.shipping_service) or "", m.carrier)
         try:
             d.use_cases.map_shipping_service()(command)
         except NotFound as exc:
@@ -427,7 +427,7 @@ def delete_carrier_mapping(id: str) -> Response:  # noqa: A002 - the name the do
     if found is None:
         abort(404)
     try:
-        d.use_cases.remove_carrier_mapping()(RemoveCarrierMapping(_merchant_id(), found.shipping_key))
+        d.use_cases.remove_carrier_mapping()(RemoveCarrierMappingCommand(_merchant_id(), found.shipping_key))
     except NotFound:
         abort(404)
     return _carrier_mappings()

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from kanglu.application.commands import ChangePassword, RotateApiKey
+from kanglu.application.commands import ChangePasswordCommand, RotateApiKeyCommand
 from kanglu.application.errors import InvalidInput
 from kanglu.domain.secrets import Secret
 from kanglu.application.web_access import throttle_keys
@@ -88,7 +88,7 @@ def change_password() -> Any:
     if wait is not None:
         return _render(429, {"current_password": locked_message(wait).rstrip(".")})
     try:
-        d.use_cases.change_password()(ChangePassword(merchant_id(), Secret(current), Secret(new)))
+        d.use_cases.change_password()(ChangePasswordCommand(merchant_id(), Secret(current), Secret(new)))
     except InvalidInput as exc:
         if "current_password" in exc.field_errors:
             d.login_attempts.failed(keys, d.clock.now())
@@ -136,6 +136,6 @@ def end_other_sessions() -> Any:
 @bp.post("/conta/chave-api")
 @login_required
 def rotate_key() -> Any:
-    rotated = deps().use_cases.rotate_api_key()(RotateApiKey(merchant_id=merchant_id()))
+    rotated = deps().use_cases.rotate_api_key()(RotateApiKeyCommand(merchant_id=merchant_id()))
     # Shown in this answer only (never in a flash: the cookie is signed, not encrypted).
     return _render(new_key=rotated.api_key)

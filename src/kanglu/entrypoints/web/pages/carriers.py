@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from kanglu.application.commands import MapShippingService, RemoveCarrierMapping
+from kanglu.application.commands import MapShippingServiceCommand, RemoveCarrierMappingCommand
 from kanglu.application.errors import InvalidInput, NotFound
 from kanglu.domain.carriers import NOT_TRACKED
 from kanglu.entrypoints.web.auth import login_required, merchant_id
@@ -39,7 +39,7 @@ def index() -> Any:
 @login_required
 def map_service() -> Any:
     d = deps()
-    command = MapShippingService(
+    command = MapShippingServiceCommand(
         merchant_id=merchant_id(),
         shipping_key=request.form.get("shipping_key", "")[:500],
         carrier_code=request.form.get("carrier_code", "")[:100],
@@ -74,7 +74,7 @@ def remove_mapping() -> Any:
     key = request.form.get("shipping_key", "")[:500]
     labels = {m.shipping_key: m.label for m in d.sync.carrier_mappings(merchant_id())}
     try:
-        d.use_cases.remove_carrier_mapping()(RemoveCarrierMapping(merchant_id(), key))
+        d.use_cases.remove_carrier_mapping()(RemoveCarrierMappingCommand(merchant_id(), key))
     except NotFound:
         flash("Essa indicação já não existia.", "error")
     else:

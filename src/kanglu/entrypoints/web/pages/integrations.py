@@ -10,12 +10,12 @@ from datetime import datetime
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from kanglu.application.commands import (
-    BeginConnection,
-    CompleteConnection,
-    DisconnectErp,
-    RequestSync,
-    SaveErpCredentials,
-    SaveNotifications,
+    BeginConnectErpCommand,
+    CompleteConnectErpCommand,
+    DisconnectErpCommand,
+    RequestSyncCommand,
+    SaveErpCredentialsCommand,
+    SaveNotificationSettingsCommand,
 )
 from kanglu.application.errors import ApplicationError, AuthorizationFailed, InvalidInput, NotFound
 from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
@@ -99,7 +99,7 @@ def save() -> Any:
     client_id = request.form.get("client_id", "")
     invite_link = request.form.get("invite_link", "")
     secret = request.form.get("client_secret", "")
-    command = SaveErpCredentials(
+    command = SaveErpCredentialsCommand(
         merchant_id=merchant_id(),
         client_id=client_id,
         client_secret=Secret(secret) if secret.strip() else None,
@@ -127,7 +127,7 @@ def save() -> Any:
 @login_required
 def connect() -> Any:
     try:
-        authorize_url = deps().use_cases.begin_connect()(BeginConnection(merchant_id()))
+        authorize_url = deps().use_cases.begin_connect()(BeginConnectErpCommand(merchant_id()))
     except ApplicationError as exc:
         flash(sentence(exc.message), "error")
         return redirect(url_for(".index"), 303)
@@ -138,7 +138,7 @@ def connect() -> Any:
 @login_required
 def disconnect() -> Any:
     try:
-        deps().use_cases.disconnect()(DisconnectErp(merchant_id()))
+        deps().use_cases.disconnect()(DisconnectErpCommand(merchant_id()))
     except NotFound:
         flash("Não há integração com o Tiny para desconectar.", "error")
     else:
@@ -152,7 +152,7 @@ def callback() -> Any:
     browser may hold no session (another browser, an expired login), and that changes nothing
     about the outcome, only where the message is shown."""
     args = request.args
-    command = CompleteConnection(
+    command = CompleteConnectErpCommand(
         state=args.get("state", "")[:4000] or None,
         code=args.get("code", "")[:4000] or None,
         error=args.get("error", "")[:200] or None,
@@ -191,7 +191,7 @@ def callback() -> Any:
 def sync_now() -> Any:
     d = deps()
     try:
-        d.use_cases.request_sync()(RequestSync(merchant_id()))
+        d.use_cases.request_sync()(RequestSyncCommand(merchant_id()))
     except SyncTooSoon as exc:
         flash(f"Uma sincronização foi pedida há menos de um minuto. Você pode pedir outra a partir das "
               f"{local_datetime(exc.next_allowed_at):%H:%M:%S}.", "error")
@@ -255,7 +255,7 @@ def save_notifications() -> Any:
         return _render(alerts_form=form, alerts_errors={
             "webhook_url": "use um endereço https:// completo, como https://loja.com.br/kanglu"}, status=422)
     try:
-        saved = deps().use_cases.save_notifications()(SaveNotifications(merchant_id(), email, url or None))
+        saved = deps().use_cases.save_notifications()(SaveNotificationSettingsCommand(merchant_id(), email, url or None))
     except InvalidInput as exc:
         return _render(alerts_form=form, alerts_errors=exc.field_errors, status=422)
     if saved.new_secret is not None:

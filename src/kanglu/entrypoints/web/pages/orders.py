@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from kanglu.adapters.tiny.gateway import order_web_url
-from kanglu.application.commands import RetryImportFailure
+from kanglu.application.commands import RetryImportFailureCommand
 from kanglu.application.errors import NotFound, ReauthorizationRequired, TransientFailure
 from kanglu.application.queries import UNKNOWN_CARRIER
 from kanglu.application.use_cases.retry_import_failure import CannotRetry, RetryOutcome
@@ -84,7 +84,7 @@ _RETRIED = {
 def retry_failure(failure_id: int) -> Any:
     """Tentar de novo: the order fetched from Tiny now, and the outcome said at once."""
     try:
-        result = deps().use_cases.retry_import_failure()(RetryImportFailure(merchant_id(), failure_id))
+        result = deps().use_cases.retry_import_failure()(RetryImportFailureCommand(merchant_id(), failure_id))
     except NotFound:
         abort(404)
     except (CannotRetry, ReauthorizationRequired) as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from kanglu.application.commands import UpdateStatusMapping
+from kanglu.application.commands import UpdateStatusMappingCommand
 from kanglu.application.errors import InvalidInput, NotFound
 from kanglu.domain.situacoes import DEFAULT_ACTIONS, Action, Situacao
 from kanglu.entrypoints.web.auth import login_required, merchant_id
@@ -62,7 +62,7 @@ def restore() -> Any:
 
 def _update(actions: dict[int, str], done: str, point_of_sale: bool | None = None) -> Any:
     try:
-        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMapping(merchant_id(), actions, point_of_sale))
+        mapping = deps().use_cases.update_status_mapping()(UpdateStatusMappingCommand(merchant_id(), actions, point_of_sale))
     except NotFound as exc:
         flash(sentence(exc.message), "error")
     except InvalidInput:
