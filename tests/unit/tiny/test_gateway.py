@@ -135,12 +135,11 @@ def test_malformed_items_among_good_ones_never_fail_the_page(
     assert "situação desconhecida" in reasons[0]
 
 
-def test_list_orders_sends_the_spec_filters(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
-    gateway.list_orders(tokens, situacao=Situacao.FATURADA, created_from=date(2026, 6, 1),
-                        created_to=date(2026, 6, 30), number=123, ecommerce_number="MLB-1", document="12345678909")
+def test_list_orders_sends_the_filters_the_walk_uses(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
+    gateway.list_orders(tokens, updated_since=date(2026, 6, 1), number=123, origin=0, newest_first=True)
     assert params_of(tiny.requests[-1]) == {
-        "situacao": "1", "dataInicial": "2026-06-01", "dataFinal": "2026-06-30", "numero": "123",
-        "numeroPedidoEcommerce": "MLB-1", "cpfCnpj": "12345678909", "orderBy": "asc", "limit": "100", "offset": "0",
+        "dataAtualizacao": "2026-06-01", "numero": "123", "origemPedido": "0", "orderBy": "desc", "limit": "100",
+        "offset": "0",
     }
 
 
@@ -188,13 +187,6 @@ def test_shipping_families_are_read_in_pages_and_cached(
     fake_time.now += 3600
     gateway.shipping_families(tokens)
     assert len(tiny.calls("/formas-envio")) == 4
-
-
-def test_one_shipping_service(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
-    tiny.formas = [{"id": 5, "nome": "Jadlog", "tipo": 7, "formasFrete": [{"id": 1, "nome": ".Package"}]}]
-    assert gateway.shipping_service(tokens, 5) == ShippingFamily(5, "Jadlog", 7)
-    assert gateway.shipping_service(tokens, 6) is None
-    assert tiny.requests[-1].url.path == "/public-api/v3/formas-envio/6"
 
 
 # -- invoices ---------------------------------------------------------------------------------------
@@ -311,17 +303,6 @@ def test_the_notas_cache_is_per_account(tiny: FakeTiny, gateway: TinyGateway, to
     gateway.invoices_for(tokens, [invoiced(1)])
     gateway.invoices_for(FakeTokens("token-one", key="connection:2"), [invoiced(1)])
     assert len(tiny.calls("/notas")) == 2
-
-
-def test_one_nota_and_a_listing_with_filters(tiny: FakeTiny, gateway: TinyGateway, tokens: FakeTokens) -> None:
-    tiny.notas = [nota_item(5, 50, numero="0005", serie="002", situacao="7"), nota_item(6, 60, situacao=1)]
-    one = gateway.invoice(tokens, 5)
-    assert one is not None and one.order_id == 50 and one.invoice is not None and one.invoice.number == "5"
-    assert gateway.invoice(tokens, 404) is None
-    page = gateway.list_invoices(tokens, order_id=60)
-    assert [(s.nota_id, s.authorised, s.invoice) for s in page.items] == [(6, False, None)]
-    assert params_of(tiny.requests[-1]) == {"tipo": "S", "idVenda": "60", "orderBy": "asc", "limit": "100",
-                                            "offset": "0"}
 
 
 # -- the request itself --------------------------------------------------------------------------

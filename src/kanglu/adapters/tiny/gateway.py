@@ -30,19 +30,16 @@ from kanglu.application.errors import PermissionMissing
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.shipping import ShippingFamily
-from kanglu.domain.situacoes import Situacao
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.tiny.com.br/public-api/v3"
-__all__ = ["DEFAULT_API_URL", "SAO_PAULO", "NotaPage", "NotaSummary", "TinyGateway", "sao_paulo_day"]
+__all__ = ["DEFAULT_API_URL", "SAO_PAULO", "TinyGateway", "sao_paulo_day"]
 
 INFO = Endpoint("GET", "/info")
 PEDIDOS = Endpoint("GET", "/pedidos")
 PEDIDO = Endpoint("GET", "/pedidos/{idPedido}")
-NOTA = Endpoint("GET", "/notas/{idNota}")
 FORMAS_ENVIO = Endpoint("GET", "/formas-envio")
-FORMA_ENVIO = Endpoint("GET", "/formas-envio/{idFormaEnvio}")
 MAX_FAMILY_PAGES = 50  # 5,000 shipping services: far beyond any account
 # The order in Tiny's web app (ERP "vendas" module), for the merchant to open and correct it.
 WEB_ORDER_URL = "https://erp.tiny.com.br/vendas#edit/{id}"
@@ -50,25 +47,6 @@ WEB_ORDER_URL = "https://erp.tiny.com.br/vendas#edit/{id}"
 
 def order_web_url(erp_order_id: int | None) -> str | None:
     return WEB_ORDER_URL.format(id=erp_order_id) if erp_order_id else None
-
-
-@attrs.frozen
-class NotaSummary:
-    """One nota of a GET /notas listing, as far as Kanglu reads it."""
-
-    nota_id: int
-    order_id: int | None
-    situacao: int | None
-    authorised: bool
-    invoice: Invoice | None = None  # authorised notas only
-    problem: str | None = None  # what is wrong in an authorised nota (its invoice's warnings)
-
-
-@attrs.frozen
-class NotaPage:
-    items: Sequence[NotaSummary]
-    next_offset: int | None
-    total: int | None = None
 
 
 class TinyGateway:
@@ -188,21 +166,30 @@ class TinyGateway:
 
     def has_permission(self, tokens: TokenSource, permission: ErpPermission) -> bool:
         """One call of the module's smallest answer: a 403 says the permission is still missing."""
-        probe = {
+        probes: dict[ErpPermission, tuple[Endpoint, Mapping[str, object] | None]] = {
             ErpPermission.PEDIDOS: (PEDIDOS, {"limit": 1}),
             ErpPermission.NOTAS_FISCAIS: (NOTAS, {"tipo": "S", "limit": 1}),
             ErpPermission.FORMAS_ENVIO: (FORMAS_ENVIO, {"limit": 1}),
             ErpPermission.INFO_CONTA: (INFO, None),
-        }[permission]
+        }
+        endpoint, params = probes[permission]
         try:
-            self._http.get(tokens, *probe)
+            self._http.get(tokens, endpoint, params)
         except PermissionMissing as exc:
             if exc.permission is permission:
                 return False
             raise
         return True
 
-    # -- more of the API -----------------------------------------------------------------
+    def order(self, tokens: TokenSource, erp_order_id: int) -> ErpOrder | MalformedOrder | None:
+        """GET /pedidos/{idPedido}; None when Tiny does not know the order."""
+        answer = self._http.get(tokens, PEDIDO, allow_not_found=True, idPedido=erp_order_id)
+        if answer.status == 404:
+            return None
+        order, _ = conversion.order_from_detail(answer.body)
+        return order
+
+    # -- the walk's listing --------------------------------------------------------------
 
     def list_orders(
         self,
@@ -211,25 +198,15 @@ class TinyGateway:
         offset: int = 0,
         limit: int = PAGE_SIZE,
         updated_since: date | str | None = None,
-        situacao: Situacao | None = None,
-        created_from: date | None = None,
-        created_to: date | None = None,
         number: int | None = None,
-        ecommerce_number: str | None = None,
-        document: str | None = None,
         origin: int | None = None,  # origemPedido: 0 sales, 1 PDV
         newest_first: bool = False,
     ) -> OrderPage:
-        """GET /pedidos with the spec's filters, oldest id first (or newest). `updated_since` is
-        a day or the filter's text as sent (a date-time)."""
+        """GET /pedidos with the filters the walk uses, oldest id first (or newest).
+        `updated_since` is a day or the filter's text as sent (a date-time)."""
         params = {
             "dataAtualizacao": updated_since.isoformat() if isinstance(updated_since, date) else updated_since,
-            "situacao": int(situacao) if situacao is not None else None,
-            "dataInicial": created_from.isoformat() if created_from else None,
-            "dataFinal": created_to.isoformat() if created_to else None,
             "numero": number,
-            "numeroPedidoEcommerce": ecommerce_number,
-            "cpfCnpj": document,
             "origemPedido": origin,
             "orderBy": "desc" if newest_first else "asc",
             "limit": limit,
@@ -242,58 +219,7 @@ class TinyGateway:
             total=total,
         )
 
-    def order(self, tokens: TokenSource, erp_order_id: int) -> ErpOrder | MalformedOrder | None:
-        """GET /pedidos/{idPedido}; None when Tiny does not know the order."""
-        answer = self._http.get(tokens, PEDIDO, allow_not_found=True, idPedido=erp_order_id)
-        if answer.status == 404:
-            return None
-        order, _ = conversion.order_from_detail(answer.body)
-        return order
-
-    def invoice(self, tokens: TokenSource, invoice_id: int) -> NotaSummary | None:
-        """GET /notas/{idNota}; None when Tiny does not know the nota."""
-        answer = self._http.get(tokens, NOTA, allow_not_found=True, idNota=invoice_id)
-        if answer.status == 404:
-            return None
-        return self._summary(answer.body)
-
-    def list_invoices(
-        self,
-        tokens: TokenSource,
-        *,
-        offset: int = 0,
-        limit: int = PAGE_SIZE,
-        situacao: int | None = None,
-        number: int | None = None,
-        order_id: int | None = None,
-        ecommerce_number: str | None = None,
-        created_from: date | None = None,
-        created_to: date | None = None,
-        outgoing_only: bool = True,
-    ) -> NotaPage:
-        """GET /notas with the spec's filters."""
-        params = {
-            "tipo": "S" if outgoing_only else None,
-            "situacao": situacao,
-            "numero": number,
-            "idVenda": order_id,
-            "numeroPedidoEcommerce": ecommerce_number,
-            "dataInicial": created_from.isoformat() if created_from else None,
-            "dataFinal": created_to.isoformat() if created_to else None,
-            "orderBy": "asc",
-            "limit": limit,
-            "offset": offset,
-        }
-        items, total = self._http.get_listing(tokens, NOTAS, params)
-        summaries = [s for s in (self._summary(item) for item in items) if s is not None]
-        return NotaPage(summaries, conversion.next_offset(offset, len(items), limit, total), total)
-
-    def shipping_service(self, tokens: TokenSource, service_id: int) -> ShippingFamily | None:
-        """GET /formas-envio/{idFormaEnvio}; None when Tiny does not know it."""
-        answer = self._http.get(tokens, FORMA_ENVIO, allow_not_found=True, idFormaEnvio=service_id)
-        if answer.status == 404:
-            return None
-        return conversion.shipping_family(answer.body)
+    # -- counters --------------------------------------------------------------------------
 
     def call_counts(self) -> dict[str, dict[str, int]]:
         """Calls made so far, per endpoint (`GET /pedidos/{idPedido}`) and status."""
@@ -301,26 +227,3 @@ class TinyGateway:
 
     def total_calls(self) -> int:
         return self._http.stats.total()
-
-    def forget_cache(self, tokens: TokenSource | None = None) -> None:
-        """Drop the cached notas and shipping services (of one account, or all)."""
-        self._invoices.forget(tokens.key if tokens else None)
-        with self._families_lock:
-            if tokens is None:
-                self._families.clear()
-            else:
-                self._families.pop(tokens.key, None)
-
-    # -- helpers -------------------------------------------------------------------------
-
-    @staticmethod
-    def _summary(raw: object) -> NotaSummary | None:
-        nota = conversion.nota_from_payload(raw)
-        if nota is None:
-            return None
-        authorised = conversion.is_authorised(nota)
-        invoice, problem = None, None
-        if authorised:
-            invoice = conversion.invoice_from_nota(nota)  # a bad key or code: left out, with a warning
-            problem = " ".join(w.message for w in invoice.warnings) or None
-        return NotaSummary(nota.id, conversion.order_id_of(nota), nota.situacao, authorised, invoice, problem)

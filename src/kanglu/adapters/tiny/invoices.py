@@ -438,11 +438,3 @@ class InvoiceFinder:
                                        exhausted_at=now - self._tail_recheck - 1))
         account.started_at, account.floor, account.saved_offset = saved.started_at, saved.read_offset, saved.read_offset
         return account
-
-    def forget(self, key: str | None = None) -> None:
-        """Drop what is cached (for one account, or all)."""
-        with self._lock:
-            if key is None:
-                self._accounts.clear()
-            else:
-                self._accounts.pop(key, None)
