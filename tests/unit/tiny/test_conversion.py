@@ -13,18 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kanglu.adapters.tiny.conversion import (
-    GENERIC_REASON,
-    invoice_from_nota,
-    json_safe,
-    masked,
-    nota_from_payload,
-    order_from_detail,
-    order_from_listing,
-    order_id_of,
-    parse_tiny_date,
-    without_leading_zeros,
-)
+from kanglu.adapters.tiny.conversion import GENERIC_REASON, json_safe, masked, order_from_detail, order_from_listing
+from kanglu.adapters.tiny.notas import invoice_from_nota, nota_from_payload, order_id_of, without_leading_zeros
+from kanglu.adapters.tiny.structuring import parse_tiny_date
 from kanglu.adapters.tiny.http import parse_json
 from kanglu.domain.documents import DocumentKind
 from kanglu.domain.money import Money
@@ -438,7 +429,8 @@ NOTA_FIELDS["origem"] = st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optiona
        forma=st.one_of(st.fixed_dictionaries({}, optional={"id": JSON_VALUES, "nome": JSON_VALUES,
                                                            "tipo": JSON_VALUES}), JSON_VALUES))
 def test_any_nota_or_forma_de_envio_is_read_or_skipped_and_never_a_bug(payload: object, forma: object) -> None:
-    from kanglu.adapters.tiny.conversion import is_authorised, shipping_family
+    from kanglu.adapters.tiny.conversion import shipping_family
+    from kanglu.adapters.tiny.notas import is_authorised
     from kanglu.domain.errors import InvalidValue
     from kanglu.domain.orders import Invoice
     from kanglu.domain.shipping import ShippingFamily

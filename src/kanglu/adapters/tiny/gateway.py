@@ -23,6 +23,7 @@ from kanglu.adapters.tiny.http import (
     TinyHttp,
 )
 from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceCheckStore, InvoiceFinder
+from kanglu.adapters.tiny.paging import next_offset
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.adapters.tiny.updates import SAO_PAULO, UpdateWalks, day_start, filter_value, sao_paulo_day
 from kanglu.application.ports import OrderPage, TokenSource
@@ -159,7 +160,7 @@ class TinyGateway:
                 break
             items, total = self._http.get_listing(tokens, FORMAS_ENVIO, {"limit": PAGE_SIZE, "offset": offset})
             families += [f for f in (conversion.shipping_family(item) for item in items) if f is not None]
-            offset = conversion.next_offset(offset, len(items), PAGE_SIZE, total)
+            offset = next_offset(offset, len(items), PAGE_SIZE, total)
         with self._families_lock:
             self._families[tokens.key] = (self._clock(), families)
         return list(families)
@@ -215,7 +216,7 @@ class TinyGateway:
         items, total = self._http.get_listing(tokens, PEDIDOS, params)
         return OrderPage(
             items=[conversion.order_from_listing(item) for item in items],
-            next_offset=conversion.next_offset(offset, len(items), limit, total),
+            next_offset=next_offset(offset, len(items), limit, total),
             total=total,
         )
 

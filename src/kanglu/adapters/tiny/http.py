@@ -31,7 +31,7 @@ from tenacity import (
 )
 
 from kanglu import __version__
-from kanglu.adapters.tiny.conversion import PageShapeError, page_items
+from kanglu.adapters.tiny.paging import PageShapeError, page_items
 from kanglu.adapters.tiny.ratelimit import RATE_LIMITED_MESSAGE, RateLimitHeaders, RateLimitPacer
 from kanglu.application.errors import PermissionMissing, RateLimited, TransientFailure
 from kanglu.application.ports import TokenSource

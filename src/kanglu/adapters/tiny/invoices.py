@@ -34,15 +34,10 @@ from typing import Protocol
 
 import attrs
 
-from kanglu.adapters.tiny.conversion import (
-    NotaWire,
-    invoice_from_nota,
-    is_authorised,
-    next_offset,
-    nota_from_payload,
-    order_id_of,
-)
 from kanglu.adapters.tiny.http import Endpoint, TinyHttp
+from kanglu.adapters.tiny.notas import invoice_from_nota, is_authorised, nota_from_payload, order_id_of
+from kanglu.adapters.tiny.paging import next_offset
+from kanglu.adapters.tiny.wire import NotaWire
 from kanglu.application.ports import TokenSource
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
 
