@@ -22,8 +22,8 @@ from kanglu.adapters.tiny.http import (
     BadRequest,
     TinyHttp,
 )
-from kanglu.adapters.tiny.invoices import NOTAS, PAGE_SIZE, InvoiceCheckStore, InvoiceFinder
-from kanglu.adapters.tiny.paging import next_offset
+from kanglu.adapters.tiny.invoices import NOTAS, InvoiceCheckStore, InvoiceFinder
+from kanglu.adapters.tiny.paging import PAGE_SIZE, next_offset
 from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.adapters.tiny.updates import SAO_PAULO, UpdateWalks, day_start, filter_value, sao_paulo_day
 from kanglu.application.ports import OrderPage, TokenSource

@@ -25,155 +25,35 @@ within twice the best of the two, whatever the account looks like.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
-
-import attrs
 
 from kanglu.adapters.tiny.http import Endpoint, TinyHttp
-from kanglu.adapters.tiny.notas import invoice_from_nota, is_authorised, nota_from_payload, order_id_of
-from kanglu.adapters.tiny.paging import next_offset
-from kanglu.adapters.tiny.wire import NotaWire
+from kanglu.adapters.tiny.nota_cache import (
+    AccountNotas,
+    InvoiceCheck,
+    InvoiceCheckStore,
+    NotaWindow,
+    SavedListing,
+    creation_day,
+    differs,
+)
+from kanglu.adapters.tiny.notas import invoice_from_nota, nota_from_payload, order_id_of
+from kanglu.adapters.tiny.paging import PAGE_SIZE, next_offset
 from kanglu.application.ports import TokenSource
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder
+
+# The store's types are imported from here by the SQL adapter (adapters/sql/invoice_checks.py).
+__all__ = ["NOTAS", "InvoiceCheck", "InvoiceCheckStore", "InvoiceFinder", "SavedListing"]
 
 log = logging.getLogger(__name__)
 
 NOTAS = Endpoint("GET", "/notas")
-PAGE_SIZE = 100
 OUTGOING = "S"  # tipo S (saída): the notas a merchant issues for its sales
 # A window that never ends (an answer without totals that keeps sending full pages) stops here.
 MAX_WINDOW_ITEMS = 200_000
-
-
-@attrs.frozen
-class SavedListing:
-    """How far the latest (open-ended) window of an account's notas was read."""
-
-    start: date
-    started_at: datetime  # when this window was begun from scratch: its generation
-    read_offset: int
-
-
-@attrs.frozen
-class InvoiceCheck:
-    """What one order's last look at the notas found, in one generation of the window: its
-    latest authorised nota (the raw listing item), or none among the window's notas before
-    `checked_upto`."""
-
-    checked_upto: int
-    nota: object | None = None
-
-
-class InvoiceCheckStore(Protocol):
-    """Where the finder keeps what it learnt across processes (adapters/sql/invoice_checks.py).
-    Best effort: a store that cannot answer returns nothing and the finder reads again."""
-
-    def listing(self, key: str) -> SavedListing | None: ...
-
-    def checks(self, key: str, started_at: datetime, erp_ids: Collection[int]) -> dict[int, InvoiceCheck]: ...
-
-    def remember(
-        self,
-        key: str,
-        started_at: datetime,
-        listing: SavedListing | None,
-        checks: Mapping[int, InvoiceCheck],
-        advance: tuple[int, int] | None,
-    ) -> None:
-        """In one transaction: keep `listing` (unless a newer generation is kept already; a
-        newer one drops the older generations' checks), upsert `checks`, and with `advance`
-        = (since, upto) move the checks without a nota whose `checked_upto` is in
-        [since, upto) to `upto`."""
-        ...
-
-
-def _differs(known: InvoiceCheck | None, check: InvoiceCheck) -> bool:
-    """Whether `check` tells more than what is stored: a nota (another one), or a later end."""
-    if known is None:
-        return True
-    if check.nota is not None or known.nota is not None:
-        return _nota_id(known.nota) != _nota_id(check.nota)
-    return check.checked_upto > known.checked_upto
-
-
-def _nota_id(raw: object) -> object:
-    return raw.get("id") if isinstance(raw, dict) else raw
-
-
-def creation_day(order: ErpOrder) -> date | None:
-    created = order.created_at
-    if isinstance(created, datetime):
-        return created.date()
-    return created
-
-
-@attrs.define
-class _Window:
-    """One listing of GET /notas by creation day, read page by page."""
-
-    start: date
-    end: date | None  # None: open-ended, the latest window
-    offset: int = 0
-    total: int | None = None
-    exhausted_at: float | None = None  # when it was read to the end
-
-    def pages_left(self) -> int:
-        if self.total is None or self.offset >= self.total:
-            return 1
-        return math.ceil((self.total - self.offset) / PAGE_SIZE)
-
-
-@attrs.define(eq=False)
-class _AccountNotas:
-    """What is known of one account's notas, for a short while."""
-
-    created_at: float
-    windows: list[_Window] = attrs.Factory(list)
-    # order id -> nota id -> (the nota, its raw payload when authorised, for error reports)
-    notas: dict[int, dict[int, tuple[NotaWire, object]]] = attrs.Factory(dict)
-    asked_one_by_one: set[int] = attrs.Factory(set)
-    rent: int = 0  # calls spent asking one by one since the cache began
-    lock: threading.Lock = attrs.Factory(threading.Lock)
-    # With a store: the window's generation, the offset of the open-ended window from which
-    # on the notas are in memory (those before it were read by another process, or before a
-    # restart: the orders' checks tell what they found), the checks known to be stored, and
-    # the orders whose checks were read.
-    started_at: datetime | None = None
-    floor: int = 0
-    saved_offset: int | None = None
-    checks: dict[int, InvoiceCheck] = attrs.Factory(dict)
-    consulted: set[int] = attrs.Factory(set)
-    unsaved: set[int] = attrs.Factory(set)  # orders with notas read since the last save
-
-    def tail(self) -> _Window | None:
-        return next((w for w in self.windows if w.end is None), None)
-
-    def add(self, order_id: int, nota: NotaWire, raw: object, *, stored: bool = False) -> None:
-        self.notas.setdefault(order_id, {})[nota.id] = (nota, raw if is_authorised(nota) else None)
-        if not stored:
-            self.unsaved.add(order_id)
-
-    def has_authorised(self, order_id: int) -> bool:
-        return any(is_authorised(n) for n, _ in self.notas.get(order_id, {}).values())
-
-    def covered(self, since: date) -> bool:
-        """Whether every window from `since` on has been read to the end."""
-        windows = sorted(self.windows, key=lambda w: w.start)
-        reach = since
-        for window in windows:
-            if window.end is not None and window.end < reach:
-                continue
-            if window.start > reach or window.exhausted_at is None:
-                return False
-            if window.end is None:
-                return True
-            reach = window.end + timedelta(days=1)
-        return False
 
 
 class InvoiceFinder:
@@ -199,7 +79,7 @@ class InvoiceFinder:
         self._tail_recheck = tail_recheck
         self._clock = clock
         self._lock = threading.Lock()
-        self._accounts: dict[str, _AccountNotas] = {}
+        self._accounts: dict[str, AccountNotas] = {}
         self._swept_at = clock()
 
     def find(self, tokens: TokenSource, orders: Sequence[ErpOrder]) -> dict[int, Invoice | MalformedOrder]:
@@ -232,7 +112,7 @@ class InvoiceFinder:
 
     # -- what the database remembers -------------------------------------------------------
 
-    def _consult(self, key: str, account: _AccountNotas, open_orders: Mapping[int, ErpOrder]) -> None:
+    def _consult(self, key: str, account: AccountNotas, open_orders: Mapping[int, ErpOrder]) -> None:
         """The stored checks of orders this process has not looked at yet: a nota found
         before is known again; an order found without one needs the window's notas only
         from where its check stopped (the window is read again from there, or from its
@@ -262,10 +142,9 @@ class InvoiceFinder:
             tail.offset, tail.total, tail.exhausted_at = lowest, None, None
             account.floor = lowest
 
-    def _remember(self, key: str, account: _AccountNotas, orders: Iterable[ErpOrder]) -> None:
+    def _remember(self, key: str, account: AccountNotas, orders: Iterable[ErpOrder]) -> None:
         """Store, in one transaction and only what changed: how far the latest window was
-        read; every authorised nota in memory, as its order's check (an order whose nota was
-        read while looking for others is then found by any process); the orders of this look
+        read; every authorised nota in memory, as its order's check; the orders of this look
         that the window vouches have none yet; and, when the window's end moved, the orders
         found without a nota before (checked from `floor` on, whose notas since are all in
         memory) now checked up to the new end."""
@@ -273,22 +152,8 @@ class InvoiceFinder:
         tail = account.tail()
         if tail is None:
             return
-        checks: dict[int, InvoiceCheck] = {}
-        for erp_id in account.unsaved:
-            authorised = [(n, raw) for n, raw in account.notas[erp_id].values() if is_authorised(n)]
-            if authorised:
-                checks[erp_id] = InvoiceCheck(tail.offset, max(authorised, key=lambda pair: pair[0].id)[1])
-        for order in orders:
-            erp_id = order.erp_order_id
-            day = creation_day(order)
-            if account.has_authorised(erp_id) or day is None or day - timedelta(days=1) < tail.start:
-                continue  # found (its check holds the nota), or not the latest window's to vouch for
-            # Asked for by its id (every nota it had then), or every nota since its creation
-            # read: none before the window's current end.
-            if erp_id in account.asked_one_by_one or (
-                    tail.exhausted_at is not None and account.covered(day - timedelta(days=1))):
-                checks[erp_id] = InvoiceCheck(tail.offset)
-        changed = {erp_id: check for erp_id, check in checks.items() if _differs(account.checks.get(erp_id), check)}
+        checks = {**account.found_checks(tail.offset), **account.vouched_checks(tail, orders)}
+        changed = {erp_id: check for erp_id, check in checks.items() if differs(account.checks.get(erp_id), check)}
         moved = account.saved_offset != tail.offset
         account.unsaved.clear()
         if not changed and not moved:
@@ -299,13 +164,11 @@ class InvoiceFinder:
         account.checks.update(changed)
         account.saved_offset = tail.offset
         if advance is not None:
-            for erp_id, check in list(account.checks.items()):
-                if check.nota is None and advance[0] <= check.checked_upto < advance[1]:
-                    account.checks[erp_id] = InvoiceCheck(advance[1])
+            account.advance_checks(*advance)
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_windows(self, tokens: TokenSource, account: _AccountNotas, since: Mapping[int, date]) -> None:
+    def _read_windows(self, tokens: TokenSource, account: AccountNotas, since: Mapping[int, date]) -> None:
         start = min(since.values())
         self._cover(account, start)
         pages_read = 0
@@ -329,17 +192,17 @@ class InvoiceFinder:
             resolved_last = sum(1 for erp_id in unresolved if account.has_authorised(erp_id))
 
     @staticmethod
-    def _cover(account: _AccountNotas, start: date) -> None:
+    def _cover(account: AccountNotas, start: date) -> None:
         """Windows reaching from `start` on, contiguous with those already there."""
         if not account.windows:
-            account.windows.append(_Window(start, None))
+            account.windows.append(NotaWindow(start, None))
             return
         earliest = min(w.start for w in account.windows)
         if start < earliest:
-            account.windows.append(_Window(start, earliest - timedelta(days=1)))
+            account.windows.append(NotaWindow(start, earliest - timedelta(days=1)))
             account.windows.sort(key=lambda w: w.start)
 
-    def _open_windows(self, account: _AccountNotas, start: date) -> list[_Window]:
+    def _open_windows(self, account: AccountNotas, start: date) -> list[NotaWindow]:
         now = self._clock()
         result = []
         for window in account.windows:
@@ -352,7 +215,7 @@ class InvoiceFinder:
                 result.append(window)
         return result
 
-    def _read_page(self, tokens: TokenSource, account: _AccountNotas, window: _Window) -> None:
+    def _read_page(self, tokens: TokenSource, account: AccountNotas, window: NotaWindow) -> None:
         params = {
             "tipo": OUTGOING,
             "dataInicial": window.start.isoformat(),
@@ -373,7 +236,7 @@ class InvoiceFinder:
         if following is None or window.offset >= MAX_WINDOW_ITEMS:
             window.exhausted_at = self._clock()
 
-    def _ask_one(self, tokens: TokenSource, account: _AccountNotas, erp_order_id: int) -> None:
+    def _ask_one(self, tokens: TokenSource, account: AccountNotas, erp_order_id: int) -> None:
         """The notas of one order, by the listing's own filter (one call)."""
         items, _ = self._items(tokens, {"idVenda": erp_order_id, "tipo": OUTGOING, "limit": PAGE_SIZE})
         account.rent += 1
@@ -390,19 +253,17 @@ class InvoiceFinder:
     # -- answering -----------------------------------------------------------------------
 
     @staticmethod
-    def _invoices(account: _AccountNotas, wanted: Iterable[int]) -> dict[int, Invoice | MalformedOrder]:
+    def _invoices(account: AccountNotas, wanted: Iterable[int]) -> dict[int, Invoice | MalformedOrder]:
         """Each order's latest authorised nota, as an Invoice (with its warnings)."""
         result: dict[int, Invoice | MalformedOrder] = {}
         for erp_id in wanted:
-            authorised = [(nota, raw) for nota, raw in account.notas.get(erp_id, {}).values() if is_authorised(nota)]
-            if not authorised:
-                continue
-            nota, _ = max(authorised, key=lambda pair: pair[0].id)
-            # A corrupt key or code is a warning on the invoice, never a dropped order.
-            result[erp_id] = invoice_from_nota(nota)
+            latest = account.latest_authorised(erp_id)
+            if latest is not None:
+                # A corrupt key or code is a warning on the invoice, never a dropped order.
+                result[erp_id] = invoice_from_nota(latest[0])
         return result
 
-    def _account(self, key: str) -> _AccountNotas:
+    def _account(self, key: str) -> AccountNotas:
         with self._lock:
             now = self._clock()
             if now - self._swept_at > self._ttl:
@@ -418,10 +279,10 @@ class InvoiceFinder:
     def _outdated(self, started_at: datetime) -> bool:
         return self._wall_clock() - started_at.timestamp() > self._reread_after
 
-    def _fresh(self, key: str, now: float) -> _AccountNotas:
+    def _fresh(self, key: str, now: float) -> AccountNotas:
         """An account as this process first sees it: with a store, where the latest window's
         reading stands (its notas, and the orders' checks, are read when needed)."""
-        account = _AccountNotas(created_at=now)
+        account = AccountNotas(created_at=now)
         if self._store is None:
             return account
         saved = self._store.listing(key)
@@ -429,7 +290,7 @@ class InvoiceFinder:
             account.started_at = datetime.fromtimestamp(self._wall_clock(), UTC)
             return account
         # Read up to read_offset, long enough ago that its end is looked at again.
-        account.windows.append(_Window(saved.start, None, offset=saved.read_offset,
+        account.windows.append(NotaWindow(saved.start, None, offset=saved.read_offset,
                                        exhausted_at=now - self._tail_recheck - 1))
         account.started_at, account.floor, account.saved_offset = saved.started_at, saved.read_offset, saved.read_offset
         return account

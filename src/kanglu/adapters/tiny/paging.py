@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from kanglu.adapters.tiny.structuring import whole_or_none
 
+PAGE_SIZE = 100  # the most a listing of API v3 answers at once
 
 class PageShapeError(ValueError):
     """A whole listing answer that is not `{"itens": [...], "paginacao": {...}}`."""
