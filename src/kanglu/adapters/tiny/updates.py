@@ -79,6 +79,45 @@ class _DayRead:
     whole: bool = False  # read here from offset 0, page after page
     finished: bool = False  # ...to its last page
 
+    def reads(self, day: date, until: datetime) -> bool:
+        return self.day == day and self.until == until
+
+    def shrunk_by(self, offset: int, total: int | None) -> int:
+        """How many orders left the listing since its previous page (0 when it cannot tell)."""
+        if self.next_offset != offset:
+            self.total = None  # resumed elsewhere or read again: no shrink to compare
+            self.whole = self.whole and offset == 0
+            return 0
+        if self.total is not None and total is not None and total < self.total:
+            # "That day only" loses a past day's orders as they change again: read back.
+            return min(offset, self.total - total)
+        return 0
+
+    def note(self, ids: list[int], offset: int, received: int, total: int | None, last: bool, shrunk_by: int) -> None:
+        if self.ids is not None:
+            self.ids.update(ids)
+        self.next_offset = offset - shrunk_by if shrunk_by else offset + received
+        self.total = total
+        self.finished = last and not shrunk_by
+
+    def listed_any(self, ids: Iterable[int]) -> bool:
+        return self.ids is not None and not self.ids.isdisjoint(ids)
+
+    @property
+    def read_whole(self) -> bool:
+        """Whether its ids hold the whole day: read here from offset 0 to the last page."""
+        return self.ids is not None and self.whole and self.finished
+
+
+def _start_day(
+    current: _DayRead | None, day: date, until: datetime, walked: bool, offset: int, until_day: date
+) -> tuple[_DayRead | None, _DayRead]:
+    """A new day's read, and the read of the day before it when the walk came from there."""
+    follows = current is not None and current.reads(day - timedelta(days=1), until)
+    previous = current if follows and walked else None
+    keep = day + timedelta(days=1) < until_day  # a later day before `until`'s may be compared
+    return previous, _DayRead(day, until, set() if keep else None, next_offset=offset, whole=offset == 0)
+
 
 @attrs.frozen
 class PageSeen:
@@ -125,30 +164,14 @@ class UpdateWalks:
         until_day = sao_paulo_day(until)
         with self._lock:
             previous, current = self._reads.get(key, (None, None))
-            shrunk_by = 0
-            if current is None or current.day != day or current.until != until:
-                follows = current is not None and current.day == day - timedelta(days=1) and current.until == until
-                previous = current if follows and walked else None
-                keep = day + timedelta(days=1) < until_day  # a later day before `until`'s may be compared
-                current = _DayRead(day, until, set() if keep else None, next_offset=offset, whole=offset == 0)
-            elif current.next_offset != offset:
-                current.total = None  # resumed elsewhere or read again: no shrink to compare
-                current.whole = current.whole and offset == 0
-            elif current.total is not None and total is not None and total < current.total:
-                # "That day only" loses a past day's orders as they change again: read back.
-                shrunk_by = min(offset, current.total - total)
-            if current.ids is not None:
-                current.ids.update(ids)
-            current.next_offset = offset - shrunk_by if shrunk_by else offset + received
-            current.total = total
-            current.finished = last and not shrunk_by
-            proof = (
-                previous is not None
-                and previous.ids is not None
-                and day < until_day
-                and not previous.ids.isdisjoint(ids)
-            )
-            known = previous is not None and previous.ids is not None and previous.whole and previous.finished
+            if current is None or not current.reads(day, until):
+                previous, current = _start_day(current, day, until, walked, offset, until_day)
+                shrunk_by = 0
+            else:
+                shrunk_by = current.shrunk_by(offset, total)
+            current.note(ids, offset, received, total, last, shrunk_by)
+            proof = previous is not None and day < until_day and previous.listed_any(ids)
+            known = previous is not None and previous.read_whole
             if proof or (current.finished and day >= until_day):
                 self._reads.pop(key, None)
             else:
