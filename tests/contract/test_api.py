@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from kanglu.sandbox.dataset import SAO_PAULO
+from kanglu.sandbox.clock import SAO_PAULO
 from kanglu.sandbox.model import Quirk
 from tests.contract.conftest import all_pages, api_client, new_account
 

@@ -11,7 +11,7 @@ from kanglu.sandbox import payloads
 from kanglu.sandbox.accounts import SandboxState
 from kanglu.sandbox.activity import Activity, Change
 from kanglu.sandbox.clock import SandboxClock
-from kanglu.sandbox.dataset import AUTHORISED_INVOICE
+from kanglu.sandbox.model import AUTHORISED_INVOICE
 
 START = 1_795_000_400
 # One realistic step, a cancellation before invoicing, or a parcel coming back.

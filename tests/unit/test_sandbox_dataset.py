@@ -17,7 +17,9 @@ from kanglu.domain.errors import InvalidValue
 from kanglu.domain.tracking_codes import TrackingCode
 from kanglu.sandbox import identifiers as ids
 from kanglu.sandbox import payloads
-from kanglu.sandbox.dataset import DAY, SPREAD_DAYS, Dataset, make_customer
+from kanglu.sandbox.clock import DAY
+from kanglu.sandbox.dataset import SPREAD_DAYS, Dataset
+from kanglu.sandbox.draws import make_customer
 from kanglu.sandbox.model import Malformed, Quirk
 
 ANCHOR = 1_795_000_400

@@ -15,8 +15,7 @@ import random
 import attrs
 
 from kanglu.sandbox.accounts import Account, SandboxState
-from kanglu.sandbox.dataset import AUTHORISED_INVOICE
-from kanglu.sandbox.model import Order
+from kanglu.sandbox.model import AUTHORISED_INVOICE, Order
 
 # Situações: 0 Aberta, 3 Aprovada, 4 Preparando Envio, 1 Faturada, 7 Pronto Envio, 5 Enviada,
 # 6 Entregue, 2 Cancelada, 9 Não Entregue (8 Dados Incompletos waits for a human).

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from zoneinfo import ZoneInfo
+
+# Tiny's dates are São Paulo's.
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+DAY = 86_400
+HOUR = 3_600
 
 
 class SandboxClock:

@@ -28,6 +28,10 @@ class Quirk:
     VALOR_EMPTY = 1 << 9  # listing valor "" although the order has items (seen on open/approved orders)
 
 
+# Authorised invoice situações (6 Autorizada, 7 Emitida DANFE, 2 Emitida) carry a valid key.
+AUTHORISED_INVOICE = frozenset({2, 6, 7})
+
+
 class Malformed(enum.StrEnum):
     """Field defects Kanglu must import with a warning; the control API tells which orders carry one."""
 

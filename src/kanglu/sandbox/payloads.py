@@ -10,7 +10,8 @@ from typing import Any
 from kanglu.sandbox import brazil
 from kanglu.sandbox import identifiers as ids
 from kanglu.sandbox.catalog import FormaEnvio
-from kanglu.sandbox.dataset import SAO_PAULO, Dataset
+from kanglu.sandbox.clock import SAO_PAULO
+from kanglu.sandbox.dataset import Dataset
 from kanglu.sandbox.model import Address, Company, Customer, Invoice, Malformed, Order, Quirk
 
 Json = dict[str, Any]

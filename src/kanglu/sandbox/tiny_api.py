@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from kanglu.sandbox import payloads
 from kanglu.sandbox.accounts import Account
-from kanglu.sandbox.dataset import SAO_PAULO
+from kanglu.sandbox.clock import SAO_PAULO
 from kanglu.sandbox.model import Invoice, Order
 
 Json = dict[str, Any]

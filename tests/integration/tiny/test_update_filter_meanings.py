@@ -26,7 +26,7 @@ from kanglu.domain.secrets import Secret
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.sandbox import SandboxClock, SandboxServer
 from kanglu.sandbox.accounts import Account
-from kanglu.sandbox.dataset import SAO_PAULO
+from kanglu.sandbox.clock import SAO_PAULO
 from tests.builders import World
 from tests.integration.tiny.conftest import FAST_RETRIES
 
