@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
+import attrs
+
 from kanglu.sandbox import payloads
 from kanglu.sandbox.accounts import Account
 from kanglu.sandbox.clock import SAO_PAULO
@@ -222,41 +224,63 @@ def get_pedido(account: Account, raw_id: str) -> Answer:
                    lambda order: payloads.pedido_detail(dataset, order))
 
 
+@attrs.frozen
+class _NotaFilters:
+    """GET /notas's filters (None: not asked), in the order Tiny's validation reports them."""
+
+    situacao: int | None
+    numero: int | None
+    document: str | None
+    emitted_from: float | None
+    emitted_to: float | None
+    ecommerce_number: str | None
+    id_venda: int | None
+    id_forma: int | None
+
+    @classmethod
+    def read(cls, q: Query) -> _NotaFilters:
+        return cls(
+            situacao=q.integer("situacao", choices=INVOICE_SITUACOES),
+            numero=q.integer("numero"),
+            document=bare_document(q.text("cpfCnpj")) or None,
+            emitted_from=q.moment("dataInicial"),
+            emitted_to=q.moment("dataFinal", end_of_day=True),
+            ecommerce_number=q.text("numeroPedidoEcommerce"),
+            id_venda=q.integer("idVenda"),
+            id_forma=q.integer("idFormaEnvio"),
+        )
+
+    def admit(self, account: Account, invoice: Invoice, order: Order) -> bool:
+        return self._invoice_fits(invoice) and self._order_fits(account, order)
+
+    def _invoice_fits(self, invoice: Invoice) -> bool:
+        return (
+            (self.situacao is None or invoice.situacao == self.situacao)
+            and (self.numero is None or invoice.numero == self.numero)
+            and (self.id_venda is None or invoice.order_id == self.id_venda)
+            and (self.emitted_from is None or invoice.emitted >= self.emitted_from)
+            and (self.emitted_to is None or invoice.emitted <= self.emitted_to)
+        )
+
+    def _order_fits(self, account: Account, order: Order) -> bool:
+        if self.ecommerce_number is not None and order.ecommerce_number != self.ecommerce_number:
+            return False
+        if self.id_forma is not None and (order.forma is None or order.forma.id != self.id_forma):
+            return False
+        # Last: the customer's document is drawn again from its seed.
+        return self.document is None or _order_document(account, order) == self.document
+
+
 def list_notas(account: Account, args: Mapping[str, str]) -> Answer:
     q = Query(args)
     tipo = q.choice("tipo", ("E", "S"))
-    situacao = q.integer("situacao", choices=INVOICE_SITUACOES)
-    numero = q.integer("numero")
-    document = bare_document(q.text("cpfCnpj")) or None
-    emitted_from = q.moment("dataInicial")
-    emitted_to = q.moment("dataFinal", end_of_day=True)
-    ecommerce_number = q.text("numeroPedidoEcommerce")
-    id_venda = q.integer("idVenda")
-    id_forma = q.integer("idFormaEnvio")
+    filters = _NotaFilters.read(q)
     limit, offset, descending = q.paging()
     q.check()
     dataset = account.dataset
     matches: list[Invoice] = []
     if tipo != "E":  # the sandbox only issues outgoing (saída) invoices
-        for invoice in dataset.invoices:
-            order = dataset.orders_by_id[invoice.order_id]
-            if situacao is not None and invoice.situacao != situacao:
-                continue
-            if numero is not None and invoice.numero != numero:
-                continue
-            if id_venda is not None and invoice.order_id != id_venda:
-                continue
-            if emitted_from is not None and invoice.emitted < emitted_from:
-                continue
-            if emitted_to is not None and invoice.emitted > emitted_to:
-                continue
-            if ecommerce_number is not None and order.ecommerce_number != ecommerce_number:
-                continue
-            if id_forma is not None and (order.forma is None or order.forma.id != id_forma):
-                continue
-            if document is not None and _order_document(account, order) != document:
-                continue
-            matches.append(invoice)
+        matches = [i for i in dataset.invoices if filters.admit(account, i, dataset.orders_by_id[i.order_id])]
     return 200, _page(matches, limit, offset, descending, lambda i: payloads.nota_listing(dataset, i))
 
 
