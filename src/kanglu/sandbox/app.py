@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote_plus
@@ -157,7 +157,7 @@ class SandboxApp:
         return getattr(self, f"on_{endpoint}")(request, **values)
 
     # ---- API v3 ------------------------------------------------------------------------------
-    def api_call(self, request: Request, name: str, values: dict[str, str]) -> Response:
+    def api_call(self, request: Request, name: str, values: Mapping[str, Any]) -> Response:
         account = self._bearer_account(request)
         if account is None:
             self.state.unattributed.add("api", name, "401")
@@ -173,7 +173,7 @@ class SandboxApp:
                 # A forced 429 plays Tiny's limiter, so it reports a limit even on an unlimited account.
                 limit = account.limiter.per_minute or NOMINAL_RATE_LIMIT
                 budget = Budget(False, limit, 0, max(1, reset))
-                status = 429
+                status: int | None = 429
             else:
                 budget = account.limiter.take(now)
                 status = 429 if not budget.allowed else verdict.status

@@ -108,10 +108,11 @@ class ControlApi:
         except MethodNotAllowed:
             return _json(405, {"error": "method not allowed"})
         handler: Callable[..., Any] = getattr(self, f"on_{endpoint}")
+        arguments = dict(values)
         try:
-            if "account" in values:
-                values["account"] = self._account(values["account"])
-            result = handler(request, **values)
+            if "account" in arguments:
+                arguments["account"] = self._account(arguments["account"])
+            result = handler(request, **arguments)
         except ControlError as exc:
             return _json(exc.status, {"error": exc.message})
         except (ValueError, TypeError) as exc:  # int(None), float("x"): a malformed request
@@ -367,7 +368,7 @@ class ControlApi:
             body["accounts"] = {a.id: counters_json(a.counters.snapshot()) for a in self.state.all_accounts()}
         return body
 
-    def on_consent(self, request: Request) -> dict[str, Any]:
+    def on_consent(self, request: Request) -> dict[str, Any] | Response:
         """Answer the consent page for an authorize URL, as a user's click would."""
         body = self._body(request)
         url = body.get("authorize_url")

@@ -298,6 +298,7 @@ def nota_detail(dataset: Dataset, invoice: Invoice) -> Json:
     total = _money(order.cents)
     forma = order.forma
     nome = carrier_name(forma, order)
+    intermediador = _intermediador(order)
     body.update({
         "finalidade": "1",
         "regimeTributario": dataset.company.regime_tributario,
@@ -305,7 +306,7 @@ def nota_detail(dataset: Dataset, invoice: Invoice) -> Json:
         "baseIcms": 0.0, "valorIcms": 0.0, "baseIcmsSt": 0.0, "valorIcmsSt": 0.0, "valorServicos": 0.0,
         "valorSeguro": 0.0, "valorOutras": 0.0, "valorIpi": 0.0, "valorIssqn": 0.0, "valorDesconto": 0.0,
         "valorFaturado": total,
-        "idIntermediador": 20_000 + order.ecommerce if _intermediador(order) else None,
+        "idIntermediador": intermediador["id"] if intermediador else None,
         "idNaturezaOperacao": 335_001,
         "idFormaPagamento": 1,
         "idMeioPagamento": None,
