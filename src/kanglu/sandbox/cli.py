@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Estado restaurado de {args.state_file} ({server.restored} contas).", file=sys.stderr, flush=True)
     stop = threading.Event()
 
-    def _stop(signum: int, frame: object) -> None:
+    def _stop(_signum: int, _frame: object) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
