@@ -108,11 +108,10 @@ class ControlApi:
         except MethodNotAllowed:
             return _json(405, {"error": "method not allowed"})
         handler: Callable[..., Any] = getattr(self, f"on_{endpoint}")
-        arguments = dict(values)
         try:
-            if "account" in arguments:
-                arguments["account"] = self._account(arguments["account"])
-            result = handler(request, **arguments)
+            if "account" in values:  # a fresh dict: werkzeug's match result is not ours to change
+                values = {**values, "account": self._account(values["account"])}
+            result = handler(request, **values)
         except ControlError as exc:
             return _json(exc.status, {"error": exc.message})
         except (ValueError, TypeError) as exc:  # int(None), float("x"): a malformed request
