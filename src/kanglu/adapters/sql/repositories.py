@@ -20,7 +20,7 @@ from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.orders import Order, StoredOrder
+from kanglu.domain.orders import Order, StoredOrder, comparable_fingerprint
 from kanglu.domain.shipping import ShippingFamily
 from kanglu.domain.situacoes import Action, Situacao, StatusMapping
 from kanglu.domain.tracking import OutboxMessage
@@ -225,9 +225,12 @@ _FAMILIES_OF = select(
 ).where(t.shipping_families.c.connection_id == _CONN_ID)
 _ORDERS_BY_ERP_ID = (t.orders.c.connection_id == _CONN_ID, t.orders.c.erp_order_id.in_(_ERP_IDS))
 _STORED_ORDERS = select(
-    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.invoice, t.orders.c.total
+    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.fingerprint_version, t.orders.c.invoice,
+    t.orders.c.total,
 ).where(*_ORDERS_BY_ERP_ID)
-_FINGERPRINTS = select(t.orders.c.erp_order_id, t.orders.c.fingerprint).where(*_ORDERS_BY_ERP_ID)
+_FINGERPRINTS = select(
+    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.fingerprint_version
+).where(*_ORDERS_BY_ERP_ID)
 _CARRIERS_OF = select(t.carrier_mappings.c.shipping_key, t.carrier_mappings.c.carrier_code).where(
     t.carrier_mappings.c.merchant_id == bindparam("merchant_id")
 )
@@ -293,12 +296,15 @@ class SqlOrderRepository(_Repository):
         return {order.erp_order_id: order for order in found}
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
-        return dict(self._by_erp_id(_FINGERPRINTS, connection_id, erp_ids))
+        return {
+            erp_id: comparable_fingerprint(fingerprint, version)
+            for erp_id, fingerprint, version in self._by_erp_id(_FINGERPRINTS, connection_id, erp_ids)
+        }
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
-            erp_id: StoredOrder(fingerprint, invoice, total)
-            for erp_id, fingerprint, invoice, total in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
+            erp_id: StoredOrder(comparable_fingerprint(fingerprint, version), invoice, total)
+            for erp_id, fingerprint, version, invoice, total in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
         }
 
     def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]

@@ -189,6 +189,9 @@ orders = Table(
     Column("tracking_url", Text),
     Column("tracking_status", StrEnumType(ShipmentStatus, 20), nullable=False),
     Column("fingerprint", String(64), nullable=False),
+    # The version of the fingerprint's canonical form (domain/orders.py); rows written before
+    # migration 0010 hold version 1, compared as unknown and rewritten when next imported.
+    Column("fingerprint_version", SmallInteger, nullable=False, server_default=text("1")),
     _sentinel(),
     # The field defects the order was imported with ([{field, message}]); NULL: none.
     Column("warnings", WarningsType),
