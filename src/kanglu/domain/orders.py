@@ -31,7 +31,12 @@ from kanglu.domain.customers import Address, Customer, CustomerData
 from kanglu.domain.money import Money
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Action, Situacao
-from kanglu.domain.tracking import Shipment, ShipmentStatus, TrackingRequest, TrackingRequestKind
+from kanglu.domain.tracking import (
+    Shipment,
+    ShipmentStatus,
+    TrackingRequest,
+    TrackingRequestKind,
+)
 from kanglu.domain.tracking_codes import TrackingCode
 
 
