@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 from kanglu.application.commands import ImportOrderCommand
 from kanglu.application.use_cases.import_order import ImportOrder
+from kanglu.domain.canonical import canonical_json
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.money import Money
 from kanglu.domain.orders import (
     FINGERPRINT_VERSION,
     ErpOrder,
     OrderWarning,
-    canonical_json,
     comparable_fingerprint,
     import_signature,
 )

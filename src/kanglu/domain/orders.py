@@ -16,16 +16,13 @@ form costs one write per order when the ERP lists it next, and no migration time
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import json
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
 
 import attrs
 
 from kanglu.domain.access_keys import AccessKey
+from kanglu.domain.canonical import canonical_json
 from kanglu.domain.carriers import NOT_TRACKED, Carrier
 from kanglu.domain.customers import Address, Customer, CustomerData
 from kanglu.domain.money import Money
@@ -155,54 +152,10 @@ def import_signature(snapshot: ErpOrder, action: Action, carrier: Carrier | None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def canonical_json(value: object) -> str:
-    """The canonical text of `value` (attrs classes, enums, Decimal, dates, sequences, dicts
-    with text keys, plain JSON values): keys sorted, compact, attrs fields at their default
-    left out. Equal values give equal text whatever the order of their fields."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def comparable_fingerprint(fingerprint: str, version: int) -> str:
     """A stored fingerprint as an import compares it: itself when written by this version of
     the canonical form, else "" (unknown, never equal to a signature: imported again)."""
     return fingerprint if version == FINGERPRINT_VERSION else ""
-
-
-def _canonical(value: object) -> object:
-    """`value` as plain JSON data, the same for equal values whatever their fields' order."""
-    cls = type(value)
-    if attrs.has(cls):
-        return {
-            field.name: _canonical(getattr(value, field.name))
-            for field in attrs.fields(cls)
-            if not _holds_default(field, getattr(value, field.name))
-        }
-    if isinstance(value, enum.Enum):  # before int and str: IntEnum and StrEnum are both
-        return _canonical(value.value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):  # datetime included
-        return value.isoformat()
-    if isinstance(value, (tuple, list)):
-        return [_canonical(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _canonical(item) for key, item in value.items()}
-    if value is None or isinstance(value, (str, int)):
-        return value
-    raise TypeError(f"no canonical form for {type(value).__name__}")
-
-
-def _holds_default(field: attrs.Attribute[Any], value: object) -> bool:
-    default: Any = field.default
-    if isinstance(default, _FACTORY):
-        factory: Any = default
-        if factory.takes_self:
-            return False
-        default = factory.factory()
-    return default is not attrs.NOTHING and type(value) is type(default) and bool(value == default)
-
-
-_FACTORY: type = type(attrs.Factory(list))
 
 
 @attrs.frozen
