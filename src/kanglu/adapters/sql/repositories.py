@@ -184,7 +184,6 @@ def connection_for_merchant(session: Session, merchant_id: int, erp: str = "tiny
     return session.scalars(select(ErpConnection).where(c.merchant_id == merchant_id, c.erp == erp)).first()
 
 
-
 class SqlConnectionEventRepository(_Repository):
     def add(self, event: ConnectionEvent) -> None:
         if event.is_folded:
@@ -197,7 +196,6 @@ class SqlConnectionEventRepository(_Repository):
     def purge(self, before: datetime) -> int:
         result = self._session.execute(delete(t.connection_events).where(t.connection_events.c.at < before))
         return int(result.rowcount)  # type: ignore[attr-defined]
-
 
 
 class SqlJobRepository(_Repository):
