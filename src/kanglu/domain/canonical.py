@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,44 +15,66 @@ import attrs
 
 def canonical_json(value: object) -> str:
     """The canonical text of `value` (attrs classes, enums, Decimal, dates, sequences, dicts
-    with text keys, plain JSON values): keys sorted, compact, attrs fields at their default
-    left out. Equal values give equal text whatever the order of their fields."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    with text keys, plain JSON values): keys sorted, compact, ASCII (the rest escaped), attrs
+    fields at their default left out. Equal values give equal text whatever the order of their
+    fields."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def _canonical(value: object) -> object:
     """`value` as plain JSON data, the same for equal values whatever their fields' order."""
     cls = type(value)
-    if attrs.has(cls):
-        return {
-            field.name: _canonical(getattr(value, field.name))
-            for field in attrs.fields(cls)
-            if not _holds_default(field, getattr(value, field.name))
-        }
-    if isinstance(value, enum.Enum):  # before int and str: IntEnum and StrEnum are both
-        return _canonical(value.value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):  # datetime included
-        return value.isoformat()
-    if isinstance(value, (tuple, list)):
-        return [_canonical(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _canonical(item) for key, item in value.items()}
-    if value is None or isinstance(value, (str, int)):
+    if cls is str or value is None:  # most leaves
         return value
-    raise TypeError(f"no canonical form for {type(value).__name__}")
+    convert = _CONVERTERS.get(cls)
+    if convert is None:  # once per class: every poll computes this for each listed order
+        convert = _CONVERTERS[cls] = _converter_for(cls)
+    return convert(value)
 
 
+_Converter = Callable[[Any], object]
+_CONVERTERS: dict[type, _Converter] = {}  # a race only builds the same converter twice
+_NO_DEFAULT = object()
 _FACTORY: type = type(attrs.Factory(list))  # attrs.Factory is typed as a function
 
 
-def _holds_default(field: attrs.Attribute[Any], value: object) -> bool:
+def _converter_for(cls: type) -> _Converter:
+    if attrs.has(cls):
+        return _attrs_converter(tuple((f.name, _default_of(f)) for f in attrs.fields(cls)))
+    if issubclass(cls, enum.Enum):  # before int and str: IntEnum and StrEnum are both
+        return lambda value: _canonical(value.value)
+    if issubclass(cls, Decimal):
+        return str
+    if issubclass(cls, date):  # datetime included
+        return lambda value: value.isoformat()
+    if issubclass(cls, (tuple, list)):
+        return lambda value: [_canonical(item) for item in value]
+    if issubclass(cls, dict):
+        return lambda value: {str(key): _canonical(item) for key, item in value.items()}
+    if cls is type(None) or issubclass(cls, (str, int)):  # bool included
+        return lambda value: value
+    raise TypeError(f"no canonical form for {cls.__name__}")
+
+
+def _attrs_converter(fields: tuple[tuple[str, Any], ...]) -> _Converter:
+    """An attrs instance as a dict of its fields, each left out while it holds its default."""
+
+    def convert(value: Any) -> object:
+        found = {}
+        for name, default in fields:
+            item = getattr(value, name)
+            if default is _NO_DEFAULT or type(item) is not type(default) or item != default:
+                found[name] = _canonical(item)
+        return found
+
+    return convert
+
+
+def _default_of(field: attrs.Attribute[Any]) -> Any:
+    """The field's default; a factory's value is made once (the defaults of value objects are
+    values)."""
     default: Any = field.default
     if isinstance(default, _FACTORY):
         factory: Any = default
-        if factory.takes_self:
-            return False
-        default = factory.factory()
-    return default is not attrs.NOTHING and type(value) is type(default) and bool(value == default)
-
+        return _NO_DEFAULT if factory.takes_self else factory.factory()
+    return _NO_DEFAULT if default is attrs.NOTHING else default
