@@ -23,7 +23,7 @@ from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.revocations import TokenRevocation
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder
+from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder, comparable_fingerprint
 from kanglu.domain.permissions import ErpPermission
 from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily
@@ -267,11 +267,15 @@ class FakeOrders(_Repo):
         }
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
-        return {erp_id: order.fingerprint for erp_id, order in self._matching(connection_id, erp_ids).items()}
+        return {
+            erp_id: comparable_fingerprint(order.fingerprint, order.fingerprint_version)
+            for erp_id, order in self._matching(connection_id, erp_ids).items()
+        }
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
-            erp_id: StoredOrder(order.fingerprint, order.invoice, order.total)
+            erp_id: StoredOrder(comparable_fingerprint(order.fingerprint, order.fingerprint_version), order.invoice,
+                                order.total)
             for erp_id, order in self._matching(connection_id, erp_ids).items()
         }
 

@@ -1,20 +1,39 @@
-"""Orders imported from an ERP: the incoming snapshot, the invoice, and the Order entity."""
+"""Orders imported from an ERP: the incoming snapshot, the invoice, and the Order entity.
+
+An imported order keeps the fingerprint of what its last import wrote, so that a poll's overlap
+(which re-lists unchanged orders) skips them without loading them. The fingerprint is the
+SHA-256 of a canonical JSON form of the snapshot, its situação's action and its carrier: keys
+sorted, compact, Decimal as text, dates ISO 8601, enums by value, None as null, and every attrs
+field left out while it holds its default. So reordering fields changes nothing, and adding a
+field with a default changes only the orders where it holds something else.
+
+The fingerprint is stored with FINGERPRINT_VERSION, the version of that canonical form. A
+stored fingerprint of another version (1: the repr() hashes written before December 2026) is
+compared as unknown: the order is imported again the next time the ERP lists it, and written
+once with the current version. Nothing rewrites the orders in bulk: a deploy that changes the
+form costs one write per order when the ERP lists it next, and no migration time.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import hashlib
+from datetime import date, datetime
 
 import attrs
 
 from kanglu.domain.access_keys import AccessKey
+from kanglu.domain.canonical import canonical_json
 from kanglu.domain.carriers import NOT_TRACKED, Carrier
 from kanglu.domain.customers import Address, Customer, CustomerData
 from kanglu.domain.money import Money
 from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Action, Situacao
-from kanglu.domain.tracking import Shipment, ShipmentStatus, TrackingRequest, TrackingRequestKind
+from kanglu.domain.tracking import (
+    Shipment,
+    ShipmentStatus,
+    TrackingRequest,
+    TrackingRequestKind,
+)
 from kanglu.domain.tracking_codes import TrackingCode
 
 
@@ -122,17 +141,28 @@ class ErpOrder:
         return self.shipping.tracking_url or (self.invoice.tracking_url if self.invoice else None)
 
 
+# Version 1 hashed repr(); bump this only when the canonical form itself changes meaning.
+FINGERPRINT_VERSION = 2
+
+
 def import_signature(snapshot: ErpOrder, action: Action, carrier: Carrier | None) -> str:
-    """Identifies everything an import would write: the same signature twice means the second
-    import has nothing to change (attrs reprs are deterministic and cover every field)."""
-    text = repr((snapshot, action.value, carrier.code if carrier else None))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    """Identifies everything an import would write (FINGERPRINT_VERSION's canonical form): the
+    same signature twice means the second import has nothing to change."""
+    text = canonical_json({"order": snapshot, "action": action, "carrier": carrier.code if carrier else None})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def comparable_fingerprint(fingerprint: str, version: int) -> str:
+    """A stored fingerprint as an import compares it: itself when written by this version of
+    the canonical form, else "" (unknown, never equal to a signature: imported again)."""
+    return fingerprint if version == FINGERPRINT_VERSION else ""
 
 
 @attrs.frozen
 class StoredOrder:
     """An imported order as a poll compares it with the ERP's listing, without loading it: its
-    import signature and its invoice (None: imported without one)."""
+    import signature ("" when unknown: see comparable_fingerprint) and its invoice (None:
+    imported without one)."""
 
     fingerprint: str
     invoice: Invoice | None
@@ -205,6 +235,7 @@ class Order:
     id: int | None = None
     warnings: tuple[OrderWarning, ...] = ()
     shipping_address: ShippingAddress | None = None
+    fingerprint_version: int = FINGERPRINT_VERSION  # of `fingerprint`'s canonical form
 
     @classmethod
     def new(cls, merchant_id: int, connection_id: int, snapshot: ErpOrder, now: datetime) -> Order:
@@ -255,6 +286,7 @@ class Order:
         self.tracking_code = code
         self.tracking_url = snapshot.erp_tracking_url or (carrier.tracking_url(code) if carrier and code else None)
         self.fingerprint = import_signature(snapshot, action, carrier)
+        self.fingerprint_version = FINGERPRINT_VERSION
         self.updated_at = now
         self.warnings = snapshot.all_warnings + ((carrier_warning(snapshot.shipping),) if carrier is None else ())
         if action is Action.IGNORE:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from kanglu import __version__
 from kanglu.adapters.alerts.mail import ConsoleMailer, SmtpMailer
 from kanglu.adapters.alerts.webhook import HttpWebhookClient
-from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
+from kanglu.adapters.tracking.builtin import BuiltinTrackingService
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries

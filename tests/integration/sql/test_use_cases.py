@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from kanglu.adapters.sql import tables as t
-from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
+from kanglu.adapters.tracking.builtin import BuiltinTrackingService
 from kanglu.application.commands import (
     DeliverTrackingRequestsCommand,
     ImportOrderCommand,

@@ -123,7 +123,7 @@ class _TextValue(TypeDecorator[Any]):
     """A value object kept as its `.value` text; bare text is accepted too, for the literals
     of a query (`document IN (...)`)."""
 
-    impl = String
+    impl: TypeEngine[Any] | type[TypeEngine[Any]] = String  # each subclass sets its length
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:

@@ -104,7 +104,8 @@ class OrderRepository(Protocol):
     def by_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, Order]: ...
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
-        """The import signature of each of those orders that is stored (a light read)."""
+        """The import signature of each of those orders that is stored (a light read); ""
+        for one written by another FINGERPRINT_VERSION (domain/orders.py), never equal."""
         ...
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:

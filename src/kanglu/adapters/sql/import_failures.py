@@ -1,0 +1,53 @@
+"""The SQL repository of import failures: the orders that could not be imported, until resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from kanglu.adapters.sql import tables as t
+from kanglu.adapters.sql.orm import built_once_per_mapping
+from kanglu.adapters.sql.repository_base import (
+    CONNECTION_ID,
+    ERP_IDS,
+    SessionRepository,
+)
+from kanglu.domain.import_failures import ImportFailure
+
+
+@built_once_per_mapping
+def _open_failures():  # type: ignore[no-untyped-def]
+    c = t.import_failures.c
+    return select(ImportFailure).where(c.connection_id == CONNECTION_ID, c.erp_order_id.in_(ERP_IDS),
+                                       c.resolved_at.is_(None))
+
+
+class SqlImportFailureRepository(SessionRepository):
+    def for_erp_ids(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, ImportFailure]:
+        wanted = list(set(erp_ids))
+        if not wanted:
+            return {}
+        found = self._session.scalars(_open_failures(), {"conn_id": connection_id, "erp_ids": wanted})
+        return {failure.erp_order_id: failure for failure in found}  # type: ignore[misc]
+
+    def add(self, failure: ImportFailure) -> None:
+        self._session.add(failure)
+
+    def get(self, failure_id: int) -> ImportFailure | None:
+        return self._session.get(ImportFailure, failure_id)
+
+    def open_without_id(self, connection_id: int) -> list[ImportFailure]:
+        c = t.import_failures.c
+        return list(self._session.scalars(
+            select(ImportFailure).where(c.connection_id == connection_id, c.erp_order_id.is_(None),
+                                        c.resolved_at.is_(None)).order_by(c.id)
+        ))
+
+    def purge_resolved(self, before: datetime) -> int:
+        c = t.import_failures.c
+        result = self._session.execute(
+            delete(t.import_failures).where(c.resolved_at.is_not(None), c.resolved_at < before)
+        )
+        return result.rowcount or 0  # type: ignore[attr-defined]
