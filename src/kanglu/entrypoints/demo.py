@@ -62,7 +62,7 @@ def _demo_merchant(container: Any, data_dir: Path) -> dict[str, Any]:
 def run_demo(args: Any) -> int:
     from werkzeug.serving import make_server
 
-    from kanglu.entrypoints.bootstrap import prepare_database
+    from kanglu.entrypoints.bootstrap import prepare_data_folder, prepare_database
     from kanglu.entrypoints.containers import build_container
     from kanglu.entrypoints.logging_setup import configure_logging
     from kanglu.entrypoints.settings import Settings
@@ -87,7 +87,8 @@ def run_demo(args: Any) -> int:
     env.setdefault("KANGLU_BACKFILL_DAYS", "90")
     env["KANGLU_TINY_API_URL"] = f"{sandbox_url}/public-api/v3"
     env["KANGLU_TINY_AUTH_URL"] = f"{sandbox_url}/realms/tiny/protocol/openid-connect"
-    settings = Settings.from_env(env)
+    # The data folder first: the sandbox keeps its state there.
+    settings = prepare_data_folder(Settings.from_env(env))
     if not settings.smtp_url:
         # No mail server: the alert e-mails the demo sends are printed on the console.
         settings = attrs.evolve(settings, console_mail=True)

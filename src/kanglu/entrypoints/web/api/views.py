@@ -71,7 +71,6 @@ from kanglu.domain.shipping import shipping_key_of
 from kanglu.entrypoints.web.deps import deps
 from kanglu.entrypoints.web.formatting import sentence
 from kanglu.entrypoints.web.params import MAX_ID, parse_list_params
-from kanglu.entrypoints.web.reads import status_mapping_of
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +204,7 @@ def delete_integration() -> Response:
 @bp.post("/integrations/tiny/authorize")
 def authorize() -> Response:
     try:
-        url = deps().use_cases.begin_connect()(BeginConnectErpCommand(_merchant_id()))
+        url = deps().use_cases.connect_erp().begin(BeginConnectErpCommand(_merchant_id()))
     except ApplicationError as exc:
         raise ApiError(409, "conflict", exc.message) from None
     return _ok(AuthorizeOut(url))
@@ -213,7 +212,7 @@ def authorize() -> Response:
 
 @bp.get("/integrations/tiny/status-mappings")
 def get_status_mappings() -> Response:
-    state = status_mapping_of(_merchant_id())
+    state = deps().status_mapping(_merchant_id())
     return _ok(mappings_out(state.mapping, state.import_point_of_sale))
 
 
@@ -232,7 +231,7 @@ def put_status_mappings() -> Response:
         raise ApiError(409, "conflict", exc.message) from None
     except InvalidInput as exc:
         raise invalid(exc.field_errors) from None
-    state = status_mapping_of(_merchant_id())
+    state = deps().status_mapping(_merchant_id())
     return _ok(mappings_out(state.mapping, state.import_point_of_sale))
 
 
