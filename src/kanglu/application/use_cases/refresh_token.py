@@ -67,8 +67,9 @@ def backoff(failures: int, now: datetime, rng: random.Random | None = None) -> d
     """Exponential, capped, with full jitter on the upper half so retries spread out. `rng`
     draws the jitter (a seeded one makes the retry time reproducible)."""
     ceiling = min(FIRST_BACKOFF * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
-    jitter = rng.random() if rng is not None else random.random()
-    return now + ceiling / 2 + (ceiling / 2) * jitter
+    jitter: float = rng.random() if rng is not None else random.random()
+    half: timedelta = ceiling / 2
+    return now + half + half * jitter
 
 
 class RefreshToken:

@@ -129,7 +129,8 @@ def _authenticate() -> Response | None:
 
 
 def _merchant_id() -> int:
-    return g.api_merchant_id  # type: ignore[no-any-return]
+    merchant_id: int = g.api_merchant_id
+    return merchant_id
 
 
 def _json_body() -> Any:
