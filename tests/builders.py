@@ -9,11 +9,10 @@ from typing import Any
 import attrs
 
 from kanglu.application.importing import OrderImporter
-from kanglu.application.tokens import ConnectionTokens, TokenKeeper
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper, TokensByConnection
 from kanglu.application.use_cases.connect_erp import ConnectErp
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken
-from kanglu.application.commands import RefreshTokenCommand
 from kanglu.domain.access_keys import AccessKey, access_key_check_digit
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.customers import Address, CustomerData
@@ -114,11 +113,7 @@ class World:
                                    journal=self.journal)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
-        refresh = self.refresh()
-        return ConnectionTokens(
-            connection_id=connection_id, uow=self.uow, secret_box=self.box,
-            force_refresh=lambda cid, version: refresh(RefreshTokenCommand(cid, force=True, seen_token_version=version)),
-        )
+        return TokensByConnection(uow=self.uow, secret_box=self.box, refresh=self.refresh())(connection_id)
 
     def importer(self) -> OrderImporter:
         return OrderImporter(carriers=DEFAULT_REGISTRY)

@@ -81,6 +81,7 @@ def test_every_variable_is_in_the_readme() -> None:
         ("KANGLU_JOB_LEASE_SECONDS", "4", "KANGLU_JOB_LEASE_SECONDS must be at least 5, got 4"),
         ("KANGLU_HTTP_TIMEOUT", "601", "KANGLU_HTTP_TIMEOUT must be more than 0 and at most 600 seconds, got 601.0"),
         ("KANGLU_SMTP_URL", "mail.example.com", "KANGLU_SMTP_URL must be smtp://"),
+        ("KANGLU_ENCRYPTION_KEYS", " , ", "KANGLU_ENCRYPTION_KEYS holds no key"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str, message: str) -> None:

@@ -80,7 +80,10 @@ def smtp_url(name: str, raw: str) -> str:
 
 def key_list(name: str, raw: str) -> tuple[str, ...]:
     """Comma- (or line-) separated, newest first."""
-    return tuple(k.strip() for k in raw.replace("\n", ",").split(",") if k.strip())
+    keys = tuple(k.strip() for k in raw.replace("\n", ",").split(",") if k.strip())
+    if not keys:
+        raise SettingsError(f"{name} holds no key")
+    return keys
 
 
 def setting(env: str, default: Any, parse: Parser = text) -> Any:
