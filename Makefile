@@ -26,6 +26,8 @@ test: install
 	$(BIN)/lint-imports
 	# Static security scan: no medium or high finding (a justified one carries `# nosec BXXX: why`).
 	$(BIN)/bandit -q -r src --severity-level medium
+	# Types checked, not only written: strict on the domain and the application ([tool.mypy]).
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: install

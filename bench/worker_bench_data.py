@@ -5,7 +5,7 @@ through the use cases, and `kanglu worker` as a real process whose CPU and memor
 
 Connecting thousands of accounts through the browser flow is slow, so the seeding takes the
 sandbox's shortcuts (`POST /_sandbox/accounts {"count": N}` and `/tokens`) and then stores each
-connection the way CompleteConnectErp does after its code exchange: merchant and credentials
+connection the way ConnectErp.complete does after its code exchange: merchant and credentials
 through their use cases, tokens sealed by the secret box, the first poll and the renewal
 scheduled through the job repository. No secret is ever written in plaintext.
 """
@@ -215,7 +215,7 @@ class Deployment:
             tokens = self.sandbox.call("POST", f"/accounts/{account['account_id']}/tokens")
             grant = TokenGrant(Secret(tokens["access_token"]), Secret(tokens["refresh_token"]),
                                int(tokens["expires_in"]), tokens.get("refresh_expires_in"))
-            # What CompleteConnectErp does once the code is exchanged.
+            # What ConnectErp.complete does once the code is exchanged.
             with uow() as u:
                 stored = u.connections.lock(connection.id)
                 assert stored is not None and stored.id is not None

@@ -9,11 +9,10 @@ from typing import Any
 import attrs
 
 from kanglu.application.importing import OrderImporter
-from kanglu.application.tokens import ConnectionTokens, TokenKeeper
-from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
+from kanglu.application.tokens import ConnectionTokens, TokenKeeper, TokensByConnection
+from kanglu.application.use_cases.connect_erp import ConnectErp
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken
-from kanglu.application.commands import RefreshTokenCommand
 from kanglu.domain.access_keys import AccessKey, access_key_check_digit
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.customers import Address, CustomerData
@@ -102,14 +101,8 @@ class World:
     def signer(self) -> FakeStateSigner:
         return FakeStateSigner(self.clock)
 
-    def begin(self) -> BeginConnectErp:
-        return BeginConnectErp(
-            uow=self.uow, clock=self.clock, secret_box=self.box, signer=self.signer, oauth=self.oauth,
-            redirect_uri=REDIRECT,
-        )
-
-    def complete(self) -> CompleteConnectErp:
-        return CompleteConnectErp(
+    def connect_erp(self) -> ConnectErp:
+        return ConnectErp(
             uow=self.uow, clock=self.clock, secret_box=self.box, signer=self.signer, oauth=self.oauth,
             gateway=self.gateway, redirect_uri=REDIRECT, renewal_margin=MARGIN,
         )
@@ -120,11 +113,7 @@ class World:
                                    journal=self.journal)
 
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
-        refresh = self.refresh()
-        return ConnectionTokens(
-            connection_id=connection_id, uow=self.uow, secret_box=self.box,
-            force_refresh=lambda cid, version: refresh(RefreshTokenCommand(cid, force=True, seen_token_version=version)),
-        )
+        return TokensByConnection(uow=self.uow, secret_box=self.box, refresh=self.refresh())(connection_id)
 
     def importer(self) -> OrderImporter:
         return OrderImporter(carriers=DEFAULT_REGISTRY)
@@ -148,9 +137,9 @@ def connected_world(merchant_id: int = 7) -> tuple[World, int]:
     Save(uow=world.uow, clock=world.clock, secret_box=world.box)(
         SaveErpCredentialsCommand(merchant_id, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x")
     )
-    url = world.begin()(BeginConnectErpCommand(merchant_id))
+    url = world.connect_erp().begin(BeginConnectErpCommand(merchant_id))
     state = parse_qs(urlsplit(url).query)["state"][0]
-    connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+    connection = world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert connection.id is not None
     return world, connection.id
 

@@ -54,12 +54,12 @@ def api(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Response:
 def connect(stack: Stack) -> None:
     """As the merchant does in the browser: Conectar, Autorizar on the sandbox, back to Kanglu."""
     use_cases = stack.container.use_cases
-    authorize_url = use_cases.begin_connect()(BeginConnectErpCommand(stack.merchant.id))
+    authorize_url = use_cases.connect_erp().begin(BeginConnectErpCommand(stack.merchant.id))
     consent = httpx.post(f"{stack.sandbox.base_url}/_sandbox/consent", json={"authorize_url": authorize_url},
                          timeout=10)
     consent.raise_for_status()
     query = parse_qs(urlsplit(consent.json()["location"]).query)
-    use_cases.complete_connect()(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
+    use_cases.connect_erp().complete(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
 
 
 def run_worker_until(stack: Stack, done: Any, what: str, timeout: float = 30) -> None:

@@ -9,14 +9,14 @@ from dependency_injector import providers
 
 from kanglu.application.use_cases.create_merchant import hash_api_key
 from kanglu.entrypoints.cli import main
-from kanglu.entrypoints.containers import Container
+from kanglu.entrypoints.containers import Container, build_container
 from kanglu.entrypoints.settings import Settings
 from tests.fakes import FakePasswordHasher, FakeUnitOfWorkFactory
 
 
 @pytest.fixture
 def container(tmp_path) -> Container:  # type: ignore[no-untyped-def]
-    container = Container(settings=Settings.from_env({"KANGLU_DATA_DIR": str(tmp_path)}))
+    container = build_container(Settings.from_env({"KANGLU_DATA_DIR": str(tmp_path)}))
     container.adapters.uow.override(providers.Object(FakeUnitOfWorkFactory()))
     container.core.passwords.override(providers.Object(FakePasswordHasher()))
     return container

@@ -22,7 +22,7 @@ def save(world: World, merchant_id: int = 7, secret: str | None = "s3cr3t", link
 
 
 def begin_state(world: World, merchant_id: int = 7) -> tuple[str, dict[str, list[str]]]:
-    url = world.begin()(BeginConnectErpCommand(merchant_id))
+    url = world.connect_erp().begin(BeginConnectErpCommand(merchant_id))
     query = parse_qs(urlsplit(url).query)
     return query["state"][0], query
 
@@ -102,7 +102,7 @@ def test_begin_builds_an_authorize_url_with_signed_state_and_pkce() -> None:
 
 def test_begin_without_credentials_is_refused() -> None:
     with pytest.raises(ApplicationError):
-        World().begin()(BeginConnectErpCommand(7))
+        World().connect_erp().begin(BeginConnectErpCommand(7))
 
 
 def test_complete_connects_stores_sealed_tokens_and_makes_the_first_poll_due_now() -> None:
@@ -123,10 +123,10 @@ def test_replayed_state_is_refused_and_changes_nothing() -> None:
     world = World()
     save(world)
     state, _ = begin_state(world)
-    world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+    world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     before = world.uow.read().connections.for_merchant(7).token_version
     with pytest.raises(AuthorizationFailed) as caught:
-        world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert caught.value.reason == "replayed_state"
     assert world.uow.read().connections.for_merchant(7).token_version == before
 
@@ -137,7 +137,7 @@ def test_a_newer_begin_invalidates_the_older_state() -> None:
     old, _ = begin_state(world)
     begin_state(world)
     with pytest.raises(AuthorizationFailed, match="substituído"):
-        world.complete()(CompleteConnectErpCommand(state=old, code=world.oauth.issue_code()))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=old, code=world.oauth.issue_code()))
 
 
 @pytest.mark.parametrize("tamper", [lambda s: s + "x", lambda s: "9" + s, lambda s: ""])
@@ -146,7 +146,7 @@ def test_tampered_or_missing_state_is_refused(tamper) -> None:
     save(world)
     state, _ = begin_state(world)
     with pytest.raises(AuthorizationFailed):
-        world.complete()(CompleteConnectErpCommand(state=tamper(state), code=world.oauth.issue_code()))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=tamper(state), code=world.oauth.issue_code()))
     assert world.uow.read().connections.for_merchant(7).status is ConnectionStatus.PENDING
 
 
@@ -156,7 +156,7 @@ def test_state_older_than_ten_minutes_is_refused() -> None:
     state, _ = begin_state(world)
     world.clock.advance(minutes=11)
     with pytest.raises(AuthorizationFailed) as caught:
-        world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert caught.value.reason == "expired"
 
 
@@ -165,7 +165,7 @@ def test_access_denied_leaves_the_connection_as_it_was() -> None:
     before = world.uow.read().connections.get(connection_id)
     state, _ = begin_state(world)
     with pytest.raises(AuthorizationFailed) as caught:
-        world.complete()(CompleteConnectErpCommand(state=state, error="access_denied"))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=state, error="access_denied"))
     assert caught.value.reason == "access_denied"
     after = world.uow.read().connections.get(connection_id)
     assert (after.status, after.token_version, after.access_token) == (
@@ -183,7 +183,7 @@ def test_failed_exchange_changes_nothing_but_spends_the_state(failure, reason) -
     if failure:
         world.oauth.fail_next.append(failure)
     with pytest.raises(AuthorizationFailed) as caught:
-        world.complete()(CompleteConnectErpCommand(state=state, code="unknown-code"))
+        world.connect_erp().complete(CompleteConnectErpCommand(state=state, code="unknown-code"))
     assert caught.value.reason == reason
     connection = world.uow.read().connections.for_merchant(7)
     assert connection.status is ConnectionStatus.PENDING and connection.access_token is None
@@ -195,7 +195,7 @@ def test_account_name_failure_does_not_undo_the_connection() -> None:
     save(world)
     state, _ = begin_state(world)
     world.gateway.faults.append(("info", TransientFailure("503")))
-    connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+    connection = world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert connection.status is ConnectionStatus.CONNECTED and connection.account_name is None
 
 
@@ -206,7 +206,7 @@ def test_without_the_info_conta_permission_the_connection_completes_and_notes_it
     save(world)
     state, _ = begin_state(world)
     world.gateway.missing = {ErpPermission.INFO_CONTA}
-    connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+    connection = world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert connection.status is ConnectionStatus.CONNECTED and connection.account_name is None
     stored = world.uow.read().connections.get(connection.id)
     assert stored.missing_permissions == {ErpPermission.INFO_CONTA}

@@ -144,8 +144,8 @@ def test_a_new_authorisation_probes_the_missing_permissions_at_the_next_poll() -
 
     from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand
 
-    state = parse_qs(urlsplit(world.begin()(BeginConnectErpCommand(7))).query)["state"][0]
-    world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+    state = parse_qs(urlsplit(world.connect_erp().begin(BeginConnectErpCommand(7))).query)["state"][0]
+    world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
     assert stored(world, cid)[0].missing_permissions == {NOTAS}  # kept until probed: what it left out is known
     world.clock.advance(minutes=1)  # well before the recheck would be due
     poll(PollOrdersByStatusCommand(cid))

@@ -1,3 +1,4 @@
+import random
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from kanglu.application.errors import RateLimited, ReauthorizationRequired, Tran
 from kanglu.application.tokens import TokenKeeper
 from kanglu.application.use_cases.refresh_token import RefreshToken, RenewalOutcome
 from kanglu.domain.connections import ConnectionStatus
-from tests.builders import connected_world
+from tests.builders import MARGIN, connected_world
 
 
 def test_not_due_does_nothing_and_says_when() -> None:
@@ -305,3 +306,14 @@ def test_every_renewal_clears_its_journal_entry() -> None:
     world.clock.advance(hours=3, minutes=55)
     assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.RENEWED
     assert world.journal.entries == {}
+
+
+def test_the_retry_jitter_is_drawn_from_the_injected_generator() -> None:
+    world, cid = connected_world()
+    world.clock.advance(hours=4, minutes=1)
+    world.oauth.fail_next.append(TransientFailure("tempo esgotado"))
+    refresh = RefreshToken(uow=world.uow, clock=world.clock, secret_box=world.box, oauth=world.oauth,
+                           renewal_margin=MARGIN, sleep=world.slept.append, rng=random.Random(7))
+    result = refresh(RefreshTokenCommand(cid))
+    # The first failure waits between half and all of 30 s: 15 s plus the jitter's share.
+    assert result.next_due_at == world.clock.now() + timedelta(seconds=15) * (1 + random.Random(7).random())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -58,6 +59,23 @@ class _ClockedTimestampSigner(TimestampSigner):
 
     def get_timestamp(self) -> int:
         return int(self._clock())
+
+
+def check_encryption_keys(keys: Sequence[str]) -> None:
+    """ValueError unless every key is a Fernet key (and there is at least one)."""
+    FernetSecretBox(keys)
+
+
+def add_newest_key(path: os.PathLike[str], keys: Sequence[str]) -> tuple[str, ...]:
+    """A new key put first in the keys file of the embedded default (written anew, never
+    readable by others: 0600): the keys now configured, newest first."""
+    new_keys = (FernetSecretBox.generate_key(), *keys)
+    tmp = f"{os.fspath(path)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(new_keys) + "\n")
+    os.replace(tmp, path)
+    return new_keys
 
 
 class HmacStateSigner:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.errors import ReauthorizationRequired, TransientFailure
 from kanglu.application.ports import PendingGrant, SecretBox, TokenGrant, UnitOfWorkFactory
 from kanglu.domain.connections import SealedTokens
@@ -196,3 +197,27 @@ class ConnectionTokens:
             if connection is None or connection.access_token is None:
                 raise ReauthorizationRequired("a integração não tem mais um acesso válido ao Tiny")
             return self._box.open(connection.access_token), connection.token_version
+
+
+class TokensByConnection:
+    """`tokens_for(connection_id)` of the poll and the retry of an import: each connection's
+    stored token, renewed through RefreshToken (forced, past the version seen) after a 401."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        secret_box: SecretBox,
+        refresh: Callable[[RefreshTokenCommand], RenewalResult],
+    ) -> None:
+        self._uow = uow
+        self._box = secret_box
+        self._refresh = refresh
+
+    def __call__(self, connection_id: int) -> ConnectionTokens:
+        return ConnectionTokens(
+            connection_id=connection_id, uow=self._uow, secret_box=self._box, force_refresh=self._force_refresh
+        )
+
+    def _force_refresh(self, connection_id: int, seen_version: int) -> RenewalResult:
+        return self._refresh(RefreshTokenCommand(connection_id, force=True, seen_token_version=seen_version))

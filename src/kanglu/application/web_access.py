@@ -80,7 +80,8 @@ class ThrottlePolicy:
         if failures < self.free:
             return None
         doublings = min(failures - self.free, 30)  # a bounded exponent: timedelta overflows past ~2**45 s
-        return min(self.first_lock * (2**doublings), self.max_lock)
+        lock: timedelta = self.first_lock * 2**doublings
+        return min(lock, self.max_lock)
 
 
 # Keys are "kind:value". One attacker at one address meets the pair's limit long before the

@@ -58,6 +58,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -216,7 +217,7 @@ class CarrierRegistry:
         code_groups: list[str] = []
         dot_words: set[str] = set()
 
-        def claim(table: dict, key: object, carrier: Carrier, value: object, what: str) -> None:
+        def claim(table: dict[Any, Any], key: object, carrier: Carrier, value: object, what: str) -> None:
             if key in table:
                 raise ValueError(f"{what} {key!r} claimed twice (by {carrier.code})")
             table[key] = value
@@ -247,8 +248,8 @@ class CarrierRegistry:
         # phrases that can start at a word, and takes the longest ("shopee xpress", not "shopee").
         lengths: dict[str, set[int]] = {}
         for phrase in (*aliases, *intermediaries):
-            words = phrase.split(" ")
-            lengths.setdefault(words[0], set()).add(len(words))
+            phrase_words = phrase.split(" ")
+            lengths.setdefault(phrase_words[0], set()).add(len(phrase_words))
         starts = {first: tuple(sorted(n, reverse=True)) for first, n in lengths.items()}
         dot_re = None
         if dot_words:

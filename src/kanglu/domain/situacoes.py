@@ -91,13 +91,19 @@ def parse_situacao(value: object) -> Situacao:
         raise InvalidValue(f"situação desconhecida: {value!r}") from None
 
 
+def _read_only(actions: Mapping[Situacao, Action]) -> Mapping[Situacao, Action]:
+    return MappingProxyType(dict(actions))
+
+
+def _default_actions() -> Mapping[Situacao, Action]:
+    return dict(DEFAULT_ACTIONS)
+
+
 @attrs.frozen
 class StatusMapping:
     """For every Tiny situação, the action Kanglu takes; unmapped situações are ignored."""
 
-    actions: Mapping[Situacao, Action] = attrs.field(
-        factory=lambda: dict(DEFAULT_ACTIONS), converter=lambda m: MappingProxyType(dict(m))
-    )
+    actions: Mapping[Situacao, Action] = attrs.field(factory=_default_actions, converter=_read_only)
 
     @classmethod
     def default(cls) -> StatusMapping:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container
@@ -81,10 +80,9 @@ def _merchant_rotate_key(args: argparse.Namespace) -> int:
 def _web(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
+    from kanglu.entrypoints.bootstrap import prepare_database
     from kanglu.entrypoints.logging_setup import configure_logging
     from kanglu.entrypoints.web import create_app
-
-    from kanglu.entrypoints.bootstrap import prepare_database
 
     container = _container(args)
     settings = container.settings()
@@ -107,46 +105,37 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepend_key_to_file(path: os.PathLike[str], key: str, keys: Sequence[str]) -> None:
-    """Write the keys file anew, the new key first, never readable by others (0600)."""
-    tmp = f"{os.fspath(path)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join([key, *keys]) + "\n")
-    os.replace(tmp, path)
-
-
 def _keys_rotate(args: argparse.Namespace) -> int:
-    from kanglu.adapters.crypto import FernetSecretBox, SecretDecryptionError
-    from kanglu.adapters.sql.engine import make_engine
-    from kanglu.adapters.sql.key_rotation import rotate_secrets
+    import attrs
+    from dependency_injector import providers
 
+    from kanglu.adapters.crypto import SecretDecryptionError, add_newest_key
     from kanglu.adapters.sql.schema import upgrade_embedded_if_behind
 
-    settings = _container(args).settings()
+    container = _container(args)
+    settings = container.settings()
     if settings.is_sqlite:
         # Through its own engine, closed at once: no pooled connection may keep the WAL from
         # being checkpointed, or old ciphertexts would linger in the file after the rotation.
         upgrade_embedded_if_behind(settings.database_url)
-    keys = list(settings.encryption_keys)
     if args.new_key:
         if settings.encryption_keys_file is None:
             print("KANGLU_ENCRYPTION_KEYS is set: put the new key first there, then run `kanglu keys rotate`",
                   file=sys.stderr)
             return 2
-        new_key = FernetSecretBox.generate_key()
-        _prepend_key_to_file(settings.encryption_keys_file, new_key, keys)
-        keys.insert(0, new_key)
-    engine = make_engine(settings.database_url)
+        keys = add_newest_key(settings.encryption_keys_file, settings.encryption_keys)
+        # Nothing is built yet: the secret box (and all else) is built with the new key first.
+        container.settings.override(providers.Object(attrs.evolve(settings, encryption_keys=keys)))
     try:
-        report = rotate_secrets(engine, FernetSecretBox(keys), batch_size=args.batch_size)
+        report = container.adapters.rotate_secrets(batch_size=args.batch_size)
     except SecretDecryptionError:
         print("a stored secret opens with none of the configured keys: keep every key in use until "
               "the rotation completes", file=sys.stderr)
         return 1
     finally:
-        engine.dispose()
-    print(json.dumps({"rows": report.rows, "secrets": report.secrets, "keys_configured": len(keys),
+        container.shutdown_resources()  # the engine disposed: the WAL checkpointed
+    print(json.dumps({"rows": report.rows, "secrets": report.secrets,
+                      "keys_configured": len(container.settings().encryption_keys),
                       "note": "every secret is now sealed with the first key; the others may be dropped"}))
     return 0
 
@@ -252,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, container: Any = None) -> int:
+def main(argv: Sequence[str] | None = None, *, container: Container | None = None) -> int:
     """`container` lets tests (and `kanglu demo`) run a command on a container they built."""
     args = _parser().parse_args(argv)
     args.container = container

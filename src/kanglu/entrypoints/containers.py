@@ -2,18 +2,20 @@
 
 Grouped as cosmicpython and python-dependency-injector's examples do: `Core` (settings,
 clock, secrets), `Adapters` (database, ERP, tracking) and `UseCases`. Nothing is built at
-import time: providers build on first use.
+import time: providers build on first use. Each provider is annotated with the port it
+provides, so that a test's override and a caller's use are checked against the port.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
+import random
 import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from dependency_injector import containers, providers
@@ -22,9 +24,12 @@ from sqlalchemy.engine import Engine
 from kanglu import __version__
 from kanglu.adapters.alerts.mail import ConsoleMailer, SmtpMailer
 from kanglu.adapters.alerts.webhook import HttpWebhookClient
-from kanglu.adapters.tracking.builtin import BuiltinTrackingService
+from kanglu.adapters.clock import SystemClock
+from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
+from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
+from kanglu.adapters.sql.key_rotation import RotationReport, rotate_secrets
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -34,58 +39,68 @@ from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
 from kanglu.adapters.token_journal import FileTokenJournal
 from kanglu.adapters.tracking.http import HttpTrackingService
-
-from kanglu.adapters.clock import SystemClock
-from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
-from kanglu.adapters.passwords import Argon2PasswordHasher
+from kanglu.adapters.tracking.builtin import BuiltinTrackingService
 from kanglu.application.alerts import AlertDelivery
-from kanglu.application.commands import RefreshTokenCommand
 from kanglu.application.importing import OrderImporter
+from kanglu.application.ports import (
+    Clock,
+    ErpGateway,
+    Mailer,
+    OAuthProvider,
+    PasswordHasher,
+    SecretBox,
+    StateSigner,
+    TokenJournal,
+    TrackingService,
+)
+from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries, SyncQueries
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
-from kanglu.application.tokens import ConnectionTokens, TokenKeeper
-from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
+from kanglu.application.status_mapping_query import StatusMappingQuery
+from kanglu.application.tokens import TokenKeeper, TokensByConnection
+from kanglu.application.use_cases.connect_erp import ConnectErp
 from kanglu.application.use_cases.create_merchant import CreateMerchant
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.manage_account import ChangePassword, RotateApiKey
-from kanglu.application.use_cases.map_shipping_service import MapShippingService
 from kanglu.application.use_cases.map_shipping_service import MapShippingService, RemoveCarrierMapping
 from kanglu.application.use_cases.merchant_sync import PurgeEvents, RequestSync, SaveNotificationSettings
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken
-from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures, RetryImportFailure
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials
 from kanglu.application.use_cases.update_status_mapping import UpdateStatusMapping
-from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.application.web_access import LoginAttempts, WebSessions
+from kanglu.domain.carriers import DEFAULT_REGISTRY, CarrierRegistry
+from kanglu.entrypoints.bootstrap import prepare_data_folder
 from kanglu.entrypoints.metrics import WorkerMetrics
 from kanglu.entrypoints.settings import Settings
 
 
-def _host_of(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname
-
-
 class Core(containers.DeclarativeContainer):
-    settings = providers.Dependency(instance_of=Settings)
-    clock = providers.Singleton(SystemClock)
-    secret_box = providers.Singleton(FernetSecretBox, keys=settings.provided.encryption_keys)
-    state_signer = providers.Singleton(HmacStateSigner, secret_key=settings.provided.secret_key)
-    passwords = providers.Singleton(Argon2PasswordHasher)
-    carriers = providers.Object(DEFAULT_REGISTRY)
-    renewal_margin = providers.Callable(lambda s: timedelta(seconds=s.renewal_margin), settings)
-    poll_interval = providers.Callable(lambda s: timedelta(seconds=s.poll_interval), settings)
-    backfill = providers.Callable(lambda s: timedelta(days=s.backfill_days), settings)
-    redirect_uri = providers.Callable(lambda s: s.redirect_uri, settings)
-    auth_host = providers.Callable(lambda s: _host_of(s.tiny_auth_url), settings)
+    settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
+    clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
+    # The jitter of retries (token renewals): one generator for the process.
+    rng: providers.Singleton[random.Random] = providers.Singleton(random.Random)
+    secret_box: providers.Provider[SecretBox] = providers.Singleton(
+        FernetSecretBox, keys=settings.provided.encryption_keys
+    )
+    state_signer: providers.Provider[StateSigner] = providers.Singleton(
+        HmacStateSigner, secret_key=settings.provided.secret_key
+    )
+    passwords: providers.Provider[PasswordHasher] = providers.Singleton(Argon2PasswordHasher)
+    carriers: providers.Object[CarrierRegistry] = providers.Object(DEFAULT_REGISTRY)
+    renewal_margin: providers.Factory[timedelta] = providers.Factory(
+        timedelta, seconds=settings.provided.renewal_margin
+    )
+    poll_interval: providers.Factory[timedelta] = providers.Factory(timedelta, seconds=settings.provided.poll_interval)
+    backfill: providers.Factory[timedelta] = providers.Factory(timedelta, days=settings.provided.backfill_days)
     # Set when the process is asked to stop: a poll ends between two pages, progress kept.
-    stop_event = providers.Singleton(threading.Event)
+    stop_event: providers.Singleton[threading.Event] = providers.Singleton(threading.Event)
     # Tokens issued but not yet stored, and the renewals under way: one per process.
-    token_keeper = providers.Singleton(TokenKeeper)
-    metrics = providers.Singleton(WorkerMetrics)
+    token_keeper: providers.Singleton[TokenKeeper] = providers.Singleton(TokenKeeper)
+    metrics: providers.Singleton[WorkerMetrics] = providers.Singleton(WorkerMetrics)
 
 
 class _NoCookies(http.cookiejar.CookieJar):
@@ -153,65 +168,81 @@ def _pool_options(settings: Settings) -> dict[str, int]:
     return {} if settings.is_sqlite else {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
 
 
-def _tracking(settings: Settings, engine: Engine, clock: Any, client: httpx.Client, carriers: Any) -> Any:
-    """KANGLU_TRACKING_URL unset: the shipments stay in Kanglu's database (built-in)."""
-    if settings.tracking_url:
-        return HttpTrackingService(client=client, url=settings.tracking_url, carriers=carriers)
-    return BuiltinTrackingService(engine=engine, clock=clock)
-
-
-def _mailer(settings: Settings) -> Any:
-    """KANGLU_SMTP_URL unset: no e-mail (the demo prints them on the console instead)."""
-    if settings.smtp_url:
-        return SmtpMailer(settings.smtp_url, settings.mail_from)
-    if settings.console_mail:
-        return ConsoleMailer(settings.mail_from)
-    return None
+def _claim_span(token_timeout: float) -> timedelta:
+    """How long a renewal's claim keeps other processes off the refresh token: the token
+    call's timeout plus the write's retries, with room to spare."""
+    return timedelta(seconds=token_timeout + 30)
 
 
 class Adapters(containers.DeclarativeContainer):
     """The outside world. Tests override any of these with fakes."""
 
     core = providers.DependenciesContainer()
-    engine = providers.Resource(_engine, settings=core.settings)
-    uow = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
-    # One client for Tiny's OAuth and the tracking service.
-    http_client = providers.Resource(
-        _closed_at_shutdown, providers.Factory(new_http_client, timeout=core.settings.provided.http_timeout)
+    settings = core.settings
+    engine: providers.Resource[Engine] = providers.Resource(_engine, settings=settings)
+    # Annotated with the adapter, not the port: the SQL repositories do not match their ports
+    # exactly yet (mypy lists the differences when this says `Provider[UnitOfWorkFactory]`).
+    uow: providers.Singleton[SqlUnitOfWorkFactory] = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
+    # One client for Tiny's OAuth, the tracking service and the webhooks' deliveries.
+    http_client: providers.Resource[httpx.Client] = providers.Resource(
+        _closed_at_shutdown, providers.Factory(new_http_client, timeout=settings.provided.http_timeout)
     )
-    call_stats = providers.Singleton(CallStats, on_call=core.metrics.provided.on_api_call)
-    oauth = providers.Singleton(
-        TinyOAuth, client=http_client, auth_url=core.settings.provided.tiny_auth_url, stats=call_stats,
-        timeout=providers.Callable(lambda s: httpx.Timeout(s.token_timeout, connect=min(s.token_timeout, 5.0)),
-                                   core.settings),
+    call_stats: providers.Singleton[CallStats] = providers.Singleton(
+        CallStats, on_call=core.metrics.provided.on_api_call
     )
-    api_transport = providers.Resource(
-        _closed_at_shutdown, providers.Factory(new_api_transport, api_url=core.settings.provided.tiny_api_url)
+    oauth: providers.Provider[OAuthProvider] = providers.Singleton(
+        TinyOAuth,
+        client=http_client,
+        auth_url=settings.provided.tiny_auth_url,
+        stats=call_stats,
+        timeout=providers.Callable(outgoing_timeout, settings.provided.token_timeout),
     )
-    gateway = providers.Singleton(
-        TinyGateway, transport=api_transport, api_url=core.settings.provided.tiny_api_url, stats=call_stats,
-        timeout=providers.Callable(outgoing_timeout, core.settings.provided.http_timeout),
+    api_transport: providers.Resource[httpx.HTTPTransport] = providers.Resource(
+        _closed_at_shutdown, providers.Factory(new_api_transport, api_url=settings.provided.tiny_api_url)
+    )
+    gateway: providers.Provider[ErpGateway] = providers.Singleton(
+        TinyGateway,
+        transport=api_transport,
+        api_url=settings.provided.tiny_api_url,
+        stats=call_stats,
+        timeout=providers.Callable(outgoing_timeout, settings.provided.http_timeout),
         invoice_checks=providers.Singleton(SqlInvoiceChecks, engine=engine),
-        invoice_reread_after=core.settings.provided.invoice_recheck,
+        invoice_reread_after=settings.provided.invoice_recheck,
     )
-    tracking = providers.Singleton(
-        _tracking, settings=core.settings, engine=engine, clock=core.clock, client=http_client, carriers=core.carriers
+    # KANGLU_TRACKING_URL unset: the shipments stay in Kanglu's database (built-in).
+    tracking: providers.Selector[TrackingService] = providers.Selector(
+        settings.provided.tracking_backend,
+        builtin=providers.Singleton(BuiltinTrackingService, engine=engine, clock=core.clock),
+        http=providers.Singleton(
+            HttpTrackingService, client=http_client, url=settings.provided.tracking_url, carriers=core.carriers
+        ),
     )
-    mailer = providers.Singleton(_mailer, settings=core.settings)
-    webhooks = providers.Resource(_closed_at_shutdown, providers.Factory(HttpWebhookClient))
+    # KANGLU_SMTP_URL unset: no e-mail (the demo prints them on the console instead).
+    mailer: providers.Selector[Mailer | None] = providers.Selector(
+        settings.provided.mail_backend,
+        smtp=providers.Singleton(SmtpMailer, settings.provided.smtp_url, settings.provided.mail_from),
+        console=providers.Singleton(ConsoleMailer, settings.provided.mail_from),
+        none=providers.Object(None),
+    )
+    webhooks: providers.Resource[HttpWebhookClient] = providers.Resource(
+        _closed_at_shutdown, providers.Factory(HttpWebhookClient)
+    )
     # Tokens Tiny issued, until the database has them (a worker that dies in between).
-    token_journal = providers.Singleton(
-        FileTokenJournal, directory=providers.Callable(lambda s: s.data_dir / "token-journal", core.settings),
-        secret_box=core.secret_box,
+    token_journal: providers.Provider[TokenJournal] = providers.Singleton(
+        FileTokenJournal, directory=settings.provided.token_journal_dir, secret_box=core.secret_box
     )
     # The read side of pages and the JSON API (application/queries.py).
-    order_queries = providers.Singleton(SqlOrderQueries, engine=engine)
-    customer_queries = providers.Singleton(SqlCustomerQueries, engine=engine)
-    merchant_queries = providers.Singleton(SqlMerchantQueries, engine=engine)
+    order_queries: providers.Provider[OrderQueries] = providers.Singleton(SqlOrderQueries, engine=engine)
+    customer_queries: providers.Provider[CustomerQueries] = providers.Singleton(SqlCustomerQueries, engine=engine)
+    merchant_queries: providers.Provider[MerchantQueries] = providers.Singleton(SqlMerchantQueries, engine=engine)
+    sync_queries: providers.Provider[SyncQueries] = providers.Singleton(SqlSyncQueries, engine=engine)
     # The web's sessions and login throttle, shared by every web process (issue 19).
-    web_sessions = providers.Singleton(SqlWebSessions, engine=engine)
-    login_attempts = providers.Singleton(SqlLoginAttempts, engine=engine)
-    sync_queries = providers.Singleton(SqlSyncQueries, engine=engine)
+    web_sessions: providers.Provider[WebSessions] = providers.Singleton(SqlWebSessions, engine=engine)
+    login_attempts: providers.Provider[LoginAttempts] = providers.Singleton(SqlLoginAttempts, engine=engine)
+    # `kanglu keys rotate`: every sealed column re-encrypted with the first key.
+    rotate_secrets: providers.Callable[RotationReport] = providers.Callable(
+        rotate_secrets, engine=engine, box=core.secret_box
+    )
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -219,7 +250,7 @@ class UseCases(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     importer = providers.Factory(OrderImporter, carriers=core.carriers)
-    refresh_token = providers.Factory(
+    refresh_token: providers.Factory[RefreshToken] = providers.Factory(
         RefreshToken,
         uow=adapters.uow,
         clock=core.clock,
@@ -227,60 +258,59 @@ class UseCases(containers.DeclarativeContainer):
         oauth=adapters.oauth,
         renewal_margin=core.renewal_margin,
         keeper=core.token_keeper,
-        claim_span=providers.Callable(lambda s: timedelta(seconds=s.token_timeout + 30), core.settings),
+        claim_span=providers.Callable(_claim_span, core.settings.provided.token_timeout),
         journal=adapters.token_journal,
+        rng=core.rng,
     )
-    save_credentials = providers.Factory(
-        SaveErpCredentials, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, auth_host=core.auth_host
-    )
-    begin_connect = providers.Factory(
-        BeginConnectErp,
+    save_credentials: providers.Factory[SaveErpCredentials] = providers.Factory(
+        SaveErpCredentials,
         uow=adapters.uow,
         clock=core.clock,
         secret_box=core.secret_box,
-        signer=core.state_signer,
-        oauth=adapters.oauth,
-        redirect_uri=core.redirect_uri,
+        auth_host=core.settings.provided.auth_host,
     )
-    complete_connect = providers.Factory(
-        CompleteConnectErp,
+    connect_erp: providers.Factory[ConnectErp] = providers.Factory(
+        ConnectErp,
         uow=adapters.uow,
         clock=core.clock,
         secret_box=core.secret_box,
         signer=core.state_signer,
         oauth=adapters.oauth,
         gateway=adapters.gateway,
-        redirect_uri=core.redirect_uri,
+        redirect_uri=core.settings.provided.redirect_uri,
         renewal_margin=core.renewal_margin,
     )
-    disconnect = providers.Factory(DisconnectErp, uow=adapters.uow, clock=core.clock)
-    update_status_mapping = providers.Factory(UpdateStatusMapping, uow=adapters.uow, clock=core.clock)
-    map_shipping_service = providers.Factory(
+    disconnect: providers.Factory[DisconnectErp] = providers.Factory(DisconnectErp, uow=adapters.uow, clock=core.clock)
+    update_status_mapping: providers.Factory[UpdateStatusMapping] = providers.Factory(
+        UpdateStatusMapping, uow=adapters.uow, clock=core.clock
+    )
+    status_mapping_query: providers.Factory[StatusMappingQuery] = providers.Factory(
+        StatusMappingQuery, uow=adapters.uow
+    )
+    map_shipping_service: providers.Factory[MapShippingService] = providers.Factory(
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )
     import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
-    alerts = providers.Factory(
-        AlertDelivery, uow=adapters.uow, secret_box=core.secret_box, mailer=adapters.mailer,
-        webhooks=adapters.webhooks, public_url=core.settings.provided.public_url,
-    )
-    deliver_tracking = providers.Factory(
-        DeliverTrackingRequests, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
-    )
-    create_merchant = providers.Factory(CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
-    change_password = providers.Factory(ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords)
-    rotate_api_key = providers.Factory(RotateApiKey, uow=adapters.uow, clock=core.clock)
-    tokens_for = providers.Factory(
-        lambda uow, secret_box, refresh: (
-            lambda connection_id: ConnectionTokens(
-                connection_id=connection_id,
-                uow=uow,
-                secret_box=secret_box,
-                force_refresh=lambda cid, version: refresh(RefreshTokenCommand(cid, force=True, seen_token_version=version)),
-            )
-        ),
+    alerts: providers.Factory[AlertDelivery] = providers.Factory(
+        AlertDelivery,
         uow=adapters.uow,
         secret_box=core.secret_box,
-        refresh=refresh_token,
+        mailer=adapters.mailer,
+        webhooks=adapters.webhooks,
+        public_url=core.settings.provided.public_url,
+    )
+    deliver_tracking: providers.Factory[DeliverTrackingRequests] = providers.Factory(
+        DeliverTrackingRequests, uow=adapters.uow, clock=core.clock, tracking=adapters.tracking, alerts=alerts
+    )
+    create_merchant: providers.Factory[CreateMerchant] = providers.Factory(
+        CreateMerchant, uow=adapters.uow, clock=core.clock, passwords=core.passwords
+    )
+    change_password: providers.Factory[ChangePassword] = providers.Factory(
+        ChangePassword, uow=adapters.uow, clock=core.clock, passwords=core.passwords
+    )
+    rotate_api_key: providers.Factory[RotateApiKey] = providers.Factory(RotateApiKey, uow=adapters.uow, clock=core.clock)
+    tokens_for: providers.Factory[TokensByConnection] = providers.Factory(
+        TokensByConnection, uow=adapters.uow, secret_box=core.secret_box, refresh=refresh_token
     )
     # One for the process: the worker runs it for every poll (a new one per poll cost the
     # dependency resolution each time), and it keeps nothing between calls.
@@ -297,10 +327,10 @@ class UseCases(containers.DeclarativeContainer):
         max_pages=50,
         stop_requested=core.stop_event.provided.is_set,
     )
-    revoke_tokens = providers.Factory(
+    revoke_tokens: providers.Factory[RevokeTokens] = providers.Factory(
         RevokeTokens, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box, oauth=adapters.oauth
     )
-    retry_import_failure = providers.Factory(
+    retry_import_failure: providers.Factory[RetryImportFailure] = providers.Factory(
         RetryImportFailure,
         uow=adapters.uow,
         clock=core.clock,
@@ -309,13 +339,17 @@ class UseCases(containers.DeclarativeContainer):
         secret_box=core.secret_box,
         tokens_for=tokens_for,
     )
-    purge_failures = providers.Factory(PurgeResolvedFailures, uow=adapters.uow, clock=core.clock)
-    purge_events = providers.Factory(PurgeEvents, uow=adapters.uow, clock=core.clock)
-    request_sync = providers.Factory(RequestSync, uow=adapters.uow, clock=core.clock)
-    save_notifications = providers.Factory(
+    purge_failures: providers.Factory[PurgeResolvedFailures] = providers.Factory(
+        PurgeResolvedFailures, uow=adapters.uow, clock=core.clock
+    )
+    purge_events: providers.Factory[PurgeEvents] = providers.Factory(PurgeEvents, uow=adapters.uow, clock=core.clock)
+    request_sync: providers.Factory[RequestSync] = providers.Factory(RequestSync, uow=adapters.uow, clock=core.clock)
+    save_notifications: providers.Factory[SaveNotificationSettings] = providers.Factory(
         SaveNotificationSettings, uow=adapters.uow, clock=core.clock, secret_box=core.secret_box
     )
-    remove_carrier_mapping = providers.Factory(RemoveCarrierMapping, uow=adapters.uow)
+    remove_carrier_mapping: providers.Factory[RemoveCarrierMapping] = providers.Factory(
+        RemoveCarrierMapping, uow=adapters.uow
+    )
     job_handlers = providers.Factory(
         JobHandlers,
         clock=core.clock,
@@ -328,18 +362,18 @@ class UseCases(containers.DeclarativeContainer):
     )
     ensure_jobs = providers.Factory(
         EnsureJobs, uow=adapters.uow, clock=core.clock, renewal_margin=core.renewal_margin,
-        recover_renewals=providers.Callable(lambda use_case: use_case.recover, refresh_token),
+        recover_renewals=refresh_token.provided.recover,
     )
 
 
 class Container(containers.DeclarativeContainer):
-    settings = providers.Dependency(instance_of=Settings)
-    core = providers.Container(Core, settings=settings)
-    adapters = providers.Container(Adapters, core=core)
-    use_cases = providers.Container(UseCases, core=core, adapters=adapters)
+    settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
+    core: providers.Container[Core] = providers.Container(Core, settings=settings)
+    adapters: providers.Container[Adapters] = providers.Container(Adapters, core=core)
+    use_cases: providers.Container[UseCases] = providers.Container(UseCases, core=core, adapters=adapters)
 
 
 def build_container(settings: Settings | None = None) -> Container:
-    """The container for a deployment: settings from the environment unless given."""
-    container = Container(settings=settings or Settings.from_env())
-    return container
+    """The container of a process, built at its start: settings from the environment unless
+    given, the data folder and its generated secrets prepared (bootstrap)."""
+    return Container(settings=prepare_data_folder(settings or Settings.from_env()))

@@ -4,8 +4,7 @@ again keeps the data (Kanglu's database and the sandbox's state file)."""
 
 from __future__ import annotations
 
-import attrs
-
+import argparse
 import json
 import logging
 import os
@@ -14,7 +13,13 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from kanglu.entrypoints.containers import Container
+    from kanglu.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, handle, indent=2)
 
 
-def _demo_merchant(container: Any, data_dir: Path) -> dict[str, Any]:
+def _demo_merchant(container: Container, data_dir: Path) -> dict[str, Any]:
     """The demo merchant, created the first time. Its password and API key are kept in the
     data folder (mode 0600): the API key is stored hashed, so this file is the only way to
     show it again on the next run."""
@@ -59,10 +64,10 @@ def _demo_merchant(container: Any, data_dir: Path) -> dict[str, Any]:
     return saved
 
 
-def run_demo(args: Any) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from kanglu.entrypoints.bootstrap import prepare_database
+    from kanglu.entrypoints.bootstrap import prepare_data_folder, prepare_database
     from kanglu.entrypoints.containers import build_container
     from kanglu.entrypoints.logging_setup import configure_logging
     from kanglu.entrypoints.settings import Settings
@@ -87,7 +92,8 @@ def run_demo(args: Any) -> int:
     env.setdefault("KANGLU_BACKFILL_DAYS", "90")
     env["KANGLU_TINY_API_URL"] = f"{sandbox_url}/public-api/v3"
     env["KANGLU_TINY_AUTH_URL"] = f"{sandbox_url}/realms/tiny/protocol/openid-connect"
-    settings = Settings.from_env(env)
+    # The data folder first: the sandbox keeps its state there.
+    settings = prepare_data_folder(Settings.from_env(env))
     if not settings.smtp_url:
         # No mail server: the alert e-mails the demo sends are printed on the console.
         settings = attrs.evolve(settings, console_mail=True)
@@ -147,7 +153,7 @@ def run_demo(args: Any) -> int:
     return 0
 
 
-def _banner(public_url: str, merchant: dict[str, Any], credentials: dict[str, Any], settings: Any) -> None:
+def _banner(public_url: str, merchant: dict[str, Any], credentials: dict[str, Any], settings: Settings) -> None:
     lines = [
         "",
         "Kanglu — demonstração rodando",

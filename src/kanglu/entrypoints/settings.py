@@ -1,67 +1,68 @@
-"""Deployment settings from KANGLU_* environment variables, with embedded defaults.
+"""Deployment settings: one declarative definition of every KANGLU_* variable, parsed purely.
 
-Secrets that are not given (the Flask/state key, the encryption keys) are generated once and
-kept in the data folder with mode 0600, so the embedded default survives restarts.
+Each field of `Settings` names its variable, its default and how its text is read; nothing else
+lists them. Parsing reads the environment mapping and nothing more: the data folder and the
+secrets generated into it when not given (the Flask/state key, the encryption keys) are the
+business of `bootstrap.prepare_data_folder`, which every process runs at start.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from kanglu.adapters.crypto import FernetSecretBox
-
-DEFAULT_TINY_API_URL = "https://api.tiny.com.br/public-api/v3"
-DEFAULT_TINY_AUTH_URL = "https://accounts.tiny.com.br/realms/tiny/protocol/openid-connect"
 CALLBACK_PATH = "/integrations/tiny/callback"
+ENV: Final = "kanglu_env"  # field metadata: the variable a setting is read from
+PARSE: Final = "kanglu_parse"  # field metadata: (variable, text) -> value
+
+TrackingBackend = Literal["builtin", "http"]
+MailBackend = Literal["smtp", "console", "none"]
 
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot run with."""
 
 
-def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    private_folder(path.parent)
-    value = make()
-    # Created with 0600 from the start: never world-readable, not even for an instant.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
+# -- how a variable's text becomes a value (each raises SettingsError naming the variable) ----
+
+Parser = Callable[[str, str], Any]
 
 
-def private_folder(path: Path) -> None:
-    """The data folder (secrets, the embedded database) is created 0700: other local users
-    cannot even list it. An existing folder is left as its owner set it."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; 0700 needs no filtering
+def text(name: str, raw: str) -> str:
+    return raw
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def url(name: str, raw: str) -> str:
+    return raw.rstrip("/")
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def folder(name: str, raw: str) -> Path:
+    return Path(os.path.abspath(raw))
+
+
+def whole_number(minimum: int) -> Parser:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def optional_port(name: str, raw: str) -> int | None:
+    return whole_number(0)(name, raw) or None  # 0 = not served
+
+
+def seconds(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -71,46 +72,85 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _smtp_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("smtp://", "smtps://")):
-        raise SettingsError("KANGLU_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…")
-    return value
+def smtp_url(name: str, raw: str) -> str:
+    if not raw.startswith(("smtp://", "smtps://")):
+        raise SettingsError(f"{name} must be smtp://[user:pass@]host:port or smtps://…")
+    return raw
+
+
+def key_list(name: str, raw: str) -> tuple[str, ...]:
+    """Comma- (or line-) separated, newest first."""
+    keys = tuple(k.strip() for k in raw.replace("\n", ",").split(",") if k.strip())
+    if not keys:
+        raise SettingsError(f"{name} holds no key")
+    return keys
+
+
+def setting(env: str, default: Any, parse: Parser = text) -> Any:
+    """A field read from the variable `env` with `parse`; `default` when unset or empty (an
+    attrs.Factory default may be computed from the fields before it)."""
+    return attrs.field(default=default, metadata={ENV: env, PARSE: parse})
+
+
+def _default_data_dir() -> Path:
+    return Path(os.path.abspath("var"))
+
+
+def _default_database_url(settings: Settings) -> str:
+    return f"sqlite:///{settings.data_dir / 'kanglu.sqlite3'}"
 
 
 @attrs.frozen(repr=False)
 class Settings:
-    data_dir: Path
-    database_url: str
-    secret_key: str
-    encryption_keys: tuple[str, ...]
-    public_url: str = "http://127.0.0.1:8000"
-    tiny_api_url: str = DEFAULT_TINY_API_URL
-    tiny_auth_url: str = DEFAULT_TINY_AUTH_URL
-    poll_interval: int = 120
-    backfill_days: int = 30
-    tracking_url: str | None = None
-    renewal_margin: int = 600
-    log_format: str = "console"
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    db_pool_size: int = 20
-    job_lease_seconds: int = 300
-    http_timeout: float = 20.0
+    data_dir: Path = setting("KANGLU_DATA_DIR", attrs.Factory(_default_data_dir), folder)
+    database_url: str = setting("KANGLU_DATABASE_URL", attrs.Factory(_default_database_url, takes_self=True))
+    # None / empty: generated once and kept in the data folder (bootstrap.prepare_data_folder).
+    secret_key: str | None = setting("KANGLU_SECRET_KEY", None)
+    encryption_keys: tuple[str, ...] = setting("KANGLU_ENCRYPTION_KEYS", (), key_list)
+    public_url: str = setting("KANGLU_PUBLIC_URL", "http://127.0.0.1:8000", url)
+    tiny_api_url: str = setting("KANGLU_TINY_API_URL", "https://api.tiny.com.br/public-api/v3", url)
+    tiny_auth_url: str = setting(
+        "KANGLU_TINY_AUTH_URL", "https://accounts.tiny.com.br/realms/tiny/protocol/openid-connect", url
+    )
+    poll_interval: int = setting("KANGLU_POLL_INTERVAL", 120, whole_number(1))
+    backfill_days: int = setting("KANGLU_BACKFILL_DAYS", 30, whole_number(0))
+    tracking_url: str | None = setting("KANGLU_TRACKING_URL", None)
+    # Merchant alerts: unset, no e-mail is sent (the demo prints them instead: console_mail).
+    smtp_url: str | None = setting("KANGLU_SMTP_URL", None, smtp_url)
+    mail_from: str = setting("KANGLU_MAIL_FROM", "Kanglu <nao-responda@localhost>")
+    renewal_margin: int = setting("KANGLU_RENEWAL_MARGIN", 600, whole_number(1))
+    log_format: str = setting("KANGLU_LOG_FORMAT", "console")
+    metrics_port: int | None = setting("KANGLU_METRICS_PORT", None, optional_port)
+    metrics_host: str = setting("KANGLU_METRICS_HOST", "127.0.0.1")
+    db_pool_size: int = setting("KANGLU_DB_POOL_SIZE", 20, whole_number(1))
+    job_lease_seconds: int = setting("KANGLU_JOB_LEASE_SECONDS", 300, whole_number(5))
+    http_timeout: float = setting("KANGLU_HTTP_TIMEOUT", 20.0, seconds)
     # How long what was read of an account's notas is trusted: a tracking code added to a nota
     # already read (and not to the order) is found within this time.
-    invoice_recheck: int = 3600
-    encryption_keys_file: Path | None = None
+    invoice_recheck: int = setting("KANGLU_INVOICE_RECHECK", 3600, whole_number(0))
     # Reverse proxies before the web app whose X-Forwarded-For / -Proto are trusted (ProxyFix).
-    proxy_hops: int = 0
-    # Merchant alerts: unset, no e-mail is sent (the demo prints them instead: console_mail).
-    smtp_url: str | None = None
-    mail_from: str = "Kanglu <nao-responda@localhost>"
-    console_mail: bool = False
+    proxy_hops: int = setting("KANGLU_PROXY_HOPS", 0, whole_number(0))
     # Token calls wait longer than API calls: a renewal given up after Tiny carried it out
     # loses the rotated refresh token. A stopping worker waits this long (plus the write's
     # retries) for a renewal under way, after `stop_grace` for the rest of its jobs.
-    token_timeout: float = 60.0
-    stop_grace: float = 8.0
+    token_timeout: float = setting("KANGLU_TOKEN_TIMEOUT", 60.0, seconds)
+    stop_grace: float = setting("KANGLU_STOP_GRACE", 8.0, seconds)
+    # Not read from the environment: set by the bootstrap (the generated keys' file) and by
+    # `kanglu demo` (alert e-mails printed on its console).
+    encryption_keys_file: Path | None = None
+    console_mail: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings the variables say, defaults for the rest. Pure: reads `env` only."""
+        env = os.environ if env is None else env
+        given: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            name = field.metadata.get(ENV)
+            raw = env.get(name) if name else None
+            if raw:  # unset and empty alike mean the default
+                given[field.name] = field.metadata[PARSE](name, raw)
+        return cls(**given)
 
     def __repr__(self) -> str:  # secrets stay out of tracebacks and logs
         return f"Settings(data_dir={str(self.data_dir)!r}, database_url={self.safe_database_url!r}, ...)"
@@ -124,59 +164,36 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def tracking_backend(self) -> TrackingBackend:
+        """KANGLU_TRACKING_URL unset: the shipments stay in Kanglu's database (built-in)."""
+        return "http" if self.tracking_url else "builtin"
+
+    @property
+    def mail_backend(self) -> MailBackend:
+        """KANGLU_SMTP_URL unset: no e-mail (the demo prints them on the console instead)."""
+        if self.smtp_url:
+            return "smtp"
+        return "console" if self.console_mail else "none"
+
+    @property
+    def token_journal_dir(self) -> Path:
+        return self.data_dir / "token-journal"
+
+    @property
+    def auth_host(self) -> str | None:
+        """The host of KANGLU_TINY_AUTH_URL: invite links on it are accepted (the sandbox)."""
+        return urlsplit(self.tiny_auth_url).hostname
+
+    @property
     def safe_database_url(self) -> str:
         """The URL without its password, for logs."""
-        from urllib.parse import urlsplit, urlunsplit
-
         parts = urlsplit(self.database_url)
         if parts.password:
             netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
             return urlunsplit(parts._replace(netloc=netloc))
         return self.database_url
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        data_dir = Path(env.get("KANGLU_DATA_DIR") or "./var").resolve()
-        database_url = env.get("KANGLU_DATABASE_URL") or f"sqlite:///{data_dir / 'kanglu.sqlite3'}"
-        if database_url.startswith("sqlite"):
-            private_folder(data_dir)
-        secret_key = env.get("KANGLU_SECRET_KEY") or _read_or_create(
-            data_dir / "secret_key", lambda: secrets.token_urlsafe(48)
-        )
-        keys_file = None
-        raw_keys = env.get("KANGLU_ENCRYPTION_KEYS")
-        if not raw_keys:
-            keys_file = data_dir / "encryption_keys"
-            raw_keys = _read_or_create(keys_file, FernetSecretBox.generate_key)
-        keys = tuple(k.strip() for k in raw_keys.replace("\n", ",").split(",") if k.strip())
-        try:
-            FernetSecretBox(keys)
-        except ValueError as exc:
-            raise SettingsError(f"KANGLU_ENCRYPTION_KEYS holds an invalid Fernet key: {exc}") from None
-        return cls(
-            data_dir=data_dir,
-            database_url=database_url,
-            secret_key=secret_key,
-            encryption_keys=keys,
-            public_url=(env.get("KANGLU_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            tiny_api_url=(env.get("KANGLU_TINY_API_URL") or DEFAULT_TINY_API_URL).rstrip("/"),
-            tiny_auth_url=(env.get("KANGLU_TINY_AUTH_URL") or DEFAULT_TINY_AUTH_URL).rstrip("/"),
-            poll_interval=_int(env, "KANGLU_POLL_INTERVAL", 120),
-            backfill_days=_int(env, "KANGLU_BACKFILL_DAYS", 30, minimum=0),
-            tracking_url=env.get("KANGLU_TRACKING_URL") or None,
-            smtp_url=_smtp_url(env.get("KANGLU_SMTP_URL") or None),
-            mail_from=env.get("KANGLU_MAIL_FROM") or "Kanglu <nao-responda@localhost>",
-            renewal_margin=_int(env, "KANGLU_RENEWAL_MARGIN", 600),
-            log_format=env.get("KANGLU_LOG_FORMAT") or "console",
-            metrics_port=_int(env, "KANGLU_METRICS_PORT", 0, minimum=0) or None,
-            metrics_host=env.get("KANGLU_METRICS_HOST") or "127.0.0.1",
-            db_pool_size=_int(env, "KANGLU_DB_POOL_SIZE", 20),
-            job_lease_seconds=_int(env, "KANGLU_JOB_LEASE_SECONDS", 300, minimum=5),
-            http_timeout=_float(env, "KANGLU_HTTP_TIMEOUT", 20.0),
-            invoice_recheck=_int(env, "KANGLU_INVOICE_RECHECK", 3600, minimum=0),
-            encryption_keys_file=keys_file,
-            proxy_hops=_int(env, "KANGLU_PROXY_HOPS", 0, minimum=0),
-            token_timeout=_float(env, "KANGLU_TOKEN_TIMEOUT", 60.0),
-            stop_grace=_float(env, "KANGLU_STOP_GRACE", 8.0),
-        )
+
+def variables() -> dict[str, str]:
+    """Every variable Settings reads, by field name (the README's table lists the same)."""
+    return {f.name: f.metadata[ENV] for f in attrs.fields(Settings) if ENV in f.metadata}

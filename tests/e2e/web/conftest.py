@@ -107,9 +107,9 @@ class WebWorld:
         from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand
 
         self.configure(account)
-        url = self.container.use_cases.begin_connect()(BeginConnectErpCommand(account.id))
+        url = self.container.use_cases.connect_erp().begin(BeginConnectErpCommand(account.id))
         state = parse_qs(urlsplit(url).query)["state"][0]
-        connection = self.container.use_cases.complete_connect()(
+        connection = self.container.use_cases.connect_erp().complete(
             CompleteConnectErpCommand(state=state, code=self.oauth.issue_code())
         )
         assert connection.id is not None

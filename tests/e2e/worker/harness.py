@@ -83,11 +83,11 @@ class Deployment:
         use_cases.save_credentials()(
             SaveErpCredentialsCommand(merchant_id, creds["client_id"], Secret(creds["client_secret"]), creds["invite_link"])
         )
-        authorize_url = use_cases.begin_connect()(BeginConnectErpCommand(merchant_id))
+        authorize_url = use_cases.connect_erp().begin(BeginConnectErpCommand(merchant_id))
         answer = httpx.post(f"{self.control}/consent", json={"authorize_url": authorize_url}, timeout=10)
         answer.raise_for_status()
         query = parse_qs(urlsplit(answer.json()["location"]).query)
-        connection = use_cases.complete_connect()(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
+        connection = use_cases.connect_erp().complete(CompleteConnectErpCommand(state=query["state"][0], code=query["code"][0]))
         assert connection.id is not None and connection.status.value == "connected", connection.last_error
         self.api_keys[connection.id] = merchant.api_key
         return connection.id

@@ -51,9 +51,9 @@ class SqlWorld(World):
         """A merchant whose connection went through the whole OAuth dance: (merchant, connection)."""
         merchant_id = self.merchant(email)
         self.save_credentials(merchant_id)
-        url = self.begin()(BeginConnectErpCommand(merchant_id))
+        url = self.connect_erp().begin(BeginConnectErpCommand(merchant_id))
         state = parse_qs(urlsplit(url).query)["state"][0]
-        connection = self.complete()(CompleteConnectErpCommand(state=state, code=self.oauth.issue_code()))
+        connection = self.connect_erp().complete(CompleteConnectErpCommand(state=state, code=self.oauth.issue_code()))
         assert connection.id is not None
         return merchant_id, connection.id
 

@@ -90,9 +90,9 @@ class Merchant:
         world = self.world
         Save(uow=world.uow, clock=world.clock, secret_box=world.box)(
             SaveErpCredentialsCommand(7, "tiny-api-abc-1", Secret("s3cr3t"), "https://accounts.tiny.com.br/convite/x"))
-        url = world.begin()(BeginConnectErpCommand(7))
+        url = world.connect_erp().begin(BeginConnectErpCommand(7))
         state = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))["state"]
-        connection = world.complete()(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
+        connection = world.connect_erp().complete(CompleteConnectErpCommand(state=state, code=world.oauth.issue_code()))
         assert connection.id is not None
         # From here on Kanglu talks to the sandbox, with a token the sandbox issued.
         world.gateway = self.gateway  # type: ignore[assignment]

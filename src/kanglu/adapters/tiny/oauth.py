@@ -139,7 +139,7 @@ class TinyOAuth:
         if response.status_code in (400, 401) and (error in REFUSALS or error == "unsupported_token_type"
                                                   or response.status_code == 401):
             log.warning("tiny refused the revocation", extra=extra)
-            code = error if error in REFUSALS else "invalid_client"
+            code = error if error is not None and error in REFUSALS else "invalid_client"
             raise ReauthorizationRequired(REFUSALS[code], code)
         log.warning("tiny revocation endpoint failed", extra=extra)
         raise TransientFailure(f"o servidor de autorização do Tiny não revogou o token (HTTP {response.status_code})")

@@ -125,8 +125,9 @@ def _detail(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict):
         for field in ("mensagem", "message", "detail", "error"):
-            if isinstance(body.get(field), str):
-                return body[field][:_DETAIL_LIMIT]
+            value = body.get(field)
+            if isinstance(value, str):
+                return value[:_DETAIL_LIMIT]
     return " ".join(response.text.split())[:_DETAIL_LIMIT]
 
 
@@ -170,7 +171,8 @@ class HttpTrackingService:
                 self._url,
                 content=encode(request, self._carriers),
                 headers=headers,
-                **({"auth": self._auth} if self._auth is not None else {}),
+                # Without credentials in the URL, the client's own auth (none) applies.
+                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TimeoutException as exc:
             # The service may well have acted on it: the retry carries the same key.
@@ -187,7 +189,8 @@ class HttpTrackingService:
             raise TransientFailure(f"não foi possível enviar ao serviço de rastreamento ({type(exc).__name__})") from exc
 
         status = response.status_code
-        context |= {"status": status, "request_id": response.headers.get("X-Request-Id")}
+        request_id = response.headers.get("X-Request-Id")
+        context |= {"status": status, "request_id": request_id}
         if 200 <= status < 300:
             log.debug("tracking request delivered", extra=context)
             return
@@ -200,7 +203,7 @@ class HttpTrackingService:
             raise TransientFailure(
                 f"serviço de rastreamento indisponível (HTTP {status})",
                 retry_after=retry_after,
-                request_id=context["request_id"],
+                request_id=request_id,
             )
         detail = _detail(response)
         # Not dropped: the request stays first in its order's queue, so that order's later
@@ -211,4 +214,4 @@ class HttpTrackingService:
             extra={**context, "detail": detail},
         )
         message = f"serviço de rastreamento recusou a requisição (HTTP {status})"
-        raise TransientFailure(f"{message}: {detail}" if detail else message, request_id=context["request_id"])
+        raise TransientFailure(f"{message}: {detail}" if detail else message, request_id=request_id)

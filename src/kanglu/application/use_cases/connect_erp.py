@@ -44,43 +44,10 @@ log = logging.getLogger(__name__)
 STATE_MAX_AGE = timedelta(minutes=10)
 
 
-class BeginConnectErp:
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        secret_box: SecretBox,
-        signer: StateSigner,
-        oauth: OAuthProvider,
-        redirect_uri: str,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._box = secret_box
-        self._signer = signer
-        self._oauth = oauth
-        self._redirect_uri = redirect_uri
+class ConnectErp:
+    """The two steps of one authorisation: `begin` (to the consent page) and `complete` (back
+    from it). One class, because both share the signer, the secret box and the redirect URI."""
 
-    def __call__(self, command: BeginConnectErpCommand) -> str:
-        """The URL of the ERP's consent page."""
-        with self._uow() as uow:
-            connection = uow.connections.for_merchant(command.merchant_id)
-            if connection is None or not connection.is_configured:
-                raise ApplicationError("salve o Client ID, o Client Secret e o Link de Convite antes de conectar")
-            assert connection.id is not None and connection.client_id is not None
-            nonce = secrets.token_urlsafe(24)
-            verifier = new_verifier()
-            try:
-                connection.begin_authorization(nonce, self._box.seal(Secret(verifier)), self._clock.now())
-            except InvalidTransition as exc:
-                raise ApplicationError(exc.message) from None
-            uow.commit()
-            state = self._signer.sign(OAuthState(connection_id=connection.id, nonce=nonce))
-            return self._oauth.authorize_url(connection.client_id, self._redirect_uri, state, s256_challenge(verifier))
-
-
-class CompleteConnectErp:
     def __init__(
         self,
         *,
@@ -102,7 +69,24 @@ class CompleteConnectErp:
         self._redirect_uri = redirect_uri
         self._margin = renewal_margin
 
-    def __call__(self, command: CompleteConnectErpCommand) -> ErpConnection:
+    def begin(self, command: BeginConnectErpCommand) -> str:
+        """The URL of the ERP's consent page."""
+        with self._uow() as uow:
+            connection = uow.connections.for_merchant(command.merchant_id)
+            if connection is None or not connection.is_configured:
+                raise ApplicationError("salve o Client ID, o Client Secret e o Link de Convite antes de conectar")
+            assert connection.id is not None and connection.client_id is not None
+            nonce = secrets.token_urlsafe(24)
+            verifier = new_verifier()
+            try:
+                connection.begin_authorization(nonce, self._box.seal(Secret(verifier)), self._clock.now())
+            except InvalidTransition as exc:
+                raise ApplicationError(exc.message) from None
+            uow.commit()
+            state = self._signer.sign(OAuthState(connection_id=connection.id, nonce=nonce))
+            return self._oauth.authorize_url(connection.client_id, self._redirect_uri, state, s256_challenge(verifier))
+
+    def complete(self, command: CompleteConnectErpCommand) -> ErpConnection:
         """The connected connection; AuthorizationFailed with a Portuguese message otherwise."""
         if not command.state:
             raise AuthorizationFailed("A resposta do Tiny não trouxe o parâmetro state. Tente conectar de novo.", "invalid_state")
@@ -117,11 +101,15 @@ class CompleteConnectErp:
             )
         if not command.code:
             raise AuthorizationFailed("A resposta do Tiny não trouxe o código de autorização.", "missing_code")
+        return self._connect(state, command.code)
 
+    def _connect(self, state: OAuthState, code: str) -> ErpConnection:
         with self._uow() as uow:
             connection = uow.connections.lock(state.connection_id)
             if connection is None:
                 raise AuthorizationFailed("Esta autorização não corresponde a nenhuma integração.", "invalid_state")
+            connection_id = connection.id
+            assert connection_id is not None
             try:
                 verifier = connection.consume_authorization(state.nonce)
             except InvalidTransition:
@@ -131,8 +119,8 @@ class CompleteConnectErp:
                 ) from None
             uow.commit()  # the state is spent even if the exchange fails below
             client = self._client(connection)
-            grant = self._exchange(client, command.code, self._box.open(verifier).value, connection.id)
-            account_name = self._account_name(grant, connection.id)
+            grant = self._exchange(client, code, self._box.open(verifier).value, connection_id)
+            account_name = self._account_name(grant, connection_id)
             now = self._clock.now()
             connection.complete_authorization(seal_grant(self._box, grant, now),
                                               account_name if isinstance(account_name, str) else None, now)
@@ -141,12 +129,12 @@ class CompleteConnectErp:
                 before = {p.value for p in connection.missing_permissions}
                 connection.note_permission_missing(account_name.permission, None, now)
                 journal.permissions_changed(uow, connection, before, {p.value for p in connection.missing_permissions}, now)
-            uow.jobs.schedule(JobKind.POLL, connection.id, now)
+            uow.jobs.schedule(JobKind.POLL, connection_id, now)
             due = connection.renewal_due_at(self._margin)
             assert due is not None
-            uow.jobs.schedule(JobKind.RENEW_TOKEN, connection.id, due)
+            uow.jobs.schedule(JobKind.RENEW_TOKEN, connection_id, due)
             uow.commit()
-            log.info("erp connected", extra={"connection_id": connection.id})
+            log.info("erp connected", extra={"connection_id": connection_id})
             return connection
 
     def _client(self, connection: ErpConnection) -> OAuthClient:

@@ -63,10 +63,13 @@ CLAIM_WAIT_INTERVAL = 0.2
 CLAIM_WAITS = 150  # 30 s
 
 
-def backoff(failures: int, now: datetime) -> datetime:
-    """Exponential, capped, with full jitter on the upper half so retries spread out."""
+def backoff(failures: int, now: datetime, rng: random.Random | None = None) -> datetime:
+    """Exponential, capped, with full jitter on the upper half so retries spread out. `rng`
+    draws the jitter (a seeded one makes the retry time reproducible)."""
     ceiling = min(FIRST_BACKOFF * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
-    return now + ceiling / 2 + (ceiling / 2) * random.random()
+    jitter: float = rng.random() if rng is not None else random.random()
+    half: timedelta = ceiling / 2
+    return now + half + half * jitter
 
 
 class RefreshToken:
@@ -84,6 +87,7 @@ class RefreshToken:
         claim_span: timedelta = DEFAULT_CLAIM_SPAN,
         claim_waits: int = CLAIM_WAITS,
         journal: TokenJournal | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -96,6 +100,7 @@ class RefreshToken:
         self._claim_span = claim_span
         self._claim_waits = claim_waits
         self._journal = journal or NoTokenJournal()
+        self._rng = rng or random.Random()
 
     def __call__(self, command: Command) -> RenewalResult:
         if not self._keeper.begin():
@@ -195,7 +200,7 @@ class RefreshToken:
                     uow.commit()
         except Exception:  # noqa: BLE001 - the count is a courtesy (the claim expires by itself)
             log.warning("could not record a failed renewal", extra={"connection_id": connection_id}, exc_info=True)
-        retry_at = backoff(failures, now)
+        retry_at = backoff(failures, now, self._rng)
         if exc.retry_after:
             retry_at = max(retry_at, now + timedelta(seconds=exc.retry_after))
         if refresh_expires_at is not None:

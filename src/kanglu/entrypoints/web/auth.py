@@ -42,7 +42,8 @@ def _fingerprint(password_hash: str) -> str:
 
 def current_merchant() -> Merchant | None:
     if "merchant" in g:
-        return g.merchant  # type: ignore[no-any-return]
+        cached: Merchant | None = g.merchant
+        return cached
     merchant = None
     web_session = None
     token = session.get(SESSION_ID)

@@ -3,15 +3,18 @@ so tests can run several apps side by side)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dependency_injector import providers
 from flask import current_app
 
 from kanglu.application.ports import Clock, PasswordHasher
 from kanglu.application.queries import CustomerQueries, MerchantQueries, OrderQueries, SyncQueries
+from kanglu.application.status_mapping_query import MappingState
+from kanglu.application.web_access import LoginAttempts, WebSessions
 from kanglu.domain.carriers import CarrierRegistry
 from kanglu.entrypoints.settings import Settings
-from kanglu.application.web_access import LoginAttempts, WebSessions
 
 if TYPE_CHECKING:
     from kanglu.entrypoints.containers import Container, UseCases
@@ -31,7 +34,8 @@ class Deps:
         return self.container.settings()
 
     @property
-    def use_cases(self) -> UseCases:
+    def use_cases(self) -> providers.Container[UseCases]:
+        """The container's use cases: `deps().use_cases.connect_erp()` and the like."""
         return self.container.use_cases
 
     @property
@@ -62,9 +66,11 @@ class Deps:
     def sync(self) -> SyncQueries:
         return self.container.adapters.sync_queries()
 
-    def uow(self):  # type: ignore[no-untyped-def]
-        return self.container.adapters.uow()()
+    def status_mapping(self, merchant_id: int) -> MappingState:
+        query: Callable[[int], MappingState] = self.container.use_cases.status_mapping_query()
+        return query(merchant_id)
 
 
 def deps() -> Deps:
-    return current_app.extensions[EXTENSION]
+    found: Deps = current_app.extensions[EXTENSION]
+    return found

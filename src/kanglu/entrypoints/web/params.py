@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -88,6 +89,70 @@ class ListParams:
         return PageRequest(page=self.page, per_page=self.per_page)
 
 
+class _Refused(ValueError):
+    """A parameter's value the listing cannot use; `args[0]` says why, in Portuguese."""
+
+
+ParameterParser = Callable[[str, CarrierRegistry | None], object]
+
+
+def _query(raw: str, carriers: CarrierRegistry | None) -> str | None:
+    if len(raw) > MAX_QUERY_LENGTH:
+        raise _Refused(f"a busca aceita até {MAX_QUERY_LENGTH} caracteres")
+    return clean_query(raw)
+
+
+def _situacao(raw: str, carriers: CarrierRegistry | None) -> Situacao:
+    code = _whole(raw, 0, 99)
+    if code is None or code not in {int(s) for s in Situacao}:
+        raise _Refused("situação desconhecida: " + _allowed(sorted(int(s) for s in Situacao)))
+    return Situacao(code)
+
+
+def _tracking_status(raw: str, carriers: CarrierRegistry | None) -> ShipmentStatus:
+    try:
+        return ShipmentStatus(raw)
+    except ValueError:
+        raise _Refused("estado de rastreamento desconhecido: " + _allowed(s.value for s in ShipmentStatus)) from None
+
+
+def _carrier(raw: str, carriers: CarrierRegistry | None) -> str:
+    assert carriers is not None  # the filter is only read where the registry is given
+    if raw == UNKNOWN_CARRIER or carriers.get(raw) is not None:
+        return raw
+    codes = [c.code for c in carriers] + [NOT_TRACKED.code, UNKNOWN_CARRIER]
+    raise _Refused("transportadora desconhecida: " + _allowed(codes))
+
+
+def _updated_since(raw: str, carriers: CarrierRegistry | None) -> datetime:
+    since = parse_instant(raw)
+    if since is None:
+        raise _Refused("use uma data ISO 8601, como 2026-12-07 ou 2026-12-07T10:00:00-03:00")
+    return since
+
+
+def _count(high: int) -> ParameterParser:
+    def parse(raw: str, carriers: CarrierRegistry | None) -> int:
+        number = _whole(raw, 1, high)
+        if number is None:
+            raise _Refused(f"informe um número inteiro de 1 a {high}")
+        return number
+
+    return parse
+
+
+# (query parameter, ListParams field, parser), in the order their errors are listed.
+_PARAMETERS: tuple[tuple[str, str, ParameterParser], ...] = (
+    ("q", "q", _query),
+    ("situacao", "situacao", _situacao),
+    ("tracking_status", "tracking_status", _tracking_status),
+    ("carrier", "carrier_code", _carrier),
+    ("updated_since", "updated_since", _updated_since),
+    ("page", "page", _count(MAX_PAGE)),
+    ("per_page", "per_page", _count(MAX_PER_PAGE)),
+)
+
+
 def parse_list_params(
     args: Mapping[str, str],
     *,
@@ -98,50 +163,16 @@ def parse_list_params(
     """The parameters, and a Portuguese message per refused one (those fall back to defaults).
 
     `blank_is_absent`: an HTML form sends `situacao=` for "todas"; an API client that sends
-    an empty value has sent a bad one.
+    an empty value has sent a bad one. `carriers`: the carrier filter is read only with it.
     """
     errors: dict[str, str] = {}
-    values: dict[str, object] = {"per_page": per_page}
-
-    def present(name: str) -> str | None:
+    values: dict[str, Any] = {"per_page": per_page}
+    for name, field, parse in _PARAMETERS:
         raw = args.get(name)
-        if raw is None or (blank_is_absent and raw.strip() == ""):
-            return None
-        return raw
-
-    if (raw := present("q")) is not None:
-        if len(raw) > MAX_QUERY_LENGTH:
-            errors["q"] = f"a busca aceita até {MAX_QUERY_LENGTH} caracteres"
-        else:
-            values["q"] = clean_query(raw)
-    if (raw := present("situacao")) is not None:
-        code = _whole(raw, 0, 99)
-        if code is None or code not in {int(s) for s in Situacao}:
-            errors["situacao"] = "situação desconhecida: " + _allowed(sorted(int(s) for s in Situacao))
-        else:
-            values["situacao"] = Situacao(code)
-    if (raw := present("tracking_status")) is not None:
+        if raw is None or (blank_is_absent and raw.strip() == "") or (name == "carrier" and carriers is None):
+            continue
         try:
-            values["tracking_status"] = ShipmentStatus(raw)
-        except ValueError:
-            errors["tracking_status"] = "estado de rastreamento desconhecido: " + _allowed(s.value for s in ShipmentStatus)
-    if carriers is not None and (raw := present("carrier")) is not None:
-        if raw == UNKNOWN_CARRIER or carriers.get(raw) is not None:
-            values["carrier_code"] = raw
-        else:
-            codes = [c.code for c in carriers] + [NOT_TRACKED.code, UNKNOWN_CARRIER]
-            errors["carrier"] = "transportadora desconhecida: " + _allowed(codes)
-    if (raw := present("updated_since")) is not None:
-        since = parse_instant(raw)
-        if since is None:
-            errors["updated_since"] = "use uma data ISO 8601, como 2026-12-07 ou 2026-12-07T10:00:00-03:00"
-        else:
-            values["updated_since"] = since
-    for name, high in (("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)):
-        if (raw := present(name)) is not None:
-            number = _whole(raw, 1, high)
-            if number is None:
-                errors[name] = f"informe um número inteiro de 1 a {high}"
-            else:
-                values[name] = number
-    return ListParams(**values), errors  # type: ignore[arg-type]
+            values[field] = parse(raw, carriers)
+        except _Refused as exc:
+            errors[name] = str(exc)
+    return ListParams(**values), errors

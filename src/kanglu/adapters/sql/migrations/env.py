@@ -13,8 +13,13 @@ from kanglu.adapters.sql.tables import metadata
 config = context.config
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(
+    *, connection: Connection | None = None, url: str | None = None, render_as_batch: bool = False,
+    literal_binds: bool = False,
+) -> None:
     context.configure(
+        connection=connection,
+        url=url,
         target_metadata=metadata,
         compare_type=True,
         # The engine emits BEGIN itself on SQLite too, so DDL there is transactional: a
@@ -22,8 +27,16 @@ def _configure(**kwargs: object) -> None:
         transactional_ddl=True,
         # The search index objects (FTS5 table, trigram index) are not in the metadata.
         include_name=search.include_name,
-        **kwargs,
+        render_as_batch=render_as_batch,
+        literal_binds=literal_binds,
     )
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database: give `sqlalchemy.url` (alembic -x or the ini file)")
+    return url
 
 
 def _run(connection: Connection) -> None:
@@ -33,7 +46,7 @@ def _run(connection: Connection) -> None:
 
 
 def run_migrations_offline() -> None:
-    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+    _configure(url=_url(), literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -43,7 +56,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(_url())
     try:
         with engine.connect() as connection:
             _run(connection)

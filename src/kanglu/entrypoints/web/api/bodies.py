@@ -4,6 +4,7 @@ limits the OpenAPI document publishes, kept here once so both say the same thing
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, get_origin
 from urllib.parse import urlsplit
 
@@ -117,12 +118,6 @@ def _strict_str(value: Any, _: type) -> str:
     return value
 
 
-def _strict_bool(value: Any, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("true ou false esperado")
-    return value
-
-
 def _situacao(value: Any, _: type) -> Situacao:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("número inteiro esperado")
@@ -137,6 +132,11 @@ def _action(value: Any, _: type) -> Action:
     if value not in {a.value for a in Action}:
         raise ValueError(allowed_values(a.value for a in Action))
     return Action(value)
+
+
+def _is_list_type(type_: Any) -> bool:
+    origin: object = get_origin(type_)
+    return origin is list
 
 
 def make_converter() -> cattrs.Converter:
@@ -174,7 +174,7 @@ def make_converter() -> cattrs.Converter:
         return structure
 
     def class_hook(cls: type) -> Any:
-        base = make_dict_structure_fn(cls, converter)
+        base: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(cls, converter)
 
         def structure(value: Any, _: type) -> Any:
             if not isinstance(value, dict):
@@ -183,7 +183,7 @@ def make_converter() -> cattrs.Converter:
 
         return structure
 
-    converter.register_structure_hook_factory(lambda t: get_origin(t) is list, list_hook)
+    converter.register_structure_hook_factory(_is_list_type, list_hook)
     converter.register_structure_hook_factory(attrs.has, class_hook)
     return converter
 
@@ -217,10 +217,10 @@ def _walk(exc: BaseException, path: str, out: dict[str, str]) -> None:
         for sub in others:
             _walk(sub, path, out)
     elif isinstance(exc, IterableValidationError):
-        with_notes, others = exc.group_exceptions()
-        for sub, note in with_notes:
-            _walk(sub, f"{path}[{note.index}]", out)
-        for sub in others:
+        with_indexes, rest = exc.group_exceptions()
+        for sub, index_note in with_indexes:
+            _walk(sub, f"{path}[{index_note.index}]", out)
+        for sub in rest:
             _walk(sub, path, out)
     else:
         out.setdefault(path or "body", _message(exc))

@@ -127,7 +127,7 @@ def save() -> Any:
 @login_required
 def connect() -> Any:
     try:
-        authorize_url = deps().use_cases.begin_connect()(BeginConnectErpCommand(merchant_id()))
+        authorize_url = deps().use_cases.connect_erp().begin(BeginConnectErpCommand(merchant_id()))
     except ApplicationError as exc:
         flash(sentence(exc.message), "error")
         return redirect(url_for(".index"), 303)
@@ -162,7 +162,7 @@ def callback() -> Any:
     owner_id: int | None = None
     generic = "Autorização do Tiny concluída."
     try:
-        connection = deps().use_cases.complete_connect()(command)
+        connection = deps().use_cases.connect_erp().complete(command)
     except AuthorizationFailed as exc:
         log.info("erp authorization refused", extra={"reason": exc.reason})
         category, message = "error", exc.message

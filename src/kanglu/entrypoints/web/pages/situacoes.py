@@ -12,7 +12,6 @@ from kanglu.domain.situacoes import DEFAULT_ACTIONS, Action, Situacao
 from kanglu.entrypoints.web.auth import login_required, merchant_id
 from kanglu.entrypoints.web.deps import deps
 from kanglu.entrypoints.web.formatting import sentence
-from kanglu.entrypoints.web.reads import status_mapping_of
 
 bp = Blueprint("situacoes", __name__)
 
@@ -23,7 +22,7 @@ PDV_FIELD = "import_point_of_sale"
 @bp.get("/situacoes")
 @login_required
 def index() -> Any:
-    state = status_mapping_of(merchant_id())
+    state = deps().status_mapping(merchant_id())
     rows = [
         {"situacao": situacao, "action": action, "default": DEFAULT_ACTIONS.get(situacao, Action.IGNORE)}
         for situacao, action in state.mapping.full()
