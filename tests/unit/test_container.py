@@ -13,7 +13,7 @@ from dependency_injector import providers
 
 from kanglu.application.commands import CreateMerchantCommand
 from kanglu.domain.secrets import Secret
-from kanglu.adapters.sql.builtin_tracking import BuiltinTrackingService
+from kanglu.adapters.tracking.builtin import BuiltinTrackingService
 from kanglu.adapters.tracking.http import HttpTrackingService
 from kanglu.entrypoints.bootstrap import prepare_data_folder
 from kanglu.entrypoints.containers import build_container, new_api_transport, new_http_client
