@@ -151,7 +151,7 @@ class SandboxApp:
             return json_response(405, {"mensagem": "Método não permitido", "detalhes": []},
                                  [("Allow", ", ".join(exc.valid_methods or []))])
         except HTTPException as exc:  # redirects for slashes and the like
-            return exc.get_response(request.environ)  # type: ignore[return-value]
+            return exc.get_response(request.environ)
         if endpoint.startswith("api:"):
             return self.api_call(request, endpoint[4:], values)
         return getattr(self, f"on_{endpoint}")(request, **values)

@@ -18,7 +18,7 @@ from kanglu.domain.import_failures import ImportFailure
 
 
 @built_once_per_mapping
-def _open_failures():  # type: ignore[no-untyped-def]
+def _open_failures():
     c = t.import_failures.c
     return select(ImportFailure).where(c.connection_id == CONNECTION_ID, c.erp_order_id.in_(ERP_IDS),
                                        c.resolved_at.is_(None))
@@ -30,7 +30,7 @@ class SqlImportFailureRepository(SessionRepository):
         if not wanted:
             return {}
         found = self._session.scalars(_open_failures(), {"conn_id": connection_id, "erp_ids": wanted})
-        return {failure.erp_order_id: failure for failure in found}  # type: ignore[misc]
+        return {failure.erp_order_id: failure for failure in found}
 
     def add(self, failure: ImportFailure) -> None:
         self._session.add(failure)

@@ -34,7 +34,7 @@ class SqlMerchantRepository(SessionRepository):
         revoked = self._session.execute(
             update(k).where(k.c.merchant_id == merchant_id, k.c.revoked_at.is_(None)).values(revoked_at=now)
         )
-        return revoked.rowcount  # type: ignore[attr-defined, no-any-return]
+        return revoked.rowcount  # type: ignore[attr-defined]
 
 
 def merchant_by_api_key_hash(session: Session, key_hash: str) -> Merchant | None:

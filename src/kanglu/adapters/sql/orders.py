@@ -49,13 +49,13 @@ class SqlCustomerRepository(SessionRepository):
     def by_erp_ids(self, merchant_id: int, erp_ids: Iterable[int]) -> dict[int, Customer]:
         return self._oldest_by(merchant_id, t.customers.c.erp_customer_id, erp_ids, "erp_customer_id")
 
-    def _oldest_by(self, merchant_id: int, column, values: Iterable, attribute: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    def _oldest_by(self, merchant_id: int, column, values: Iterable, attribute: str) -> dict:  # type: ignore[no-untyped-def]
         """One customer per value: the oldest, when several share it."""
         wanted = set(values)
         if not wanted:
             return {}
         c = t.customers.c
-        found: dict = {}  # type: ignore[type-arg]
+        found: dict = {}
         for customer in self._session.scalars(
             select(Customer).where(c.merchant_id == merchant_id, column.in_(wanted)).order_by(c.id)
         ):
@@ -91,7 +91,7 @@ class SqlOrderRepository(SessionRepository):
             for erp_id, fingerprint, version, invoice, total in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
         }
 
-    def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def,type-arg]
+    def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def]
         """(erp_order_id, ...) of those orders that are stored: a light read."""
         wanted = list(set(erp_ids))
         if not wanted:
