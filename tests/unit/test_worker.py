@@ -144,12 +144,10 @@ def test_a_claimed_poll_starts_from_the_connection_read_with_the_claim() -> None
     worker, _ = worker_for(world)
     worker.run_once()  # the first poll, and the renewal job is not due: polls only from here
     world.clock.advance(minutes=5)
-    reads = []
-    reading = world.uow.reading
-    world.uow.reading = lambda: reads.append(1) or reading()  # type: ignore[method-assign]
+    reads = world.progress.reads
     summary = worker.run_once()
     assert summary.jobs >= 1 and summary.errors == 0
-    assert reads == []
+    assert world.progress.reads == reads
     assert world.uow.read().jobs.get(JobKind.POLL, cid).due_at > world.clock.now()
 
 

@@ -8,6 +8,7 @@ import time: providers build on first use.
 from __future__ import annotations
 
 import http.cookiejar
+import random
 import threading
 import urllib.parse
 import urllib.request
@@ -27,6 +28,7 @@ from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
 from kanglu.adapters.sql.sync_queries import SqlSyncQueries
+from kanglu.adapters.sql.poll_progress import SqlPollProgress
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
@@ -40,7 +42,6 @@ from kanglu.adapters.crypto import FernetSecretBox, HmacStateSigner
 from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.application.alerts import AlertDelivery
 from kanglu.application.commands import RefreshTokenCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.scheduling import EnsureJobs, JobHandlers
 from kanglu.application.tokens import ConnectionTokens, TokenKeeper
 from kanglu.application.use_cases.connect_erp import BeginConnectErp, CompleteConnectErp
@@ -175,6 +176,7 @@ class Adapters(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     engine = providers.Resource(_engine, settings=core.settings)
     uow = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
+    poll_progress = providers.Singleton(SqlPollProgress, engine=engine)
     # One client for Tiny's OAuth and the tracking service.
     http_client = providers.Resource(
         _closed_at_shutdown, providers.Factory(new_http_client, timeout=core.settings.provided.http_timeout)
@@ -218,7 +220,6 @@ class UseCases(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
-    importer = providers.Factory(OrderImporter, carriers=core.carriers)
     refresh_token = providers.Factory(
         RefreshToken,
         uow=adapters.uow,
@@ -258,7 +259,7 @@ class UseCases(containers.DeclarativeContainer):
     map_shipping_service = providers.Factory(
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )
-    import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
+    import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, carriers=core.carriers)
     alerts = providers.Factory(
         AlertDelivery, uow=adapters.uow, secret_box=core.secret_box, mailer=adapters.mailer,
         webhooks=adapters.webhooks, public_url=core.settings.provided.public_url,
@@ -286,10 +287,13 @@ class UseCases(containers.DeclarativeContainer):
     # dependency resolution each time), and it keeps nothing between calls.
     poll_orders = providers.ThreadSafeSingleton(
         PollOrdersByStatus,
+        progress=adapters.poll_progress,
         uow=adapters.uow,
         clock=core.clock,
         gateway=adapters.gateway,
-        importer=importer,
+        import_order=import_order,
+        carriers=core.carriers,
+        rng=providers.Factory(random.Random),
         secret_box=core.secret_box,
         tokens_for=tokens_for,
         interval=core.poll_interval,
@@ -305,7 +309,7 @@ class UseCases(containers.DeclarativeContainer):
         uow=adapters.uow,
         clock=core.clock,
         gateway=adapters.gateway,
-        importer=importer,
+        import_order=import_order,
         secret_box=core.secret_box,
         tokens_for=tokens_for,
     )
@@ -321,6 +325,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
+        poll_jobs=adapters.poll_progress,
         deliver=deliver_tracking.provider,
         revoke=revoke_tokens.provider,
         purge=purge_failures.provider,

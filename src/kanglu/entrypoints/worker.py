@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import attrs
 import structlog
@@ -32,6 +31,7 @@ from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandler
 from kanglu.application.tokens import TokenKeeper
 from kanglu.application.use_cases.refresh_token import WRITE_RETRY_DELAYS
 from kanglu.domain.jobs import Job, JobKind
+from kanglu.entrypoints.containers import Container
 from kanglu.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -359,12 +359,13 @@ def install_signal_handlers(worker: Worker) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def build_shared_adapters(container: Any) -> None:
+def build_shared_adapters(container: Container) -> None:
     """Build the process-wide adapters (engine, HTTP client, Tiny clients, tracking) in this
     thread, before the pool starts: dependency-injector's singletons are not thread-safe on
     first use, and eight threads racing there would each open a client and close the others'."""
     adapters = container.adapters
     adapters.uow()
+    adapters.poll_progress()
     adapters.oauth()
     adapters.gateway()
     adapters.tracking()
@@ -382,7 +383,7 @@ def settings_for_worker(settings: Settings, concurrency: int) -> Settings:
     return attrs.evolve(settings, db_pool_size=needed)
 
 
-def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:
+def build_worker(container: Container, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:
     """The worker as every entrypoint runs it (`kanglu worker`, `kanglu demo`, the browser test):
     the container's use cases, the lease setting, metrics recorded for each job."""
     settings = container.settings()
@@ -409,7 +410,7 @@ def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -
     )
 
 
-def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
+def run_worker(container: Container, *, once: bool, concurrency: int) -> int:
     """`kanglu worker`: build the worker from the container and run it. Exit code 0 unless
     the worker itself fails (a merchant's Tiny failing is that merchant's job's business)."""
     from kanglu.entrypoints.bootstrap import prepare_database, start_metrics_server

@@ -42,7 +42,7 @@ from kanglu.adapters.sql.types import (
     UtcDateTime,
     WarningsType,
 )
-from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.connections import ConnectionStatus, ErrorKind
 from kanglu.domain.events import EventKind
 from kanglu.domain.jobs import JobKind
 from kanglu.domain.tracking import ShipmentStatus
@@ -116,6 +116,7 @@ erp_connections = Table(
     Column("connected_at", UtcDateTime),
     Column("last_sync_at", UtcDateTime),
     Column("last_error", Text),
+    Column("error_kind", StrEnumType(ErrorKind, 20)),  # migration 0009: whose error last_error is
     Column("poll_cursor", UtcDateTime),
     Column("poll_since", UtcDateTime),
     Column("poll_started_at", UtcDateTime),
