@@ -270,8 +270,9 @@ def _to_consider(
     to_write: list[tuple[ErpOrder, Action]] = []
     ignored = 0
     for snapshot in latest.values():
-        if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
-            snapshot = attrs.evolve(snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id]))
+        service_id = snapshot.shipping.service_id
+        if families and service_id is not None and service_id in families and snapshot.shipping.family is None:
+            snapshot = attrs.evolve(snapshot, shipping=snapshot.shipping.with_family(families[service_id]))
         action = mapping.action_for(snapshot.situacao)
         if snapshot.erp_order_id not in stored and action is Action.IGNORE:
             ignored += 1

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import hold_write_lock, upsert_insert
@@ -45,6 +46,7 @@ class SqlJobRepository:
 
     def finish(self, job: Job | JobKey, owner: str, next_due_at: datetime | None, error: str | None = None) -> bool:
         # One conditional statement: the lease is checked and released atomically.
+        statement: Executable
         if next_due_at is None:
             statement = _DELETE_MY_JOB
         else:
