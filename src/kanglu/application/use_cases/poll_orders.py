@@ -201,10 +201,10 @@ class PollOrdersByStatus:
                 self._progress.complete(connection, self._event(run, now), next_due)
                 return self._completed(run, next_due)
             connection.advance_poll(following, following.next_offset)
-            stopping = (self._max_pages is not None and run.pages >= self._max_pages) or self._stop_requested()
-            self._progress.checkpoint(connection, self._event(run, now) if stopping else None)
+            bounded = self._max_pages is not None and run.pages >= self._max_pages
+            self._progress.checkpoint(connection, self._event(run, now) if bounded else None)
             run.progress = following
-            if stopping:
+            if bounded or self._stop_requested():
                 return PollResult(PollOutcome.RETRY, self._clock.now(), run.report, run.pages, "continua no próximo ciclo")
 
     @staticmethod
