@@ -16,11 +16,13 @@ from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.poll_progress import SqlPollProgress
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from kanglu.application.commands import PollOrdersByStatusCommand
 from kanglu.application.errors import TransientFailure
 from kanglu.domain.connections import ErrorKind, PollProgress
 from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobKey, JobKind
 from kanglu.domain.secrets import Sealed
+from tests.integration.sql.helpers import SqlWorld
 from tests.integration.sql.test_repositories import NOW, ids  # noqa: F401 - the fixture
 
 
@@ -167,3 +169,26 @@ def test_a_write_to_a_database_that_is_away_is_a_transient_failure(uow: SqlUnitO
             SqlPollProgress(engine).checkpoint(copy)
     finally:
         engine.dispose()
+
+
+def test_a_quiet_poll_run_by_the_runner_costs_one_statement_on_postgresql(world: SqlWorld) -> None:
+    """The whole database cost of a poll that finds nothing new, once its job is claimed: the
+    connection came with the claim, the empty page needs no read, and the cursor, the history
+    row and the job's release are one statement (three in one transaction on SQLite)."""
+    _, connection_id = world.connect()
+    world.poll()(PollOrdersByStatusCommand(connection_id))  # the first poll: the backfill, empty
+    world.clock.advance(minutes=5)
+    handlers = world.handlers()
+    with world.uow() as u:
+        u.jobs.schedule(JobKind.POLL, connection_id, world.clock.now())
+        u.commit()
+    with world.uow() as u:
+        [job] = u.jobs.claim("w1", world.clock.now(), timedelta(minutes=5), 10)
+        handlers.prefetch(u, [job])
+        u.commit()
+    with statements(world.uow) as sent:
+        result = handlers.run(job, "w1")
+    assert (result.outcome, result.lease_kept) == ("completed", True)
+    assert len(sent) == (1 if world.uow.engine.dialect.name == "postgresql" else 3), sent
+    with world.uow() as u:
+        assert u.jobs.get(JobKind.POLL, connection_id).lease_owner is None
