@@ -8,14 +8,18 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from kanglu.application.commands import DeliverTrackingRequestsCommand, PollOrdersByStatusCommand, RefreshTokenCommand
+from kanglu.application.commands import (
+    DeliverTrackingRequestsCommand,
+    PollOrdersByStatusCommand,
+    RefreshTokenCommand,
+)
 from kanglu.application.ports import Clock, PollJobLink, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.merchant_sync import PurgeEvents
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken, backoff
-from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.jobs import Job, JobKey, JobKind
 

@@ -16,11 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
-from kanglu.adapters.sql.engine import BEGIN_MODE
-from kanglu.adapters.sql.orm import start_mappers
-from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.adapters.sql.connections import SqlConnectionRepository
+from kanglu.adapters.sql.engine import BEGIN_MODE
 from kanglu.adapters.sql.jobs import SqlJobRepository
+from kanglu.adapters.sql.orm import start_mappers
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
     SqlConnectionEventRepository,
@@ -33,6 +32,7 @@ from kanglu.adapters.sql.repositories import (
     SqlShippingFamilyRepository,
     SqlStatusMappingRepository,
 )
+from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.application.errors import TransientFailure
 
 log = logging.getLogger(__name__)

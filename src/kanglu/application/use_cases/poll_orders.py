@@ -35,7 +35,12 @@ import attrs
 from kanglu.application import journal
 from kanglu.application.commands import ImportOrderCommand, ImportSettings
 from kanglu.application.commands import PollOrdersByStatusCommand as Command
-from kanglu.application.errors import PermissionMissing, RateLimited, ReauthorizationRequired, TransientFailure
+from kanglu.application.errors import (
+    PermissionMissing,
+    RateLimited,
+    ReauthorizationRequired,
+    TransientFailure,
+)
 from kanglu.application.importing import ImportReport
 from kanglu.application.order_page_plan import (
     Item,
@@ -49,6 +54,7 @@ from kanglu.application.order_page_plan import (
     with_invoices,
     with_totals,
 )
+from kanglu.application.poll_permissions import PERMISSION_RECHECK, PollPermissions
 from kanglu.application.ports import (
     Clock,
     ErpGateway,
@@ -58,7 +64,6 @@ from kanglu.application.ports import (
     StoredPage,
     UnitOfWorkFactory,
 )
-from kanglu.application.poll_permissions import PERMISSION_RECHECK, PollPermissions
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import CarrierRegistry

@@ -13,16 +13,15 @@ from collections.abc import Callable
 
 import attrs
 
-from kanglu.application.commands import PurgeResolvedFailuresCommand as PurgeCommand
 from kanglu.application.commands import ImportOrderCommand
+from kanglu.application.commands import PurgeResolvedFailuresCommand as PurgeCommand
 from kanglu.application.commands import RetryImportFailureCommand as Command
 from kanglu.application.errors import ApplicationError, NotFound
 from kanglu.application.ports import Clock, ErpGateway, SecretBox, UnitOfWorkFactory
 from kanglu.application.tokens import ConnectionTokens
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.connections import ErpConnection
-from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.import_failures import RESOLVED_RETENTION
+from kanglu.domain.import_failures import RESOLVED_RETENTION, ImportFailure
 from kanglu.domain.orders import ErpOrder, MalformedOrder
 from kanglu.domain.situacoes import INVOICED_SITUACOES
 
