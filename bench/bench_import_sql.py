@@ -33,7 +33,6 @@ from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import ImportOrderCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.orders import ErpOrder
@@ -68,7 +67,7 @@ def run_pages(use_case: ImportOrder, connection_id: int, orders: list[ErpOrder],
 def bulk_run(backend: str, workdir: Path, orders: list[ErpOrder]) -> dict[str, float]:
     """One run on a fresh database: the new orders, the same again (unchanged), then a later
     version of each (Faturada orders shipped, with a tracking code)."""
-    use_case_for = lambda uow: ImportOrder(uow=uow, clock=SystemClock(), importer=OrderImporter(carriers=DEFAULT_REGISTRY))  # noqa: E731
+    use_case_for = lambda uow: ImportOrder(uow=uow, clock=SystemClock(), carriers=DEFAULT_REGISTRY)  # noqa: E731
     pages = -(-len(orders) // PAGE)
     with database(backend, workdir, "bulk") as engine:
         uow = SqlUnitOfWorkFactory(engine)
@@ -99,7 +98,7 @@ def measure(backend: str, workdir: Path, orders: list[ErpOrder], baseline: list[
     with database(backend, workdir, "rowbyrow") as engine:
         uow = SqlUnitOfWorkFactory(engine)
         _, cid = seed_connection(uow)
-        use_case = ImportOrder(uow=uow, clock=SystemClock(), importer=OrderImporter(carriers=DEFAULT_REGISTRY))
+        use_case = ImportOrder(uow=uow, clock=SystemClock(), carriers=DEFAULT_REGISTRY)
         counter = StatementCounter(engine)
         seconds = run_pages(use_case, cid, baseline, 1, engine)
         row_by_row = {

@@ -24,7 +24,6 @@ from kanglu.adapters.clock import SystemClock
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlOrderQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import ImportOrderCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.queries import UNKNOWN_CARRIER, OrderFilters, PageRequest
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -51,7 +50,7 @@ def measure(backend: str, workdir: Path, count: int) -> dict[str, object]:
     with database(backend, workdir, "queries") as engine:
         uow = SqlUnitOfWorkFactory(engine)
         merchant_id, cid = seed_connection(uow)
-        use_case = ImportOrder(uow=uow, clock=SystemClock(), importer=OrderImporter(carriers=DEFAULT_REGISTRY))
+        use_case = ImportOrder(uow=uow, clock=SystemClock(), carriers=DEFAULT_REGISTRY)
         start = time.perf_counter()
         sample = None
         for first in range(1, count + 1, 1000):

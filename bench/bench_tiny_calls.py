@@ -53,7 +53,9 @@ from kanglu.adapters.tiny import CallStats, RateLimitPacer, TinyGateway  # noqa:
 from kanglu.adapters.tiny.conversion import order_from_detail, order_from_listing  # noqa: E402
 from kanglu.adapters.tiny.gateway import sao_paulo_day  # noqa: E402
 from kanglu.adapters.tiny.http import parse_json  # noqa: E402
-from kanglu.application.commands import PollOrders  # noqa: E402
+from kanglu.application.commands import PollOrdersByStatusCommand as PollOrders  # noqa: E402
+from kanglu.application.use_cases.import_order import ImportOrder  # noqa: E402
+from kanglu.domain.carriers import DEFAULT_REGISTRY  # noqa: E402
 from kanglu.application.importing import ImportReport  # noqa: E402
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome, PollResult  # noqa: E402
 from kanglu.domain.secrets import Secret  # noqa: E402
@@ -63,7 +65,7 @@ from kanglu.sandbox.accounts import Account  # noqa: E402
 from kanglu.sandbox.clock import SandboxClock  # noqa: E402
 from tests.fakes import FakeClock  # noqa: E402
 from tests.builders import connected_world  # noqa: E402
-from tests.fakes import FakeDatabase, FakeUnitOfWork  # noqa: E402
+from tests.fakes import FakeDatabase, FakePollProgress, FakeUnitOfWork  # noqa: E402
 
 # The in-memory unit of work deep-copies its state, and a StatusMapping holds a mappingproxy,
 # which copy cannot handle by itself.
@@ -100,11 +102,6 @@ class SharedStateUnitsOfWork:
     def __call__(self) -> SharedStateUnitOfWork:
         return SharedStateUnitOfWork(self._db)
 
-    def reading(self) -> SharedStateUnitOfWork:
-        return SharedStateUnitOfWork(self._db)
-
-    def one_statement(self) -> SharedStateUnitOfWork:
-        return SharedStateUnitOfWork(self._db)
 
 
 class SandboxTokens:
@@ -170,10 +167,12 @@ class PollHarness:
         self.tokens = SandboxTokens(str(sandbox.issue_tokens(account)["access_token"]),
                                     key=f"connection:{self.connection_id}")
         db = self.world.uow.db
+        shared = SharedStateUnitsOfWork(db)
         self.poll = PollOrdersByStatus(
-            uow=SharedStateUnitsOfWork(db), clock=self.world.clock, gateway=gateway, secret_box=self.world.box,
-            importer=self.world.importer(), tokens_for=lambda _: self.tokens, interval=timedelta(minutes=2),
-            backfill=backfill,
+            progress=FakePollProgress(shared), uow=shared, clock=self.world.clock, gateway=gateway,  # type: ignore[arg-type]
+            secret_box=self.world.box, carriers=DEFAULT_REGISTRY,
+            import_order=ImportOrder(uow=shared, clock=self.world.clock, carriers=DEFAULT_REGISTRY),
+            tokens_for=lambda _: self.tokens, interval=timedelta(minutes=2), backfill=backfill,
         )
         self.wait: Any = None  # virtual time's sleep, when the run is simulated
 

@@ -53,7 +53,6 @@ from kanglu.adapters.crypto import FernetSecretBox
 from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import CreateMerchantCommand, ImportOrderCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import DEFAULT_REGISTRY
@@ -94,7 +93,7 @@ def seed(url: str, orders: int) -> dict[str, Any]:
             u.connections.add(connection)
             u.commit()
             connection_id = connection.id
-        use_case = ImportOrder(uow=uow, clock=SystemClock(), importer=OrderImporter(carriers=DEFAULT_REGISTRY))
+        use_case = ImportOrder(uow=uow, clock=SystemClock(), carriers=DEFAULT_REGISTRY)
         factory = OrderFactory(seed=11)
         started = time.monotonic()
         numbers: list[str] = []

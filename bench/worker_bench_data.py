@@ -40,7 +40,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from kanglu.adapters.sql.engine import make_engine  # noqa: E402
 from kanglu.adapters.sql.schema import upgrade_to_head  # noqa: E402
 from kanglu.adapters.sql.tables import erp_connections, jobs  # noqa: E402
-from kanglu.application.commands import CreateMerchantCommand, SaveErpCredentials  # noqa: E402
+from kanglu.application.commands import CreateMerchantCommand  # noqa: E402
+from kanglu.application.commands import SaveErpCredentialsCommand as SaveErpCredentials  # noqa: E402
 from kanglu.application.ports import TokenGrant  # noqa: E402
 from kanglu.application.tokens import seal_grant  # noqa: E402
 from kanglu.domain.jobs import JobKind  # noqa: E402

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import attrs
 
-from kanglu.application.importing import OrderImporter
+from kanglu.application.scheduling import JobHandlers
 from kanglu.application.tokens import ConnectionTokens, TokenKeeper, TokensByConnection
 from kanglu.application.use_cases.connect_erp import ConnectErp
+from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
+from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken
 from kanglu.domain.access_keys import AccessKey, access_key_check_digit
@@ -26,6 +29,7 @@ from tests.fakes import (
     FakeClock,
     FakeErpGateway,
     FakeOAuth,
+    FakePollProgress,
     FakeSecretBox,
     FakeStateSigner,
     FakeTokenJournal,
@@ -88,6 +92,7 @@ class World:
 
     clock: FakeClock = attrs.Factory(FakeClock)
     uow: FakeUnitOfWorkFactory = attrs.Factory(FakeUnitOfWorkFactory)
+    progress: FakePollProgress = attrs.Factory(lambda self: FakePollProgress(self.uow), takes_self=True)
     box: FakeSecretBox = attrs.Factory(FakeSecretBox)
     oauth: FakeOAuth = attrs.Factory(FakeOAuth)
     gateway: FakeErpGateway = attrs.Factory(FakeErpGateway)
@@ -115,13 +120,27 @@ class World:
     def tokens_for(self, connection_id: int) -> ConnectionTokens:
         return TokensByConnection(uow=self.uow, secret_box=self.box, refresh=self.refresh())(connection_id)
 
-    def importer(self) -> OrderImporter:
-        return OrderImporter(carriers=DEFAULT_REGISTRY)
+    def import_order(self) -> ImportOrder:
+        return ImportOrder(uow=self.uow, clock=self.clock, carriers=DEFAULT_REGISTRY)
 
     def poll(self, **kwargs: Any) -> PollOrdersByStatus:
-        return PollOrdersByStatus(
-            uow=self.uow, clock=self.clock, gateway=self.gateway, importer=self.importer(),
-            secret_box=self.box, tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30), **kwargs,
+        """The poll over the world's fakes; any argument may be given instead (another gateway)."""
+        options: dict[str, Any] = dict(
+            progress=self.progress, uow=self.uow, clock=self.clock, gateway=self.gateway,
+            import_order=self.import_order(), carriers=DEFAULT_REGISTRY, secret_box=self.box,
+            tokens_for=self.tokens_for, interval=timedelta(minutes=2), backfill=timedelta(days=30),
+            rng=random.Random(21),
+        )
+        return PollOrdersByStatus(**(options | kwargs))
+
+    def handlers(self, deliver: Callable[[], DeliverTrackingRequests] | None = None) -> JobHandlers:
+        """The job runner's handlers over the world's fakes, wired like the container's."""
+        from tests.fakes import FakeTrackingService
+
+        return JobHandlers(
+            clock=self.clock, refresh=self.refresh, poll=self.poll, poll_jobs=self.progress,
+            deliver=deliver or (lambda: DeliverTrackingRequests(uow=self.uow, clock=self.clock,
+                                                                tracking=FakeTrackingService())),
         )
 
 
@@ -146,17 +165,12 @@ def connected_world(merchant_id: int = 7) -> tuple[World, int]:
 
 def worker_for(world: World, tracking=None, **kwargs: Any):  # type: ignore[no-untyped-def]
     """A Worker over the world's fakes, wired like the container wires the real one."""
-    from kanglu.application.scheduling import EnsureJobs, JobHandlers
+    from kanglu.application.scheduling import EnsureJobs
     from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
     from kanglu.entrypoints.worker import Worker
     from tests.fakes import FakeTrackingService
 
     tracking = tracking or FakeTrackingService()
-    handlers = JobHandlers(
-        clock=world.clock,
-        refresh=world.refresh,
-        poll=world.poll,
-        deliver=lambda: DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=tracking),
-    )
+    handlers = world.handlers(lambda: DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=tracking))
     ensure = EnsureJobs(uow=world.uow, clock=world.clock, renewal_margin=MARGIN)
     return Worker(uow=world.uow, clock=world.clock, handlers=handlers, ensure_jobs=ensure, **kwargs), tracking

@@ -16,11 +16,11 @@ from kanglu.application.errors import AuthorizationFailed, PermissionMissing, Re
 from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
 from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, PendingGrant, TokenGrant, TokenSource
-from kanglu.domain.connections import POLL_ERROR_PREFIX, ErpConnection
+from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, PendingGrant, StoredPage, TokenGrant, TokenSource
+from kanglu.domain.connections import ErpConnection, ErrorKind
 from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
+from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder, comparable_fingerprint
@@ -178,24 +178,6 @@ class FakeConnections(_Repo):
     def lock(self, connection_id: int) -> ErpConnection | None:
         self.locks += 1
         return self.get(connection_id)
-
-    def save_poll(
-        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
-    ) -> bool | None:
-        assert connection.id is not None
-        if event is not None:
-            self._uow.events.add(event)
-        stored = self.s.connections[connection.id]  # this unit of work's copy of the stored row
-        stored.poll_since, stored.poll_started_at, stored.poll_offset = (
-            connection.poll_since, connection.poll_started_at, connection.poll_offset)
-        if connection.poll_progress() is None:  # completed
-            stored.poll_cursor, stored.last_sync_at = connection.poll_cursor, connection.last_sync_at
-            stored.updated_at = connection.updated_at
-            if stored.last_error and stored.last_error.startswith(POLL_ERROR_PREFIX):
-                stored.last_error = None
-        if release is None:
-            return None
-        return self._uow.jobs.finish(release.key, release.owner, release.next_due_at)
 
     def all(self) -> Iterable[ErpConnection]:
         return list(self.s.connections.values())
@@ -459,9 +441,8 @@ class FakeRevocations(_Repo):
 
 
 class FakeUnitOfWork:
-    def __init__(self, db: FakeDatabase, read_only: bool = False) -> None:
+    def __init__(self, db: FakeDatabase) -> None:
         self.db = db
-        self.read_only = read_only
         self.state = copy.deepcopy(db.committed)
         self.committed = False
         self.merchants = FakeMerchants(self)
@@ -488,10 +469,9 @@ class FakeUnitOfWork:
         self.db.lock.release()
 
     def flush(self) -> None:
-        self._refuse_if_read_only()
+        pass
 
     def commit(self) -> None:
-        self._refuse_if_read_only()
         if self.db.failing_commits:
             self.db.failing_commits -= 1
             raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
@@ -502,15 +482,10 @@ class FakeUnitOfWork:
     def rollback(self) -> None:
         self.state = copy.deepcopy(self.db.committed)
 
-    def _refuse_if_read_only(self) -> None:
-        if self.read_only:
-            raise RuntimeError("a reading unit of work cannot write")
-
 
 class FakeUnitOfWorkFactory:
     def __init__(self, db: FakeDatabase | None = None) -> None:
         self.db = db or FakeDatabase()
-        self.one_statement_units = 0
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.db)
@@ -519,12 +494,96 @@ class FakeUnitOfWorkFactory:
         """A look at what is committed, for assertions."""
         return FakeUnitOfWork(self.db)
 
-    def reading(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.db, read_only=True)
 
-    def one_statement(self) -> FakeUnitOfWork:
-        self.one_statement_units += 1
-        return FakeUnitOfWork(self.db)
+
+class FakePollProgress:
+    """PollProgressStore and the runner's PollJobLink over the fake database. Each write is
+    one commit of its own (the SQL adapter's one statement): `writes` counts them."""
+
+    def __init__(self, uow: FakeUnitOfWorkFactory) -> None:
+        self._uow = uow
+        self.writes = 0
+        self.reads = 0
+        self._preloaded: dict[int, ErpConnection] = {}
+        self._offers: dict[JobKey, str] = {}
+        self._released: dict[JobKey, bool] = {}
+
+    def start(self, connection_id: int) -> ErpConnection | None:
+        preloaded = self._preloaded.pop(connection_id, None)
+        if preloaded is not None:
+            return preloaded
+        self.reads += 1
+        with self._uow() as uow:
+            return uow.connections.get(connection_id)
+
+    def stored_page(
+        self, connection: ErpConnection, erp_ids: Sequence[int], families: Mapping[int, int | None] | None
+    ) -> StoredPage:
+        assert connection.id is not None
+        self.reads += 1
+        with self._uow() as uow:
+            mapping = uow.status_mappings.get(connection.id)
+            if families is None:
+                families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection.id).items()}
+            if not erp_ids:
+                return StoredPage(mapping, families, {}, frozenset(), {})
+            return StoredPage(
+                mapping, families, uow.orders.stored(connection.id, erp_ids),
+                frozenset(uow.import_failures.for_erp_ids(connection.id, erp_ids)),
+                uow.carrier_mappings.for_merchant(connection.merchant_id),
+            )
+
+    def checkpoint(self, connection: ErpConnection, event: ConnectionEvent | None = None) -> None:
+        self._write(connection, event, None)
+
+    def complete(self, connection: ErpConnection, event: ConnectionEvent, next_poll_at: datetime) -> None:
+        assert connection.id is not None and connection.poll_progress() is None
+        self._write(connection, event, next_poll_at)
+
+    def fail(self, connection_id: int, reason: str, at: datetime) -> None:
+        with self._uow() as uow:
+            connection = uow.connections.get(connection_id)
+            if connection is not None:
+                connection.note_poll_failure(reason, at)
+                uow.commit()
+
+    def _write(self, connection: ErpConnection, event: ConnectionEvent | None, next_poll_at: datetime | None) -> None:
+        assert connection.id is not None
+        job = JobKey(JobKind.POLL, connection.id)
+        owner = self._offers.pop(job, None) if next_poll_at is not None else None
+        with self._uow() as uow:
+            if event is not None:
+                uow.events.add(event)
+            stored = uow.state.connections[connection.id]  # the row as it is now: only the poll's columns
+            stored.poll_since, stored.poll_started_at, stored.poll_offset = (
+                connection.poll_since, connection.poll_started_at, connection.poll_offset)
+            if connection.poll_progress() is None:  # completed
+                stored.poll_cursor, stored.last_sync_at = connection.poll_cursor, connection.last_sync_at
+                stored.updated_at = connection.updated_at
+                if stored.error_kind is ErrorKind.POLL:
+                    stored.last_error = stored.error_kind = None
+            kept = uow.jobs.finish(job, owner, next_poll_at) if owner is not None and next_poll_at else None
+            uow.commit()
+        self.writes += 1
+        if kept is not None:
+            self._released[job] = kept
+
+    # -- PollJobLink -----------------------------------------------------------------------
+
+    def preload(self, connections: Mapping[int, ErpConnection]) -> None:
+        self._preloaded.update(copy.deepcopy(dict(connections)))
+
+    def drop(self, connection_ids: Iterable[int]) -> None:
+        for connection_id in connection_ids:
+            self._preloaded.pop(connection_id, None)
+
+    def offer_release(self, job: JobKey, owner: str) -> None:
+        self._offers[job] = owner
+
+    def released(self, job: JobKey) -> bool | None:
+        self._offers.pop(job, None)
+        self._preloaded.pop(job.subject_id, None)
+        return self._released.pop(job, None)
 
 
 # -- the ERP and tracking ---------------------------------------------------------------

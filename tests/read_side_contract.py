@@ -10,7 +10,6 @@ import attrs
 import pytest
 
 from kanglu.application.commands import CreateMerchantCommand, ImportOrderCommand, MapShippingServiceCommand, SaveErpCredentialsCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.ports import UnitOfWorkFactory
 from kanglu.application.queries import (
     UNKNOWN_CARRIER,
@@ -77,7 +76,7 @@ class ReadSide:
         ]
         items.append(MalformedOrder(first_id + 999, "situação desconhecida: 77", {"id": first_id + 999},
                                     number=str(90000 + first_id), customer_name="Cliente Ilegível"))
-        ImportOrder(uow=self.uow, clock=self.clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
+        ImportOrder(uow=self.uow, clock=self.clock, carriers=DEFAULT_REGISTRY)(
             ImportOrderCommand(connection_id, items)
         )
         return connection_id

@@ -18,7 +18,6 @@ from kanglu.application.commands import (
     ImportOrderCommand,
     SaveErpCredentialsCommand,
 )
-from kanglu.application.importing import OrderImporter
 from kanglu.application.ports import UnitOfWorkFactory
 from kanglu.application.queries import PageRequest, SyncQueries
 from kanglu.application.use_cases.create_merchant import CreateMerchant, hash_api_key
@@ -71,7 +70,7 @@ class WriteSide:
         return merchant_id, self.connection(merchant_id)
 
     def import_orders(self, connection_id: int, *items: object) -> None:
-        ImportOrder(uow=self.uow, clock=self.clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
+        ImportOrder(uow=self.uow, clock=self.clock, carriers=DEFAULT_REGISTRY)(
             ImportOrderCommand(connection_id, list(items))  # type: ignore[arg-type]
         )
 

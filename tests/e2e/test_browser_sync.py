@@ -141,7 +141,7 @@ def test_the_history_after_connect_revoke_and_reconnect(stack: Stack, page: Any)
 
     # Tiny revokes the access; the next renewal hears invalid_grant.
     httpx.post(f"{stack.sandbox.base_url}/_sandbox/accounts/default/revoke", timeout=10).raise_for_status()
-    with stack.container.adapters.uow().reading() as uow:
+    with stack.container.adapters.uow()() as uow:
         connection_id = uow.connections.for_merchant(stack.merchant.id).id
     stack.container.use_cases.refresh_token()(RefreshTokenCommand(connection_id, force=True))
     page.goto(f"{base}/integrations")

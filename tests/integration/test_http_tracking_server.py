@@ -12,7 +12,6 @@ import pytest
 from kanglu.adapters.tracking.http import HttpTrackingService
 from kanglu.application.commands import DeliverTrackingRequestsCommand, ImportOrderCommand
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.situacoes import Situacao
 from tests.builders import World, connected_world, erp_order, s10
 from tests.integration.tracking_server import ServerState, tracking_server
@@ -46,7 +45,7 @@ def service() -> Iterator[tuple[ServerState, str]]:
 def test_each_order_reaches_the_service_once_in_order_despite_failures_and_a_timeout(service) -> None:
     world, cid = connected_world()
     state, url = service
-    importing = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    importing = world.import_order()
     importing(ImportOrderCommand(cid, [erp_order(i) for i in range(1, 7)]))
     world.clock.advance(minutes=1)
     importing(ImportOrderCommand(cid, [
@@ -84,7 +83,7 @@ def test_each_order_reaches_the_service_once_in_order_despite_failures_and_a_tim
 def test_a_new_tracking_code_cancels_the_old_shipment_before_starting_the_new_one() -> None:
     world, cid = connected_world()
     state = ServerState(fail_first=2, slow_on=frozenset({0}), slow_seconds=SLOW)
-    importing = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    importing = world.import_order()
     importing(ImportOrderCommand(cid, [erp_order(1), erp_order(2)]))
     importing(ImportOrderCommand(cid, [erp_order(1, tracking_code=s10(91))]))
     with tracking_server(state) as url:

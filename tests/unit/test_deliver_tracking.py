@@ -1,6 +1,5 @@
 from kanglu.application.commands import DeliverTrackingRequestsCommand, ImportOrderCommand
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.situacoes import Situacao
 from tests.builders import connected_world, erp_order, s10
 from tests.fakes import FakeTrackingService, transient
@@ -8,7 +7,7 @@ from tests.fakes import FakeTrackingService, transient
 
 def test_requests_reach_the_service_once_each_in_order_despite_failures() -> None:
     world, cid = connected_world()
-    importer = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    importer = world.import_order()
     importer(ImportOrderCommand(cid, [erp_order(1), erp_order(2)]))
     importer(ImportOrderCommand(cid, [erp_order(1, tracking_code=s10(5)), erp_order(2, situacao=Situacao.ENTREGUE)]))
     service = FakeTrackingService()
@@ -27,7 +26,7 @@ def test_requests_reach_the_service_once_each_in_order_despite_failures() -> Non
 
 def test_a_failure_records_the_error_and_backs_off() -> None:
     world, cid = connected_world()
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [erp_order(1)]))
+    world.import_order()(ImportOrderCommand(cid, [erp_order(1)]))
     service = FakeTrackingService()
     service.failures = [transient("serviço de rastreamento fora do ar")]
     deliver = DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=service)
@@ -41,7 +40,7 @@ def test_a_failure_records_the_error_and_backs_off() -> None:
 
 def test_an_unexpected_adapter_error_does_not_escape_and_is_retried() -> None:
     world, cid = connected_world()
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [erp_order(1)]))
+    world.import_order()(ImportOrderCommand(cid, [erp_order(1)]))
     service = FakeTrackingService()
     service.failures = [ValueError("resposta inesperada")]
     deliver = DeliverTrackingRequests(uow=world.uow, clock=world.clock, tracking=service)

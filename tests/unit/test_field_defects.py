@@ -74,10 +74,7 @@ def make_shop(tiny: FakeTiny | None = None) -> Shop:
     # Through a lambda, so that a test can wrap tiny.handle after the gateway is built.
     gateway = TinyGateway(httpx.MockTransport(lambda request: tiny.handle(request)), API, pacer=RateLimitPacer(burst_interval=0.0, fallback_interval=0.0),
                           sleep=lambda _: None)
-    poll = PollOrdersByStatus(
-        uow=world.uow, clock=world.clock, gateway=gateway, importer=world.importer(), secret_box=world.box,
-        tokens_for=lambda _: TinyTokens(), interval=timedelta(minutes=2), backfill=timedelta(days=30),  # type: ignore[arg-type,return-value]
-    )
+    poll = world.poll(gateway=gateway, tokens_for=lambda _: TinyTokens())
     return Shop(world, connection_id, tiny, poll)
 
 

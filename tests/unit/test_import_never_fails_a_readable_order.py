@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from kanglu.adapters.tiny.conversion import order_from_listing
 from kanglu.adapters.tiny.http import parse_json
 from kanglu.application.commands import ImportOrderCommand
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.orders import ErpOrder
 from tests.builders import connected_world
 from tests.strategies import listing_items
@@ -34,7 +33,7 @@ def test_any_listing_item_with_a_valid_id_is_imported_never_a_failure(items: dic
         assert warning.message and "campo" not in warning.message
 
     world, connection_id = connected_world()
-    importer = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    importer = world.import_order()
     report = importer(ImportOrderCommand(connection_id, [converted]))
     assert report.failed == 0
     assert world.uow.db.committed.failures == []

@@ -5,7 +5,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kanglu.application.commands import ImportOrderCommand, MapShippingServiceCommand
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapUseCase
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.orders import MalformedOrder
@@ -17,7 +16,7 @@ from tests.builders import access_key, connected_world, customer, erp_order, s10
 
 
 def run(world, cid, *items):
-    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, list(items)))
+    return world.import_order()(ImportOrderCommand(cid, list(items)))
 
 
 def orders(world):

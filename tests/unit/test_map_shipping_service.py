@@ -7,7 +7,6 @@ import pytest
 from kanglu.application.commands import DeliverTrackingRequestsCommand, ImportOrderCommand, MapShippingServiceCommand
 from kanglu.application.errors import InvalidInput
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapUseCase
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.shipping import ShippingService
@@ -24,7 +23,7 @@ CODE = TrackingCode.parse("SILVA-000123")
 
 def test_mapping_a_generic_service_leaves_its_other_carriers_alone_and_tracks_at_the_next_cycle() -> None:
     world, cid = connected_world()
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(
+    world.import_order()(
         ImportOrderCommand(cid, [erp_order(1, shipping=BRASPRESS, tracking_code=CODE),
                            erp_order(2, shipping=SILVA, tracking_code=CODE)])
     )
@@ -53,7 +52,7 @@ def test_the_mapping_then_wins_for_new_orders_of_that_service() -> None:
     MapUseCase(uow=world.uow, clock=world.clock, carriers=DEFAULT_REGISTRY)(
         MapShippingServiceCommand(7, SILVA.key or "", "rodonaves")
     )
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(
+    world.import_order()(
         ImportOrderCommand(cid, [erp_order(3, shipping=SILVA, tracking_code=CODE)])
     )
     (order,) = world.uow.read().orders.all()

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kanglu.application.commands import ImportOrderCommand
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.canonical import canonical_json
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.money import Money
@@ -95,7 +94,7 @@ def test_a_fingerprint_of_another_version_is_unknown() -> None:
 
 def test_an_order_of_an_older_version_is_rewritten_once_when_listed_again() -> None:
     world, cid = connected_world()
-    importer = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    importer = world.import_order()
     importer(ImportOrderCommand(cid, [erp_order(1), erp_order(2)]))
     with world.uow() as uow:  # as migration 0010 leaves the rows written before it
         for order in uow.orders.all():

@@ -258,27 +258,44 @@ def _lease_poll_job(world, cid: int, owner: str):  # type: ignore[no-untyped-def
 def test_a_completed_poll_releases_its_job_with_its_last_page() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
-    job = world.uow.read().jobs.get(JobKind.POLL, cid)
-    assert (job.lease_owner, job.lease_expires_at, job.attempts) == (None, None, 0)
-    assert job.due_at == result.next_due_at
+    job = _lease_poll_job(world, cid, "worker-a")
+    result = world.handlers().run(job, "worker-a")
+    assert result.outcome == PollOutcome.COMPLETED and result.lease_kept is True
+    stored = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert (stored.lease_owner, stored.lease_expires_at, stored.attempts) == (None, None, 0)
+    assert stored.due_at == result.next_due_at
 
 
-def test_a_quiet_poll_writes_in_one_statement_and_a_page_of_orders_in_a_transaction() -> None:
+def test_a_quiet_poll_writes_once_and_a_page_of_orders_in_a_transaction() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    _lease_poll_job(world, cid, "worker-a")
-    world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert world.uow.one_statement_units == 0  # a page of orders: the import's transaction
+    job = _lease_poll_job(world, cid, "worker-a")
+    commits, writes = world.uow.db.commits, world.progress.writes
+    world.handlers().run(job, "worker-a")
+    # a page of orders: its import's transaction (and the shipping families cached), then the
+    # progress's write
+    assert world.progress.writes - writes == 1 and world.uow.db.commits - commits > 1
     world.clock.advance(hours=2)
-    _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True and result.report.imported == 0
-    assert world.uow.one_statement_units == 1  # nothing listed: the cursor and the job, one write
-    job = world.uow.read().jobs.get(JobKind.POLL, cid)
-    assert (job.lease_owner, job.due_at) == (None, result.next_due_at)
+    job = _lease_poll_job(world, cid, "worker-a")
+    commits, writes = world.uow.db.commits, world.progress.writes
+    result = world.handlers().run(job, "worker-a")
+    assert result.outcome == PollOutcome.COMPLETED and result.lease_kept is True and result.imported == 0
+    # nothing listed: the cursor, the history and the job in the progress's one write, nothing else
+    assert (world.uow.db.commits - commits, world.progress.writes - writes) == (1, 1)
+    stored = world.uow.read().jobs.get(JobKind.POLL, cid)
+    assert (stored.lease_owner, stored.due_at) == (None, result.next_due_at)
+
+
+class _CountedImports:
+    """ImportOrder as the poll calls it, counted: each call is one import transaction."""
+
+    def __init__(self, world) -> None:  # type: ignore[no-untyped-def]
+        self._import_order = world.import_order()
+        self.calls = 0
+
+    def __call__(self, command):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self._import_order(command)
 
 
 def _relist(world, *items) -> None:  # type: ignore[no-untyped-def]
@@ -294,11 +311,15 @@ def test_a_page_that_lists_again_unchanged_and_ignored_orders_is_written_in_one_
     world.poll()(PollOrdersByStatusCommand(cid))
     stored = {o.erp_order_id: o.fingerprint for o in world.uow.read().orders.all()}
     _relist(world, erp_order(1), erp_order(2), erp_order(3), erp_order(7, situacao=Situacao.ABERTA))
-    _lease_poll_job(world, cid, "worker-a")
-    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is True
+    job = _lease_poll_job(world, cid, "worker-a")
+    imports, writes = _CountedImports(world), world.progress.writes
+    world.progress.offer_release(job.key, "worker-a")
+    result = world.poll(import_order=imports)(PollOrdersByStatusCommand(cid))
+    assert world.progress.released(job.key) is True
+    assert result.outcome is PollOutcome.COMPLETED
     assert (result.report.imported, result.report.unchanged, result.report.ignored) == (0, 3, 1)
-    assert world.uow.one_statement_units == 1  # the page's only write: the cursor and the job
+    # the page's only write: the cursor and the job, in the progress's one write
+    assert (imports.calls, world.progress.writes - writes) == (0, 1)
     assert {o.erp_order_id: o.fingerprint for o in world.uow.read().orders.all()} == stored
     connection = world.uow.read().connections.get(cid)
     assert connection.poll_cursor == world.clock.now() and connection.poll_progress() is None
@@ -309,9 +330,10 @@ def test_a_page_listed_again_with_a_change_is_imported_in_a_transaction() -> Non
     seed(world, 3)
     world.poll()(PollOrdersByStatusCommand(cid))
     _relist(world, erp_order(1), erp_order(2, situacao=Situacao.ENTREGUE))
-    result = world.poll()(PollOrdersByStatusCommand(cid))
+    imports = _CountedImports(world)
+    result = world.poll(import_order=imports)(PollOrdersByStatusCommand(cid))
     assert (result.report.imported, result.report.unchanged) == (1, 1)
-    assert world.uow.one_statement_units == 0
+    assert imports.calls == 1  # the import's transaction (then the progress)
     delivered = {o.erp_order_id: o.tracking_status.value for o in world.uow.read().orders.all()}
     assert delivered == {1: "tracking", 2: "delivered", 3: "tracking"}
 
@@ -324,33 +346,34 @@ def test_an_unchanged_order_whose_failure_is_open_is_written_to_resolve_it() -> 
     world.poll()(PollOrdersByStatusCommand(cid))
     assert set(world.uow.read().import_failures.for_erp_ids(cid, [2])) == {2}
     _relist(world, erp_order(2))  # fixed in Tiny: the order is as it was stored
-    result = world.poll()(PollOrdersByStatusCommand(cid))
+    imports = _CountedImports(world)
+    result = world.poll(import_order=imports)(PollOrdersByStatusCommand(cid))
     assert (result.report.imported, result.report.unchanged, result.report.failed) == (0, 1, 0)
-    assert world.uow.one_statement_units == 0  # the failure's resolution is a write
+    assert imports.calls == 1  # the failure's resolution is a write
     assert world.uow.read().import_failures.for_erp_ids(cid, [2]) == {}
 
 
 def test_a_poll_whose_lease_was_lost_says_so_and_leaves_the_job_to_its_new_owner() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    _lease_poll_job(world, cid, "worker-b")  # worker-a's lease expired and worker-b took the job
-    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert result.outcome is PollOutcome.COMPLETED and result.lease_kept is False
+    job = _lease_poll_job(world, cid, "worker-b")  # worker-a's lease expired and worker-b took the job
+    result = world.handlers().run(job, "worker-a")
+    assert result.outcome == PollOutcome.COMPLETED and result.lease_kept is False
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-b"
     assert len(world.uow.read().orders.all()) == 3  # the import itself stands: it is idempotent
 
 
-def test_an_interrupted_poll_leaves_its_job_to_the_caller() -> None:
+def test_an_interrupted_poll_leaves_its_job_to_the_runner() -> None:
     world, cid = connected_world()
     seed(world, 3)
-    _lease_poll_job(world, cid, "worker-a")
+    job = _lease_poll_job(world, cid, "worker-a")
     world.gateway.faults.append(("orders", TransientFailure("HTTP 503")))
-    result = world.poll()(PollOrdersByStatusCommand(cid, lease_owner="worker-a"))
-    assert result.outcome is PollOutcome.RETRY and result.lease_kept is None
+    result = world.handlers().run(job, "worker-a")
+    assert result.outcome == PollOutcome.RETRY and result.lease_kept is None
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
-    # Without a lease owner (a poll run by hand) no job is touched.
+    # A poll run by hand (no runner offered the job) touches no job.
     world.gateway.faults.clear()
-    assert world.poll()(PollOrdersByStatusCommand(cid)).lease_kept is None
+    assert world.poll()(PollOrdersByStatusCommand(cid)).outcome is PollOutcome.COMPLETED
     assert world.uow.read().jobs.get(JobKind.POLL, cid).lease_owner == "worker-a"
 
 
@@ -372,7 +395,7 @@ def test_a_poll_that_cannot_read_its_connection_is_retried_soon(monkeypatch) -> 
     def database_away():  # type: ignore[no-untyped-def]
         raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
 
-    monkeypatch.setattr(world.uow, "reading", database_away)
+    monkeypatch.setattr(world.progress, "start", lambda _connection_id: database_away())
     result = world.poll()(PollOrdersByStatusCommand(cid))
     assert result.outcome is PollOutcome.RETRY and result.next_due_at == world.clock.now() + timedelta(minutes=1)
     assert world.uow.read().orders.all() == [] and world.gateway.calls.get("orders") is None

@@ -9,7 +9,6 @@ import pytest
 from kanglu.application.commands import ImportOrderCommand, RetryImportFailureCommand
 from kanglu.application.errors import NotFound, TransientFailure
 from kanglu.application.scheduling import JobHandlers
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.retry_import_failure import (
     NOT_IN_TINY,
     CannotRetry,
@@ -24,13 +23,13 @@ from tests.builders import World, connected_world, erp_order
 
 
 def retry(world: World) -> Retry:
-    return Retry(uow=world.uow, clock=world.clock, gateway=world.gateway, importer=world.importer(),
+    return Retry(uow=world.uow, clock=world.clock, gateway=world.gateway, import_order=world.import_order(),
                  secret_box=world.box, tokens_for=world.tokens_for)
 
 
 def failed_once(world: World, cid: int, erp_id: int | None = 5) -> int:
     bad = MalformedOrder(erp_id, "situação desconhecida: 77", {"id": erp_id}, number="10005", customer_name="Ana")
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [bad]))
+    world.import_order()(ImportOrderCommand(cid, [bad]))
     (failure,) = world.uow.db.committed.failures
     assert failure.id is not None
     return failure.id
@@ -101,7 +100,7 @@ def test_resolved_failures_are_purged_after_thirty_days_and_open_ones_kept() -> 
     world.gateway.details[5] = erp_order(5)
     retry(world)(RetryImportFailureCommand(merchant_of(world, cid), old))  # resolved now
     failed_once_more = MalformedOrder(6, "situação desconhecida: 77", {"id": 6})
-    ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, [failed_once_more]))
+    world.import_order()(ImportOrderCommand(cid, [failed_once_more]))
     purge = PurgeResolvedFailures(uow=world.uow, clock=world.clock)
 
     world.clock.advance(timedelta(days=29))
@@ -126,7 +125,7 @@ def test_the_outbox_job_purges_at_most_once_an_hour() -> None:
 
             return DeliveryReport(0, 0)
 
-    handlers = JobHandlers(clock=world.clock, refresh=world.refresh, poll=world.poll,
+    handlers = JobHandlers(clock=world.clock, refresh=world.refresh, poll=world.poll, poll_jobs=world.progress,
                            deliver=lambda: NoDeliveries(), purge=lambda: CountingPurge())  # type: ignore[arg-type,return-value]
     job = Job(JobKind.DELIVER_OUTBOX, 0, world.clock.now())
     handlers.run(job, "w1")
@@ -138,7 +137,7 @@ def test_the_outbox_job_purges_at_most_once_an_hour() -> None:
 
 def test_an_item_without_id_listed_again_keeps_one_failure() -> None:
     world, cid = connected_world()
-    run = ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())
+    run = world.import_order()
     item = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {"numeroPedido": 9},
                           number="9", customer_name="Ana")
     other = MalformedOrder(None, "o Tiny enviou este pedido sem um identificador utilizável", {"numeroPedido": 10},

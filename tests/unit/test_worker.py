@@ -107,15 +107,15 @@ def test_forever_runs_until_stopped_then_releases_and_exits_quickly() -> None:
 
 def test_a_result_the_database_refuses_for_a_moment_is_recorded_on_retry(monkeypatch) -> None:
     """Giving up at once would leave the job leased until the lease expires (minutes)."""
-    import kanglu.entrypoints.worker as worker_module
+    import kanglu.entrypoints.job_leases as leases_module
     from kanglu.application.errors import TransientFailure
 
-    monkeypatch.setattr(worker_module, "_RECORD_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(leases_module, "_RECORD_RETRY_DELAYS", (0.01, 0.01, 0.01))
     world, cid = connected_world()
     seed(world, 1)
     worker, _ = worker_for(world)
     refusals = []
-    real_uow = worker._uow
+    real_uow = worker._leases._uow
 
     def flaky_uow():
         # The database is away from the moment the poll is claimed, for three units of work.
@@ -128,7 +128,7 @@ def test_a_result_the_database_refuses_for_a_moment_is_recorded_on_retry(monkeyp
         if job.kind is JobKind.POLL:
             refusals.append("claimed")
 
-    worker._uow = flaky_uow
+    worker._leases._uow = flaky_uow
     worker._on_claim = away
     summary = worker.run_once(max_rounds=1)
     assert refusals.count("refused") == 3
@@ -144,12 +144,10 @@ def test_a_claimed_poll_starts_from_the_connection_read_with_the_claim() -> None
     worker, _ = worker_for(world)
     worker.run_once()  # the first poll, and the renewal job is not due: polls only from here
     world.clock.advance(minutes=5)
-    reads = []
-    reading = world.uow.reading
-    world.uow.reading = lambda: reads.append(1) or reading()  # type: ignore[method-assign]
+    reads = world.progress.reads
     summary = worker.run_once()
     assert summary.jobs >= 1 and summary.errors == 0
-    assert reads == []
+    assert world.progress.reads == reads
     assert world.uow.read().jobs.get(JobKind.POLL, cid).due_at > world.clock.now()
 
 

@@ -85,7 +85,7 @@ class AlertDelivery:
     def deliver(self, alert: AlertRequest) -> str | None:
         """Send it; what to record in the history ("e-mail enviado para …"), None when
         nothing was sent (the channel was turned off meanwhile, or no mail server is set)."""
-        with self._uow.reading() as uow:
+        with self._uow() as uow:
             merchant = uow.merchants.get(alert.merchant_id)
             settings = uow.notifications.get(alert.merchant_id)
         if merchant is None:

@@ -9,6 +9,7 @@ import attrs
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.orders import ErpOrder, MalformedOrder
 from kanglu.domain.secrets import Secret
+from kanglu.domain.situacoes import StatusMapping
 
 
 @attrs.frozen
@@ -51,12 +52,17 @@ class RefreshTokenCommand:
 @attrs.frozen
 class PollOrdersByStatusCommand:
     connection_id: int
-    # The worker holding the poll job's lease: a poll that completes releases the job and sets
-    # its next run in the same transaction as its last page (one write, not two).
-    lease_owner: str | None = None
-    # The connection as the worker read it with the claim (JobHandlers.prefetch), a moment
-    # ago: the poll then reads nothing before its API call. None: the poll reads it.
-    connection: ErpConnection | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ImportSettings:
+    """What an import reads before it writes: the connection, its status mapping and its
+    cached shipping families (service id -> family). A caller that has just read them (the
+    poll, once per run) passes them along instead of having them read again."""
+
+    connection: ErpConnection
+    mapping: StatusMapping
+    families: Mapping[int, int | None]
 
 
 @attrs.frozen
@@ -65,6 +71,7 @@ class ImportOrderCommand:
 
     connection_id: int
     items: Sequence[ErpOrder | MalformedOrder]
+    settings: ImportSettings | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

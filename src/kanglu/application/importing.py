@@ -1,4 +1,5 @@
-"""Importing a batch of ERP orders inside one unit of work: customers, orders, tracking."""
+"""Importing a batch of ERP orders inside one unit of work (ImportOrder's engine), and what a
+batch would change, decided without writing (the poll's page plan)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class _CustomerIndex:
 
 
 class OrderImporter:
-    """The heart of ImportOrder: an idempotent upsert keyed by (connection, ERP order id).
+    """ImportOrder's engine: an idempotent upsert keyed by (connection, ERP order id).
 
     Works on a whole page at once so that a page costs a handful of queries, whatever its
     size. It never commits: the caller's unit of work makes the page one transaction.
@@ -112,7 +113,7 @@ class OrderImporter:
         # Read only when needed: ignored or unchanged orders need neither the carrier mappings
         # nor the customers.
         merchant_mappings = uow.carrier_mappings.for_merchant(connection.merchant_id) if to_write else {}
-        changed, report.unchanged = self._changed(to_write, stored, merchant_mappings)
+        changed, report.unchanged = _changed(self._carriers, to_write, stored, merchant_mappings)
         if changed:
             self._write(uow, connection, changed, set(stored), now, report)
         # Every order that reads well now resolves the failure it left, ignored ones included.
@@ -158,48 +159,6 @@ class OrderImporter:
                 failure.seen_again(bad.reason, bad.raw, now, bad.number, bad.customer_name)
         return report
 
-    def report_without_writing(
-        self,
-        mapping: StatusMapping,
-        items: Sequence[ErpOrder | MalformedOrder],
-        stored: Mapping[int, str],
-        failing: Collection[int],
-        carrier_mappings: Mapping[str, str],
-        families: Mapping[int, int | None] | None = None,
-    ) -> ImportReport | None:
-        """What import_batch would report for `items` when it would write nothing: every order
-        unchanged (`stored`: import signatures) or ignored, none malformed, none with an open
-        failure to resolve (`failing`: their ERP ids). None when something must be written.
-
-        The poll decides this from a read made before its write: a page that only re-lists
-        unchanged orders (the day's overlap, Tiny's filter being by day) then costs its
-        progress's write alone. Its inputs are read outside the write's transaction; the one
-        poll of a connection that runs at a time (its job's lease) is the only importer of its
-        orders, so what it read is what import_batch would read."""
-        latest, malformed = _latest_versions(items)
-        if malformed:
-            return None
-        to_write, ignored = _to_consider(latest, mapping, stored, families)
-        if any(erp_id in failing for erp_id in latest):
-            return None
-        changed, unchanged = self._changed(to_write, stored, carrier_mappings)
-        return None if changed else ImportReport(unchanged=unchanged, ignored=ignored)
-
-    def _changed(
-        self, to_write: Sequence[tuple[ErpOrder, Action]], stored: Mapping[int, str], carrier_mappings: Mapping[str, str]
-    ) -> tuple[list[tuple[ErpOrder, Action, Carrier | None]], int]:
-        """The orders whose import would change what is stored (with their carrier), and how
-        many would not."""
-        changed: list[tuple[ErpOrder, Action, Carrier | None]] = []
-        unchanged = 0
-        for snapshot, action in to_write:
-            carrier = self._carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, carrier_mappings)
-            if stored.get(snapshot.erp_order_id) == import_signature(snapshot, action, carrier):
-                unchanged += 1
-            else:
-                changed.append((snapshot, action, carrier))
-        return changed, unchanged
-
     @staticmethod
     def _write(
         uow: UnitOfWork,
@@ -227,6 +186,51 @@ class OrderImporter:
                 uow.outbox.add(OutboxMessage(stream=order.outbox_stream, request=request, created_at=now, next_attempt_at=now))
             report.imported += 1
             report.tracking_requests += len(requests)
+
+
+def report_without_writing(
+    carriers: CarrierRegistry,
+    mapping: StatusMapping,
+    items: Sequence[ErpOrder | MalformedOrder],
+    stored: Mapping[int, str],
+    failing: Collection[int],
+    carrier_mappings: Mapping[str, str],
+    families: Mapping[int, int | None] | None = None,
+) -> ImportReport | None:
+    """What import_batch would report for `items` when it would write nothing: every order
+    unchanged (`stored`: import signatures) or ignored, none malformed, none with an open
+    failure to resolve (`failing`: their ERP ids). None when something must be written.
+
+    The poll decides this from a read made before any write: a page that only re-lists
+    unchanged orders (the day's overlap, Tiny's filter being by day) then costs its
+    progress's write alone. Its inputs are read outside a transaction; the one poll of a
+    connection that runs at a time is the only importer of its orders, so what it read is what
+    import_batch would read."""
+    latest, malformed = _latest_versions(items)
+    if malformed:
+        return None
+    to_write, ignored = _to_consider(latest, mapping, stored, families)
+    if any(erp_id in failing for erp_id in latest):
+        return None
+    changed, unchanged = _changed(carriers, to_write, stored, carrier_mappings)
+    return None if changed else ImportReport(unchanged=unchanged, ignored=ignored)
+
+
+def _changed(
+    carriers: CarrierRegistry, to_write: Sequence[tuple[ErpOrder, Action]], stored: Mapping[int, str],
+    carrier_mappings: Mapping[str, str],
+) -> tuple[list[tuple[ErpOrder, Action, Carrier | None]], int]:
+    """The orders whose import would change what is stored (with their carrier), and how
+    many would not."""
+    changed: list[tuple[ErpOrder, Action, Carrier | None]] = []
+    unchanged = 0
+    for snapshot, action in to_write:
+        carrier = carriers.identify(snapshot.shipping, snapshot.effective_tracking_code, carrier_mappings)
+        if stored.get(snapshot.erp_order_id) == import_signature(snapshot, action, carrier):
+            unchanged += 1
+        else:
+            changed.append((snapshot, action, carrier))
+    return changed, unchanged
 
 
 def _same_item(failure: ImportFailure, bad: MalformedOrder) -> bool:
@@ -266,8 +270,9 @@ def _to_consider(
     to_write: list[tuple[ErpOrder, Action]] = []
     ignored = 0
     for snapshot in latest.values():
-        if families and snapshot.shipping.service_id in families and snapshot.shipping.family is None:
-            snapshot = attrs.evolve(snapshot, shipping=snapshot.shipping.with_family(families[snapshot.shipping.service_id]))
+        service_id = snapshot.shipping.service_id
+        if families and service_id is not None and service_id in families and snapshot.shipping.family is None:
+            snapshot = attrs.evolve(snapshot, shipping=snapshot.shipping.with_family(families[service_id]))
         action = mapping.action_for(snapshot.situacao)
         if snapshot.erp_order_id not in stored and action is Action.IGNORE:
             ignored += 1

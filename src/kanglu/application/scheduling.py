@@ -8,15 +8,19 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from kanglu.application.commands import DeliverTrackingRequestsCommand, PollOrdersByStatusCommand, RefreshTokenCommand
-from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from kanglu.application.commands import (
+    DeliverTrackingRequestsCommand,
+    PollOrdersByStatusCommand,
+    RefreshTokenCommand,
+)
+from kanglu.application.ports import Clock, PollJobLink, UnitOfWork, UnitOfWorkFactory
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.merchant_sync import PurgeEvents
 from kanglu.application.use_cases.poll_orders import PollOrdersByStatus
 from kanglu.application.use_cases.refresh_token import RefreshToken, backoff
-from kanglu.application.use_cases.revoke_tokens import RevokeTokens
 from kanglu.application.use_cases.retry_import_failure import PurgeResolvedFailures
-from kanglu.domain.connections import ConnectionStatus, ErpConnection
+from kanglu.application.use_cases.revoke_tokens import RevokeTokens
+from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.jobs import Job, JobKey, JobKind
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,8 @@ class JobResult:
     imported: int = 0
     failed_orders: int = 0
     delivered: int = 0
-    # Set when the job released its own lease with its last write (a completed poll): whether
-    # the lease was still ours. None: the worker records the result.
+    # Set when the job's lease was released with the job's own last write (a completed poll,
+    # through PollJobLink): whether the lease was still ours. None: the worker records the result.
     lease_kept: bool | None = None
 
 
@@ -47,6 +51,7 @@ class JobHandlers:
         clock: Clock,
         refresh: Callable[[], RefreshToken],
         poll: Callable[[], PollOrdersByStatus],
+        poll_jobs: PollJobLink,
         deliver: Callable[[], DeliverTrackingRequests],
         outbox_interval: timedelta = timedelta(seconds=2),
         outbox_batch: int = 200,
@@ -59,6 +64,7 @@ class JobHandlers:
         self._clock = clock
         self._refresh = refresh
         self._poll = poll
+        self._poll_jobs = poll_jobs
         self._deliver = deliver
         self._outbox_interval = outbox_interval
         self._outbox_batch = outbox_batch
@@ -68,9 +74,6 @@ class JobHandlers:
         self._purge = purge
         self._purge_interval = purge_interval
         self._purged_at: datetime | None = None
-        # Connections read with the claim, taken by their poll when it runs. Shared by the
-        # worker's threads: a dict's update and pop are atomic.
-        self._prefetched: dict[int, ErpConnection] = {}
 
     def prefetch(self, uow: UnitOfWork, jobs: Sequence[Job]) -> None:
         """In the claim's unit of work: read what the claimed polls read first (their
@@ -80,13 +83,11 @@ class JobHandlers:
         renewed = {job.subject_id for job in jobs if job.kind is JobKind.RENEW_TOKEN}
         polled = [job.subject_id for job in jobs if job.kind is JobKind.POLL and job.subject_id not in renewed]
         if polled:
-            self._prefetched.update(uow.connections.many(polled))
+            self._poll_jobs.preload(uow.connections.many(polled))
 
     def forget(self, jobs: Sequence[Job]) -> None:
         """Claimed jobs handed back without running: their prefetched reads are dropped."""
-        for job in jobs:
-            if job.kind is JobKind.POLL:
-                self._prefetched.pop(job.subject_id, None)
+        self._poll_jobs.drop(job.subject_id for job in jobs if job.kind is JobKind.POLL)
 
     def run(self, job: Job, owner: str) -> JobResult:
         """Never raises for a merchant's problem; an unexpected error is retried with backoff."""
@@ -95,12 +96,7 @@ class JobHandlers:
                 renewal = self._refresh()(RefreshTokenCommand(job.subject_id))
                 return JobResult(job.kind, renewal.outcome.value, renewal.next_due_at, renewal.reason)
             if job.kind is JobKind.POLL:
-                connection = self._prefetched.pop(job.subject_id, None)
-                poll = self._poll()(PollOrdersByStatusCommand(job.subject_id, lease_owner=owner, connection=connection))
-                return JobResult(
-                    job.kind, poll.outcome.value, poll.next_due_at, poll.reason,
-                    imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=poll.lease_kept,
-                )
+                return self._run_poll(job, owner)
             if job.kind is JobKind.PURGE_EVENTS:
                 purged = self._purge_events()() if self._purge_events is not None else 0
                 return JobResult(job.kind, f"purged {purged}", self._clock.now() + self._purge_interval)
@@ -116,6 +112,16 @@ class JobHandlers:
             retry_at = backoff(max(job.attempts, 1), self._clock.now())
             return JobResult(job.kind, "error", retry_at, f"{type(exc).__name__}: {exc}"[:500])
 
+    def _run_poll(self, job: Job, owner: str) -> JobResult:
+        """The poll's completion may hand the job back in its own write (PollJobLink): then
+        the worker has nothing left to record."""
+        self._poll_jobs.offer_release(job.key, owner)
+        try:
+            poll = self._poll()(PollOrdersByStatusCommand(job.subject_id))
+        finally:
+            lease_kept = self._poll_jobs.released(job.key)
+        return JobResult(job.kind, poll.outcome.value, poll.next_due_at, poll.reason,
+                         imported=poll.report.imported, failed_orders=poll.report.failed, lease_kept=lease_kept)
 
     def _revoke_tokens(self, owner: str) -> None:
         """Revocations at the ERP ride on the outbox's job (their own table, their own

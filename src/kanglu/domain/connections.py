@@ -28,6 +28,14 @@ class ConnectionStatus(enum.StrEnum):
         }[self]
 
 
+class ErrorKind(enum.StrEnum):
+    """Whose problem `last_error` is: each step clears its own kind of error, and only that."""
+
+    POLL = "poll"
+    RENEWAL = "renewal"
+    DISCONNECTED = "disconnected"
+
+
 @attrs.frozen
 class SealedTokens:
     """A token pair as stored, with the instants each one dies."""
@@ -77,6 +85,9 @@ class ErpConnection:
     connected_at: datetime | None = None
     last_sync_at: datetime | None = None
     last_error: str | None = None
+    # Which step wrote `last_error` (None with no error, or one written before migration 0009
+    # that no prefix told apart).
+    error_kind: ErrorKind | None = None
     poll_cursor: datetime | None = None
     poll_since: datetime | None = None
     poll_started_at: datetime | None = None
@@ -148,7 +159,7 @@ class ErpConnection:
         self.permissions_checked_at = None
         self.status = ConnectionStatus.CONNECTED
         self.connected_at = now
-        self.last_error = None
+        self._clear_error()
         self.refresh_failures = 0
         self.updated_at = now
 
@@ -200,13 +211,12 @@ class ErpConnection:
             raise InvalidTransition("só uma conexão ativa renova o token")
         self._take_tokens(tokens)
         self.refresh_failures = 0
-        if self.last_error and self.last_error.startswith(RENEWAL_ERROR_PREFIX):
-            self.last_error = None
+        self._clear_error(ErrorKind.RENEWAL)
         self.updated_at = now
 
     def note_refresh_failure(self, reason: str, now: datetime) -> None:
         self.refresh_failures += 1
-        self.last_error = f"{RENEWAL_ERROR_PREFIX}{reason}"
+        self._note_error(ErrorKind.RENEWAL, f"{RENEWAL_ERROR_PREFIX}{reason}")
         self.updated_at = now
 
     def mark_disconnected(self, reason: str, now: datetime) -> None:
@@ -214,8 +224,16 @@ class ErpConnection:
         so that a reconnection resumes where polling stopped."""
         self._drop_tokens()
         self.status = ConnectionStatus.DISCONNECTED
-        self.last_error = reason
+        self._note_error(ErrorKind.DISCONNECTED, reason)
         self.updated_at = now
+
+    def _note_error(self, kind: ErrorKind, message: str) -> None:
+        self.last_error, self.error_kind = message, kind
+
+    def _clear_error(self, kind: ErrorKind | None = None) -> None:
+        """Clear the error, or only an error of `kind` (another step's problem stays)."""
+        if kind is None or self.error_kind is kind:
+            self.last_error = self.error_kind = None
 
     def _take_tokens(self, tokens: SealedTokens) -> None:
         self.release_renewal()
@@ -266,8 +284,7 @@ class ErpConnection:
         self.poll_cursor = progress.started_at
         self.poll_since = self.poll_started_at = self.poll_offset = None
         self.last_sync_at = now
-        if self.last_error and self.last_error.startswith(POLL_ERROR_PREFIX):
-            self.last_error = None
+        self._clear_error(ErrorKind.POLL)
         self.updated_at = now
 
     def set_import_point_of_sale(self, enabled: bool, now: datetime) -> None:
@@ -281,7 +298,7 @@ class ErpConnection:
         self.updated_at = now
 
     def note_poll_failure(self, reason: str, now: datetime) -> None:
-        self.last_error = f"{POLL_ERROR_PREFIX}{reason}"
+        self._note_error(ErrorKind.POLL, f"{POLL_ERROR_PREFIX}{reason}")
         self.updated_at = now
 
 
@@ -358,5 +375,6 @@ def _severity(kind: str) -> int:
     return ALERT_SEVERITY.index(kind) if kind in ALERT_SEVERITY else len(ALERT_SEVERITY)
 
 
+# What the merchant reads before the reason; which step wrote it is `error_kind`, never these.
 RENEWAL_ERROR_PREFIX = "Renovação do acesso: "
 POLL_ERROR_PREFIX = "Sincronização: "

@@ -23,15 +23,6 @@ class JobKey:
     subject_id: int
 
 
-@attrs.frozen
-class JobRelease:
-    """A job handed back by the worker holding its lease, with its next run."""
-
-    key: JobKey
-    owner: str
-    next_due_at: datetime
-
-
 @attrs.define(slots=False, eq=False)
 class Job:
     """A due time and, while a worker runs it, a lease that expires if the worker dies."""
@@ -44,6 +35,10 @@ class Job:
     attempts: int = 0
     last_error: str | None = None
     id: int | None = None
+
+    @property
+    def key(self) -> JobKey:
+        return JobKey(self.kind, self.subject_id)
 
     def is_claimable(self, now: datetime) -> bool:
         return self.due_at <= now and (self.lease_expires_at is None or self.lease_expires_at <= now)

@@ -31,6 +31,7 @@ from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.invoice_checks import SqlInvoiceChecks
 from kanglu.adapters.sql.key_rotation import RotationReport, rotate_secrets
 from kanglu.adapters.sql.queries import SqlCustomerQueries, SqlMerchantQueries, SqlOrderQueries
+from kanglu.adapters.sql.poll_progress import SqlPollProgress
 from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
@@ -41,7 +42,6 @@ from kanglu.adapters.token_journal import FileTokenJournal
 from kanglu.adapters.tracking.http import HttpTrackingService
 from kanglu.adapters.tracking.builtin import BuiltinTrackingService
 from kanglu.application.alerts import AlertDelivery
-from kanglu.application.importing import OrderImporter
 from kanglu.application.ports import (
     Clock,
     ErpGateway,
@@ -183,6 +183,8 @@ class Adapters(containers.DeclarativeContainer):
     # Annotated with the adapter, not the port: the SQL repositories do not match their ports
     # exactly yet (mypy lists the differences when this says `Provider[UnitOfWorkFactory]`).
     uow: providers.Singleton[SqlUnitOfWorkFactory] = providers.Singleton(SqlUnitOfWorkFactory, engine=engine)
+    # The poll's progress and the release of its job, in as few statements as the backend allows.
+    poll_progress: providers.Singleton[SqlPollProgress] = providers.Singleton(SqlPollProgress, engine=engine)
     # One client for Tiny's OAuth, the tracking service and the webhooks' deliveries.
     http_client: providers.Resource[httpx.Client] = providers.Resource(
         _closed_at_shutdown, providers.Factory(new_http_client, timeout=settings.provided.http_timeout)
@@ -249,7 +251,6 @@ class UseCases(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
-    importer = providers.Factory(OrderImporter, carriers=core.carriers)
     refresh_token: providers.Factory[RefreshToken] = providers.Factory(
         RefreshToken,
         uow=adapters.uow,
@@ -290,7 +291,7 @@ class UseCases(containers.DeclarativeContainer):
     map_shipping_service: providers.Factory[MapShippingService] = providers.Factory(
         MapShippingService, uow=adapters.uow, clock=core.clock, carriers=core.carriers
     )
-    import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, importer=importer)
+    import_order = providers.Factory(ImportOrder, uow=adapters.uow, clock=core.clock, carriers=core.carriers)
     alerts: providers.Factory[AlertDelivery] = providers.Factory(
         AlertDelivery,
         uow=adapters.uow,
@@ -314,12 +315,15 @@ class UseCases(containers.DeclarativeContainer):
     )
     # One for the process: the worker runs it for every poll (a new one per poll cost the
     # dependency resolution each time), and it keeps nothing between calls.
-    poll_orders = providers.ThreadSafeSingleton(
+    poll_orders: providers.ThreadSafeSingleton[PollOrdersByStatus] = providers.ThreadSafeSingleton(
         PollOrdersByStatus,
+        progress=adapters.poll_progress,
         uow=adapters.uow,
         clock=core.clock,
         gateway=adapters.gateway,
-        importer=importer,
+        import_order=import_order,
+        carriers=core.carriers,
+        rng=core.rng,
         secret_box=core.secret_box,
         tokens_for=tokens_for,
         interval=core.poll_interval,
@@ -335,7 +339,7 @@ class UseCases(containers.DeclarativeContainer):
         uow=adapters.uow,
         clock=core.clock,
         gateway=adapters.gateway,
-        importer=importer,
+        import_order=import_order,
         secret_box=core.secret_box,
         tokens_for=tokens_for,
     )
@@ -350,11 +354,12 @@ class UseCases(containers.DeclarativeContainer):
     remove_carrier_mapping: providers.Factory[RemoveCarrierMapping] = providers.Factory(
         RemoveCarrierMapping, uow=adapters.uow
     )
-    job_handlers = providers.Factory(
+    job_handlers: providers.Factory[JobHandlers] = providers.Factory(
         JobHandlers,
         clock=core.clock,
         refresh=refresh_token.provider,
         poll=poll_orders.provider,
+        poll_jobs=adapters.poll_progress,
         deliver=deliver_tracking.provider,
         revoke=revoke_tokens.provider,
         purge=purge_failures.provider,

@@ -22,16 +22,17 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import attrs
 import structlog
 
 from kanglu.application.ports import Clock, UnitOfWorkFactory
-from kanglu.application.scheduling import OUTBOX_SUBJECT, EnsureJobs, JobHandlers, JobResult
+from kanglu.application.scheduling import EnsureJobs, JobHandlers, JobResult
 from kanglu.application.tokens import TokenKeeper
 from kanglu.application.use_cases.refresh_token import WRITE_RETRY_DELAYS
 from kanglu.domain.jobs import Job, JobKind
+from kanglu.entrypoints.containers import Container
+from kanglu.entrypoints.job_leases import JobLeases
 from kanglu.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,6 @@ _PRIORITY = {JobKind.RENEW_TOKEN: 0, JobKind.POLL: 1, JobKind.DELIVER_OUTBOX: 2,
 # How long the claimer waits for a batch of slots to free up before claiming fewer jobs: a
 # job starts at most this much later, which no poll interval notices.
 CLAIM_GATHER_SECONDS = 0.05
-# Recording a job's result is retried after these pauses (about 30 s in all) before the lease
-# is left to expire.
-_RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def new_owner() -> str:
@@ -77,7 +75,6 @@ class Worker:
         grace: float = 8.0,
         renewal_grace: float = 90.0,
     ) -> None:
-        self._uow = uow
         self._clock = clock
         self._handlers = handlers
         self._ensure_jobs = ensure_jobs
@@ -95,6 +92,8 @@ class Worker:
         self._renewal_grace = renewal_grace
         self._summary = RunSummary()
         self._lock = threading.Lock()
+        self._leases = JobLeases(uow=uow, clock=clock, owner=self.owner, lease=lease, handlers=handlers,
+                                 stopping=self.stopping)
 
     # -- one pass --------------------------------------------------------------------
 
@@ -184,7 +183,7 @@ class Worker:
                 queued.append(item)
         for _ in threads:
             work.put(None)
-        self._release(queued)
+        self._leases.release(queued)
         if self._keeper is not None:
             self._keeper.close()
         deadline = time.monotonic() + grace
@@ -193,7 +192,7 @@ class Worker:
         self._wait_for_renewals()
         with self._lock:
             still_running = list(running.values())
-        self._release(still_running)
+        self._leases.release(still_running)
         log.info("worker stopped", extra={"owner": self.owner, "released": len(queued) + len(still_running)})
         return self._summary
 
@@ -231,7 +230,7 @@ class Worker:
     def _run(self, job: Job) -> None:
         # Every log line written while this job runs, in any layer, names the job and its
         # connection (each thread has its own context).
-        context = {"job_kind": job.kind.value}
+        context: dict[str, object] = {"job_kind": job.kind.value}
         if job.kind not in (JobKind.DELIVER_OUTBOX, JobKind.PURGE_EVENTS):
             context["connection_id"] = job.subject_id
         with structlog.contextvars.bound_contextvars(**context):
@@ -245,10 +244,10 @@ class Worker:
             if result.outcome == "error":
                 self._summary.errors += 1
         if result.imported and job.kind is JobKind.POLL:
-            self._outbox_due_now()
+            self._leases.outbox_due_now()
         if self._on_result:
             self._on_result(result, job)
-        kept = result.lease_kept if result.lease_kept is not None else self._record(job, result)
+        kept = result.lease_kept if result.lease_kept is not None else self._leases.record(job, result)
         if kept is None:
             return
         if not kept:
@@ -258,40 +257,6 @@ class Worker:
                         extra={"job_kind": job.kind.value, "subject_id": job.subject_id, "owner": self.owner})
             if self._on_lease_lost:
                 self._on_lease_lost(job)
-
-    def _record(self, job: Job, result: JobResult) -> bool | None:
-        """Release the lease and set the next run; whether the lease was still ours, None when
-        the database would not take it.
-
-        Retried for a while: a job that failed because the database went away usually ends
-        while it is still away, and giving up at once would leave the lease held until it
-        expires (minutes), so the merchant's polling would stop for that long after a blip."""
-        delays = iter(_RECORD_RETRY_DELAYS)
-        while True:
-            try:
-                with self._uow() as uow:
-                    kept = uow.jobs.finish(job, self.owner, result.next_due_at, result.error)
-                    uow.commit()
-                return kept
-            except Exception:  # noqa: BLE001 - retried, then the lease expires and another worker retries it
-                delay = next(delays, None)
-                log.exception("could not record a job's result", extra={
-                    "job_kind": job.kind.value, "subject_id": job.subject_id,
-                    "retry_in": delay, "owner": self.owner})
-                # A stop request ends the retries: exiting within the grace period matters more.
-                if delay is None or self.stopping.wait(delay):
-                    return None
-
-    def _outbox_due_now(self) -> None:
-        """Imports queued tracking requests: deliver them now rather than at the next tick."""
-        try:
-            with self._uow() as uow:
-                job = uow.jobs.get(JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT)
-                if job is not None and job.due_at > self._clock.now() and job.lease_owner is None:
-                    uow.jobs.schedule(JobKind.DELIVER_OUTBOX, OUTBOX_SUBJECT, self._clock.now())
-                    uow.commit()
-        except Exception:  # noqa: BLE001 - an optimisation only: the outbox job runs anyway
-            log.debug("could not bring the outbox delivery forward", exc_info=True)
 
     def _gather_slots(self, busy: threading.Semaphore) -> int:
         """More free slots, waiting briefly for a batch of them: under load slots free up one
@@ -310,10 +275,7 @@ class Worker:
         return gathered
 
     def _claim(self, limit: int) -> list[Job]:
-        with self._uow() as uow:
-            jobs = uow.jobs.claim(self.owner, self._clock.now(), self._lease, limit)
-            self._handlers.prefetch(uow, jobs)
-            uow.commit()
+        jobs = self._leases.claim(limit)
         if self._on_claim:
             for job in jobs:
                 self._on_claim(job)
@@ -336,20 +298,6 @@ class Worker:
                 log.exception("could not prepare jobs; retrying shortly")
                 self.stopping.wait(2.0)
 
-    def _release(self, jobs: list[Job]) -> None:
-        """Give leases back so another worker starts these jobs now, not when they expire."""
-        if not jobs:
-            return
-        self._handlers.forget(jobs)
-        try:
-            with self._uow() as uow:
-                for job in jobs:
-                    uow.jobs.finish(job, self.owner, self._clock.now(), "interrompido: worker encerrado")
-                uow.commit()
-        except Exception:  # noqa: BLE001 - the leases will expire on their own
-            log.exception("could not release leases", extra={"owner": self.owner})
-
-
 def install_signal_handlers(worker: Worker) -> None:
     def handle(signum: int, _frame: object) -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
@@ -359,12 +307,13 @@ def install_signal_handlers(worker: Worker) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def build_shared_adapters(container: Any) -> None:
+def build_shared_adapters(container: Container) -> None:
     """Build the process-wide adapters (engine, HTTP client, Tiny clients, tracking) in this
     thread, before the pool starts: dependency-injector's singletons are not thread-safe on
     first use, and eight threads racing there would each open a client and close the others'."""
     adapters = container.adapters
     adapters.uow()
+    adapters.poll_progress()
     adapters.oauth()
     adapters.gateway()
     adapters.tracking()
@@ -382,7 +331,7 @@ def settings_for_worker(settings: Settings, concurrency: int) -> Settings:
     return attrs.evolve(settings, db_pool_size=needed)
 
 
-def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:
+def build_worker(container: Container, *, concurrency: int, idle_sleep: float = 0.5) -> Worker:
     """The worker as every entrypoint runs it (`kanglu worker`, `kanglu demo`, the browser test):
     the container's use cases, the lease setting, metrics recorded for each job."""
     settings = container.settings()
@@ -409,7 +358,7 @@ def build_worker(container: Any, *, concurrency: int, idle_sleep: float = 0.5) -
     )
 
 
-def run_worker(container: Any, *, once: bool, concurrency: int) -> int:
+def run_worker(container: Container, *, once: bool, concurrency: int) -> int:
     """`kanglu worker`: build the worker from the container and run it. Exit code 0 unless
     the worker itself fails (a merchant's Tiny failing is that merchant's job's business)."""
     from kanglu.entrypoints.bootstrap import prepare_database, start_metrics_server

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
+from kanglu.adapters.sql.poll_progress import SqlPollProgress
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import (
     BeginConnectErpCommand,
@@ -17,7 +18,6 @@ from kanglu.application.commands import (
 )
 from kanglu.application.importing import ImportReport
 from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.save_erp_credentials import SaveErpCredentials as SaveCredentials
 from kanglu.domain.orders import ErpOrder, MalformedOrder, Order
 from kanglu.domain.secrets import Secret
@@ -32,6 +32,8 @@ INVITE = "https://accounts.tiny.com.br/convite/x"
 @attrs.define
 class SqlWorld(World):
     """builders.World, on a real database: build it with `SqlWorld(uow=SqlUnitOfWorkFactory(engine))`."""
+
+    progress: SqlPollProgress = attrs.Factory(lambda self: SqlPollProgress(self.uow.engine), takes_self=True)  # type: ignore[assignment]
 
     def merchant(self, email: str = "loja@example.com") -> int:
         created = CreateMerchantUseCase(uow=self.uow, clock=self.clock, passwords=FakePasswordHasher())(
@@ -58,7 +60,7 @@ class SqlWorld(World):
         return merchant_id, connection.id
 
     def import_orders(self, connection_id: int, *items: ErpOrder | MalformedOrder) -> ImportReport:
-        return ImportOrder(uow=self.uow, clock=self.clock, importer=self.importer())(
+        return self.import_order()(
             ImportOrderCommand(connection_id, list(items))
         )
 

@@ -41,7 +41,7 @@ def test_keys_lists_every_job(uow: SqlUnitOfWorkFactory) -> None:
         u.jobs.schedule(JobKind.RENEW_TOKEN, 1, NOW)
         u.jobs.schedule(JobKind.POLL, 2, NOW + timedelta(days=1))
         u.commit()
-    with uow.reading() as u:
+    with uow() as u:
         assert u.jobs.keys() == {JobKey(JobKind.POLL, 1), JobKey(JobKind.RENEW_TOKEN, 1), JobKey(JobKind.POLL, 2)}
 
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import event
 
 from kanglu.adapters.sql.sync_queries import SqlSyncQueries
+from kanglu.adapters.sql.poll_progress import SqlPollProgress
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.queries import PageRequest, mapping_id
 from kanglu.domain.connections import ErpConnection, PollProgress
 from kanglu.domain.events import AlertChannel, AlertKind, AlertRequest, ConnectionEvent, EventKind, NotificationSettings
-from kanglu.domain.jobs import JobKey, JobKind, JobRelease
+from kanglu.domain.jobs import JobKey, JobKind
 from kanglu.domain.merchants import Merchant
 from kanglu.domain.secrets import Sealed
 from kanglu.domain.tracking import OutboxMessage
@@ -41,18 +42,19 @@ def quiet_poll(uow: SqlUnitOfWorkFactory, connection_id: int, at: datetime, owne
         u.commit()
     with uow() as u:
         u.jobs.claim(owner, at, timedelta(minutes=5), 1)
-        copy = u.connections.get(connection_id)
         u.commit()
+    progress = SqlPollProgress(uow.engine)
+    copy = progress.start(connection_id)
     copy.finish_poll(PollProgress(at - timedelta(minutes=2), at, 0), at)
     statements: list[str] = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(uow.engine, "before_cursor_execute", listener)
     try:
-        with uow.one_statement() as u:
-            release = JobRelease(JobKey(JobKind.POLL, connection_id), owner, at + timedelta(minutes=2))
-            poll = ConnectionEvent.poll(connection_id, at, imported=0, updated=0, failed=0, api_calls=1)
-            assert u.connections.save_poll(copy, release, poll) is True
-            u.commit()
+        key = JobKey(JobKind.POLL, connection_id)
+        progress.offer_release(key, owner)
+        poll = ConnectionEvent.poll(connection_id, at, imported=0, updated=0, failed=0, api_calls=1)
+        progress.complete(copy, poll, at + timedelta(minutes=2))
+        assert progress.released(key) is True
     finally:
         event.remove(uow.engine, "before_cursor_execute", listener)
     return statements

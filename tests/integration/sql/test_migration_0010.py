@@ -13,7 +13,6 @@ from kanglu.adapters.sql.engine import make_engine
 from kanglu.adapters.sql.schema import alembic_config, upgrade_to_head
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.commands import ImportOrderCommand
-from kanglu.application.importing import OrderImporter
 from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.domain.carriers import DEFAULT_REGISTRY
 from kanglu.domain.orders import FINGERPRINT_VERSION
@@ -50,7 +49,7 @@ def test_orders_keep_their_rows_until_imported_again(empty_database_url: str) ->
         with uow() as u:
             assert u.orders.fingerprints(1, [1, 2]) == {1: "", 2: ""}
         clock = FakeClock()
-        ImportOrder(uow=uow, clock=clock, importer=OrderImporter(carriers=DEFAULT_REGISTRY))(
+        ImportOrder(uow=uow, clock=clock, carriers=DEFAULT_REGISTRY)(
             ImportOrderCommand(1, [erp_order(1)])
         )
         with engine.connect() as connection:

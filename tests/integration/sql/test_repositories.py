@@ -11,23 +11,16 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from kanglu.adapters.sql import orm
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from kanglu.domain.connections import (
-    POLL_ERROR_PREFIX,
-    RENEWAL_ERROR_PREFIX,
-    ConnectionStatus,
-    ErpConnection,
-    PollProgress,
-)
+from kanglu.domain.connections import ConnectionStatus, ErpConnection
 from kanglu.domain.customers import Address, Customer
 from kanglu.domain.documents import Document
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import JobKey, JobKind, JobRelease
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.money import Money
 from kanglu.domain.orders import Order, StoredOrder
@@ -161,94 +154,6 @@ def test_lock_keeps_pending_changes(uow: SqlUnitOfWorkFactory, ids) -> None:  # 
         u.commit()
     with uow() as u:
         assert u.connections.get(connection_id).account_name == "Pendente"
-
-
-def test_save_poll_writes_the_polls_columns_without_reading_the_row(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
-    """The poll reads its connection once: each page's write takes that copy's poll columns and
-    leaves what another process wrote meanwhile (a renewal, its error message) alone."""
-    _, connection_id = ids
-    with uow() as u:
-        u.connections.get(connection_id).last_error = POLL_ERROR_PREFIX + "o Tiny não respondeu"
-        u.commit()
-    with uow() as u:
-        copy = u.connections.get(connection_id)
-    with uow.engine.begin() as other:  # a renewal in another process, after the poll's read
-        other.execute(update(t.erp_connections).values(token_version=5, access_token=Sealed("gAAAA-renewed")))
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(uow.engine, "before_cursor_execute", listener)
-    try:
-        with uow() as u:
-            copy.advance_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), 100)
-            u.connections.save_poll(copy)
-            u.commit()
-        with uow() as u:
-            assert u.connections.get(connection_id).poll_progress() == PollProgress(NOW - timedelta(days=1), NOW, 100)
-        with uow() as u:  # the next page, the last one
-            copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 100), NOW)
-            u.connections.save_poll(copy)
-            u.commit()
-    finally:
-        event.remove(uow.engine, "before_cursor_execute", listener)
-    writes = [s for s in statements if not s.lstrip().upper().startswith("SELECT")]
-    assert len(writes) == 2 and all("erp_connections" in s for s in writes)
-    with uow() as u:
-        stored = u.connections.get(connection_id)
-        assert (stored.token_version, stored.access_token) == (5, Sealed("gAAAA-renewed"))
-        assert stored.poll_cursor == NOW and stored.poll_progress() is None and stored.last_sync_at == NOW
-        assert stored.last_error is None  # the poll's own error, cleared by the poll that completed
-
-
-def test_save_poll_keeps_an_error_that_is_not_the_polls(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
-    _, connection_id = ids
-    with uow() as u:
-        copy = u.connections.get(connection_id)
-    renewal_error = RENEWAL_ERROR_PREFIX + "o Tiny recusou a renovação"
-    with uow.engine.begin() as other:  # written after the poll's read, by a renewal
-        other.execute(update(t.erp_connections).values(last_error=renewal_error))
-    with uow() as u:
-        copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), NOW)
-        u.connections.save_poll(copy)
-        u.commit()
-    with uow() as u:
-        assert u.connections.get(connection_id).last_error == renewal_error
-
-
-def test_save_poll_hands_the_job_back_in_the_same_write(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]
-    """A completed poll's write: the connection's poll columns and the job's release, one
-    statement on PostgreSQL (the whole write of a quiet poll), two on SQLite."""
-    _, connection_id = ids
-    key = JobKey(JobKind.POLL, connection_id)
-    with uow() as u:
-        u.jobs.schedule(JobKind.POLL, connection_id, NOW)
-        u.commit()
-    with uow() as u:
-        [job] = u.jobs.claim("w1", NOW, timedelta(minutes=5), 1)
-        copy = u.connections.get(connection_id)
-        u.commit()
-    copy.finish_poll(PollProgress(NOW - timedelta(days=1), NOW, 0), NOW)
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(uow.engine, "before_cursor_execute", listener)
-    try:
-        with uow.one_statement() as u:
-            assert u.connections.save_poll(copy, JobRelease(key, "w2", NOW + timedelta(minutes=2))) is False
-            u.commit()
-        with uow.one_statement() as u:
-            assert u.connections.save_poll(copy, JobRelease(key, "w1", NOW + timedelta(minutes=2))) is True
-            u.commit()
-    finally:
-        event.remove(uow.engine, "before_cursor_execute", listener)
-    assert len(statements) == (2 if uow.engine.dialect.name == "postgresql" else 4)
-    with uow.reading() as u:
-        stored = u.connections.get(connection_id)
-        assert stored.poll_cursor == NOW and stored.last_sync_at == NOW and stored.poll_progress() is None
-        released = u.jobs.get(JobKind.POLL, connection_id)
-        assert released.lease_owner is None and released.due_at == NOW + timedelta(minutes=2)
-        assert released.attempts == 0 and released.id == job.id
-
-
-# -- status mappings ---------------------------------------------------------------------
 
 
 def test_status_mapping_defaults_then_saved(uow: SqlUnitOfWorkFactory, ids) -> None:  # type: ignore[no-untyped-def]

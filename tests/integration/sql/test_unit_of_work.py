@@ -13,12 +13,8 @@ from sqlalchemy.engine import Engine
 from kanglu.adapters.sql import engine as engine_module
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.engine import make_engine
-from kanglu.adapters.sql.unit_of_work import (
-    OneStatementViolation,
-    ReadOnlyViolation,
-    SqlUnitOfWorkFactory,
-    StatementUnitOfWork,
-)
+from kanglu.adapters.sql.poll_progress import SqlPollProgress
+from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.application.errors import TransientFailure
 from kanglu.domain.merchants import Merchant
 
@@ -147,56 +143,6 @@ def test_an_sqlite_too_old_for_the_job_claim_is_refused_with_a_clear_message(tmp
         engine_module.make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
 
 
-# -- the reading unit of work ------------------------------------------------------------
-
-
-def test_a_reading_unit_of_work_reads_what_is_committed(uow: SqlUnitOfWorkFactory) -> None:
-    with uow() as u:
-        u.merchants.add(merchant())
-        u.commit()
-    with uow.reading() as u:
-        assert u.merchants.get_by_email("a@example.com") is not None
-
-
-def test_a_reading_unit_of_work_refuses_to_write(uow: SqlUnitOfWorkFactory) -> None:
-    with uow.reading() as u:
-        u.merchants.add(merchant())
-        with pytest.raises(ReadOnlyViolation):
-            u.commit()
-        with pytest.raises(ReadOnlyViolation):
-            u.flush()
-    with uow.reading() as u, pytest.raises(ReadOnlyViolation):
-        # A Core statement would not wait for a commit: on PostgreSQL (autocommit) it would be
-        # kept at once. It never reaches the database.
-        u.session.execute(merchant_row("b@example.com"))
-    assert count_merchants(uow) == 0
-
-
-def test_a_reading_unit_of_work_opens_no_transaction_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
-    if uow.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite readers begin a plain (deferred) transaction: see the next test")
-    with uow.reading() as u:
-        u.merchants.get_by_email("a@example.com")
-        assert u.session.connection().connection.driver_connection.autocommit  # no BEGIN, no ROLLBACK
-    with uow() as u:  # the pooled connection is back to transactions for writers
-        u.merchants.add(merchant())
-        assert not u.session.connection().connection.driver_connection.autocommit
-        u.commit()
-    assert count_merchants(uow) == 1
-
-
-def test_a_reader_on_sqlite_does_not_wait_for_a_writer(uow: SqlUnitOfWorkFactory) -> None:
-    if uow.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL readers never wait for writers")
-    with uow() as writer:
-        writer.merchants.add(merchant())
-        writer.flush()  # holds SQLite's write lock until the end of this block
-        started = time.monotonic()
-        with uow.reading() as reader:
-            assert reader.merchants.get_by_email("a@example.com") is None  # not committed yet
-        assert time.monotonic() - started < 5  # not the 30 s busy timeout
-
-
 def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL restarted, or a firewall dropped an idle connection: the pool notices at
     checkout (the connection sat idle) and opens another, instead of failing a unit of work."""
@@ -221,66 +167,6 @@ def test_an_idle_connection_that_died_is_replaced_before_use(engine: Engine, mon
         single.dispose()
 
 
-# -- the one-statement unit of work ------------------------------------------------------
-
-
-def test_a_one_statement_unit_of_work_writes_one_statement(uow: SqlUnitOfWorkFactory) -> None:
-    with uow.one_statement() as u:
-        if isinstance(u, StatementUnitOfWork):  # PostgreSQL: a bare connection in autocommit
-            u.execute(merchant_row("a@example.com"), {})
-        else:  # SQLite: an ordinary transaction
-            u.session.execute(merchant_row("a@example.com"))
-        u.commit()
-    assert count_merchants(uow) == 1
-
-
-def postgresql_only(uow: SqlUnitOfWorkFactory) -> None:
-    if uow.engine.dialect.name != "postgresql":
-        pytest.skip("on SQLite it is an ordinary transaction: two statements stay atomic")
-
-
-def test_a_one_statement_unit_of_work_refuses_a_second_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
-    postgresql_only(uow)
-    with uow.one_statement() as u:
-        assert isinstance(u, StatementUnitOfWork)
-        u.execute(merchant_row("a@example.com"), {})
-        with pytest.raises(OneStatementViolation):
-            u.execute(merchant_row("b@example.com"), {})
-    assert count_merchants(uow) == 1  # the first, its own transaction; never the second
-    with uow.one_statement() as u:  # the next unit of work on the same pooled connection starts afresh
-        assert isinstance(u, StatementUnitOfWork)
-        u.execute(merchant_row("c@example.com"), {})
-    assert count_merchants(uow) == 2
-
-
-def test_a_one_statement_unit_of_work_offers_only_its_one_write_on_postgresql(uow: SqlUnitOfWorkFactory) -> None:
-    postgresql_only(uow)
-    with uow.one_statement() as u:
-        with pytest.raises(OneStatementViolation):
-            u.merchants.add(merchant())
-        with pytest.raises(OneStatementViolation):
-            u.connections.get(1)
-        with pytest.raises(OneStatementViolation):
-            u.jobs.claim("w1", NOW, None, 1)
-        with pytest.raises(OneStatementViolation):
-            u.session.execute(merchant_row("a@example.com"))
-        assert not hasattr(u, "no_such_thing") and not hasattr(u.connections, "no_such_thing")
-    assert count_merchants(uow) == 0
-
-
-def test_a_one_statement_write_to_a_database_that_is_away_is_a_transient_failure(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/kanglu?connect_timeout=2")
-    try:
-        with pytest.raises(TransientFailure), SqlUnitOfWorkFactory(engine).one_statement() as u:
-            assert isinstance(u, StatementUnitOfWork)
-            u.execute(merchant_row("a@example.com"), {})
-        assert "database operation failed, will be retried" in caplog.text
-    finally:
-        engine.dispose()
-
-
 # -- a database that is away ------------------------------------------------------------------
 
 
@@ -292,9 +178,10 @@ def test_a_read_from_a_database_that_is_away_is_a_transient_failure(url: str, ca
     # What the poll and the worker retry on their short schedule, as they do a failed commit.
     engine = make_engine(url)
     try:
-        for unit in (SqlUnitOfWorkFactory(engine).reading, SqlUnitOfWorkFactory(engine)):
-            with pytest.raises(TransientFailure), unit() as u:
-                u.connections.get(1)
+        with pytest.raises(TransientFailure), SqlUnitOfWorkFactory(engine)() as u:
+            u.connections.get(1)
+        with pytest.raises(TransientFailure):  # the poll's own read, outside any unit of work
+            SqlPollProgress(engine).start(1)
         assert "database read failed, will be retried" in caplog.text
     finally:
         engine.dispose()

@@ -25,7 +25,6 @@ from kanglu.application.errors import TransientFailure
 from kanglu.application.importing import ImportReport
 from kanglu.application.use_cases.deliver_tracking import DeliverTrackingRequests
 from kanglu.application.use_cases.disconnect_erp import DisconnectErp as DisconnectUseCase
-from kanglu.application.use_cases.import_order import ImportOrder
 from kanglu.application.use_cases.map_shipping_service import MapShippingService as MapUseCase
 from kanglu.application.use_cases.poll_orders import PollOutcome
 from kanglu.application.use_cases.refresh_token import RenewalOutcome
@@ -288,7 +287,7 @@ _merchants = itertools.count(1)
 
 
 def import_on_fake(world: World, cid: int, page: list) -> ImportReport:  # type: ignore[type-arg]
-    return ImportOrder(uow=world.uow, clock=world.clock, importer=world.importer())(ImportOrderCommand(cid, page))
+    return world.import_order()(ImportOrderCommand(cid, page))
 
 
 def fake_state(world: World, cid: int) -> dict:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kanglu.application.commands import PollOrdersByStatusCommand
-from kanglu.application.use_cases.poll_orders import PollOrdersByStatus, PollOutcome
+from kanglu.application.use_cases.poll_orders import PollOutcome
 from kanglu.domain.money import Money
 from kanglu.domain.orders import Order
 from kanglu.domain.secrets import Secret
@@ -47,10 +47,7 @@ def import_everything(tiny: Tiny) -> tuple[World, dict[int, Order]]:
         uow.status_mappings.save(connection_id, StatusMapping({s: Action.IMPORT for s in Situacao}))
         uow.commit()
     tokens = PollTokens(tiny.tokens())
-    poll = PollOrdersByStatus(
-        uow=world.uow, clock=world.clock, gateway=tiny.gateway(), importer=world.importer(), secret_box=world.box,
-        tokens_for=lambda _: tokens, interval=timedelta(minutes=2), backfill=timedelta(days=62),  # type: ignore[arg-type,return-value]
-    )
+    poll = world.poll(gateway=tiny.gateway(), tokens_for=lambda _: tokens, backfill=timedelta(days=62))
     result = poll(PollOrdersByStatusCommand(connection_id))
     assert result.outcome is PollOutcome.COMPLETED, result
     assert result.report.failed == 0

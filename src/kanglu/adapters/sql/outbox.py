@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
 from kanglu.adapters.sql import tables as t
+from kanglu.adapters.sql.jobs import lease_free
 from kanglu.adapters.sql.engine import hold_write_lock
 from kanglu.adapters.sql.repository_base import SessionRepository
 from kanglu.domain.tracking import OutboxMessage
@@ -35,7 +36,7 @@ class SqlOutboxRepository(SessionRepository):
                 .where(
                     o.c.delivered_at.is_(None),
                     o.c.next_attempt_at <= now,
-                    or_(o.c.lease_expires_at.is_(None), o.c.lease_expires_at <= now),
+                    lease_free(o.c.lease_expires_at, now),
                     ~earlier_pending,
                 )
                 .order_by(o.c.id)

@@ -52,7 +52,7 @@ from kanglu.adapters.sql.types import (
     StrEnumType,
     UtcDateTime,
 )
-from kanglu.domain.connections import ConnectionStatus
+from kanglu.domain.connections import ConnectionStatus, ErrorKind
 
 __all__ = [
     "api_keys",
@@ -102,6 +102,7 @@ erp_connections = Table(
     Column("connected_at", UtcDateTime),
     Column("last_sync_at", UtcDateTime),
     Column("last_error", Text),
+    Column("error_kind", StrEnumType(ErrorKind, 20)),  # migration 0009: whose error last_error is
     Column("poll_cursor", UtcDateTime),
     Column("poll_since", UtcDateTime),
     Column("poll_started_at", UtcDateTime),

@@ -12,34 +12,28 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Table, event, func, inspect, select
-from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
-from sqlalchemy.sql import Executable
 
-from kanglu.adapters.sql.engine import BEGIN_MODE, WRITE_STATEMENT
+from kanglu.adapters.sql.connections import SqlConnectionRepository
+from kanglu.adapters.sql.engine import BEGIN_MODE
+from kanglu.adapters.sql.jobs import SqlJobRepository
 from kanglu.adapters.sql.orm import start_mappers
-from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.adapters.sql.repositories import (
     SqlCarrierMappingRepository,
     SqlConnectionEventRepository,
-    SqlConnectionRepository,
     SqlCustomerRepository,
     SqlImportFailureRepository,
-    SqlJobRepository,
     SqlMerchantRepository,
     SqlNotificationRepository,
     SqlOrderRepository,
     SqlOutboxRepository,
     SqlShippingFamilyRepository,
     SqlStatusMappingRepository,
-    save_poll,
 )
+from kanglu.adapters.sql.revocations import SqlTokenRevocationRepository
 from kanglu.application.errors import TransientFailure
-from kanglu.application.ports import ConnectionRepository, UnitOfWork
-from kanglu.domain.connections import ErpConnection
-from kanglu.domain.events import ConnectionEvent
-from kanglu.domain.jobs import JobRelease
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +106,7 @@ def is_transient(exc: OperationalError) -> bool:
 
 
 @contextmanager
-def _transient_on_busy() -> Iterator[None]:
+def transient_on_busy() -> Iterator[None]:
     # Callers already retry TransientFailure with backoff.
     try:
         yield
@@ -124,10 +118,9 @@ def _transient_on_busy() -> Iterator[None]:
 
 
 class SqlUnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False) -> None:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._session: Session | None = None
-        self._read_only = read_only
 
     @property
     def session(self) -> Session:
@@ -167,97 +160,15 @@ class SqlUnitOfWork:
             raise TransientFailure(DATABASE_BUSY) from exc
 
     def flush(self) -> None:
-        self._refuse_if_read_only()
-        with _transient_on_busy():
+        with transient_on_busy():
             self.session.flush()
 
     def commit(self) -> None:
-        self._refuse_if_read_only()
-        with _transient_on_busy():
+        with transient_on_busy():
             self.session.commit()
-
-    def _refuse_if_read_only(self) -> None:
-        if self._read_only:
-            raise ReadOnlyViolation("a reading unit of work cannot write")
 
     def rollback(self) -> None:
         self.session.rollback()
-
-
-class StatementUnitOfWork:
-    """PostgreSQL's one-statement unit of work: a pooled connection in autocommit and no
-    session at all. A quiet poll's whole write is one statement (`save_poll`); a session
-    around it (its identity map, its transaction bookkeeping, its close) cost more CPU than
-    the statement itself, and every poll pays it.
-
-    Only `connections.save_poll` is offered; any other repository is refused, as is a second
-    write (`_refuse_second_write`): in autocommit two writes would not be atomic."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Connection | None = None
-        self.connections = _StatementConnectionWrites(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
-
-    def execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
-        """Run one statement, committed as it returns."""
-        with _transient_on_busy():  # connecting too: the database may be away for a moment
-            if self._connection is None:
-                self._connection = self._engine.connect()
-            return self._connection.execute(statement, params)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only for names not set in __init__: the other repositories of a UnitOfWork are a
-        # caller's bug worth its own error; anything else is an ordinary missing attribute.
-        if name in _OTHER_REPOSITORIES:
-            raise OneStatementViolation(f"a one-statement unit of work has no {name}")
-        raise AttributeError(name)
-
-    # The statement was committed as it ran: nothing is pending.
-    def flush(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
-
-class _StatementConnectionWrites:
-    def __init__(self, unit_of_work: StatementUnitOfWork) -> None:
-        self._unit_of_work = unit_of_work
-
-    def save_poll(
-        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
-    ) -> bool | None:
-        return save_poll(self._unit_of_work.execute, "postgresql", connection, release, event)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _CONNECTION_METHODS:
-            raise OneStatementViolation(f"a one-statement unit of work cannot call connections.{name}")
-        raise AttributeError(name)
-
-
-_OTHER_REPOSITORIES = frozenset(UnitOfWork.__annotations__) - {"connections"} | {"session"}
-_CONNECTION_METHODS = frozenset(name for name in vars(ConnectionRepository) if not name.startswith("_"))
-
-
-class ReadOnlyViolation(RuntimeError):
-    """A write in a reading unit of work: a bug in the caller, never a merchant's doing."""
-
-
-class OneStatementViolation(RuntimeError):
-    """More than one write in a one-statement unit of work: a bug in the caller."""
 
 
 class SqlUnitOfWorkFactory:
@@ -271,63 +182,10 @@ class SqlUnitOfWorkFactory:
             # reader cannot become a writer once another connection has committed since: it
             # fails at once with "database is locked", busy timeout or not. Beginning every
             # use-case transaction as a writer (BEGIN IMMEDIATE) makes the second one wait for
-            # the first instead. The read side (pages, API) keeps plain, concurrent reads.
+            # the first instead. The read side (pages, API, the poll's reads) keeps plain,
+            # concurrent reads.
             writer = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-            # Readers: a plain BEGIN, which takes no write lock (WAL lets them read while
-            # somebody writes).
-            reader = engine.execution_options()
-        else:
-            # Readers: no transaction at all (no BEGIN and ROLLBACK round trips); each
-            # statement sees what was committed when it started, as READ COMMITTED would.
-            reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _refuse_writes(reader)
         self._sessions = session_factory(writer)
-        # No autoflush: a change made to an entity read here is never sent.
-        self._reading_sessions = session_factory(reader, autoflush=False)
-        if engine.dialect.name == "postgresql":
-            single = engine.execution_options(isolation_level="AUTOCOMMIT")
-            _refuse_second_write(single)
-            self._single: Engine | None = single
-        else:
-            # SQLite: a write transaction costs no round trip; the ordinary one it is.
-            self._single = None
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions)
-
-    def reading(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._reading_sessions, read_only=True)
-
-    def one_statement(self) -> SqlUnitOfWork | StatementUnitOfWork:
-        if self._single is None:
-            return SqlUnitOfWork(self._sessions)
-        return StatementUnitOfWork(self._single)
-
-
-def _refuse_writes(reader: Engine) -> None:
-    """A statement that writes, sent through a reading unit of work, fails before it reaches
-    the database: on PostgreSQL it would otherwise be committed at once."""
-
-    @event.listens_for(reader, "before_cursor_execute")
-    def _refuse(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if WRITE_STATEMENT.match(statement):
-            raise ReadOnlyViolation("a reading unit of work cannot write")
-
-
-_WRITES = "kanglu_writes"  # connection info: write statements since a unit of work took it
-
-
-def _refuse_second_write(single: Engine) -> None:
-    """In autocommit every statement is its own transaction: a second write would not be
-    atomic with the first, so it fails before it reaches the database."""
-
-    @event.listens_for(single, "engine_connect")
-    def _reset(connection: Any) -> None:
-        connection.info[_WRITES] = 0
-
-    @event.listens_for(single, "before_cursor_execute")
-    def _count(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if WRITE_STATEMENT.match(statement) or statement.lstrip().upper().startswith("WITH"):
-            if connection.info.get(_WRITES):
-                raise OneStatementViolation("a one-statement unit of work wrote twice")
-            connection.info[_WRITES] = 1

@@ -41,6 +41,8 @@ from kanglu.application.ports.unit_of_work import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from kanglu.application.ports.poll_progress import PollProgressStore, StoredPage
+from kanglu.application.ports.job_runner import PollJobLink
 from kanglu.application.ports.alerts import (
     MailMessage,
     Mailer,
@@ -68,11 +70,14 @@ __all__ = [
     "OrderRepository",
     "OutboxRepository",
     "PasswordHasher",
+    "PollJobLink",
+    "PollProgressStore",
     "PendingGrant",
     "SecretBox",
     "ShippingFamilyRepository",
     "StateSigner",
     "StatusMappingRepository",
+    "StoredPage",
     "TokenGrant",
     "TokenJournal",
     "TokenRevocationRepository",

@@ -11,7 +11,7 @@ from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
 from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
-from kanglu.domain.jobs import Job, JobKey, JobKind, JobRelease
+from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.merchants import ApiKey, Merchant
 from kanglu.domain.orders import Order, StoredOrder
@@ -49,24 +49,6 @@ class ConnectionRepository(Protocol):
     def lock(self, connection_id: int) -> ErpConnection | None:
         """The connection, read anew under a lock that holds across processes until the unit
         of work ends: the single-flight guard of token renewal."""
-        ...
-
-    def save_poll(
-        self, connection: ErpConnection, release: JobRelease | None = None, event: ConnectionEvent | None = None
-    ) -> bool | None:
-        """Write the poll's own columns of a copy read earlier (in another unit of work),
-        without reading the row again: the window in progress, or (once the poll completed)
-        the cursor, the last sync and the poll's error cleared. Nothing else of the row: a
-        token renewed or a status changed meanwhile is kept, and so is an error message that
-        is not the poll's.
-
-        With `release` (a completed poll whose worker holds the poll job's lease), the job is
-        handed back in the same statement where the database allows it (PostgreSQL), so that
-        a quiet poll's whole write fits in `UnitOfWorkFactory.one_statement()`. Returns
-        whether the lease was still the owner's (None without `release`).
-
-        With `event` (the poll's row of the history), the event is recorded in that same
-        statement on PostgreSQL, folded into the hour's row when it is a quiet poll's."""
         ...
 
     def all(self) -> Iterable[ErpConnection]:

@@ -59,20 +59,3 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
-
-    def one_statement(self) -> UnitOfWork:
-        """A unit of work for one repository call that writes in a single statement
-        (`ConnectionRepository.save_poll`): on PostgreSQL that statement is its own
-        transaction (autocommit: one round trip, not BEGIN, statement and COMMIT); elsewhere
-        an ordinary unit of work. There, nothing else is offered: any other repository, and a
-        second write statement, are refused. `commit()` is still called, as for any unit of
-        work."""
-        ...
-
-    def reading(self) -> UnitOfWork:
-        """A unit of work that only reads, for what runs often and writes nothing: cheaper
-        (on PostgreSQL no transaction, on SQLite no write lock). `commit()`, `flush()` and
-        any statement that writes are refused."""
-        ...
-
-

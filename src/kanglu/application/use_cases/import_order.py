@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 from kanglu.application.commands import ImportOrderCommand as Command
+from kanglu.application.commands import ImportSettings
 from kanglu.application.errors import NotFound
 from kanglu.application.importing import ImportReport, OrderImporter
-from kanglu.application.ports import Clock, UnitOfWorkFactory
+from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from kanglu.domain.carriers import CarrierRegistry
 
 
 class ImportOrder:
-    """Imports orders already fetched (a webhook hint, a replay, tests); the poll uses the
-    same OrderImporter inside its per-page transaction."""
+    """The one way orders come in: each page a poll reads, and the order a merchant's "Tentar
+    de novo" fetches again. Works on a whole batch at once (a handful of queries whatever its
+    size); OrderImporter does the upsert inside this use case's transaction."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, importer: OrderImporter) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, carriers: CarrierRegistry) -> None:
         self._uow = uow
         self._clock = clock
-        self._importer = importer
+        self._importer = OrderImporter(carriers=carriers)
 
     def __call__(self, command: Command) -> ImportReport:
+        """Raises NotFound for a connection that does not exist."""
         with self._uow() as uow:
-            connection = uow.connections.get(command.connection_id)
-            if connection is None:
-                raise NotFound("integração não encontrada")
-            mapping = uow.status_mappings.get(command.connection_id)
-            with_families = uow.shipping_families.for_connection(command.connection_id)
-            families = {service_id: f.family for service_id, f in with_families.items()}
-            report = self._importer.import_batch(uow, connection, mapping, command.items, self._clock.now(), families)
+            settings = command.settings or self._read_settings(uow, command.connection_id)
+            report = self._importer.import_batch(
+                uow, settings.connection, settings.mapping, command.items, self._clock.now(), settings.families
+            )
             uow.commit()
             return report
+
+    @staticmethod
+    def _read_settings(uow: UnitOfWork, connection_id: int) -> ImportSettings:
+        connection = uow.connections.get(connection_id)
+        if connection is None:
+            raise NotFound("integração não encontrada")
+        families = {service_id: f.family for service_id, f in uow.shipping_families.for_connection(connection_id).items()}
+        return ImportSettings(connection, uow.status_mappings.get(connection_id), families)

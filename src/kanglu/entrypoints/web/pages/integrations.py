@@ -19,7 +19,7 @@ from kanglu.application.commands import (
 )
 from kanglu.application.errors import ApplicationError, AuthorizationFailed, InvalidInput, NotFound
 from kanglu.application.use_cases.disconnect_erp import DISCONNECTED_BY_MERCHANT
-from kanglu.application.use_cases.poll_orders import PERMISSION_RECHECK
+from kanglu.application.poll_permissions import PERMISSION_RECHECK
 from kanglu.application.use_cases.merchant_sync import SyncTooSoon
 from kanglu.domain.connections import ConnectionStatus
 from kanglu.domain.erp_credentials import ErpCredentials

@@ -9,7 +9,7 @@ orders Tiny never lists again are never rewritten. A backfill would have to reco
 order's snapshot, which only Tiny has: there is nothing cheaper that stays honest.
 
 Revision ID: 0010
-Revises: 0008 (written beside 0009; whichever merges second chains after the other)
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
