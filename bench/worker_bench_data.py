@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from kanglu.adapters.sql.engine import make_engine  # noqa: E402
 from kanglu.adapters.sql.schema import upgrade_to_head  # noqa: E402
 from kanglu.adapters.sql.tables import erp_connections, jobs  # noqa: E402
-from kanglu.application.commands import CreateMerchantCommand, SaveErpCredentials  # noqa: E402
+from kanglu.application.commands import CreateMerchantCommand, SaveErpCredentialsCommand  # noqa: E402
 from kanglu.application.ports import TokenGrant  # noqa: E402
 from kanglu.application.tokens import seal_grant  # noqa: E402
 from kanglu.domain.jobs import JobKind  # noqa: E402
@@ -210,7 +210,7 @@ class Deployment:
             merchant = create_merchant(CreateMerchantCommand(f"Loja {account['account_id']}",
                                                       f"loja-{account['account_id']}@example.com", None))
             merchant_id = merchant.merchant.id
-            connection = save_credentials(SaveErpCredentials(
+            connection = save_credentials(SaveErpCredentialsCommand(
                 merchant_id, account["client_id"], Secret(account["client_secret"]), account["invite_link"]))
             tokens = self.sandbox.call("POST", f"/accounts/{account['account_id']}/tokens")
             grant = TokenGrant(Secret(tokens["access_token"]), Secret(tokens["refresh_token"]),
