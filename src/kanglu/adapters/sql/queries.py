@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import attrs
-from sqlalchemy import ColumnElement, FromClause, Table, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.base import opt_manager_of_class
@@ -146,27 +146,36 @@ def _built(cls: type[T], row: Mapping[Any, Any], **more: object) -> T:
     return entity
 
 
-def _orders(connection: Connection, ids: Iterable[int]) -> dict[int, Order]:
-    """Orders with their customers and shipments, from three plain queries: no ORM session,
-    identity map or relationship loading (half of a page's CPU at 100,000 orders)."""
-    wanted = list(ids)
-    if not wanted:
-        return {}
+_CUSTOMER = "customer__"  # the prefix of the customers' columns in _orders' rows
+
+
+def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Order]:
+    """Orders with their customers and shipments, newest first, from two plain queries (the
+    orders joined to their customers, the shipments): no ORM session, identity map or
+    relationship loading (half of a page's CPU at 100,000 orders). `ids` may be the page's
+    query itself, which then costs no round trip of its own."""
     configure_mappers()  # what a first query through the ORM would do (cheap once done): _built needs it
     o, c, s = t.orders, t.customers, t.shipments
-    rows = connection.execute(select(o).where(o.c.id.in_(wanted))).mappings().all()
-    customer_ids = {row["customer_id"] for row in rows if row["customer_id"] is not None}
-    customers = {
-        row["id"]: _built(Customer, row)
-        for row in (connection.execute(select(c).where(c.c.id.in_(customer_ids))).mappings() if customer_ids else [])
-    }
+    wanted = ids if isinstance(ids, Select) else list(ids)
+    rows = connection.execute(
+        select(*o.c, *(column.label(_CUSTOMER + column.name) for column in c.c))
+        .select_from(o.outerjoin(c, c.c.id == o.c.customer_id))
+        .where(o.c.id.in_(wanted)).order_by(o.c.created_at.desc(), o.c.id.desc())
+    ).all()
+    if not rows:
+        return []
     shipments: dict[int, list[Shipment]] = {}
-    for row in connection.execute(select(s).where(s.c.order_id.in_(wanted)).order_by(s.c.id)).mappings():
-        shipments.setdefault(row["order_id"], []).append(_built(Shipment, row))
-    return {
-        row["id"]: _built(Order, row, customer=customers.get(row["customer_id"]), shipments=shipments.get(row["id"], []))
-        for row in rows
-    }
+    for shipment in connection.execute(select(s).where(s.c.order_id.in_([r.id for r in rows])).order_by(s.c.id)).mappings():
+        shipments.setdefault(shipment["order_id"], []).append(_built(Shipment, shipment))
+    split, order_keys, customer_keys = len(o.c), o.c.keys(), c.c.keys()
+    orders = []
+    for row in rows:
+        customer = None
+        if row[split + customer_keys.index("id")] is not None:
+            customer = _built(Customer, dict(zip(customer_keys, row[split:], strict=True)))
+        orders.append(_built(Order, dict(zip(order_keys, row[:split], strict=True)), customer=customer,
+                             shipments=shipments.get(row.id, [])))
+    return orders
 
 
 class SqlOrderQueries:
@@ -181,31 +190,33 @@ class SqlOrderQueries:
         q = (filters.q or "").strip()
         found = search.OrderSearch.of(merchant_id, q, self._engine.dialect.name) if q else None
         source, where = _order_conditions(merchant_id, filters, found)
-        newest_first = (o.created_at.desc(), o.id.desc())
         cap = min(self._cap, SEARCH_TOTAL_CAP) if found else self._cap
         with self._engine.connect() as connection:
-            # A search's matches are counted once, from the indexes alone (the customers'
-            # names through their trigram index); its page comes from the few matches sorted,
-            # or, past WALK_ABOVE matches, from walking the newest orders (OrderSearch.walked).
-            if found and attrs.evolve(filters, q=None) == OrderFilters():  # a search alone
-                count = found.count(connection, cap)
-            else:
-                count = _capped_count(connection, t.orders, where, cap)
-            if found and count > WALK_ABOVE:
+
+            def count() -> int:
+                # A search's matches are counted once, from the indexes alone (the customers'
+                # names through their trigram index).
+                if found and attrs.evolve(filters, q=None) == OrderFilters():  # a search alone
+                    return found.count(connection, cap)
+                return _capped_count(connection, t.orders, where, cap)
+
+            # A search by name is counted first: past WALK_ABOVE matches its page comes from
+            # walking the newest orders (OrderSearch.walked), not from sorting every match.
+            total = count() if found and found.by_name else None
+            if total is not None and total > WALK_ABOVE:
                 source, where = _order_conditions(merchant_id, filters, found, walked_from=page.offset)
-            # The page's ids first, from the index alone (a deep OFFSET walks index entries,
-            # not rows), then the twenty orders with their customers and shipments.
-            ids = list(connection.scalars(
-                select(o.id).select_from(source).where(*where).order_by(*newest_first)
-                .limit(page.per_page).offset(page.offset)
-            ))
-            by_id = _orders(connection, ids)
-            views = _views(connection, [by_id[i] for i in ids])
-        return _paged(count, page, views, cap)
+            # The page's ids from the index alone (a deep OFFSET walks index entries, not
+            # rows), inside the statement that reads the twenty orders with their customers.
+            page_ids = select(o.id).select_from(source).where(*where).order_by(o.created_at.desc(), o.id.desc())
+            orders = _orders(connection, page_ids.limit(page.per_page).offset(page.offset))
+            if total is None:  # a first page that is not full is every match: nothing to count
+                total = len(orders) if page.offset == 0 and len(orders) < page.per_page else count()
+            views = _views(connection, orders)
+        return _paged(total, page, views, cap)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         with self._engine.connect() as connection:
-            order = _orders(connection, [order_id]).get(order_id)
+            order = next(iter(_orders(connection, [order_id])), None)
             if order is None or order.merchant_id != merchant_id:
                 return None
             return _views(connection, [order])[0]

@@ -225,6 +225,11 @@ class OrderSearch:
     exact: tuple[Select[Any], ...]
     customers: tuple[Select[Any], ...]
 
+    @property
+    def by_name(self) -> bool:
+        """q may name somebody: the search may find many orders (the others find a few)."""
+        return searched_name(self.q) is not None
+
     @classmethod
     def of(cls, merchant_id: int, q: str, dialect: str) -> OrderSearch:
         o = t.orders.c
