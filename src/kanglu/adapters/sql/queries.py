@@ -146,7 +146,12 @@ def _built(cls: type[T], row: Mapping[Any, Any], **more: object) -> T:
     return entity
 
 
-_CUSTOMER = "customer__"  # the prefix of the customers' columns in _orders' rows
+# The orders joined to their customers, built once (a statement of sixty columns costs a
+# millisecond to build): _orders adds the page's condition.
+_ORDERS_AND_CUSTOMERS = select(
+    *t.orders.c, *(column.label("customer__" + column.name) for column in t.customers.c)
+).select_from(t.orders.outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
+_SHIPMENTS = select(t.shipments).order_by(t.shipments.c.id)
 
 
 def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Order]:
@@ -158,14 +163,12 @@ def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Or
     o, c, s = t.orders, t.customers, t.shipments
     wanted = ids if isinstance(ids, Select) else list(ids)
     rows = connection.execute(
-        select(*o.c, *(column.label(_CUSTOMER + column.name) for column in c.c))
-        .select_from(o.outerjoin(c, c.c.id == o.c.customer_id))
-        .where(o.c.id.in_(wanted)).order_by(o.c.created_at.desc(), o.c.id.desc())
+        _ORDERS_AND_CUSTOMERS.where(o.c.id.in_(wanted)).order_by(o.c.created_at.desc(), o.c.id.desc())
     ).all()
     if not rows:
         return []
     shipments: dict[int, list[Shipment]] = {}
-    for shipment in connection.execute(select(s).where(s.c.order_id.in_([r.id for r in rows])).order_by(s.c.id)).mappings():
+    for shipment in connection.execute(_SHIPMENTS.where(s.c.order_id.in_([r.id for r in rows]))).mappings():
         shipments.setdefault(shipment["order_id"], []).append(_built(Shipment, shipment))
     split, order_keys, customer_keys = len(o.c), o.c.keys(), c.c.keys()
     orders = []
