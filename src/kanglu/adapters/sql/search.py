@@ -7,9 +7,13 @@
   13, so a database owner may), and says plainly what to do where that is not allowed.
 - SQLite: an FTS5 table with the trigram tokenizer (SQLite ≥ 3.34) over the same column,
   external content (the text is not stored twice), kept in sync by triggers; the search asks
-  it for the matching customer ids (`name_matches`).
+  it for the matching customer ids (`matching_ids`), or joins its matches to the customers.
 
 A trigram index cannot serve fewer than 3 characters: such searches use LIKE, as before.
+
+`OrderSearch` is the order list's search: each of its lookups (order number, e-commerce
+number, tracking code, name, document, e-mail) on its own index, a count that stops at the
+cap, and, for a search with many matches, a walk of the newest orders.
 
 These objects are not in the SQLAlchemy metadata (a virtual table, triggers, an operator class
 of an extension): `install()` creates them (the migration, and `metadata.create_all` through
