@@ -99,25 +99,6 @@ def _order_conditions(merchant_id: int, filters: OrderFilters, found: search.Ord
     return source, where
 
 
-def _open_failures(connection: Connection, orders: Sequence[Order]) -> dict[tuple[int, int], str]:
-    if not orders:
-        return {}
-    f = t.import_failures.c
-    rows = connection.execute(
-        select(f.connection_id, f.erp_order_id, f.reason).where(
-            f.resolved_at.is_(None),
-            f.connection_id.in_({o.connection_id for o in orders}),
-            f.erp_order_id.in_({o.erp_order_id for o in orders}),
-        )
-    )
-    return {(row.connection_id, row.erp_order_id): row.reason for row in rows}
-
-
-def _views(connection: Connection, orders: Sequence[Order]) -> list[OrderView]:
-    errors = _open_failures(connection, orders)
-    return [OrderView(order, errors.get((order.connection_id, order.erp_order_id))) for order in orders]
-
-
 @functools.cache
 def _blueprint(cls: type) -> tuple[frozenset[str], dict[str, Any]]:
     """An entity class's attrs fields and their defaults (a Factory as is)."""
@@ -146,19 +127,26 @@ def _built(cls: type[T], row: Mapping[Any, Any], **more: object) -> T:
     return entity
 
 
-# The orders joined to their customers, built once (a statement of sixty columns costs a
-# millisecond to build): _orders adds the page's condition.
+# The orders joined to their customers, with each order's open import failure (one at most:
+# uq_import_failures_open), built once (a statement of sixty columns costs a millisecond to
+# build): _orders adds the page's condition.
+_OPEN_FAILURE = select(t.import_failures.c.reason).where(
+    t.import_failures.c.resolved_at.is_(None),
+    t.import_failures.c.connection_id == t.orders.c.connection_id,
+    t.import_failures.c.erp_order_id == t.orders.c.erp_order_id,
+).scalar_subquery()
 _ORDERS_AND_CUSTOMERS = select(
-    *t.orders.c, *(column.label("customer__" + column.name) for column in t.customers.c)
+    *t.orders.c, *(column.label("customer__" + column.name) for column in t.customers.c),
+    _OPEN_FAILURE.label("import_error"),
 ).select_from(t.orders.outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
 _SHIPMENTS = select(t.shipments).order_by(t.shipments.c.id)
 
 
-def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Order]:
-    """Orders with their customers and shipments, newest first, from two plain queries (the
-    orders joined to their customers, the shipments): no ORM session, identity map or
-    relationship loading (half of a page's CPU at 100,000 orders). `ids` may be the page's
-    query itself, which then costs no round trip of its own."""
+def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[OrderView]:
+    """Orders with their customers, shipments and open import errors, newest first, from two
+    plain queries (the orders joined to their customers, the shipments): no ORM session,
+    identity map or relationship loading (half of a page's CPU at 100,000 orders). `ids` may
+    be the page's query itself, which then costs no round trip of its own."""
     configure_mappers()  # what a first query through the ORM would do (cheap once done): _built needs it
     o, c, s = t.orders, t.customers, t.shipments
     wanted = ids if isinstance(ids, Select) else list(ids)
@@ -171,14 +159,15 @@ def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Or
     for shipment in connection.execute(_SHIPMENTS.where(s.c.order_id.in_([r.id for r in rows]))).mappings():
         shipments.setdefault(shipment["order_id"], []).append(_built(Shipment, shipment))
     split, order_keys, customer_keys = len(o.c), o.c.keys(), c.c.keys()
-    orders = []
+    views = []
     for row in rows:
         customer = None
         if row[split + customer_keys.index("id")] is not None:
-            customer = _built(Customer, dict(zip(customer_keys, row[split:], strict=True)))
-        orders.append(_built(Order, dict(zip(order_keys, row[:split], strict=True)), customer=customer,
-                             shipments=shipments.get(row.id, [])))
-    return orders
+            customer = _built(Customer, dict(zip(customer_keys, row[split:-1], strict=True)))
+        order = _built(Order, dict(zip(order_keys, row[:split], strict=True)), customer=customer,
+                       shipments=shipments.get(row.id, []))
+        views.append(OrderView(order, row.import_error))
+    return views
 
 
 class SqlOrderQueries:
@@ -211,18 +200,15 @@ class SqlOrderQueries:
             # The page's ids from the index alone (a deep OFFSET walks index entries, not
             # rows), inside the statement that reads the twenty orders with their customers.
             page_ids = select(o.id).select_from(source).where(*where).order_by(o.created_at.desc(), o.id.desc())
-            orders = _orders(connection, page_ids.limit(page.per_page).offset(page.offset))
+            views = _orders(connection, page_ids.limit(page.per_page).offset(page.offset))
             if total is None:  # a first page that is not full is every match: nothing to count
-                total = len(orders) if page.offset == 0 and len(orders) < page.per_page else count()
-            views = _views(connection, orders)
+                total = len(views) if page.offset == 0 and len(views) < page.per_page else count()
         return _paged(total, page, views, cap)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         with self._engine.connect() as connection:
-            order = next(iter(_orders(connection, [order_id])), None)
-            if order is None or order.merchant_id != merchant_id:
-                return None
-            return _views(connection, [order])[0]
+            view = next(iter(_orders(connection, [order_id])), None)
+            return view if view is not None and view.order.merchant_id == merchant_id else None
 
     def import_failures(self, merchant_id: int, page: PageRequest) -> Page[ImportFailure]:
         page = _bounded(page)
