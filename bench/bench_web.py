@@ -6,6 +6,7 @@ the same database.
 
     python bench/bench_web.py [--orders 100000] [--clients 4 16] [--seconds 5]
                               [--baseline-ref 4b030e7 | --baseline-ref none] [--backends ...]
+                              [--cases search_name search_number ...]
     python bench/bench_web.py --quick     # a smoke run (tests/bench/test_benchmarks_run.py)
 
 Each tree is served by gunicorn with 2 sync workers on loopback (`kanglu.entrypoints.web:
@@ -62,6 +63,7 @@ from kanglu.domain.secrets import Sealed, Secret
 EMAIL, PASSWORD = "bench-web@example.com", "senha-do-benchmark"
 PER_PAGE = 20
 NAME = "silva"  # about one customer in ten carries it
+CASES = ("list_page_1", "list_random_page", "order_detail", "search_name", "search_number")
 
 
 class _Hasher:
@@ -227,6 +229,8 @@ def measure_trees(trees: dict[str, Path], env: dict[str, str], workdir: Path, ba
         cookies = {label: session_cookies(base) for label, base in bases.items()}
         for surface in ("api", "html"):
             for name, suffix in cases(data).items():
+                if args.cases and name not in args.cases:
+                    continue
                 for clients in args.clients:
                     for label, base in bases.items():
                         prefix, headers, jar = (
@@ -301,6 +305,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per case")
     parser.add_argument("--baseline-ref", default="4b030e7", help="the commit to compare with, or 'none'")
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"])
+    parser.add_argument("--cases", nargs="+", choices=CASES, help="only these cases (default: every one)")
     parser.add_argument("--postgres-url", default=postgres_url())
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 orders, 2 clients, 0.3 s, no baseline")
     args = parser.parse_args()
@@ -314,7 +319,7 @@ def main() -> int:
         "parameters": {"orders": args.orders, "clients": args.clients, "seconds_per_case": args.seconds,
                        "baseline_ref": args.baseline_ref, "server": "gunicorn, 2 sync workers, loopback",
                        "load": "closed-loop Python threads (httpx), one per client", "per_page": PER_PAGE,
-                       "name_searched": NAME},
+                       "name_searched": NAME, "cases": list(args.cases or CASES)},
     }
     with tempfile.TemporaryDirectory(prefix="kanglu-bench-web-") as tmp:
         workdir = Path(tmp)
@@ -334,20 +339,25 @@ def _nothing() -> Iterator[None]:
 
 
 def summarise(result: dict[str, Any], backends: list[str]) -> None:
-    """The acceptance figures at 4 clients: name search p95 and its speed-up, list page 1 p95."""
+    """The acceptance figures at the fewest clients: name search p95 and its speed-up, list
+    page 1 p95 (those of the cases measured)."""
     for backend in backends:
         figures = result[backend]
         now = figures["current"]
-        clients = min(int(k.split("_")[1]) for k in now["api"]["list_page_1"])
+        clients = min(int(k.split("_")[1]) for named in now["api"].values() for k in named)
         key = f"clients_{clients}"
-        summary = {}
+        summary: dict[str, Any] = {}
         for surface in ("api", "html"):
-            name, first = now[surface]["search_name"][key], now[surface]["list_page_1"][key]
-            summary[surface] = {"search_name_p95_ms": name.get("p95_ms"), "list_page_1_p95_ms": first.get("p95_ms")}
-            if "baseline" in figures:
-                before = figures["baseline"][surface]["search_name"][key]
-                if before.get("req_per_s") and name.get("req_per_s"):
-                    summary[surface]["search_name_req_per_s_x"] = round(name["req_per_s"] / before["req_per_s"], 2)
+            summary[surface] = {}
+            for case, label in (("search_name", "search_name"), ("search_number", "search_number"),
+                                ("list_page_1", "list_page_1")):
+                if case not in now[surface]:
+                    continue
+                measured = now[surface][case][key]
+                summary[surface][f"{label}_p95_ms"] = measured.get("p95_ms")
+                before = figures.get("baseline", {}).get(surface, {}).get(case, {}).get(key, {})
+                if before.get("req_per_s") and measured.get("req_per_s"):
+                    summary[surface][f"{label}_req_per_s_x"] = round(measured["req_per_s"] / before["req_per_s"], 2)
         figures["summary_at_clients"] = {"clients": clients, **summary}
         print(f"{backend} at {clients} clients: {summary}", flush=True)
 

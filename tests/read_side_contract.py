@@ -199,3 +199,14 @@ def test_failures_are_recognisable(shops) -> None:  # type: ignore[no-untyped-de
     (failure,) = side.orders.import_failures(a, PageRequest(1, 10)).items
     assert (failure.erp_order_id, failure.number, failure.customer_name) == (1000, "90001", "Cliente Ilegível")
     assert failure.reason == "situação desconhecida: 77"
+
+
+def test_totals_of_short_and_long_lists(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    for filters, total in [(OrderFilters(q="10007"), 1), (OrderFilters(q="10101"), 0),
+                           (OrderFilters(q="Cliente 1"), 11),  # Cliente 1, 10, 11, ..., 19
+                           (OrderFilters(situacao=6), 10), (OrderFilters(), 30)]:
+        first, second = (side.orders.list_orders(a, filters, PageRequest(n, 8)) for n in (1, 2))
+        assert (first.total, second.total) == (total, total), filters
+        assert [v.order.erp_order_id for v in second.items] == [
+            v.order.erp_order_id for v in side.orders.list_orders(a, filters, PageRequest(1, 100)).items][8:16]

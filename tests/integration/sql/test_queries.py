@@ -208,16 +208,36 @@ def test_the_name_index_follows_renamed_and_deleted_customers(world: SqlWorld, s
     assert listed(queries, shop, q="souza") == []
 
 
-@pytest.mark.parametrize("q", ["10002", "mlb-abc", "joao", "Cliente 1", "cliente3@example.com", "jo", "nada disso"])
+@pytest.mark.parametrize("per_row", [True, False], ids=["each-customer-checked", "matching-customers-read-first"])
+@pytest.mark.parametrize("q", ["10002", "mlb-abc", "joao", "Cliente 1", "cliente3@example.com", "jo", "nada disso",
+                               customer(5).document.formatted(), "silva"])
 def test_a_search_with_many_matches_walks_the_newest_orders_to_the_same_page(
-    world: SqlWorld, shop: Shop, q: str, monkeypatch: pytest.MonkeyPatch
+    world: SqlWorld, shop: Shop, q: str, per_row: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kanglu.adapters.sql import queries
+    from kanglu.adapters.sql import queries, search
 
     queries_ = SqlOrderQueries(world.uow.engine)
     sorted_matches = listed(queries_, shop, q=q)
     filtered = listed(queries_, shop, q=q, carrier_code="correios")
     monkeypatch.setattr(queries, "WALK_ABOVE", 0)  # every search is "big": the walked path
+    # Near the top of the list each order's customer is checked; deeper, the matching
+    # customers are read first: the same orders either way.
+    monkeypatch.setattr(search, "PER_ROW_WALK_BELOW", 1_000 if per_row else 0)
     assert listed(queries_, shop, q=q) == sorted_matches
     assert listed(queries_, shop, PageRequest(2, 1), q=q) == sorted_matches[1:2]
     assert listed(queries_, shop, q=q, carrier_code="correios") == filtered
+
+
+@pytest.mark.parametrize("cap", [1_000, 1])
+def test_an_order_found_twice_is_counted_and_listed_once(world: SqlWorld, shop: Shop, cap: int) -> None:
+    # Order 9: its e-commerce number is "SILVA" and its customer is a Silva; order 10's customer
+    # is found both by her name and by her e-mail.
+    world.import_orders(shop.connection_id,
+                        erp_order(9, ecommerce_number="SILVA", customer=customer(9, name="Maria Silva")),
+                        erp_order(10, customer=customer(10, name="Ana Loja Com", email="ana@loja.com")))
+    queries = SqlOrderQueries(world.uow.engine, total_cap=cap)
+    silva = queries.list_orders(shop.merchant_id, OrderFilters(q="silva"), PageRequest(1, 20))
+    assert sorted(v.order.erp_order_id for v in silva.items) == [2, 9]
+    assert (silva.total, silva.total_capped) == ((2, False) if cap > 1 else (1, True))
+    ana = queries.list_orders(shop.merchant_id, OrderFilters(q="ana@loja.com"), PageRequest(1, 20))
+    assert ([v.order.erp_order_id for v in ana.items], ana.total, ana.total_capped) == ([10], 1, False)

@@ -3,14 +3,15 @@ pagination that stay fast at 100,000 orders, and the merchant's summaries."""
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
-from sqlalchemy import ColumnElement, Select, Table, func, or_, select, union, union_all
+from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm.base import opt_manager_of_class
 
 from kanglu.adapters.sql import search
 from kanglu.adapters.sql import tables as t
@@ -28,15 +29,13 @@ from kanglu.application.queries import (
     PageRequest,
     UnmatchedService,
 )
-from kanglu.domain.customers import Customer, normalise_email
+from kanglu.domain.customers import Customer
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.merchants import Merchant
 from kanglu.domain.orders import Order
-from kanglu.domain.shipping import normalise_name
 from kanglu.domain.tracking import Shipment
 
-_DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
-# A search with more matches than this finds its page walking the newest orders (_search_walked).
+# A search with more matches than this finds its page walking the newest orders (OrderSearch.walked).
 WALK_ABOVE = 500
 # A search's total counts this far ("mais de 1.000"): a search that broad is refined, not paged.
 SEARCH_TOTAL_CAP = 1_000
@@ -69,108 +68,22 @@ def _paged(count: int, page: PageRequest, items: list[T], cap: int = TOTAL_CAP) 
     return Page(items, page.page, page.per_page, min(count, cap), total_capped=count > cap)
 
 
-def _customer_search(merchant_id: int, q: str, dialect: str, names: bool = True) -> ColumnElement[bool] | None:
-    """Customers whose name contains q (accents and case ignored), or whose CPF/CNPJ or
-    e-mail is q. A single token with digits (a number, a tracking code, a document) never
-    names anybody, so names are not searched for it: that search reads every customer of
-    the merchant."""
-    c = t.customers.c
-    conditions: list[ColumnElement[bool]] = []
-    name = _searched_name(q)
-    if name and names:
-        # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard. The
-        # names' trigram index answers it (adapters/sql/search.py).
-        conditions.append(search.name_matches(dialect, name))
-    document = _DOCUMENT_SEPARATORS.sub("", q).upper()
-    if len(document) in (11, 14):
-        conditions.append(c.document == document)
-    email = normalise_email(q)
-    if email:
-        conditions.append(c.email == email)
-    if not conditions:
-        return None
-    return (c.merchant_id == merchant_id) & or_(*conditions)
-
-
-def _searched_name(q: str) -> str | None:
-    """The name q may be part of, normalised; None when q cannot name anybody."""
-    name = normalise_name(q)
-    looks_like_a_code = " " not in q and any(ch.isdigit() for ch in q)
-    return name if name and any(ch.isalpha() for ch in name) and not looks_like_a_code else None
-
-
-def _search_parts(merchant_id: int, q: str, dialect: str) -> tuple[list[Select[Any]], ColumnElement[bool] | None]:
-    """The exact lookups of a search (number, e-commerce number, tracking code: each on its own
-    index), and the condition on customers (name, document, e-mail), if q can name anybody."""
+def _order_conditions(merchant_id: int, filters: OrderFilters, found: search.OrderSearch | None = None,
+                      walked_from: int | None = None) -> tuple[FromClause, list[ColumnElement[bool]]]:
+    """What to read and the conditions of a list: the merchant's orders, or a search's matches
+    (sorted, or walked from an offset: see OrderSearch.walked), and the filters."""
     o = t.orders.c
-    mine = o.merchant_id == merchant_id
-    exact = [
-        select(o.id).where(mine, o.number == q),
-        select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
-        select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
-    ]
-    return exact, _customer_search(merchant_id, q, dialect)
-
-
-def _search(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
-    """Orders matching q, as a UNION of indexed lookups (exact number, e-commerce number or
-    tracking code; orders of the customers found): each branch uses its own index, where one
-    WHERE with ORs would read every order of the merchant. Every branch is limited to the
-    merchant (the customers' one by the customers it starts from)."""
-    o = t.orders.c
-    exact, customers = _search_parts(merchant_id, q, dialect)
-    branches = list(exact)
-    if customers is not None:
-        branches.append(select(o.id).where(o.customer_id.in_(select(t.customers.c.id).where(customers))))
-    return o.id.in_(union(*branches))
-
-
-def _search_count(connection: Connection, merchant_id: int, q: str, dialect: str, cap: int) -> int:
-    """How many orders match q, up to cap + 1, reading no further: the branches as a UNION ALL
-    (the customers' one joined, so it streams) stop at cap + 1; only a total within the cap
-    is then counted exactly (an order found by two branches counted once)."""
-    o, c = t.orders.c, t.customers.c
-    exact, customers = _search_parts(merchant_id, q, dialect)
-    branches = list(exact)
-    if customers is not None:
-        branches.append(select(o.id).select_from(t.customers.join(t.orders, o.customer_id == c.id)).where(customers))
-    first = connection.execute(select(func.count()).select_from(union_all(*branches).limit(cap + 1).subquery()))
-    count = first.scalar_one()
-    if count > cap or count <= 1:  # one match (a number, a code) cannot be counted twice
-        return count
-    return connection.execute(select(func.count()).select_from(union(*branches).subquery())).scalar_one()
-
-
-def _search_walked(merchant_id: int, q: str, dialect: str) -> ColumnElement[bool]:
-    """The same orders, as a condition to check on each order while walking the merchant's
-    orders newest first: for a search with thousands of matches (a common surname), the
-    page's twenty are among the first few hundred walked, where the UNION would fetch and
-    sort every match. The names' matches come straight from the FTS5 table where there is
-    one (a customer of another merchant never owns this merchant's orders)."""
-    o, c = t.orders.c, t.customers.c
-    exact, _ = _search_parts(merchant_id, q, dialect)
-    found = [o.id.in_(union(*exact))]
-    name = _searched_name(q)
-    by_name = search.matching_ids(dialect, name) if name else None
-    if by_name is not None:
-        found.append(o.customer_id.in_(by_name))
-    customers = _customer_search(merchant_id, q, dialect, names=by_name is None)
-    if customers is not None:
-        found.append(o.customer_id.in_(select(c.id).where(customers)))
-    return (o.merchant_id == merchant_id) & or_(*found)
-
-
-def _order_conditions(merchant_id: int, filters: OrderFilters, dialect: str,
-                      walked: bool = False) -> list[ColumnElement[bool]]:
-    o = t.orders.c
-    q = (filters.q or "").strip()
+    source: FromClause = t.orders
     # A search already keeps to the merchant's orders; repeating the merchant here would
     # invite SQLite to read all of them through a merchant index instead of fetching the
     # few matches by id.
-    if not q:
+    if found is None:
         where: list[ColumnElement[bool]] = [o.merchant_id == merchant_id]
+    elif walked_from is not None:
+        source, condition = found.walked(walked_from)
+        where = [condition]
     else:
-        where = [_search_walked(merchant_id, q, dialect) if walked else _search(merchant_id, q, dialect)]
+        where = [found.condition()]
     if filters.situacao is not None:
         where.append(o.situacao == filters.situacao)
     if filters.tracking_status is not None:
@@ -183,56 +96,78 @@ def _order_conditions(merchant_id: int, filters: OrderFilters, dialect: str,
         where.append(o.customer_id == filters.customer_id)
     if filters.updated_since is not None:
         where.append(o.updated_at >= filters.updated_since)
-    return where
+    return source, where
 
 
-def _open_failures(connection: Connection, orders: Sequence[Order]) -> dict[tuple[int, int], str]:
-    if not orders:
-        return {}
-    f = t.import_failures.c
-    rows = connection.execute(
-        select(f.connection_id, f.erp_order_id, f.reason).where(
-            f.resolved_at.is_(None),
-            f.connection_id.in_({o.connection_id for o in orders}),
-            f.erp_order_id.in_({o.erp_order_id for o in orders}),
-        )
-    )
-    return {(row.connection_id, row.erp_order_id): row.reason for row in rows}
+@functools.cache
+def _blueprint(cls: type) -> tuple[frozenset[str], dict[str, Any]]:
+    """An entity class's attrs fields and their defaults (a Factory as is)."""
+    fields = attrs.fields(cls)
+    return frozenset(f.name for f in fields), {f.name: f.default for f in fields if f.default is not attrs.NOTHING}
 
 
-def _views(connection: Connection, orders: Sequence[Order]) -> list[OrderView]:
-    errors = _open_failures(connection, orders)
-    return [OrderView(order, errors.get((order.connection_id, order.erp_order_id))) for order in orders]
-
-
-def _built(cls: type[T], row: Mapping[str, Any], **more: object) -> T:
+def _built(cls: type[T], row: Mapping[Any, Any], **more: object) -> T:
     """A domain entity from a plain row: every column that is one of its attrs fields (a
-    column added to the table and the entity is carried over with no change here)."""
-    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
-    values = {fields[k].alias: v for k, v in row.items() if k in fields}
-    return cls(**values, **more)
+    column added to the table and the entity is carried over with no change here). A mapped
+    entity is built as the ORM builds what it loads, its attributes written to the instance's
+    dictionary, not through __init__, whose every assignment goes through SQLAlchemy's
+    instrumentation (a third of a page's CPU at 20 orders)."""
+    names, defaults = _blueprint(cast(type, cls))
+    manager = opt_manager_of_class(cls)  # None: the entities are not mapped (a test's choice)
+    values: dict[str, Any] = {k: v for k, v in row.items() if k in names}
+    values.update(more)
+    if manager is None:  # not mapped: the plain attrs class
+        fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+        return cls(**{str(fields[k].alias or k): v for k, v in values.items()})
+    for name, default in defaults.items():
+        if name not in values:
+            values[name] = default.factory() if isinstance(default, attrs.Factory) else default  # type: ignore[arg-type]
+    entity: T = manager.new_instance()
+    entity.__dict__.update(values)
+    return entity
 
 
-def _orders(connection: Connection, ids: Iterable[int]) -> dict[int, Order]:
-    """Orders with their customers and shipments, from three plain queries: no ORM session,
-    identity map or relationship loading (half of a page's CPU at 100,000 orders)."""
-    wanted = list(ids)
-    if not wanted:
-        return {}
+# The orders joined to their customers, with each order's open import failure (one at most:
+# uq_import_failures_open), built once (a statement of sixty columns costs a millisecond to
+# build): _orders adds the page's condition.
+_OPEN_FAILURE = select(t.import_failures.c.reason).where(
+    t.import_failures.c.resolved_at.is_(None),
+    t.import_failures.c.connection_id == t.orders.c.connection_id,
+    t.import_failures.c.erp_order_id == t.orders.c.erp_order_id,
+).scalar_subquery()
+_ORDERS_AND_CUSTOMERS = select(
+    *t.orders.c, *(column.label("customer__" + column.name) for column in t.customers.c),
+    _OPEN_FAILURE.label("import_error"),
+).select_from(t.orders.outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
+_SHIPMENTS = select(t.shipments).order_by(t.shipments.c.id)
+
+
+def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[OrderView]:
+    """Orders with their customers, shipments and open import errors, newest first, from two
+    plain queries (the orders joined to their customers, the shipments): no ORM session,
+    identity map or relationship loading (half of a page's CPU at 100,000 orders). `ids` may
+    be the page's query itself, which then costs no round trip of its own."""
+    configure_mappers()  # what a first query through the ORM would do (cheap once done): _built needs it
     o, c, s = t.orders, t.customers, t.shipments
-    rows = connection.execute(select(o).where(o.c.id.in_(wanted))).mappings().all()
-    customer_ids = {row["customer_id"] for row in rows if row["customer_id"] is not None}
-    customers = {
-        row["id"]: _built(Customer, row)
-        for row in (connection.execute(select(c).where(c.c.id.in_(customer_ids))).mappings() if customer_ids else [])
-    }
+    wanted = ids if isinstance(ids, Select) else list(ids)
+    rows = connection.execute(
+        _ORDERS_AND_CUSTOMERS.where(o.c.id.in_(wanted)).order_by(o.c.created_at.desc(), o.c.id.desc())
+    ).all()
+    if not rows:
+        return []
     shipments: dict[int, list[Shipment]] = {}
-    for row in connection.execute(select(s).where(s.c.order_id.in_(wanted)).order_by(s.c.id)).mappings():
-        shipments.setdefault(row["order_id"], []).append(_built(Shipment, row))
-    return {
-        row["id"]: _built(Order, row, customer=customers.get(row["customer_id"]), shipments=shipments.get(row["id"], []))
-        for row in rows
-    }
+    for shipment in connection.execute(_SHIPMENTS.where(s.c.order_id.in_([r.id for r in rows]))).mappings():
+        shipments.setdefault(shipment["order_id"], []).append(_built(Shipment, shipment))
+    split, order_keys, customer_keys = len(o.c), o.c.keys(), c.c.keys()
+    views = []
+    for row in rows:
+        customer = None
+        if row[split + customer_keys.index("id")] is not None:
+            customer = _built(Customer, dict(zip(customer_keys, row[split:-1], strict=True)))
+        order = _built(Order, dict(zip(order_keys, row[:split], strict=True)), customer=customer,
+                       shipments=shipments.get(row.id, []))
+        views.append(OrderView(order, row.import_error))
+    return views
 
 
 class SqlOrderQueries:
@@ -244,35 +179,36 @@ class SqlOrderQueries:
     def list_orders(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderView]:
         page = _bounded(page)
         o = t.orders.c
-        where = _order_conditions(merchant_id, filters, self._engine.dialect.name)
-        newest_first = (o.created_at.desc(), o.id.desc())
+        q = (filters.q or "").strip()
+        found = search.OrderSearch.of(merchant_id, q, self._engine.dialect.name) if q else None
+        source, where = _order_conditions(merchant_id, filters, found)
+        cap = min(self._cap, SEARCH_TOTAL_CAP) if found else self._cap
         with self._engine.connect() as connection:
-            # A search's matches are counted once, from the indexes alone (the customers'
-            # names through their trigram index); its page comes from the few matches sorted,
-            # or, past WALK_ABOVE matches, from walking the newest orders (see _search_walked).
-            q = (filters.q or "").strip()
-            cap = min(self._cap, SEARCH_TOTAL_CAP) if q else self._cap
-            if q and attrs.evolve(filters, q=None) == OrderFilters():  # a search alone
-                count = _search_count(connection, merchant_id, q, self._engine.dialect.name, cap)
-            else:
-                count = _capped_count(connection, t.orders, where, cap)
-            if q and count > WALK_ABOVE:
-                where = _order_conditions(merchant_id, filters, self._engine.dialect.name, walked=True)
-            # The page's ids first, from the index alone (a deep OFFSET walks index entries,
-            # not rows), then the twenty orders with their customers and shipments.
-            ids = list(connection.scalars(
-                select(o.id).where(*where).order_by(*newest_first).limit(page.per_page).offset(page.offset)
-            ))
-            by_id = _orders(connection, ids)
-            views = _views(connection, [by_id[i] for i in ids])
-        return _paged(count, page, views, cap)
+
+            def count() -> int:
+                # A search's matches are counted once, from the indexes alone (the customers'
+                # names through their trigram index).
+                if found and attrs.evolve(filters, q=None) == OrderFilters():  # a search alone
+                    return found.count(connection, cap)
+                return _capped_count(connection, t.orders, where, cap)
+
+            # A search by name is counted first: past WALK_ABOVE matches its page comes from
+            # walking the newest orders (OrderSearch.walked), not from sorting every match.
+            total = count() if found and found.by_name else None
+            if total is not None and total > WALK_ABOVE:
+                source, where = _order_conditions(merchant_id, filters, found, walked_from=page.offset)
+            # The page's ids from the index alone (a deep OFFSET walks index entries, not
+            # rows), inside the statement that reads the twenty orders with their customers.
+            page_ids = select(o.id).select_from(source).where(*where).order_by(o.created_at.desc(), o.id.desc())
+            views = _orders(connection, page_ids.limit(page.per_page).offset(page.offset))
+            if total is None:  # a first page that is not full is every match: nothing to count
+                total = len(views) if page.offset == 0 and len(views) < page.per_page else count()
+        return _paged(total, page, views, cap)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         with self._engine.connect() as connection:
-            order = _orders(connection, [order_id]).get(order_id)
-            if order is None or order.merchant_id != merchant_id:
-                return None
-            return _views(connection, [order])[0]
+            view = next(iter(_orders(connection, [order_id])), None)
+            return view if view is not None and view.order.merchant_id == merchant_id else None
 
     def import_failures(self, merchant_id: int, page: PageRequest) -> Page[ImportFailure]:
         page = _bounded(page)
@@ -324,14 +260,14 @@ class SqlCustomerQueries:
         c = t.customers.c
         where: list[ColumnElement[bool]] = [c.merchant_id == merchant_id]
         if q and q.strip():
-            search = _customer_search(merchant_id, q.strip(), self._engine.dialect.name)
-            if search is None:
+            searched = search.customer_search(merchant_id, q.strip(), self._engine.dialect.name)
+            if searched is None:
                 return Page([], page.page, page.per_page, 0)
-            where.append(search)
+            where.append(searched)
         with self._sessions() as session:
             customers, total = _counted_page(session, Customer, t.customers, where, (c.search_name, c.id), page)
             counts = self._order_counts(session, [x.id for x in customers if x.id is not None])
-            return _paged(total, page, [CustomerView(x, counts.get(x.id, 0)) for x in customers])
+            return _paged(total, page, [CustomerView(x, counts.get(x.id, 0) if x.id is not None else 0) for x in customers])
 
     def get_customer(self, merchant_id: int, customer_id: int) -> CustomerView | None:
         with self._sessions() as session:

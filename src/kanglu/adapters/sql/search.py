@@ -1,4 +1,4 @@
-"""Indexes for substring search of customers' names (the order and customer searches).
+"""Substring search of customers' names, and the order search built on it.
 
 `customers.search_name LIKE '%silva%'` reads every customer of the merchant without them. So:
 
@@ -7,9 +7,13 @@
   13, so a database owner may), and says plainly what to do where that is not allowed.
 - SQLite: an FTS5 table with the trigram tokenizer (SQLite ≥ 3.34) over the same column,
   external content (the text is not stored twice), kept in sync by triggers; the search asks
-  it for the matching customer ids (`name_matches`).
+  it for the matching customer ids (`matching_ids`), or joins its matches to the customers.
 
 A trigram index cannot serve fewer than 3 characters: such searches use LIKE, as before.
+
+`OrderSearch` is the order list's search: each of its lookups (order number, e-commerce
+number, tracking code, name, document, e-mail) on its own index, a count that stops at the
+cap, and, for a search with many matches, a walk of the newest orders.
 
 These objects are not in the SQLAlchemy metadata (a virtual table, triggers, an operator class
 of an extension): `install()` creates them (the migration, and `metadata.create_all` through
@@ -18,13 +22,34 @@ an event, for tests), and `include_name` keeps Alembic's autogenerate from repor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, event, literal_column, select, text
+import attrs
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    event,
+    func,
+    literal,
+    column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.exc import DBAPIError
 
 from kanglu.adapters.sql import tables as t
+from kanglu.domain.customers import normalise_email
+from kanglu.domain.shipping import normalise_name
 
 MIN_TRIGRAM_CHARS = 3
 FTS_TABLE = "customers_search"
@@ -116,14 +141,16 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return True
 
 
-def name_matches(dialect: str, name: str) -> ColumnElement[bool]:
-    """Customers whose search_name contains `name` (already normalised: only [a-z0-9 ])."""
-    c = t.customers.c
-    matching = matching_ids(dialect, name)
-    if matching is None:
-        # PostgreSQL's planner takes the trigram index for this LIKE by itself.
-        return c.search_name.contains(name, autoescape=False)
-    return c.id.in_(matching)
+_FTS = table(FTS_TABLE, column("rowid"))
+_DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
+# A walk this shallow checks each order's customer row (a primary-key lookup) instead of
+# first reading every customer that matches (see OrderSearch.walked).
+PER_ROW_WALK_BELOW = 100
+
+
+def _fts_match(name: str) -> TextClause:
+    phrase = '"' + name.replace('"', '""') + '"'
+    return text(f"{FTS_TABLE} MATCH :phrase").bindparams(phrase=phrase)
 
 
 def matching_ids(dialect: str, name: str) -> Select[Any] | None:
@@ -131,10 +158,159 @@ def matching_ids(dialect: str, name: str) -> Select[Any] | None:
     straight from the FTS5 table; None where a LIKE on customers is the way."""
     if dialect != "sqlite" or len(name) < MIN_TRIGRAM_CHARS:
         return None
-    phrase = '"' + name.replace('"', '""') + '"'
-    return select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
-        text(f"{FTS_TABLE} MATCH :phrase").bindparams(phrase=phrase)
-    )
+    return select(_FTS.c.rowid).where(_fts_match(name))
+
+
+def searched_name(q: str) -> str | None:
+    """The name q may be part of, normalised; None when q cannot name anybody. A single token
+    with digits (a number, a tracking code, a document) never names anybody, so names are not
+    searched for it: that search reads every customer of the merchant."""
+    name = normalise_name(q)
+    looks_like_a_code = " " not in q and any(ch.isdigit() for ch in q)
+    return name if name and any(ch.isalpha() for ch in name) and not looks_like_a_code else None
+
+
+def _document_and_email(q: str) -> list[ColumnElement[bool]]:
+    c = t.customers.c
+    conditions: list[ColumnElement[bool]] = []
+    document = _DOCUMENT_SEPARATORS.sub("", q).upper()
+    if len(document) in (11, 14):
+        conditions.append(c.document == document)
+    email = normalise_email(q)
+    if email:
+        conditions.append(c.email == email)
+    return conditions
+
+
+def customer_search(merchant_id: int, q: str, dialect: str, like: bool = False) -> ColumnElement[bool] | None:
+    """Customers of the merchant whose name contains q (accents and case ignored), or whose
+    CPF/CNPJ or e-mail is q; the name through its index (the FTS5 matches on SQLite; on
+    PostgreSQL the planner takes the trigram index for the LIKE itself), or, `like`, a LIKE to
+    check on one customer's row."""
+    c = t.customers.c
+    conditions = _document_and_email(q)
+    name = searched_name(q)
+    if name:
+        # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard.
+        matching = None if like else matching_ids(dialect, name)
+        conditions.insert(0, c.search_name.contains(name, autoescape=False) if matching is None
+                          else c.id.in_(matching))
+    return (c.merchant_id == merchant_id) & or_(*conditions) if conditions else None
+
+
+def _customer_lookups(merchant_id: int, q: str, dialect: str) -> list[Select[Any]]:
+    """The merchant's customers q finds, as one select of ids per index: the name's (on
+    SQLite the FTS5 matches joined to their customers, which streams where an IN list of them
+    would be read whole first), (merchant, document), (merchant, e-mail)."""
+    c = t.customers.c
+    mine = c.merchant_id == merchant_id
+    lookups = [select(c.id).where(mine, condition) for condition in _document_and_email(q)]
+    name = searched_name(q)
+    if name and dialect == "sqlite" and len(name) >= MIN_TRIGRAM_CHARS:
+        # `merchant_id + 0`: no index of customers fits it, so SQLite reads the FTS5 matches
+        # first and each one's customer by its id (through the merchant index it would read every
+        # customer of the merchant, running the MATCH once for each).
+        lookups.insert(0, select(c.id).select_from(_FTS.join(t.customers, c.id == _FTS.c.rowid))
+                       .where(_fts_match(name), c.merchant_id + 0 == merchant_id))
+    elif name:
+        lookups.insert(0, select(c.id).where(mine, c.search_name.contains(name, autoescape=False)))
+    return lookups
+
+
+@attrs.frozen
+class OrderSearch:
+    """A search of one merchant's orders, its parts built once per request: the exact
+    lookups (order number, e-commerce number, tracking code: each on its own index) and the
+    customers' (name, document, e-mail: each on its own index too)."""
+
+    merchant_id: int
+    q: str
+    dialect: str
+    exact: tuple[Select[Any], ...]
+    customers: tuple[Select[Any], ...]
+
+    @property
+    def by_name(self) -> bool:
+        """q may name somebody: the search may find many orders (the others find a few)."""
+        return searched_name(self.q) is not None
+
+    @classmethod
+    def of(cls, merchant_id: int, q: str, dialect: str) -> OrderSearch:
+        o = t.orders.c
+        mine = o.merchant_id == merchant_id
+        exact = (
+            select(o.id).where(mine, o.number == q),
+            select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
+            select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
+        )
+        return cls(merchant_id, q, dialect, exact, tuple(_customer_lookups(merchant_id, q, dialect)))
+
+    def condition(self) -> ColumnElement[bool]:
+        """The matches as a UNION of indexed lookups (the exact ones; the orders of the
+        customers found): each branch uses its own index, where one WHERE with ORs would read
+        every order of the merchant. For a few matches, sorted afterwards."""
+        o = t.orders.c
+        branches = list(self.exact)
+        if self.customers:
+            branches.append(select(o.id).where(o.customer_id.in_(union(*self.customers))))
+        return o.id.in_(union(*branches))
+
+    def count(self, connection: Connection, cap: int) -> int:
+        """How many orders match, up to cap + 1, reading no further. One statement counts
+        the exact lookups' orders (a few, de-duplicated) and, apart, the customers' orders up
+        to cap + 1: counted apart, that count needs nothing but the orders' customer index
+        (PostgreSQL reads no order row), and stops the customers' scan at cap + 1 orders.
+        Only where both found some, or several lookups found customers, is the UNION of
+        every branch counted (an order found twice counts once)."""
+        branches: list[Select[Any]] = [self._their_orders(lookup) for lookup in self.customers]
+        theirs = (branches[0] if len(branches) == 1 else union_all(*branches)) if branches else None
+        exact = select(func.count()).select_from(union(*self.exact).subquery()).scalar_subquery()
+        by_customer = (select(func.count()).select_from(theirs.limit(cap + 1).subquery()).scalar_subquery()
+                       if theirs is not None else literal(0))
+        found, by_customers = connection.execute(select(exact, by_customer)).one()
+        single = len(branches) == 1  # one lookup's customers own distinct orders
+        if by_customers > cap and single:
+            return cap + 1
+        if (not found and single) or not by_customers:
+            return min(int(found + by_customers), cap + 1)
+        every = union(*self.exact, *branches).limit(cap + 1).subquery()
+        return int(connection.execute(select(func.count()).select_from(every)).scalar_one())
+
+    def _their_orders(self, lookup: Select[Any]) -> Select[Any]:
+        """The orders of the customers a lookup finds, customer by customer (each customer's
+        orders through their index), so that a LIMIT stops the customers' scan too. On
+        PostgreSQL the orders' lookup is a LATERAL subquery with OFFSET 0, which keeps the
+        planner from hashing every matching customer first (a read of all their rows)."""
+        o = t.orders.c
+        found = lookup.subquery()
+        if self.dialect != "postgresql":
+            return select(o.id).select_from(found.join(t.orders, o.customer_id == found.c.id))
+        theirs = select(o.id.label("id")).where(o.customer_id == found.c.id).offset(0).lateral()
+        return select(theirs.c.id).select_from(found.join(theirs, true()))
+
+    def walked(self, offset: int) -> tuple[FromClause, ColumnElement[bool]]:
+        """The same orders as what to read and a condition to check on each order while
+        walking the merchant's orders newest first: for a search with thousands of matches (a
+        common surname) the page's twenty are among the first few hundred walked, where the
+        UNION would fetch and sort every match. Near the top (`offset` below
+        PER_ROW_WALK_BELOW) each order's customer row is joined and checked, a primary-key
+        lookup for each of a few hundred orders; deeper, the matching customers are read once
+        (on SQLite the FTS5 matches alone: a customer of another merchant never owns this
+        merchant's orders) and each order's customer looked up among them."""
+        o, c = t.orders.c, t.customers.c
+        found: list[ColumnElement[bool]] = [o.id.in_(union(*self.exact))]
+        source: FromClause = t.orders
+        name = searched_name(self.q)
+        by_name = matching_ids(self.dialect, name) if name else None
+        if offset < PER_ROW_WALK_BELOW:
+            source = t.orders.outerjoin(t.customers, c.id == o.customer_id)
+            checked = customer_search(self.merchant_id, self.q, self.dialect, like=True)
+            found += [checked] if checked is not None else []
+        elif by_name is not None:  # the FTS5 matches, then the lookups of documents and e-mails
+            found += [o.customer_id.in_(by_name), *(o.customer_id.in_(lookup) for lookup in self.customers[1:])]
+        elif self.customers:
+            found.append(o.customer_id.in_(union(*self.customers)))
+        return source, and_(o.merchant_id == self.merchant_id, or_(*found))
 
 
 @event.listens_for(t.metadata, "after_create")
