@@ -57,14 +57,19 @@ def _converter_for(cls: type) -> _Converter:
 
 
 def _attrs_converter(fields: tuple[tuple[str, Any], ...]) -> _Converter:
-    """An attrs instance as a dict of its fields, each left out while it holds its default."""
+    """An attrs instance as a dict of its fields, each left out while it holds its default.
+
+    Every poll computes this for each order it lists, so the common leaves (text, None, whole
+    numbers) are kept inline rather than sent through `_canonical` one call each."""
 
     def convert(value: Any) -> object:
         found = {}
         for name, default in fields:
             item = getattr(value, name)
-            if default is _NO_DEFAULT or type(item) is not type(default) or item != default:
-                found[name] = _canonical(item)
+            if default is not _NO_DEFAULT and type(item) is type(default) and item == default:
+                continue
+            cls = type(item)
+            found[name] = item if cls is str or item is None or cls is int or cls is bool else _canonical(item)
         return found
 
     return convert
