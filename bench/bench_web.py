@@ -217,14 +217,14 @@ def cases(data: dict[str, Any]) -> dict[str, Callable[[random.Random], str]]:
     }
 
 
-def measure_trees(trees: dict[str, Path], env: dict[str, str], workdir: Path, backend: str, data: dict[str, Any],
-                  args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def measure_trees(trees: dict[str, Path], envs: dict[str, dict[str, str]], workdir: Path, backend: str, data: dict[str, Any],
+                  args: argparse.Namespace, keys: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Every tree served at once (an idle server costs nothing), and the trees measured in
     turn **case by case**: a minute when the box is slower (another job, the database writing
     out what the seeding left) falls on both, not on whichever tree went first."""
     figures: dict[str, dict[str, Any]] = {label: {} for label in trees}
     with ExitStack() as stack:
-        bases = {label: stack.enter_context(gunicorn(tree, env, workdir, f"{backend[:2]}-{label}"))
+        bases = {label: stack.enter_context(gunicorn(tree, envs[label], workdir, f"{backend[:2]}-{label}"))
                  for label, tree in trees.items()}
         cookies = {label: session_cookies(base) for label, base in bases.items()}
         for surface in ("api", "html"):
@@ -234,7 +234,7 @@ def measure_trees(trees: dict[str, Path], env: dict[str, str], workdir: Path, ba
                 for clients in args.clients:
                     for label, base in bases.items():
                         prefix, headers, jar = (
-                            ("/api/v1/orders", {"Authorization": f"Bearer {data['api_key']}"}, None)
+                            ("/api/v1/orders", {"Authorization": f"Bearer {keys[label]}"}, None)
                             if surface == "api" else ("/orders", {}, cookies[label]))
 
                         def path(r: random.Random, suffix: Callable[[random.Random], str] = suffix,
@@ -248,6 +248,34 @@ def measure_trees(trees: dict[str, Path], env: dict[str, str], workdir: Path, ba
                               f"p95 {result.get('p95_ms')} p99 {result.get('p99_ms')} ms"
                               f"{'  ERRORS ' + str(result['errors']) if result['errors'] else ''}", flush=True)
     return figures
+
+
+def schema_copy_for(tree: Path, url: str, workdir: Path) -> str:
+    """A copy of the seeded SQLite database at `tree`'s newest revision, for a baseline older
+    than this tree's schema (a web process refuses, or tries to upgrade, a database at a
+    revision it does not know). Downgrading drops only what later revisions added: the seeded
+    rows stay."""
+    source = Path(url.removeprefix("sqlite:///"))
+    copy = workdir / f"baseline-{source.name}"
+    shutil.copyfile(source, copy)
+    return at_revision_of(tree, f"sqlite:///{copy}")
+
+
+def at_revision_of(tree: Path, url: str) -> str:
+    """`url`'s schema brought back to `tree`'s newest revision; returns `url`."""
+    from alembic import command
+
+    from kanglu.adapters.sql.schema import alembic_config
+
+    versions = tree / "src" / "kanglu" / "adapters" / "sql" / "migrations" / "versions"
+    known = max(m.group(1) for f in versions.glob("*.py") if (m := re.match(r"(\d{4})_", f.name)))
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), known)
+    finally:
+        engine.dispose()
+    return url
 
 
 @contextmanager
@@ -279,7 +307,8 @@ def compare(current: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]
 
 
 def run_backend(backend: str, workdir: Path, args: argparse.Namespace, baseline: Path | None) -> dict[str, Any]:
-    with database_url(backend, workdir, "web", args.postgres_url) as url:
+    with ExitStack() as stack:
+        url = stack.enter_context(database_url(backend, workdir, "web", args.postgres_url))
         data = seed(url, args.orders)
         print(f"  seeded {data['orders']} orders in {data['seconds']} s", flush=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KANGLU_")}
@@ -291,7 +320,17 @@ def run_backend(backend: str, workdir: Path, args: argparse.Namespace, baseline:
         (workdir / "data").mkdir(exist_ok=True)
         result: dict[str, Any] = {"orders": data["orders"], "seed_seconds": data["seconds"]}
         trees = {"current": ROOT, **({"baseline": baseline} if baseline else {})}
-        measured = measure_trees(trees, env, workdir, backend, data, args)
+        envs = {label: env for label in trees}
+        keys = {label: data["api_key"] for label in trees}
+        if baseline and backend == "sqlite":
+            envs["baseline"] = {**env, "KANGLU_DATABASE_URL": schema_copy_for(baseline, url, workdir)}
+        elif baseline:
+            # PostgreSQL has no cheap copy of a schema: the same orders seeded again (the
+            # factory is seeded), in a schema brought back to the baseline's revision.
+            copy = stack.enter_context(database_url(backend, workdir, "webbase", args.postgres_url))
+            keys["baseline"] = seed(copy, args.orders)["api_key"]
+            envs["baseline"] = {**env, "KANGLU_DATABASE_URL": at_revision_of(baseline, copy)}
+        measured = measure_trees(trees, envs, workdir, backend, data, args, keys)
         result.update(measured)
         if baseline:
             result["current_over_baseline"] = compare(measured["current"], measured["baseline"])
