@@ -18,20 +18,20 @@ def canonical_json(value: object) -> str:
     with text keys, plain JSON values): keys sorted, compact, ASCII (the rest escaped), attrs
     fields at their default left out. Equal values give equal text whatever the order of their
     fields."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
-def _canonical(value: object) -> object:
-    """`value` as plain JSON data, the same for equal values whatever their fields' order."""
+def _plain(value: object) -> object:
+    """What the JSON encoder cannot write itself, one level down (it walks the rest in C: every
+    poll computes this for each order it lists)."""
     cls = type(value)
-    if cls is str or value is None:  # most leaves
-        return value
     convert = _CONVERTERS.get(cls)
-    if convert is None:  # once per class: every poll computes this for each listed order
+    if convert is None:  # once per class
         convert = _CONVERTERS[cls] = _converter_for(cls)
     return convert(value)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
 _Converter = Callable[[Any], object]
 _CONVERTERS: dict[type, _Converter] = {}  # a race only builds the same converter twice
 _NO_DEFAULT = object()
@@ -39,37 +39,28 @@ _FACTORY: type = type(attrs.Factory(list))  # attrs.Factory is typed as a functi
 
 
 def _converter_for(cls: type) -> _Converter:
+    # str and int subclasses (StrEnum, IntEnum, bool) never get here: the encoder writes them
+    # as their value, as it does tuples, lists and dicts.
     if attrs.has(cls):
         return _attrs_converter(tuple((f.name, _default_of(f)) for f in attrs.fields(cls)))
-    if issubclass(cls, enum.Enum):  # before int and str: IntEnum and StrEnum are both
-        return lambda value: _canonical(value.value)
+    if issubclass(cls, enum.Enum):
+        return lambda value: value.value
     if issubclass(cls, Decimal):
         return str
     if issubclass(cls, date):  # datetime included
         return lambda value: value.isoformat()
-    if issubclass(cls, (tuple, list)):
-        return lambda value: [_canonical(item) for item in value]
-    if issubclass(cls, dict):
-        return lambda value: {str(key): _canonical(item) for key, item in value.items()}
-    if cls is type(None) or issubclass(cls, (str, int)):  # bool included
-        return lambda value: value
     raise TypeError(f"no canonical form for {cls.__name__}")
 
 
 def _attrs_converter(fields: tuple[tuple[str, Any], ...]) -> _Converter:
-    """An attrs instance as a dict of its fields, each left out while it holds its default.
-
-    Every poll computes this for each order it lists, so the common leaves (text, None, whole
-    numbers) are kept inline rather than sent through `_canonical` one call each."""
+    """An attrs instance as a dict of its fields, each left out while it holds its default."""
 
     def convert(value: Any) -> object:
         found = {}
         for name, default in fields:
             item = getattr(value, name)
-            if default is not _NO_DEFAULT and type(item) is type(default) and item == default:
-                continue
-            cls = type(item)
-            found[name] = item if cls is str or item is None or cls is int or cls is bool else _canonical(item)
+            if default is _NO_DEFAULT or type(item) is not type(default) or item != default:
+                found[name] = item
         return found
 
     return convert
