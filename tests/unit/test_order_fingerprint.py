@@ -110,3 +110,48 @@ def test_an_order_of_an_older_version_is_rewritten_once_when_listed_again() -> N
 
     report = importer(ImportOrderCommand(cid, [erp_order(1)]))
     assert (report.unchanged, report.updated) == (1, 0)
+
+
+def _as_plain_json(value: object) -> str:
+    """The oracle: the same canonical form, built as plain data and written by json.dumps."""
+    import enum
+    import json
+
+    def plain(item: object) -> object:
+        if attrs.has(type(item)):
+            return {f.name: getattr(item, f.name) for f in attrs.fields(type(item))
+                    if f.default is attrs.NOTHING or getattr(item, f.name) != _default(f)
+                    or type(getattr(item, f.name)) is not type(_default(f))}
+        if isinstance(item, enum.Enum):
+            return item.value
+        if isinstance(item, (Decimal, date)):
+            return str(item) if isinstance(item, Decimal) else item.isoformat()
+        raise TypeError(type(item).__name__)
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, default=plain)
+
+
+def _default(field: attrs.Attribute) -> object:  # type: ignore[type-arg]
+    default = field.default
+    return default.factory() if isinstance(default, type(attrs.Factory(list))) else default
+
+
+@given(
+    erp_id=st.integers(1, 9_999),
+    situacao=st.sampled_from(list(Situacao)),
+    number=st.text(max_size=12),
+    total=st.none() | st.decimals(min_value=0, max_value=10**6, places=2).map(lambda d: Money(d)),
+    created_at=st.none() | st.dates(),
+    warnings=st.lists(st.builds(OrderWarning, field=st.text(max_size=8), message=st.text(max_size=30)), max_size=2)
+    .map(tuple),
+)
+def test_the_written_text_is_json_dumps_of_the_plain_data(
+    erp_id: int, situacao: Situacao, number: str, total: Money | None, created_at: date | None,
+    warnings: tuple[OrderWarning, ...],
+) -> None:
+    """canonical_json writes the text itself (for speed); it must stay exactly what json.dumps
+    gives of the plain data, unicode and escapes included."""
+    order = erp_order(erp_id, situacao, number=number, total=total, warnings=warnings,
+                      **({"created_at": created_at} if created_at else {}))
+    value = {"order": order, "action": Action.IMPORT, "carrier": None}
+    assert canonical_json(value) == _as_plain_json(value)
