@@ -12,21 +12,39 @@ from types import MappingProxyType
 
 import attrs
 
-from kanglu.application.errors import AuthorizationFailed, PermissionMissing, ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, TokenGrant, TokenSource
-from kanglu.domain.events import ConnectionEvent, NotificationSettings
-from kanglu.application.errors import AuthorizationFailed, ReauthorizationRequired, TransientFailure
-from kanglu.application.ports import OAuthClient, OAuthState, OrderPage, PendingGrant, StoredPage, TokenGrant, TokenSource
+from kanglu.application.errors import (
+    AuthorizationFailed,
+    PermissionMissing,
+    ReauthorizationRequired,
+    TransientFailure,
+)
+from kanglu.application.ports import (
+    OAuthClient,
+    OAuthState,
+    OrderPage,
+    PendingGrant,
+    StoredPage,
+    TokenGrant,
+    TokenSource,
+)
 from kanglu.domain.connections import ErpConnection, ErrorKind
 from kanglu.domain.customers import Customer
+from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.jobs import Job, JobKey, JobKind
 from kanglu.domain.merchants import ApiKey, Merchant
-from kanglu.domain.revocations import TokenRevocation
-from kanglu.domain.orders import ErpOrder, Invoice, MalformedOrder, Order, StoredOrder, comparable_fingerprint
+from kanglu.domain.orders import (
+    ErpOrder,
+    Invoice,
+    MalformedOrder,
+    Order,
+    StoredOrder,
+    comparable_fingerprint,
+)
 from kanglu.domain.permissions import ErpPermission
+from kanglu.domain.revocations import TokenRevocation
 from kanglu.domain.secrets import Sealed, Secret
-from kanglu.domain.shipping import ShippingFamily
+from kanglu.domain.shipping import ShippingFamily, families_by_service
 from kanglu.domain.situacoes import StatusMapping
 from kanglu.domain.tracking import OutboxMessage, TrackingRequest
 
@@ -524,7 +542,7 @@ class FakePollProgress:
         with self._uow() as uow:
             mapping = uow.status_mappings.get(connection.id)
             if families is None:
-                families = {sid: f.family for sid, f in uow.shipping_families.for_connection(connection.id).items()}
+                families = families_by_service(uow.shipping_families.for_connection(connection.id))
             if not erp_ids:
                 return StoredPage(mapping, families, {}, frozenset(), {})
             return StoredPage(

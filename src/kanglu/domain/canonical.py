@@ -9,7 +9,6 @@ building the plain data first (a dict per attrs instance) cost twice the old rep
 from __future__ import annotations
 
 import enum
-import json
 import math
 from collections.abc import Callable
 from datetime import date
@@ -51,13 +50,8 @@ def _sequence(value: Any) -> str:
 
 def _mapping(value: dict[Any, Any]) -> str:
     if not all(type(key) is str for key in value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
+        raise TypeError("no canonical form for a dict whose keys are not all text")
     return "{" + ",".join([_quoted(key) + ":" + _text(value[key]) for key in sorted(value)]) + "}"
-
-
-def _plain(value: object) -> object:
-    """For the rare dict without text keys: what json.dumps cannot write itself."""
-    return json.loads(_text(value))
 
 
 _WRITERS: dict[type, _Writer] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 
 import attrs
 
@@ -79,3 +80,8 @@ class ShippingFamily:
     service_id: int
     name: str | None
     family: int | None
+
+
+def families_by_service(families: Mapping[int, ShippingFamily]) -> dict[int, int | None]:
+    """The family of each cached shipping service, by its id: what an import needs of them."""
+    return {service_id: f.family for service_id, f in families.items()}

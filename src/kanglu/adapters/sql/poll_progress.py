@@ -41,6 +41,7 @@ from kanglu.application.ports import StoredPage
 from kanglu.domain.connections import ErpConnection, ErrorKind
 from kanglu.domain.events import ConnectionEvent
 from kanglu.domain.jobs import JobKey, JobKind
+from kanglu.domain.shipping import families_by_service
 
 Statement = tuple[Executable, dict[str, Any]]
 
@@ -114,8 +115,7 @@ class SqlPollProgress:
         with self._reading() as session:
             mapping = SqlStatusMappingRepository(session).get(connection.id)
             if families is None:
-                cached = SqlShippingFamilyRepository(session).for_connection(connection.id)
-                families = {service_id: f.family for service_id, f in cached.items()}
+                families = families_by_service(SqlShippingFamilyRepository(session).for_connection(connection.id))
             if not erp_ids:
                 return StoredPage(mapping, families, {}, frozenset(), {})
             orders = SqlOrderRepository(session).stored(connection.id, erp_ids)

@@ -8,6 +8,7 @@ from kanglu.application.errors import NotFound
 from kanglu.application.importing import ImportReport, OrderImporter
 from kanglu.application.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from kanglu.domain.carriers import CarrierRegistry
+from kanglu.domain.shipping import families_by_service
 
 
 class ImportOrder:
@@ -35,5 +36,5 @@ class ImportOrder:
         connection = uow.connections.get(connection_id)
         if connection is None:
             raise NotFound("integração não encontrada")
-        families = {service_id: f.family for service_id, f in uow.shipping_families.for_connection(connection_id).items()}
+        families = families_by_service(uow.shipping_families.for_connection(connection_id))
         return ImportSettings(connection, uow.status_mappings.get(connection_id), families)
