@@ -243,7 +243,8 @@ def test_another_process_leaves_the_refresh_token_alone_while_a_renewal_holds_un
     assert world.refresh()(RefreshTokenCommand(cid)).outcome is RenewalOutcome.RETRY  # A keeps the tokens
     world.uow.db.failing_commits = 0  # the database is back for B first
     other_process = RefreshToken(uow=world.uow, clock=world.clock, secret_box=world.box, oauth=world.oauth,
-                                        renewal_margin=timedelta(minutes=10), keeper=TokenKeeper())
+                                        renewal_margin=timedelta(minutes=10), keeper=TokenKeeper(),
+                                        sleep=world.slept.append)  # waits for A's claim, on no real clock
     forced = other_process(RefreshTokenCommand(cid, force=True, seen_token_version=old.token_version))
     assert forced.outcome is RenewalOutcome.RETRY and forced.retry_after is not None
     assert world.oauth.refresh_calls == 1  # B asked Tiny nothing
