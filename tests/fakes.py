@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 
@@ -47,6 +48,7 @@ from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily, families_by_service
 from kanglu.domain.situacoes import StatusMapping
 from kanglu.domain.tracking import OutboxMessage, TrackingRequest
+from tests.fake_snapshot import Snapshot
 
 
 class FakeClock:
@@ -124,8 +126,9 @@ copyreg.pickle(MappingProxyType, lambda proxy: (MappingProxyType, (dict(proxy),)
 
 
 class FakeDatabase:
-    """What has been committed. Each unit of work works on a copy and publishes it on commit,
-    so a rollback really loses what was not committed."""
+    """What has been committed. Each unit of work works on its own snapshot (rows copied as
+    it touches them: tests/fake_snapshot.py) and publishes it on commit, so a rollback really
+    loses what was not committed."""
 
     def __init__(self) -> None:
         self.committed = _State()
@@ -142,7 +145,7 @@ class _Repo:
         self._uow = uow
 
     @property
-    def s(self) -> _State:
+    def s(self) -> Any:  # a Snapshot of _State: its dict tables are `Rows`
         return self._uow.state
 
     def _new_id(self) -> int:
@@ -158,7 +161,7 @@ class FakeMerchants(_Repo):
         return self.s.merchants.get(merchant_id)
 
     def get_by_email(self, email: str) -> Merchant | None:
-        return next((m for m in self.s.merchants.values() if m.email == email), None)
+        return next(self.s.merchants.where(lambda m: m.email == email), None)
 
     def add_api_key(self, key: ApiKey) -> None:
         key.id = self._new_id()
@@ -191,7 +194,7 @@ class FakeConnections(_Repo):
         return {i: self.s.connections[i] for i in connection_ids if i in self.s.connections}
 
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
-        return next((c for c in self.s.connections.values() if c.merchant_id == merchant_id and c.erp == erp), None)
+        return next(self.s.connections.where(lambda c: c.merchant_id == merchant_id and c.erp == erp), None)
 
     def lock(self, connection_id: int) -> ErpConnection | None:
         self.locks += 1
@@ -222,7 +225,7 @@ class FakeCustomers(_Repo):
         return customer if customer is not None and customer.merchant_id == merchant_id else None
 
     def _of(self, merchant_id: int) -> list[Customer]:
-        return sorted((c for c in self.s.customers.values() if c.merchant_id == merchant_id), key=lambda c: c.id or 0)
+        return sorted(self.s.customers.where(lambda c: c.merchant_id == merchant_id), key=lambda c: c.id or 0)
 
     def by_documents(self, merchant_id: int, documents: Iterable[str]) -> dict[str, Customer]:
         wanted = set(documents)
@@ -262,8 +265,7 @@ class FakeOrders(_Repo):
         wanted = set(erp_ids)
         return {
             o.erp_order_id: o
-            for o in self.s.orders.values()
-            if o.connection_id == connection_id and o.erp_order_id in wanted
+            for o in self.s.orders.where(lambda o: o.connection_id == connection_id and o.erp_order_id in wanted)
         }
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
@@ -280,12 +282,10 @@ class FakeOrders(_Repo):
         }
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.s.orders.values()
-            if o.connection_id == connection_id and o.shipping_key == shipping_key
+        return list(self.s.orders.where(
+            lambda o: o.connection_id == connection_id and o.shipping_key == shipping_key
             and (o.carrier_code is None or (or_carrier is not None and o.carrier_code == or_carrier))
-        ]
+        ))
 
     def all(self) -> list[Order]:
         return sorted(self.s.orders.values(), key=lambda o: o.id or 0)
@@ -461,7 +461,7 @@ class FakeRevocations(_Repo):
 class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
-        self.state = copy.deepcopy(db.committed)
+        self.state = Snapshot(db.committed)
         self.committed = False
         self.merchants = FakeMerchants(self)
         self.connections = FakeConnections(self)
@@ -493,12 +493,12 @@ class FakeUnitOfWork:
         if self.db.failing_commits:
             self.db.failing_commits -= 1
             raise TransientFailure("o banco de dados está ocupado ou indisponível; nova tentativa em instantes")
-        self.db.committed = copy.deepcopy(self.state)
+        self.db.committed = self.state.publish()
         self.db.commits += 1
         self.committed = True
 
     def rollback(self) -> None:
-        self.state = copy.deepcopy(self.db.committed)
+        self.state = Snapshot(self.db.committed)
 
 
 class FakeUnitOfWorkFactory:
