@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 # debug with pdb). The end-to-end files spend most of their time waiting on a worker process,
 # the sandbox or the database, so a second worker per core fills that wait: on 2 cores 4
 # workers took 5 min 25 s where 2 took 6 min 30-43 s. loadfile keeps a file's tests on one
-# worker, so the module-scoped stacks and browsers the end-to-end files start are started once.
+# worker, so the module-scoped stacks and browsers the end-to-end files start are started once;
+# --no-loadscope-reorder hands the files out in collection order, slowest first (tests/conftest.py).
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * len(os.sched_getaffinity(0)))')
 
 .PHONY: install test demo bench screenshots lint clean
@@ -30,7 +31,7 @@ test: install
 	$(BIN)/bandit -q -r src --severity-level medium
 	# Types checked, not only written: strict on the domain and the application ([tool.mypy]).
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/kanglu demo

@@ -110,6 +110,14 @@ class Snapshot:
         return copy.deepcopy(copy.copy(committed) if not changes else _with(committed, changes), memo)
 
 
+def where(table: MutableMapping[Any, Any], predicate: Callable[[Any], bool]) -> Iterator[Any]:
+    """`table`'s rows that `predicate` accepts: copied only those from a snapshot's `Rows`, all
+    of them from a plain dict (a benchmark's shared state, which copies nothing)."""
+    if isinstance(table, Rows):
+        return table.where(predicate)
+    return (row for row in table.values() if predicate(row))
+
+
 def _with(committed: Any, changes: dict[str, Any]) -> Any:
     state = copy.copy(committed)
     for name, value in changes.items():

@@ -48,7 +48,7 @@ from kanglu.domain.secrets import Sealed, Secret
 from kanglu.domain.shipping import ShippingFamily, families_by_service
 from kanglu.domain.situacoes import StatusMapping
 from kanglu.domain.tracking import OutboxMessage, TrackingRequest
-from tests.fake_snapshot import Snapshot
+from tests.fake_snapshot import Snapshot, where
 
 
 class FakeClock:
@@ -161,7 +161,7 @@ class FakeMerchants(_Repo):
         return self.s.merchants.get(merchant_id)
 
     def get_by_email(self, email: str) -> Merchant | None:
-        return next(self.s.merchants.where(lambda m: m.email == email), None)
+        return next(where(self.s.merchants, lambda m: m.email == email), None)
 
     def add_api_key(self, key: ApiKey) -> None:
         key.id = self._new_id()
@@ -194,7 +194,7 @@ class FakeConnections(_Repo):
         return {i: self.s.connections[i] for i in connection_ids if i in self.s.connections}
 
     def for_merchant(self, merchant_id: int, erp: str = "tiny") -> ErpConnection | None:
-        return next(self.s.connections.where(lambda c: c.merchant_id == merchant_id and c.erp == erp), None)
+        return next(where(self.s.connections, lambda c: c.merchant_id == merchant_id and c.erp == erp), None)
 
     def lock(self, connection_id: int) -> ErpConnection | None:
         self.locks += 1
@@ -225,7 +225,7 @@ class FakeCustomers(_Repo):
         return customer if customer is not None and customer.merchant_id == merchant_id else None
 
     def _of(self, merchant_id: int) -> list[Customer]:
-        return sorted(self.s.customers.where(lambda c: c.merchant_id == merchant_id), key=lambda c: c.id or 0)
+        return sorted(where(self.s.customers, lambda c: c.merchant_id == merchant_id), key=lambda c: c.id or 0)
 
     def by_documents(self, merchant_id: int, documents: Iterable[str]) -> dict[str, Customer]:
         wanted = set(documents)
@@ -265,7 +265,7 @@ class FakeOrders(_Repo):
         wanted = set(erp_ids)
         return {
             o.erp_order_id: o
-            for o in self.s.orders.where(lambda o: o.connection_id == connection_id and o.erp_order_id in wanted)
+            for o in where(self.s.orders, lambda o: o.connection_id == connection_id and o.erp_order_id in wanted)
         }
 
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
@@ -282,7 +282,7 @@ class FakeOrders(_Repo):
         }
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
-        return list(self.s.orders.where(
+        return list(where(self.s.orders,
             lambda o: o.connection_id == connection_id and o.shipping_key == shipping_key
             and (o.carrier_code is None or (or_carrier is not None and o.carrier_code == or_carrier))
         ))

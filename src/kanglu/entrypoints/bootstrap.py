@@ -66,10 +66,14 @@ def _read_or_create(path: Path, make: Callable[[], str]) -> str:
 def prepare_database(container: Container) -> None:
     """The embedded SQLite default upgrades itself; PostgreSQL is upgraded by the operator
     with `kanglu db upgrade` (several processes must not race to migrate production)."""
+    from kanglu.adapters.sql.revision import at_head
+
+    engine = container.adapters.engine()
+    if at_head(engine):
+        return  # the usual case, answered without loading Alembic and the migration scripts
     from kanglu.adapters.sql.schema import current_revision, head_revision, upgrade_embedded_if_behind
 
     settings = container.settings()
-    engine = container.adapters.engine()
     if settings.is_sqlite:
         if upgrade_embedded_if_behind(engine):
             log.info("embedded database upgraded", extra={"database": settings.safe_database_url})

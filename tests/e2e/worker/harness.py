@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import argon2
 import attrs
 import httpx
+from dependency_injector import providers
 from sqlalchemy import text
 
 from kanglu.adapters.crypto import FernetSecretBox
+from kanglu.adapters.passwords import Argon2PasswordHasher
 from kanglu.adapters.sql.schema import upgrade_to_head
 from kanglu.application.commands import BeginConnectErpCommand, CompleteConnectErpCommand, CreateMerchantCommand, SaveErpCredentialsCommand
 from kanglu.domain.secrets import Secret
@@ -199,6 +202,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+CHEAP_PASSWORDS = Argon2PasswordHasher(argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 def wait_until(condition: Callable[[], Any], *, timeout: float = 60, every: float = 0.2, what: str = "") -> Any:
     """Poll `condition` until it returns something truthy (its value), or fail saying `what`."""
     deadline = time.monotonic() + timeout
@@ -246,5 +252,9 @@ def deployment(
         env = deployment_env(database_url=database_url, data_dir=data_dir, sandbox=sandbox, **settings)
         upgrade_to_head(database_url)
         container = build_container(Settings.from_env(env))
+        # Real Argon2 at its lowest cost: each `connect` creates a merchant, and the default cost
+        # (~0.2 s of CPU a hash here) bought nothing a worker test looks at. The hashes still
+        # verify at the login page, which reads the cost from the hash.
+        container.core.passwords.override(providers.Object(CHEAP_PASSWORDS))
         stack.callback(container.shutdown_resources)
         yield Deployment(sandbox=sandbox, env=env, container=container, logs=logs)

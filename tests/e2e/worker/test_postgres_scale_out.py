@@ -10,11 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from dependency_injector import providers
 
 from kanglu.sandbox.accounts import Account
 from tests.e2e.worker.harness import Deployment, WorkerProcess, importable_ids, wait_until
-from tests.fakes import FakePasswordHasher
 
 def expected_orders(d: Deployment, account: Account) -> set[int]:
     """The Tiny order ids Kanglu must hold for `account`, from the sandbox's own view."""
@@ -74,10 +72,6 @@ PROCESSES = 4
 def test_four_workers_import_every_order_of_200_connections_exactly_once(postgres_deployment: Any) -> None:
     # A poll interval longer than the test: every connection is polled once, then waits.
     with postgres_deployment(KANGLU_POLL_INTERVAL="600", KANGLU_JOB_LEASE_SECONDS="60") as d:
-        # Merchants' passwords are no worker's business, and Argon2 costs 0.3 s a merchant on
-        # this machine (60 s of the 200 connections): the test's own container skips it. The
-        # OAuth flow stays the real one.
-        d.container.core.passwords.override(providers.Object(FakePasswordHasher()))
         started = time.monotonic()
         accounts = [d.new_account(orders=ORDERS_PER_ACCOUNT, seed=1000 + i) for i in range(ACCOUNTS)]
         connection_ids = [d.connect(accounts[0])]  # the first builds the container's shared adapters

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 
 from kanglu.adapters.sql import search
 from kanglu.adapters.sql.engine import make_engine
+from kanglu.adapters.sql.revision import HEAD_REVISION, at_head, stored_revision
 from kanglu.adapters.sql.schema import (
     MIGRATIONS,
     alembic_config,
@@ -28,6 +29,21 @@ from kanglu.adapters.sql.tables import metadata
 
 def test_a_single_head() -> None:
     assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_the_head_written_down_for_process_starts_is_alembics() -> None:
+    # A new migration must bump HEAD_REVISION, or every start would load Alembic to find it out.
+    assert HEAD_REVISION == head_revision()
+
+
+def test_a_database_is_at_head_only_once_upgraded(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    try:
+        assert (stored_revision(engine), at_head(engine)) == (None, False)
+        upgrade_to_head(engine)
+        assert (stored_revision(engine), at_head(engine)) == (current_revision(engine), True)
+    finally:
+        engine.dispose()
 
 
 def test_migrations_live_inside_the_package() -> None:
