@@ -91,7 +91,7 @@ def test_four_workers_import_every_order_of_200_connections_exactly_once(postgre
                        what=f"{total} orders imported")
             imported_in = time.monotonic() - started
             wait_until(lambda: d.scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0,
-                       timeout=120, every=1, what="the outbox delivered")
+                       timeout=240, every=1, what="the outbox delivered")
             delivered_in = time.monotonic() - started
         finally:
             stops = [w.stop() for w in workers]
