@@ -4,7 +4,7 @@ pagination that stay fast at 100,000 orders, and the merchant's summaries."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -22,8 +22,10 @@ from kanglu.application.queries import (
     TOTAL_CAP,
     UNKNOWN_CARRIER,
     ConnectionSummary,
+    CustomerSummary,
     CustomerView,
     OrderFilters,
+    OrderSummary,
     OrderView,
     Page,
     PageRequest,
@@ -170,6 +172,33 @@ def _orders(connection: Connection, ids: Iterable[int] | Select[Any]) -> list[Or
     return views
 
 
+# What a listing shows of each order (OrderSummary): the orders' columns it renders and their
+# customers' names and documents; no invoice, addresses or shipments to read and decode.
+_SUMMARIES = select(
+    t.orders.c.id, t.orders.c.erp_order_id, t.orders.c.situacao, t.orders.c.created_at, t.orders.c.number,
+    t.orders.c.ecommerce_number, t.orders.c.total, t.customers.c.id, t.customers.c.name, t.customers.c.document,
+    t.orders.c.carrier_code, t.orders.c.tracking_code, t.orders.c.tracking_status, t.orders.c.warnings,
+    _OPEN_FAILURE.label("import_error"),
+).select_from(t.orders.outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
+
+
+def _summaries(connection: Connection, ids: Select[Any]) -> list[OrderSummary]:
+    """The page's orders as a listing shows them, newest first, in one statement."""
+    o = t.orders.c
+    rows = connection.execute(_SUMMARIES.where(o.id.in_(ids)).order_by(o.created_at.desc(), o.id.desc()))
+    return [
+        OrderSummary(
+            id=id_, erp_order_id=erp_order_id, situacao=situacao, created_at=created_at, number=number,
+            ecommerce_number=ecommerce_number, total=total,
+            customer=CustomerSummary(name, document) if customer_id is not None else None,
+            carrier_code=carrier_code, tracking_code=tracking_code, tracking_status=tracking_status,
+            warnings=warnings, import_error=import_error,
+        )
+        for (id_, erp_order_id, situacao, created_at, number, ecommerce_number, total, customer_id, name, document,
+             carrier_code, tracking_code, tracking_status, warnings, import_error) in rows
+    ]
+
+
 class SqlOrderQueries:
     def __init__(self, engine: Engine, total_cap: int = TOTAL_CAP) -> None:
         self._engine = engine
@@ -177,6 +206,14 @@ class SqlOrderQueries:
         self._cap = total_cap
 
     def list_orders(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderView]:
+        return self._listing(merchant_id, filters, page, _orders)
+
+    def list_order_summaries(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderSummary]:
+        return self._listing(merchant_id, filters, page, _summaries)
+
+    def _listing(self, merchant_id: int, filters: OrderFilters, page: PageRequest,
+                 read: Callable[[Connection, Select[Any]], list[T]]) -> Page[T]:
+        """The page of orders the filters find, each read by `read` from the page's ids."""
         page = _bounded(page)
         o = t.orders.c
         q = (filters.q or "").strip()
@@ -200,10 +237,10 @@ class SqlOrderQueries:
             # The page's ids from the index alone (a deep OFFSET walks index entries, not
             # rows), inside the statement that reads the twenty orders with their customers.
             page_ids = select(o.id).select_from(source).where(*where).order_by(o.created_at.desc(), o.id.desc())
-            views = _orders(connection, page_ids.limit(page.per_page).offset(page.offset))
+            items = read(connection, page_ids.limit(page.per_page).offset(page.offset))
             if total is None:  # a first page that is not full is every match: nothing to count
-                total = len(views) if page.offset == 0 and len(views) < page.per_page else count()
-        return _paged(total, page, views, cap)
+                total = len(items) if page.offset == 0 and len(items) < page.per_page else count()
+        return _paged(total, page, items, cap)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         with self._engine.connect() as connection:

@@ -37,7 +37,7 @@ def listing_context(path: str, result: Any) -> dict[str, Any]:
 def index() -> Any:
     d = deps()
     params, _ = parse_list_params(request.args, per_page=PER_PAGE, carriers=d.carriers, blank_is_absent=True)
-    result = d.orders.list_orders(merchant_id(), params.order_filters(), params.page_request)
+    result = d.orders.list_order_summaries(merchant_id(), params.order_filters(), params.page_request)
     filtered = any(v is not None for v in (params.q, params.situacao, params.tracking_status, params.carrier_code))
     return render_template(
         "orders.html",
