@@ -36,6 +36,6 @@ def detail(customer_id: int) -> Any:
         "customer.html",
         view=view,
         customer=view.customer,
-        carrier_names={c.code: c.name for c in d.carriers.carriers} | {"none": "Não rastrear"},
+        carrier_names=d.carrier_choices.names,
         **listing_context(request.path, orders),
     )
