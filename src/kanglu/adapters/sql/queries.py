@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import attrs
-from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, Table, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.base import opt_manager_of_class
 
 from kanglu.adapters.sql import search
 from kanglu.adapters.sql import tables as t
-from kanglu.adapters.sql.repositories import connection_for_merchant, merchant_by_api_key_hash
+from kanglu.adapters.sql.repositories import connection_for_merchant
 from kanglu.adapters.sql.unit_of_work import session_factory
 from kanglu.application.queries import (
     MAX_PER_PAGE,
@@ -324,21 +324,38 @@ class SqlCustomerQueries:
         return dict(rows.all())
 
 
+# Every page view and API call reads its merchant: these statements are built once, with bind
+# parameters. Building one per call (and its cache key) cost ~0.2 ms of the ~0.35 the read took
+# through an ORM session; the read itself is a lookup by a unique key.
+_MERCHANT_BY_ID = select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id"))
+_MERCHANT_BY_EMAIL = select(t.merchants).where(t.merchants.c.email == bindparam("email")).limit(1)
+_MERCHANT_BY_API_KEY = (
+    select(t.merchants)
+    .join(t.api_keys, t.api_keys.c.merchant_id == t.merchants.c.id)
+    .where(t.api_keys.c.key_hash == bindparam("key_hash"), t.api_keys.c.revoked_at.is_(None))
+    .limit(1)
+)
+
+
 class SqlMerchantQueries:
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._sessions = session_factory(engine)
 
     def by_api_key_hash(self, key_hash: str) -> Merchant | None:
-        with self._sessions() as session:
-            return merchant_by_api_key_hash(session, key_hash)
+        return self._merchant(_MERCHANT_BY_API_KEY, key_hash=key_hash)
 
     def by_email(self, email: str) -> Merchant | None:
-        with self._sessions() as session:
-            return session.scalars(select(Merchant).where(t.merchants.c.email == email)).first()
+        return self._merchant(_MERCHANT_BY_EMAIL, email=email)
 
     def get(self, merchant_id: int) -> Merchant | None:
-        with self._sessions() as session:
-            return session.get(Merchant, merchant_id)
+        return self._merchant(_MERCHANT_BY_ID, merchant_id=merchant_id)
+
+    def _merchant(self, statement: Select[Any], **params: object) -> Merchant | None:
+        configure_mappers()  # _built needs the mapping configured (cheap once done)
+        with self._engine.connect() as connection:
+            row = connection.execute(statement, params).mappings().first()
+        return _built(Merchant, row) if row is not None else None
 
     def connection_summary(self, merchant_id: int) -> ConnectionSummary:
         o, f, c = t.orders.c, t.import_failures.c, t.erp_connections.c
