@@ -112,7 +112,8 @@ def test_badges_say_what_an_order_waits_for_and_that_it_is_not_tracked() -> None
         '<span class="badge badge-warn">Aguardando transportadora</span>')
     assert tracking_badge(waiting, order("jadlog", None)) == tracking_badge(waiting)
     assert tracking_badge(cancelled, order("none", None)) == '<span class="badge badge-muted">Não rastreado</span>'
-    assert tracking_badge(cancelled, order("jadlog", "JD123456789")) == '<span class="badge badge-muted">Cancelado</span>'
+    assert tracking_badge(cancelled, order("jadlog", "JD123456789")) == (
+        '<span class="badge badge-muted">Cancelado</span>')
     assert tracking_badge(ShipmentStatus.TRACKING) == '<span class="badge badge-info">Em rastreamento</span>'
 
 

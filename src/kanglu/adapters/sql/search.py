@@ -150,7 +150,7 @@ _FTS = table(FTS_TABLE, column("rowid"))
 _FTS_MATCH = text(f"{FTS_TABLE} MATCH :phrase")
 _DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
 # A walk this shallow checks each order's customer row (a primary-key lookup) instead of
-# first reading every customer that matches (see OrderSearch.walked).
+# first reading every customer that matches (see walked).
 PER_ROW_WALK_BELOW = 100
 
 
@@ -199,7 +199,9 @@ def _customer_condition(shape: SearchShape, like: bool) -> ColumnElement[bool] |
     return _merchants_customer(c) & or_(*conditions) if conditions else None
 
 
-def customer_search(merchant_id: int, q: str, dialect: str) -> tuple[ColumnElement[bool], Mapping[str, object]] | None:
+def customer_search(
+    merchant_id: int, q: str, dialect: str
+) -> tuple[ColumnElement[bool], Mapping[str, object]] | None:
     """Customers of the merchant whose name contains q (accents and case ignored), or whose
     CPF/CNPJ or e-mail is q, each through its index: the condition and the values to run it
     with; None when q can find nobody."""

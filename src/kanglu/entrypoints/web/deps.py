@@ -35,7 +35,8 @@ class CarrierChoices:
     @classmethod
     def of(cls, registry: CarrierRegistry) -> CarrierChoices:
         by_name = tuple(sorted(registry.carriers, key=lambda c: c.name.lower()))
-        return cls(registry, by_name, {c.code: c.name for c in registry.carriers} | {NOT_TRACKED.code: NOT_TRACKED.name})
+        names = {c.code: c.name for c in registry.carriers} | {NOT_TRACKED.code: NOT_TRACKED.name}
+        return cls(registry, by_name, names)
 
 
 class Deps:

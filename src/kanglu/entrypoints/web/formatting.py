@@ -146,7 +146,7 @@ _TRACKING_KINDS = {
 }
 _TRACKING_BADGES = {s: _badge(f"badge-{_TRACKING_KINDS[s]}", s.label) for s in ShipmentStatus}
 _NOT_TRACKED_BADGE = _badge("badge-muted", "Não rastreado")
-_WAITING_FOR_CARRIER_BADGE = _badge(f"badge-{_TRACKING_KINDS[ShipmentStatus.WAITING_DATA]}", "Aguardando transportadora")
+_WAITING_FOR_CARRIER_BADGE = _badge("badge-warn", "Aguardando transportadora")
 
 
 class Tracked(Protocol):
