@@ -4,7 +4,7 @@ its own storage). The in-memory fakes run them now; the SQL read side can run th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 import pytest
@@ -234,3 +234,19 @@ def test_order_summaries_are_the_listed_orders_as_a_listing_shows_them(shops) ->
             assert list(summaries.items) == [OrderSummary.of(v) for v in views.items], (filters, page)
             assert (summaries.total, summaries.total_capped, summaries.pages) == (
                 views.total, views.total_capped, views.pages), (filters, page)
+
+
+def test_updated_since_keeps_the_orders_changed_at_or_after_the_instant(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    with side.uow() as uow:
+        connection = uow.connections.for_merchant(a)
+        assert connection is not None and connection.id is not None
+    since = side.clock.advance(minutes=5)
+    ImportOrder(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
+        ImportOrderCommand(connection.id, [erp_order(3, situacao=Situacao.ENTREGUE), erp_order(301)])
+    )
+    for instant, expected in ((since, [3, 301]), (since + timedelta(seconds=1), [])):
+        filters = OrderFilters(updated_since=instant)
+        listed = side.orders.list_order_summaries(a, filters, PageRequest(1, 100))
+        assert (sorted(s.erp_order_id for s in listed.items), listed.total) == (expected, len(expected))
+        assert side.orders.list_orders(a, filters, PageRequest(1, 100)).total == len(expected)
