@@ -17,6 +17,7 @@ from kanglu.application.queries import (
     ConnectionSummary,
     CustomerView,
     OrderFilters,
+    OrderSummary,
     OrderView,
     Page,
     PageRequest,
@@ -129,6 +130,11 @@ class FakeOrderQueries(_Reader):
             return Page(views, chosen.page, chosen.per_page, chosen.total, chosen.total_capped)
 
         return self._read(run)
+
+    def list_order_summaries(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderSummary]:
+        listed = self.list_orders(merchant_id, filters, page)
+        return Page([OrderSummary.of(v) for v in listed.items], listed.page, listed.per_page, listed.total,
+                    listed.total_capped)
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None:
         def run(state: _State) -> OrderView | None:

@@ -4,7 +4,7 @@ its own storage). The in-memory fakes run them now; the SQL read side can run th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 import pytest
@@ -17,6 +17,7 @@ from kanglu.application.queries import (
     MerchantQueries,
     OrderFilters,
     OrderQueries,
+    OrderSummary,
     PageRequest,
 )
 from kanglu.application.use_cases.create_merchant import CreateMerchant as CreateMerchantUseCase
@@ -210,3 +211,42 @@ def test_totals_of_short_and_long_lists(shops) -> None:  # type: ignore[no-untyp
         assert (first.total, second.total) == (total, total), filters
         assert [v.order.erp_order_id for v in second.items] == [
             v.order.erp_order_id for v in side.orders.list_orders(a, filters, PageRequest(1, 100)).items][8:16]
+
+
+def test_order_summaries_are_the_listed_orders_as_a_listing_shows_them(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    with side.uow() as uow:
+        connection = uow.connections.for_merchant(a)
+        assert connection is not None and connection.id is not None
+    # An order without a customer, and an imported order whose newer version failed.
+    import_order = ImportOrder(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)
+    import_order(ImportOrderCommand(connection.id, [erp_order(202, customer=None), erp_order(203)]))
+    import_order(ImportOrderCommand(connection.id, [MalformedOrder(203, "situação desconhecida: 77", {"id": 203})]))
+    every = side.orders.list_order_summaries(a, OrderFilters(), PageRequest(1, 100)).items
+    by_erp_id = {s.erp_order_id: s for s in every}
+    assert by_erp_id[202].customer is None and by_erp_id[203].import_error is not None
+    assert by_erp_id[7].warnings == (BAD_DOCUMENT,) and by_erp_id[7].total is None
+    for filters in [OrderFilters(), OrderFilters(q="Cliente 1"), OrderFilters(q="10007"), OrderFilters(q="10101"),
+                    OrderFilters(situacao=6), OrderFilters(carrier_code=UNKNOWN_CARRIER)]:
+        for page in (PageRequest(1, 8), PageRequest(2, 8), PageRequest(9, 8)):
+            views = side.orders.list_orders(a, filters, page)
+            summaries = side.orders.list_order_summaries(a, filters, page)
+            assert list(summaries.items) == [OrderSummary.of(v) for v in views.items], (filters, page)
+            assert (summaries.total, summaries.total_capped, summaries.pages) == (
+                views.total, views.total_capped, views.pages), (filters, page)
+
+
+def test_updated_since_keeps_the_orders_changed_at_or_after_the_instant(shops) -> None:  # type: ignore[no-untyped-def]
+    side, a, _ = shops
+    with side.uow() as uow:
+        connection = uow.connections.for_merchant(a)
+        assert connection is not None and connection.id is not None
+    since = side.clock.advance(minutes=5)
+    ImportOrder(uow=side.uow, clock=side.clock, carriers=DEFAULT_REGISTRY)(
+        ImportOrderCommand(connection.id, [erp_order(3, situacao=Situacao.ENTREGUE), erp_order(301)])
+    )
+    for instant, expected in ((since, [3, 301]), (since + timedelta(seconds=1), [])):
+        filters = OrderFilters(updated_since=instant)
+        listed = side.orders.list_order_summaries(a, filters, PageRequest(1, 100))
+        assert (sorted(s.erp_order_id for s in listed.items), listed.total) == (expected, len(expected))
+        assert side.orders.list_orders(a, filters, PageRequest(1, 100)).total == len(expected)

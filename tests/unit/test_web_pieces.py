@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kanglu.application.queries import OrderSummary
 from kanglu.domain.money import Money
+from kanglu.domain.situacoes import Situacao
+from kanglu.domain.tracking import ShipmentStatus
+from kanglu.domain.tracking_codes import TrackingCode
 from kanglu.entrypoints.web.formatting import (
     access_key_groups,
     datetime_br,
@@ -17,7 +21,9 @@ from kanglu.entrypoints.web.formatting import (
     phone_br,
     safe_url,
     sentence,
+    situacao_badge,
     time_ago,
+    tracking_badge,
 )
 from kanglu.entrypoints.web.pagination import page_url, page_window
 from kanglu.entrypoints.web.params import MAX_PAGE, clean_query, parse_list_params
@@ -90,6 +96,25 @@ def test_brazilian_formats() -> None:
     assert time_ago(T0 - timedelta(minutes=1), T0) == "há 1 minuto"
     assert time_ago(T0 - timedelta(hours=3), T0) == "há 3 horas" and time_ago(T0 - timedelta(days=2), T0) == "há 2 dias"
     assert sentence("informe o Client ID") == "Informe o Client ID." and sentence("Pronto!") == "Pronto!"
+
+
+def test_badges_say_what_an_order_waits_for_and_that_it_is_not_tracked() -> None:
+    def order(carrier_code: str | None, code: str | None) -> OrderSummary:
+        return OrderSummary(1, 1, Situacao.ENVIADA, None, carrier_code=carrier_code,
+                            tracking_code=TrackingCode(code) if code else None)
+
+    assert situacao_badge(Situacao.ENTREGUE) == '<span class="badge plain badge-ok">Entregue</span>'
+    assert situacao_badge(Situacao.NAO_ENTREGUE) == '<span class="badge plain badge-bad">Não Entregue</span>'
+    assert situacao_badge(Situacao.ABERTA) == '<span class="badge plain badge-muted">Aberta</span>'
+    waiting, cancelled = ShipmentStatus.WAITING_DATA, ShipmentStatus.CANCELLED
+    assert tracking_badge(waiting) == '<span class="badge badge-warn">Aguardando código de rastreio</span>'
+    assert tracking_badge(waiting, order(None, "JD123456789")) == (
+        '<span class="badge badge-warn">Aguardando transportadora</span>')
+    assert tracking_badge(waiting, order("jadlog", None)) == tracking_badge(waiting)
+    assert tracking_badge(cancelled, order("none", None)) == '<span class="badge badge-muted">Não rastreado</span>'
+    assert tracking_badge(cancelled, order("jadlog", "JD123456789")) == (
+        '<span class="badge badge-muted">Cancelado</span>')
+    assert tracking_badge(ShipmentStatus.TRACKING) == '<span class="badge badge-info">Em rastreamento</span>'
 
 
 @given(st.text(alphabet="0123456789", min_size=44, max_size=44))

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
 from kanglu.domain.connections import ErpConnection
 from kanglu.domain.customers import Customer
+from kanglu.domain.documents import Document
 from kanglu.domain.events import ConnectionEvent, NotificationSettings
 from kanglu.domain.import_failures import ImportFailure
 from kanglu.domain.merchants import Merchant
-from kanglu.domain.orders import Order
+from kanglu.domain.money import Money
+from kanglu.domain.orders import Order, OrderWarning
+from kanglu.domain.situacoes import Situacao
 from kanglu.domain.tracking import ShipmentStatus
+from kanglu.domain.tracking_codes import TrackingCode
 
 T = TypeVar("T")
 
@@ -73,6 +77,54 @@ class OrderView:
 
 
 @attrs.frozen
+class CustomerSummary:
+    name: str
+    document: Document | None = None
+
+
+@attrs.frozen
+class OrderSummary:
+    """What a list of orders on the merchant's pages shows of one order. Read without the
+    invoice, the addresses and the shipments an OrderView carries, which no listing shows and
+    which cost the most to read (JSON documents turned into value objects, row by row)."""
+
+    id: int
+    erp_order_id: int
+    situacao: Situacao
+    created_at: date | datetime | None
+    number: str | None = None
+    ecommerce_number: str | None = None
+    total: Money | None = None
+    customer: CustomerSummary | None = None
+    carrier_code: str | None = None
+    tracking_code: TrackingCode | None = None
+    tracking_status: ShipmentStatus = ShipmentStatus.WAITING_DATA
+    warnings: tuple[OrderWarning, ...] = ()
+    import_error: str | None = None
+
+    @classmethod
+    def of(cls, view: OrderView) -> OrderSummary:
+        """The summary of an order read whole (what a listing of summaries must agree with)."""
+        order, customer = view.order, view.order.customer
+        assert order.id is not None, "an order read back has its id"
+        return cls(
+            id=order.id,
+            erp_order_id=order.erp_order_id,
+            situacao=order.situacao,
+            created_at=order.created_at,
+            number=order.number,
+            ecommerce_number=order.ecommerce_number,
+            total=order.total,
+            customer=CustomerSummary(customer.name, customer.document) if customer is not None else None,
+            carrier_code=order.carrier_code,
+            tracking_code=order.tracking_code,
+            tracking_status=order.tracking_status,
+            warnings=tuple(order.warnings),
+            import_error=view.import_error,
+        )
+
+
+@attrs.frozen
 class CustomerView:
     customer: Customer
     orders: int
@@ -98,6 +150,10 @@ class ConnectionSummary:
 class OrderQueries(Protocol):
     def list_orders(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderView]:
         """Newest first (creation date in the ERP, then id)."""
+        ...
+
+    def list_order_summaries(self, merchant_id: int, filters: OrderFilters, page: PageRequest) -> Page[OrderSummary]:
+        """The page list_orders lists, each order as a listing shows it (OrderSummary.of)."""
         ...
 
     def get_order(self, merchant_id: int, order_id: int) -> OrderView | None: ...

@@ -7,13 +7,14 @@
   13, so a database owner may), and says plainly what to do where that is not allowed.
 - SQLite: an FTS5 table with the trigram tokenizer (SQLite ≥ 3.34) over the same column,
   external content (the text is not stored twice), kept in sync by triggers; the search asks
-  it for the matching customer ids (`matching_ids`), or joins its matches to the customers.
+  it for the matching customer ids, or joins its matches to the customers.
 
 A trigram index cannot serve fewer than 3 characters: such searches use LIKE, as before.
 
 `OrderSearch` is the order list's search: each of its lookups (order number, e-commerce
 number, tracking code, name, document, e-mail) on its own index, a count that stops at the
-cap, and, for a search with many matches, a walk of the newest orders.
+cap, and, for a search with many matches, a walk of the newest orders. Its statements are
+built once for each shape of search (SearchShape) and run with the search's values.
 
 These objects are not in the SQLAlchemy metadata (a virtual table, triggers, an operator class
 of an extension): `install()` creates them (the migration, and `metadata.create_all` through
@@ -22,19 +23,23 @@ an event, for tests), and `include_name` keeps Alembic's autogenerate from repor
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Integer,
     Select,
     and_,
+    bindparam,
+    column,
     event,
     func,
     literal,
-    column,
     or_,
     select,
     table,
@@ -44,7 +49,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.exc import DBAPIError
 
 from kanglu.adapters.sql import tables as t
@@ -142,23 +146,12 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 
 _FTS = table(FTS_TABLE, column("rowid"))
+# The FTS5 matches of a name, the phrase bound as :phrase (see OrderSearch.of).
+_FTS_MATCH = text(f"{FTS_TABLE} MATCH :phrase")
 _DOCUMENT_SEPARATORS = re.compile(r"[\s./\-]")
 # A walk this shallow checks each order's customer row (a primary-key lookup) instead of
-# first reading every customer that matches (see OrderSearch.walked).
+# first reading every customer that matches (see walked).
 PER_ROW_WALK_BELOW = 100
-
-
-def _fts_match(name: str) -> TextClause:
-    phrase = '"' + name.replace('"', '""') + '"'
-    return text(f"{FTS_TABLE} MATCH :phrase").bindparams(phrase=phrase)
-
-
-def matching_ids(dialect: str, name: str) -> Select[Any] | None:
-    """On SQLite, the ids of every customer (of any merchant) whose name contains `name`,
-    straight from the FTS5 table; None where a LIKE on customers is the way."""
-    if dialect != "sqlite" or len(name) < MIN_TRIGRAM_CHARS:
-        return None
-    return select(_FTS.c.rowid).where(_fts_match(name))
 
 
 def searched_name(q: str) -> str | None:
@@ -170,90 +163,179 @@ def searched_name(q: str) -> str | None:
     return name if name and any(ch.isalpha() for ch in name) and not looks_like_a_code else None
 
 
-def _document_and_email(q: str) -> list[ColumnElement[bool]]:
+@attrs.frozen
+class SearchShape:
+    """What the statements of a search depend on besides the values bound into them: the
+    dialect, and which lookups q calls for. Its statements are built once per shape and run
+    with the search's values (OrderSearch.values): building them at each request (and their
+    cache keys) cost SQLAlchemy more than SQLite took to run them."""
+
+    dialect: str
+    name: str | None  # "fts": SQLite's trigram table; "like": LIKE on the name; None: q names nobody
+    document: bool  # q may be a CPF or CNPJ
+    email: bool  # q may be an e-mail address
+
+
+def _merchants_customer(c: Any) -> ColumnElement[bool]:
+    return c.merchant_id == bindparam("merchant_id")
+
+
+@functools.cache
+def _customer_condition(shape: SearchShape, like: bool) -> ColumnElement[bool] | None:
+    """Customers of the merchant whose name contains the name searched, or whose CPF/CNPJ or
+    e-mail is q; the name through the FTS5 matches on SQLite (on PostgreSQL the planner takes
+    the trigram index for the LIKE itself), or, `like`, a LIKE to check on one customer's row."""
     c = t.customers.c
     conditions: list[ColumnElement[bool]] = []
-    document = _DOCUMENT_SEPARATORS.sub("", q).upper()
-    if len(document) in (11, 14):
-        conditions.append(c.document == document)
-    email = normalise_email(q)
-    if email:
-        conditions.append(c.email == email)
-    return conditions
+    if shape.name == "fts" and not like:
+        conditions.append(c.id.in_(select(_FTS.c.rowid).where(_FTS_MATCH)))
+    elif shape.name is not None:
+        # normalise_name leaves only [a-z0-9 ], so nothing in the name is a LIKE wildcard.
+        conditions.append(c.search_name.contains(bindparam("name"), autoescape=False))
+    if shape.document:
+        conditions.append(c.document == bindparam("document"))
+    if shape.email:
+        conditions.append(c.email == bindparam("email"))
+    return _merchants_customer(c) & or_(*conditions) if conditions else None
 
 
-def customer_search(merchant_id: int, q: str, dialect: str, like: bool = False) -> ColumnElement[bool] | None:
+def customer_search(
+    merchant_id: int, q: str, dialect: str
+) -> tuple[ColumnElement[bool], Mapping[str, object]] | None:
     """Customers of the merchant whose name contains q (accents and case ignored), or whose
-    CPF/CNPJ or e-mail is q; the name through its index (the FTS5 matches on SQLite; on
-    PostgreSQL the planner takes the trigram index for the LIKE itself), or, `like`, a LIKE to
-    check on one customer's row."""
-    c = t.customers.c
-    conditions = _document_and_email(q)
-    name = searched_name(q)
-    if name:
-        # normalise_name leaves only [a-z0-9 ], so nothing in it is a LIKE wildcard.
-        matching = None if like else matching_ids(dialect, name)
-        conditions.insert(0, c.search_name.contains(name, autoescape=False) if matching is None
-                          else c.id.in_(matching))
-    return (c.merchant_id == merchant_id) & or_(*conditions) if conditions else None
+    CPF/CNPJ or e-mail is q, each through its index: the condition and the values to run it
+    with; None when q can find nobody."""
+    found = OrderSearch.of(merchant_id, q, dialect)
+    condition = _customer_condition(found.shape, like=False)
+    return (condition, found.values) if condition is not None else None
 
 
-def _customer_lookups(merchant_id: int, q: str, dialect: str) -> list[Select[Any]]:
+@functools.cache
+def _exact_lookups() -> tuple[Select[Any], ...]:
+    """The merchant's orders whose number, e-commerce number or tracking code is q."""
+    o = t.orders.c
+    mine = o.merchant_id == bindparam("merchant_id")
+    return (
+        select(o.id).where(mine, o.number == bindparam("q")),
+        select(o.id).where(mine, o.ecommerce_number.in_([bindparam("q"), bindparam("q_upper")])),
+        select(o.id).where(mine, o.tracking_code == bindparam("tracking_code")),
+    )
+
+
+@functools.cache
+def _customer_lookups(shape: SearchShape) -> tuple[Select[Any], ...]:
     """The merchant's customers q finds, as one select of ids per index: the name's (on
     SQLite the FTS5 matches joined to their customers, which streams where an IN list of them
     would be read whole first), (merchant, document), (merchant, e-mail)."""
     c = t.customers.c
-    mine = c.merchant_id == merchant_id
-    lookups = [select(c.id).where(mine, condition) for condition in _document_and_email(q)]
-    name = searched_name(q)
-    if name and dialect == "sqlite" and len(name) >= MIN_TRIGRAM_CHARS:
+    mine = _merchants_customer(c)
+    lookups: list[Select[Any]] = []
+    if shape.name == "fts":
         # `merchant_id + 0`: no index of customers fits it, so SQLite reads the FTS5 matches
         # first and each one's customer by its id (through the merchant index it would read every
         # customer of the merchant, running the MATCH once for each).
-        lookups.insert(0, select(c.id).select_from(_FTS.join(t.customers, c.id == _FTS.c.rowid))
-                       .where(_fts_match(name), c.merchant_id + 0 == merchant_id))
-    elif name:
-        lookups.insert(0, select(c.id).where(mine, c.search_name.contains(name, autoescape=False)))
-    return lookups
+        lookups.append(select(c.id).select_from(_FTS.join(t.customers, c.id == _FTS.c.rowid))
+                       .where(_FTS_MATCH, c.merchant_id + 0 == bindparam("merchant_id")))
+    elif shape.name == "like":
+        lookups.append(select(c.id).where(mine, c.search_name.contains(bindparam("name"), autoescape=False)))
+    if shape.document:
+        lookups.append(select(c.id).where(mine, c.document == bindparam("document")))
+    if shape.email:
+        lookups.append(select(c.id).where(mine, c.email == bindparam("email")))
+    return tuple(lookups)
+
+
+@functools.cache
+def matches(shape: SearchShape) -> ColumnElement[bool]:
+    """The matches as a UNION of indexed lookups (the exact ones; the orders of the customers
+    found): each branch uses its own index, where one WHERE with ORs would read every order of
+    the merchant. For a few matches, sorted afterwards."""
+    o = t.orders.c
+    branches = list(_exact_lookups())
+    if lookups := _customer_lookups(shape):
+        branches.append(select(o.id).where(o.customer_id.in_(union(*lookups))))
+    return o.id.in_(union(*branches))
+
+
+def _their_orders(dialect: str, lookup: Select[Any]) -> Select[Any]:
+    """The orders of the customers a lookup finds, customer by customer (each customer's
+    orders through their index), so that a LIMIT stops the customers' scan too. On
+    PostgreSQL the orders' lookup is a LATERAL subquery with OFFSET 0, which keeps the
+    planner from hashing every matching customer first (a read of all their rows)."""
+    o = t.orders.c
+    found = lookup.subquery()
+    if dialect != "postgresql":
+        return select(o.id).select_from(found.join(t.orders, o.customer_id == found.c.id))
+    theirs = select(o.id.label("id")).where(o.customer_id == found.c.id).offset(0).lateral()
+    return select(theirs.c.id).select_from(found.join(theirs, true()))
+
+
+@functools.cache
+def _counts(shape: SearchShape) -> tuple[Select[Any], Select[Any]]:
+    """The two counts of OrderSearch.count, each stopping at :count_limit: the exact lookups'
+    orders and the customers' orders apart, and the UNION of every branch."""
+    branches = [_their_orders(shape.dialect, lookup) for lookup in _customer_lookups(shape)]
+    theirs = (branches[0] if len(branches) == 1 else union_all(*branches)) if branches else None
+    limit = bindparam("count_limit", type_=Integer)
+    exact = select(func.count()).select_from(union(*_exact_lookups()).subquery()).scalar_subquery()
+    by_customer = (select(func.count()).select_from(theirs.limit(limit).subquery()).scalar_subquery()
+                   if theirs is not None else literal(0))
+    every = union(*_exact_lookups(), *branches).limit(limit).subquery()
+    return select(exact, by_customer), select(func.count()).select_from(every)
+
+
+@functools.cache
+def walked(shape: SearchShape, per_row: bool) -> tuple[FromClause, ColumnElement[bool]]:
+    """The same orders as `matches`, as what to read and a condition to check on each order
+    while walking the merchant's orders newest first: for a search with thousands of matches
+    (a common surname) the page's twenty are among the first few hundred walked, where the
+    UNION would fetch and sort every match. Near the top (`per_row`: an offset below
+    PER_ROW_WALK_BELOW) each order's customer row is joined and checked, a primary-key lookup
+    for each of a few hundred orders; deeper, the matching customers are read once (on SQLite
+    the FTS5 matches alone: a customer of another merchant never owns this merchant's orders)
+    and each order's customer looked up among them."""
+    o, c = t.orders.c, t.customers.c
+    found: list[ColumnElement[bool]] = [o.id.in_(union(*_exact_lookups()))]
+    source: FromClause = t.orders
+    lookups = _customer_lookups(shape)
+    if per_row:
+        source = t.orders.outerjoin(t.customers, c.id == o.customer_id)
+        checked = _customer_condition(shape, like=True)
+        found += [checked] if checked is not None else []
+    elif shape.name == "fts":  # the FTS5 matches, then the lookups of documents and e-mails
+        found += [o.customer_id.in_(select(_FTS.c.rowid).where(_FTS_MATCH)),
+                  *(o.customer_id.in_(lookup) for lookup in lookups[1:])]
+    elif lookups:
+        found.append(o.customer_id.in_(union(*lookups)))
+    return source, and_(o.merchant_id == bindparam("merchant_id"), or_(*found))
 
 
 @attrs.frozen
 class OrderSearch:
-    """A search of one merchant's orders, its parts built once per request: the exact
-    lookups (order number, e-commerce number, tracking code: each on its own index) and the
-    customers' (name, document, e-mail: each on its own index too)."""
+    """A search of one merchant's orders: its shape (which lookups it makes: order number,
+    e-commerce number, tracking code, each on its own index, and the customers' name, document
+    and e-mail, each on its own index too) and the values its statements are run with
+    (`matches` and `walked` of its shape, and its count)."""
 
-    merchant_id: int
-    q: str
-    dialect: str
-    exact: tuple[Select[Any], ...]
-    customers: tuple[Select[Any], ...]
+    shape: SearchShape
+    values: Mapping[str, object]  # by bind parameter
 
     @property
     def by_name(self) -> bool:
         """q may name somebody: the search may find many orders (the others find a few)."""
-        return searched_name(self.q) is not None
+        return self.shape.name is not None
 
     @classmethod
     def of(cls, merchant_id: int, q: str, dialect: str) -> OrderSearch:
-        o = t.orders.c
-        mine = o.merchant_id == merchant_id
-        exact = (
-            select(o.id).where(mine, o.number == q),
-            select(o.id).where(mine, o.ecommerce_number.in_({q, q.upper()})),
-            select(o.id).where(mine, o.tracking_code == re.sub(r"\s", "", q).upper()),
-        )
-        return cls(merchant_id, q, dialect, exact, tuple(_customer_lookups(merchant_id, q, dialect)))
-
-    def condition(self) -> ColumnElement[bool]:
-        """The matches as a UNION of indexed lookups (the exact ones; the orders of the
-        customers found): each branch uses its own index, where one WHERE with ORs would read
-        every order of the merchant. For a few matches, sorted afterwards."""
-        o = t.orders.c
-        branches = list(self.exact)
-        if self.customers:
-            branches.append(select(o.id).where(o.customer_id.in_(union(*self.customers))))
-        return o.id.in_(union(*branches))
+        name = searched_name(q)
+        document = _DOCUMENT_SEPARATORS.sub("", q).upper()
+        email = normalise_email(q)
+        kind = None if name is None else "fts" if dialect == "sqlite" and len(name) >= MIN_TRIGRAM_CHARS else "like"
+        values = {
+            "merchant_id": merchant_id, "q": q, "q_upper": q.upper(), "tracking_code": re.sub(r"\s", "", q).upper(),
+            "name": name, "phrase": '"' + (name or "").replace('"', '""') + '"', "document": document, "email": email,
+        }
+        return cls(SearchShape(dialect, kind, len(document) in (11, 14), bool(email)), values)
 
     def count(self, connection: Connection, cap: int) -> int:
         """How many orders match, up to cap + 1, reading no further. One statement counts
@@ -262,55 +344,15 @@ class OrderSearch:
         (PostgreSQL reads no order row), and stops the customers' scan at cap + 1 orders.
         Only where both found some, or several lookups found customers, is the UNION of
         every branch counted (an order found twice counts once)."""
-        branches: list[Select[Any]] = [self._their_orders(lookup) for lookup in self.customers]
-        theirs = (branches[0] if len(branches) == 1 else union_all(*branches)) if branches else None
-        exact = select(func.count()).select_from(union(*self.exact).subquery()).scalar_subquery()
-        by_customer = (select(func.count()).select_from(theirs.limit(cap + 1).subquery()).scalar_subquery()
-                       if theirs is not None else literal(0))
-        found, by_customers = connection.execute(select(exact, by_customer)).one()
-        single = len(branches) == 1  # one lookup's customers own distinct orders
+        apart, every = _counts(self.shape)
+        values = {**self.values, "count_limit": cap + 1}
+        found, by_customers = connection.execute(apart, values).one()
+        single = len(_customer_lookups(self.shape)) == 1  # one lookup's customers own distinct orders
         if by_customers > cap and single:
             return cap + 1
         if (not found and single) or not by_customers:
             return min(int(found + by_customers), cap + 1)
-        every = union(*self.exact, *branches).limit(cap + 1).subquery()
-        return int(connection.execute(select(func.count()).select_from(every)).scalar_one())
-
-    def _their_orders(self, lookup: Select[Any]) -> Select[Any]:
-        """The orders of the customers a lookup finds, customer by customer (each customer's
-        orders through their index), so that a LIMIT stops the customers' scan too. On
-        PostgreSQL the orders' lookup is a LATERAL subquery with OFFSET 0, which keeps the
-        planner from hashing every matching customer first (a read of all their rows)."""
-        o = t.orders.c
-        found = lookup.subquery()
-        if self.dialect != "postgresql":
-            return select(o.id).select_from(found.join(t.orders, o.customer_id == found.c.id))
-        theirs = select(o.id.label("id")).where(o.customer_id == found.c.id).offset(0).lateral()
-        return select(theirs.c.id).select_from(found.join(theirs, true()))
-
-    def walked(self, offset: int) -> tuple[FromClause, ColumnElement[bool]]:
-        """The same orders as what to read and a condition to check on each order while
-        walking the merchant's orders newest first: for a search with thousands of matches (a
-        common surname) the page's twenty are among the first few hundred walked, where the
-        UNION would fetch and sort every match. Near the top (`offset` below
-        PER_ROW_WALK_BELOW) each order's customer row is joined and checked, a primary-key
-        lookup for each of a few hundred orders; deeper, the matching customers are read once
-        (on SQLite the FTS5 matches alone: a customer of another merchant never owns this
-        merchant's orders) and each order's customer looked up among them."""
-        o, c = t.orders.c, t.customers.c
-        found: list[ColumnElement[bool]] = [o.id.in_(union(*self.exact))]
-        source: FromClause = t.orders
-        name = searched_name(self.q)
-        by_name = matching_ids(self.dialect, name) if name else None
-        if offset < PER_ROW_WALK_BELOW:
-            source = t.orders.outerjoin(t.customers, c.id == o.customer_id)
-            checked = customer_search(self.merchant_id, self.q, self.dialect, like=True)
-            found += [checked] if checked is not None else []
-        elif by_name is not None:  # the FTS5 matches, then the lookups of documents and e-mails
-            found += [o.customer_id.in_(by_name), *(o.customer_id.in_(lookup) for lookup in self.customers[1:])]
-        elif self.customers:
-            found.append(o.customer_id.in_(union(*self.customers)))
-        return source, and_(o.merchant_id == self.merchant_id, or_(*found))
+        return int(connection.execute(every, values).scalar_one())
 
 
 @event.listens_for(t.metadata, "after_create")

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from kanglu.adapters.sql import tables as t
@@ -62,6 +62,9 @@ _SESSION_COLUMNS = (
     t.web_sessions.c.user_agent,
     t.web_sessions.c.address,
 )
+# Read at every page view: built once, with a bind parameter (building the statement and its
+# cache key at each call cost more than the lookup).
+_SESSION_BY_TOKEN = select(*_SESSION_COLUMNS).where(t.web_sessions.c.token_hash == bindparam("token_hash"))
 
 
 class SqlWebSessions:
@@ -92,7 +95,7 @@ class SqlWebSessions:
         s = t.web_sessions
         hashed = token_hash(token)
         with self._engine.connect() as connection:
-            row = connection.execute(select(*_SESSION_COLUMNS).where(s.c.token_hash == hashed)).first()
+            row = connection.execute(_SESSION_BY_TOKEN, {"token_hash": hashed}).first()
         if row is None:
             return None
         found = _row_session(row)

@@ -30,11 +30,12 @@ def detail(customer_id: int) -> Any:
     if view is None:
         abort(404)
     params, _ = parse_list_params(request.args, per_page=PER_PAGE, blank_is_absent=True)
-    orders = d.orders.list_orders(merchant_id(), params.order_filters(customer_id=customer_id), params.page_request)
+    filters = params.order_filters(customer_id=customer_id)
+    orders = d.orders.list_order_summaries(merchant_id(), filters, params.page_request)
     return render_template(
         "customer.html",
         view=view,
         customer=view.customer,
-        carrier_names={c.code: c.name for c in d.carriers.carriers} | {"none": "Não rastrear"},
+        carrier_names=d.carrier_choices.names,
         **listing_context(request.path, orders),
     )

@@ -37,17 +37,18 @@ def listing_context(path: str, result: Any) -> dict[str, Any]:
 def index() -> Any:
     d = deps()
     params, _ = parse_list_params(request.args, per_page=PER_PAGE, carriers=d.carriers, blank_is_absent=True)
-    result = d.orders.list_orders(merchant_id(), params.order_filters(), params.page_request)
+    result = d.orders.list_order_summaries(merchant_id(), params.order_filters(), params.page_request)
     filtered = any(v is not None for v in (params.q, params.situacao, params.tracking_status, params.carrier_code))
+    carriers = d.carrier_choices
     return render_template(
         "orders.html",
         params=params,
         filtered=filtered,
         situacoes=list(Situacao),
         tracking_statuses=list(ShipmentStatus),
-        carriers=d.carriers.carriers,
+        carriers=carriers.by_name,
         unknown_carrier=UNKNOWN_CARRIER,
-        carrier_names={c.code: c.name for c in d.carriers.carriers} | {"none": "Não rastrear"},
+        carrier_names=carriers.names,
         **listing_context(request.path, result),
     )
 
