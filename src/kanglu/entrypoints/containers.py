@@ -36,6 +36,7 @@ from kanglu.adapters.sql.sync_queries import SqlSyncQueries
 from kanglu.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from kanglu.adapters.sql.web_access import SqlLoginAttempts, SqlWebSessions
 from kanglu.adapters.tiny.gateway import TinyGateway
+from kanglu.adapters.tiny.ratelimit import RateLimitPacer
 from kanglu.adapters.tiny.http import CallStats
 from kanglu.adapters.tiny.oauth import TinyOAuth
 from kanglu.adapters.token_journal import FileTokenJournal
@@ -208,6 +209,7 @@ class Adapters(containers.DeclarativeContainer):
         api_url=settings.provided.tiny_api_url,
         stats=call_stats,
         timeout=providers.Callable(outgoing_timeout, settings.provided.http_timeout),
+        pacer=providers.Singleton(RateLimitPacer, burst_interval=settings.provided.tiny_call_interval),
         invoice_checks=providers.Singleton(SqlInvoiceChecks, engine=engine),
         invoice_reread_after=settings.provided.invoice_recheck,
     )

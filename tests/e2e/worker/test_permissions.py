@@ -62,7 +62,10 @@ def card(d: Deployment, account: Any) -> tuple[str, dict[str, Any]]:
 
 def test_without_notas_fiscais_orders_come_in_and_the_invoices_follow_once_ticked(sqlite_deployment: Any) -> None:
     with sqlite_deployment(KANGLU_POLL_INTERVAL="60") as d:
-        account = d.new_account(orders=80, seed=71, permissions={"notas_fiscais": False})
+        # A plan of 600 calls a minute: the pass that fetches the invoices once they are allowed
+        # makes ~90 calls, which on 120 a minute the pacer spreads over 17 s (limits are tested
+        # elsewhere).
+        account = d.new_account(orders=80, seed=71, permissions={"notas_fiscais": False}, settings={"rate_limit": 600})
         connection_id = d.connect(account)
         expected_invoices = invoiced_in_tiny(d, account)
         assert expected_invoices, "the dataset must have invoiced orders for this to prove anything"
