@@ -53,15 +53,17 @@ class StatementCounter:
 ANALYZE_EVERY = 2_000  # orders; see sql_bench_data.maintain
 
 
-def run_pages(use_case: ImportOrder, connection_id: int, orders: list[ErpOrder], size: int, engine) -> float:  # type: ignore[no-untyped-def]
-    seconds = 0.0
+def run_pages(use_case: ImportOrder, connection_id: int, orders: list[ErpOrder], size: int, engine) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Wall seconds and this process's CPU seconds spent importing `orders`, `size` a unit of work."""
+    seconds = cpu = 0.0
     for first in range(0, len(orders), size):
         if first and first % ANALYZE_EVERY == 0:
             maintain(engine)  # not timed: autovacuum's work, done outside the import
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         use_case(ImportOrderCommand(connection_id, orders[first : first + size]))
         seconds += time.perf_counter() - start
-    return seconds
+        cpu += time.process_time() - start_cpu
+    return seconds, cpu
 
 
 def bulk_run(backend: str, workdir: Path, orders: list[ErpOrder]) -> dict[str, float]:
@@ -77,8 +79,11 @@ def bulk_run(backend: str, workdir: Path, orders: list[ErpOrder]) -> dict[str, f
         figures: dict[str, float] = {}
         for name, batch in (("new", orders), ("unchanged", orders), ("changed", [shipped_version(o) for o in orders])):
             counter.count = 0
-            seconds = run_pages(use_case, cid, batch, PAGE, engine)
+            seconds, cpu = run_pages(use_case, cid, batch, PAGE, engine)
             figures[f"{name}_orders_per_s"] = len(batch) / seconds
+            # Kanglu's own CPU (not the database server's): steadier than the wall time when
+            # other work shares the cores, so A/B runs compare it first.
+            figures[f"{name}_cpu_us_per_order"] = cpu / len(batch) * 1e6
             figures[f"{name}_statements_per_page"] = counter.count / pages
         with engine.connect() as connection:
             figures["orders_stored"] = connection.scalar(select(func.count()).select_from(t.orders))
@@ -100,7 +105,7 @@ def measure(backend: str, workdir: Path, orders: list[ErpOrder], baseline: list[
         _, cid = seed_connection(uow)
         use_case = ImportOrder(uow=uow, clock=SystemClock(), carriers=DEFAULT_REGISTRY)
         counter = StatementCounter(engine)
-        seconds = run_pages(use_case, cid, baseline, 1, engine)
+        seconds, _ = run_pages(use_case, cid, baseline, 1, engine)
         row_by_row = {
             "orders": len(baseline),
             "new_orders_per_s": round(len(baseline) / seconds),
@@ -145,6 +150,9 @@ def main() -> int:
                   f"({bulk['new_statements_per_page']['median']} statements per page); "  # type: ignore[index]
                   f"changed {shown(bulk['changed_orders_per_s'], '/s')}, "  # type: ignore[index]
                   f"unchanged {shown(bulk['unchanged_orders_per_s'], '/s')}")  # type: ignore[index]
+            print(f"  CPU per order (this process): new {bulk['new_cpu_us_per_order']['median']} us, "  # type: ignore[index]
+                  f"changed {bulk['changed_cpu_us_per_order']['median']}, "  # type: ignore[index]
+                  f"unchanged {bulk['unchanged_cpu_us_per_order']['median']}")  # type: ignore[index]
             print(f"  row by row: {row['new_orders_per_s']:>6} new orders/s "  # type: ignore[index]
                   f"({row['statements_per_order']} statements per order)")  # type: ignore[index]
             print(f"  speed-up x{figures['speedup_over_row_by_row']} (medians); target {figures['target_orders_per_s']}/s "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import attrs
 from hypothesis import given
@@ -13,16 +14,19 @@ from hypothesis import strategies as st
 from kanglu.application.commands import ImportOrderCommand
 from kanglu.domain.canonical import canonical_json
 from kanglu.domain.carriers import DEFAULT_REGISTRY
+from kanglu.domain.customers import Address, CustomerData
 from kanglu.domain.money import Money
 from kanglu.domain.orders import (
     FINGERPRINT_VERSION,
     ErpOrder,
+    Invoice,
     OrderWarning,
     comparable_fingerprint,
     import_signature,
 )
+from kanglu.domain.shipping import ShippingService
 from kanglu.domain.situacoes import Action, Situacao
-from tests.builders import connected_world, erp_order, s10
+from tests.builders import access_key, connected_world, customer, erp_order, s10
 
 CORREIOS = DEFAULT_REGISTRY.get("correios")
 
@@ -154,4 +158,30 @@ def test_the_written_text_is_json_dumps_of_the_plain_data(
     order = erp_order(erp_id, situacao, number=number, total=total, warnings=warnings,
                       **({"created_at": created_at} if created_at else {}))
     value = {"order": order, "action": Action.IMPORT, "carrier": None}
+    assert canonical_json(value) == _as_plain_json(value)
+
+
+_TEXT = st.none() | st.text(max_size=10)
+
+
+@given(
+    customer=st.none() | st.builds(
+        customer, st.integers(1, 99), name=st.text(max_size=10), email=_TEXT,
+        address=st.none() | st.builds(Address, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT),
+    ),
+    shipping=st.builds(ShippingService, st.none() | st.integers(0, 99), _TEXT, _TEXT, _TEXT,
+                       st.none() | st.integers(0, 9), _TEXT),
+    invoice=st.none() | st.builds(Invoice, _TEXT, _TEXT, st.none() | st.integers(0, 99).map(access_key)),
+    created_at=st.datetimes(timezones=st.none() | st.just(ZoneInfo("America/Sao_Paulo"))),
+    point_of_sale=st.booleans(),
+)
+def test_nested_values_are_written_as_json_dumps_writes_them(
+    customer: CustomerData | None, shipping: ShippingService, invoice: Invoice | None, created_at: datetime,
+    point_of_sale: bool,
+) -> None:
+    """The writer generated for each attrs class (nested ones, fields at and off their
+    defaults, a factory's default, local date-times) gives json.dumps's text."""
+    order = erp_order(1, customer=customer, shipping=shipping, invoice=invoice, created_at=created_at,
+                      point_of_sale=point_of_sale)
+    value = {"order": order, "action": Action.IGNORE, "carrier": "correios"}
     assert canonical_json(value) == _as_plain_json(value)

@@ -49,8 +49,9 @@ def _sequence(value: Any) -> str:
 
 
 def _mapping(value: dict[Any, Any]) -> str:
-    if not all(type(key) is str for key in value):
-        raise TypeError("no canonical form for a dict whose keys are not all text")
+    for key in value:
+        if type(key) is not str:
+            raise TypeError("no canonical form for a dict whose keys are not all text")
     return "{" + ",".join([_quoted(key) + ":" + _text(value[key]) for key in sorted(value)]) + "}"
 
 
@@ -70,8 +71,7 @@ _FACTORY: type = type(attrs.Factory(list))  # attrs.Factory is typed as a functi
 
 def _writer_for(cls: type) -> _Writer:
     if attrs.has(cls):
-        fields = sorted((f.name, _default_of(f)) for f in attrs.fields(cls))
-        return _attrs_writer(tuple((_quoted(name) + ":", name, default) for name, default in fields))
+        return _attrs_writer(cls)
     if issubclass(cls, enum.Enum):  # before str and int: json writes StrEnum and IntEnum as values
         if issubclass(cls, str):
             return _quoted
@@ -88,19 +88,40 @@ def _writer_for(cls: type) -> _Writer:
     raise TypeError(f"no canonical form for {cls.__name__}")
 
 
-def _attrs_writer(fields: tuple[tuple[str, str, Any], ...]) -> _Writer:
-    """An attrs instance as an object of its fields in name order, each left out while it
-    holds its default."""
+def _attrs_writer(cls: type) -> _Writer:
+    """A writer generated for one attrs class, as attrs generates its __repr__: an object of
+    its fields in name order, each left out while it holds its default.
 
-    def write(value: Any) -> str:
-        parts = []
-        for key, name, default in fields:
-            item = getattr(value, name)
-            if default is _NO_DEFAULT or type(item) is not type(default) or item != default:
-                # The common leaves inline: a call less for most fields.
-                parts.append(key + (_quoted(item) if type(item) is str else "null" if item is None else _text(item)))
-        return "{" + ",".join(parts) + "}"
-
+    Generated rather than looping over the fields: every poll writes this for each order it
+    lists, and a loop (a getattr, a tuple unpacked, a default compared and a list appended per
+    field) cost ~40 % more than the same steps written out once per class."""
+    namespace: dict[str, Any] = {"quoted": _quoted, "text": _text, "writer": _WRITERS.get}
+    reads, pieces = [], []
+    for i, (name, default) in enumerate(sorted((f.name, _default_of(f)) for f in attrs.fields(cls))):
+        item = f"v{i}"
+        reads.append(f"    {item} = value.{name}\n")
+        # Text and None, the common leaves, without a call; the rest by its type's writer.
+        leaf = f"quoted({item}) if type({item}) is str else writer(type({item}), text)({item})"
+        if default is None:
+            present: str | None = f"{item} is not None"
+        else:
+            leaf = f"'null' if {item} is None else {leaf}"
+            present = None
+            if default is not _NO_DEFAULT:
+                namespace[f"default{i}"], namespace[f"type{i}"] = default, type(default)
+                present = f"type({item}) is not type{i} or {item} != default{i}"
+        # Each field written with a leading comma, and the object's first comma dropped below.
+        piece = f"{',' + _quoted(name) + ':'!r} + ({leaf})"
+        pieces.append(f"        {piece},\n" if present is None else f"        {piece} if {present} else '',\n")
+    source = (
+        "def write(value):\n" + "".join(reads) + "    fields = ''.join((\n" + "".join(pieces) + "    ))\n"
+        "    return '{' + fields[1:] + '}'\n"
+    )
+    # The source holds only the class's field names (identifiers: attrs itself generates code
+    # with them) and literals; the defaults are passed in `namespace`.
+    filename = f"<canonical writer of {cls.__module__}.{cls.__qualname__}>"
+    exec(compile(source, filename, "exec"), namespace)  # nosec B102: field names and literals, no input
+    write: _Writer = namespace["write"]
     return write
 
 

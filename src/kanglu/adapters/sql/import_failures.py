@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.orm import built_once_per_mapping
 from kanglu.adapters.sql.repository_base import (
     CONNECTION_ID,
-    ERP_IDS,
     SessionRepository,
+    erp_id_in,
 )
 from kanglu.domain.import_failures import ImportFailure
 
 
 @built_once_per_mapping
-def _open_failures():
+def _open_failures(dialect: str) -> Select[Any]:
     c = t.import_failures.c
-    return select(ImportFailure).where(c.connection_id == CONNECTION_ID, c.erp_order_id.in_(ERP_IDS),
+    return select(ImportFailure).where(c.connection_id == CONNECTION_ID, erp_id_in(c.erp_order_id, dialect),
                                        c.resolved_at.is_(None))
 
 
@@ -29,7 +30,7 @@ class SqlImportFailureRepository(SessionRepository):
         wanted = list(set(erp_ids))
         if not wanted:
             return {}
-        found = self._session.scalars(_open_failures(), {"conn_id": connection_id, "erp_ids": wanted})
+        found = self._session.scalars(_open_failures(self._dialect), {"conn_id": connection_id, "erp_ids": wanted})
         return {failure.erp_order_id: failure for failure in found}
 
     def add(self, failure: ImportFailure) -> None:

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from kanglu.adapters.sql import tables as t
 from kanglu.adapters.sql.repository_base import (
     CONNECTION_ID,
-    ERP_IDS,
     SessionRepository,
+    erp_id_in,
 )
 from kanglu.domain.customers import Customer
 from kanglu.domain.orders import Order, StoredOrder, comparable_fingerprint
 
+
 # The light reads of a poll's page that re-lists imported orders (every poll's overlap does),
-# built once. The fingerprint's version comes along: one of another version is unknown.
-_ORDERS_BY_ERP_ID = (t.orders.c.connection_id == CONNECTION_ID, t.orders.c.erp_order_id.in_(ERP_IDS))
-_STORED_ORDERS = select(
-    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.fingerprint_version, t.orders.c.invoice,
-    t.orders.c.total,
-).where(*_ORDERS_BY_ERP_ID)
-_FINGERPRINTS = select(
-    t.orders.c.erp_order_id, t.orders.c.fingerprint, t.orders.c.fingerprint_version
-).where(*_ORDERS_BY_ERP_ID)
+# built once per backend. The fingerprint's version comes along: one of another version is
+# unknown.
+@functools.cache
+def _stored_orders(dialect: str) -> Select[Any]:
+    c = t.orders.c
+    return select(c.erp_order_id, c.fingerprint, c.fingerprint_version, c.invoice, c.total).where(
+        c.connection_id == CONNECTION_ID, erp_id_in(c.erp_order_id, dialect)
+    )
+
+
+@functools.cache
+def _fingerprints(dialect: str) -> Select[Any]:
+    c = t.orders.c
+    return select(c.erp_order_id, c.fingerprint, c.fingerprint_version).where(
+        c.connection_id == CONNECTION_ID, erp_id_in(c.erp_order_id, dialect)
+    )
 
 
 class SqlCustomerRepository(SessionRepository):
@@ -82,21 +92,23 @@ class SqlOrderRepository(SessionRepository):
     def fingerprints(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, str]:
         return {
             erp_id: comparable_fingerprint(fingerprint, version)
-            for erp_id, fingerprint, version in self._by_erp_id(_FINGERPRINTS, connection_id, erp_ids)
+            for erp_id, fingerprint, version in self._by_erp_id(_fingerprints, connection_id, erp_ids)
         }
 
     def stored(self, connection_id: int, erp_ids: Iterable[int]) -> dict[int, StoredOrder]:
         return {
             erp_id: StoredOrder(comparable_fingerprint(fingerprint, version), invoice, total)
-            for erp_id, fingerprint, version, invoice, total in self._by_erp_id(_STORED_ORDERS, connection_id, erp_ids)
+            for erp_id, fingerprint, version, invoice, total in self._by_erp_id(_stored_orders, connection_id, erp_ids)
         }
 
-    def _by_erp_id(self, statement, connection_id: int, erp_ids: Iterable[int]) -> list:  # type: ignore[no-untyped-def]
+    def _by_erp_id(
+        self, statement: Callable[[str], Select[Any]], connection_id: int, erp_ids: Iterable[int]
+    ) -> list[Any]:
         """(erp_order_id, ...) of those orders that are stored: a light read."""
         wanted = list(set(erp_ids))
         if not wanted:
             return []
-        return list(self._session.execute(statement, {"conn_id": connection_id, "erp_ids": wanted}))
+        return list(self._session.execute(statement(self._dialect), {"conn_id": connection_id, "erp_ids": wanted}))
 
     def waiting_for_carrier(self, connection_id: int, shipping_key: str, or_carrier: str | None = None) -> list[Order]:
         c = t.orders.c

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.orm import clear_mappers, registry, relationship
@@ -28,17 +28,19 @@ _started = False
 _forget_when_unmapped: list[Callable[[], None]] = []
 
 _Built = TypeVar("_Built")
+_Arguments = ParamSpec("_Arguments")
 
 
-def built_once_per_mapping(build: Callable[[], _Built]) -> Callable[[], _Built]:
-    """`build()` once while the entities stay mapped: for statements that select an entity.
+def built_once_per_mapping(build: Callable[_Arguments, _Built]) -> Callable[_Arguments, _Built]:
+    """`build()` once (per arguments) while the entities stay mapped: for statements that
+    select an entity.
 
     Such a statement holds the mapper it was built with; after `stop_mappers()` that mapper is
     gone, and the statement, kept in a plain cache, would load rows through it and fail. The
     cache is emptied when the mapping is undone."""
     cached = functools.cache(build)
     _forget_when_unmapped.append(cached.cache_clear)
-    return cached
+    return cast(Callable[_Arguments, _Built], cached)
 
 
 def start_mappers() -> None:
