@@ -25,12 +25,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The static checks run as tests, beside the rest rather than before it: the import-linter
+# contracts (tests/unit/test_architecture.py), bandit with no medium or high finding (a justified
+# one carries `# nosec BXXX: why`) and mypy, strict on the domain and the application
+# (tests/unit/test_static_scan.py).
 test: install
-	$(BIN)/lint-imports
-	# Static security scan: no medium or high finding (a justified one carries `# nosec BXXX: why`).
-	$(BIN)/bandit -q -r src --severity-level medium
-	# Types checked, not only written: strict on the domain and the application ([tool.mypy]).
-	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: install

@@ -19,6 +19,7 @@ HEAVIEST = (
     "tests/e2e/worker/test_postgres_scale_out.py",
     "tests/e2e/worker/test_permissions.py",
     "tests/bench/test_benchmarks_run.py",
+    "tests/unit/test_static_scan.py",  # bandit and mypy, ~20 s of CPU
 )
 # Then by kind: processes and browsers, then real servers and databases, then in-memory.
 FOLDERS = ("tests/e2e/worker/", "tests/e2e/", "tests/bench/", "tests/integration/", "tests/contract/", "tests/")
