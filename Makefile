@@ -6,10 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# The suite starts ~100 Python processes (workers, web apps, the demo): each compiling every
+# module anew, as PYTHONDONTWRITEBYTECODE makes it, costs it seconds. Compiled files go to the
+# __pycache__ folders git ignores.
+unexport PYTHONDONTWRITEBYTECODE
 # pytest-xdist: two workers per core (`make test PYTEST_WORKERS=0` runs in one process, e.g. to
 # debug with pdb). The end-to-end files spend most of their time waiting on a worker process,
 # the sandbox or the database, so a second worker per core fills that wait: on 2 cores 4
-# workers took 5 min 25 s where 2 took 6 min 30-43 s. loadfile keeps a file's tests on one
+# workers took 5 min 25 s where 2 took 6 min 30-43 s (7 Dec, before the suite's own costs were
+# cut; since then 3 and 4 workers take the same ~4 min 10 s, 6 take 4 min 36 s). loadfile keeps a file's tests on one
 # worker, so the module-scoped stacks and browsers the end-to-end files start are started once;
 # --no-loadscope-reorder hands the files out in collection order, slowest first (tests/conftest.py).
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * len(os.sched_getaffinity(0)))')
