@@ -76,9 +76,10 @@ MIN_ORDERS_FOR_TARGET = 1000  # below this, the exit code does not depend on the
 
 
 class SharedStateUnitOfWork(FakeUnitOfWork):
-    """The in-memory unit of work without its copies: the fake copies the whole state at every
-    transaction to make rollbacks real, which at 10,000 orders would time the copying instead
-    of the import. Nothing fails in this run, so nothing needs rolling back."""
+    """The in-memory unit of work without its copies: the fake copies the rows a transaction
+    touches and publishes a copy of the state at commit, to make rollbacks real, which at
+    10,000 orders would time the copying instead of the import. Nothing fails in this run, so
+    nothing needs rolling back."""
 
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__(FakeDatabase())  # cheap: copies an empty state

@@ -102,12 +102,14 @@ class Snapshot:
         snapshot copied are mapped to the copies of its versions: an untouched order that
         points at a customer this snapshot changed points at the changed customer."""
         committed, own_memo, tables = self._committed, self.__dict__["_memo"], self.__dict__["_tables"]
+        if not tables:
+            return committed  # nothing read or written: the committed state is never mutated
         memo: dict[int, Any] = {}
         for original_id, own in list(own_memo.items()):
             if original_id != id(own_memo):  # deepcopy keeps its keep-alive list under the memo's id
                 memo[original_id] = copy.deepcopy(own, memo)
         changes = {name: table.view() if isinstance(table, Rows) else table for name, table in tables.items()}
-        return copy.deepcopy(copy.copy(committed) if not changes else _with(committed, changes), memo)
+        return copy.deepcopy(_with(committed, changes), memo)
 
 
 def where(table: MutableMapping[Any, Any], predicate: Callable[[Any], bool]) -> Iterator[Any]:
