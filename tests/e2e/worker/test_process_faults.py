@@ -25,6 +25,10 @@ from kanglu.sandbox.accounts import Account
 from tests.e2e.worker.harness import Deployment, importable_ids, wait_until
 
 PAGE = 100  # the gateway's page size on GET /pedidos
+# A generous plan, so that no 429 interferes with the fault under test. Not "unlimited" (0): the
+# sandbox then sends no X-RateLimit-* headers, and the pacer, with nothing to go by, keeps to its
+# fallback of one call a second (ratelimit.py), which made each run here wait ~1 s per call.
+GENEROUS_PLAN = {"rate_limit": 600}
 PEDIDOS = "GET /pedidos"
 
 
@@ -111,7 +115,7 @@ def test_a_worker_killed_mid_poll_leaves_whole_pages_and_a_rerun_imports_the_res
 ) -> None:
     orders = 600  # six pages of 100
     with sqlite_deployment(KANGLU_POLL_INTERVAL="300", KANGLU_JOB_LEASE_SECONDS="5") as d:
-        account = d.new_account(orders=orders, seed=11, settings={"rate_limit": 0}, faults={"latency_ms": 150})
+        account = d.new_account(orders=orders, seed=11, settings=GENEROUS_PLAN, faults={"latency_ms": 150})
         cid = d.connect(account)
         truth = d.truth(account)
         expected = importable_ids(truth)
@@ -169,7 +173,7 @@ def test_a_stop_signal_mid_poll_exits_promptly_and_frees_the_lease_for_the_next_
     orders = 400
     # A long lease: were it left held, the next worker could not start the poll for 5 minutes.
     with sqlite_deployment(KANGLU_POLL_INTERVAL="300", KANGLU_JOB_LEASE_SECONDS="300") as d:
-        account = d.new_account(orders=orders, seed=12, settings={"rate_limit": 0}, faults={"latency_ms": 150})
+        account = d.new_account(orders=orders, seed=12, settings=GENEROUS_PLAN, faults={"latency_ms": 150})
         cid = d.connect(account)
         truth = d.truth(account)
         expected = importable_ids(truth)
@@ -216,7 +220,7 @@ def _run_worker_through_an_outage(d: Deployment, cut: Any, worker_env: dict[str,
     seconds mid-import. The worker must live through it, finish every import exactly once,
     keep polling (new orders arrive afterwards) and stop cleanly."""
     accounts = [
-        d.new_account(orders=250, seed=20 + i, settings={"rate_limit": 0}, faults={"latency_ms": 100})
+        d.new_account(orders=250, seed=20 + i, settings=GENEROUS_PLAN, faults={"latency_ms": 100})
         for i in range(3)
     ]
     connections = {a.id: d.connect(a) for a in accounts}
