@@ -6,7 +6,7 @@ import copy
 import copyreg
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -370,8 +370,8 @@ class FakeOutbox(_Repo):
         message.id = self._new_id()
         self.s.outbox[message.id] = message
 
-    def get(self, message_id: int) -> OutboxMessage | None:
-        return self.s.outbox.get(message_id)
+    def by_ids(self, message_ids: Collection[int]) -> list[OutboxMessage]:
+        return [self.s.outbox[i] for i in sorted(set(message_ids)) if i in self.s.outbox]
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
         firsts: dict[str, OutboxMessage] = {}

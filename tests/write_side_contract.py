@@ -355,8 +355,8 @@ def test_the_outbox_hands_out_each_streams_oldest_pending_message_once(write_sid
         assert [m.stream for m in uow.outbox.claim("w2", now, LEASE, limit=10)] == ["1:3"]
         uow.commit()
     with write_side.uow() as uow:
-        first = uow.outbox.get(claimed[0].id)  # type: ignore[arg-type]
-        assert first is not None and first.request == request(1)
+        (first,) = uow.outbox.by_ids([claimed[0].id])  # type: ignore[list-item]
+        assert first.request == request(1)
         first.delivered_at, first.lease_owner, first.lease_expires_at = now, None, None
         uow.commit()
     with write_side.uow() as uow:  # the next of stream 1:1 once the first is delivered, and 1:4 once due

@@ -183,9 +183,9 @@ def test_outbox_round_trip(uow: SqlUnitOfWorkFactory) -> None:
         u.outbox.add(m)
         u.commit()
     with uow() as u:
-        loaded = u.outbox.get(m.id)
+        (loaded,) = u.outbox.by_ids([m.id, 999])  # an unknown id is left out
         assert loaded.request == request(1, TrackingRequestKind.START) and loaded.stream == "1:1"
-        assert u.outbox.get(999) is None
+        assert u.outbox.by_ids([999]) == []
 
 
 def test_only_the_oldest_pending_message_of_a_stream_is_claimable(uow: SqlUnitOfWorkFactory) -> None:

@@ -3,6 +3,7 @@ claimed by the worker's deliverers, each stream's messages in the order they wer
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
@@ -18,8 +19,11 @@ class SqlOutboxRepository(SessionRepository):
     def add(self, message: OutboxMessage) -> None:
         self._session.add(message)
 
-    def get(self, message_id: int) -> OutboxMessage | None:
-        return self._session.get(OutboxMessage, message_id)
+    def by_ids(self, message_ids: Collection[int]) -> list[OutboxMessage]:
+        # One query: a get() per id would flush the previous message's change each time.
+        return list(self._session.scalars(
+            select(OutboxMessage).where(t.outbox.c.id.in_(list(message_ids))).order_by(t.outbox.c.id)
+        ))
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
         o = t.outbox

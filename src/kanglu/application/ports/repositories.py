@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -158,7 +158,9 @@ class NotificationRepository(Protocol):
 class OutboxRepository(Protocol):
     def add(self, message: OutboxMessage) -> None: ...
 
-    def get(self, message_id: int) -> OutboxMessage | None: ...
+    def by_ids(self, message_ids: Collection[int]) -> list[OutboxMessage]:
+        """The messages with these ids, in id order; an id that names none is left out."""
+        ...
 
     def claim(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[OutboxMessage]:
         """Due, undelivered messages, each the oldest undelivered one of its stream (so an
