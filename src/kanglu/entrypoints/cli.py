@@ -168,7 +168,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kanglu",
         description="Kanglu's ERP integration: imports Tiny ERP orders and starts shipment tracking.",
@@ -233,17 +233,21 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds between simulated sales and status changes in the sandbox (default 10)")
     demo.set_defaults(handler=_demo)
 
-    from kanglu.sandbox.cli import add_arguments as add_sandbox_arguments
-
     sandbox = commands.add_parser("sandbox", help="the Tiny sandbox alone (an HTTP double of Tiny)")
-    add_sandbox_arguments(sandbox)
+    if list(argv[:1]) == ["sandbox"]:
+        # Its options' defaults come from the sandbox's modules, ~0.1 s of imports that every
+        # other command (each `kanglu worker` start) would pay for nothing.
+        from kanglu.sandbox.cli import add_arguments as add_sandbox_arguments
+
+        add_sandbox_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, container: Container | None = None) -> int:
     """`container` lets tests (and `kanglu demo`) run a command on a container they built."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     args.container = container
     from sqlalchemy.exc import SQLAlchemyError
 
