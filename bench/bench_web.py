@@ -346,10 +346,10 @@ def main() -> int:
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"])
     parser.add_argument("--cases", nargs="+", choices=CASES, help="only these cases (default: every one)")
     parser.add_argument("--postgres-url", default=postgres_url())
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 300 orders, 2 clients, 0.3 s, no baseline")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 300 orders, 2 clients, 0.1 s, no baseline")
     args = parser.parse_args()
     if args.quick:
-        args.orders, args.clients, args.seconds, args.baseline_ref = 300, [2], 0.3, "none"
+        args.orders, args.clients, args.seconds, args.baseline_ref = 300, [2], 0.1, "none"
     chosen = args.backends or (["sqlite", "postgresql"] if args.postgres_url else ["sqlite"])
     result: dict[str, Any] = {
         "benchmark": "bench_web",
