@@ -82,3 +82,41 @@ def test_the_callers_objects_stay_its_own_after_the_commit() -> None:
 def test_a_snapshot_that_touched_nothing_publishes_the_committed_state_itself() -> None:
     committed = committed_state()
     assert Snapshot(committed).publish() is committed
+
+
+
+@attrs.define
+class Note:
+    text: str
+
+
+@attrs.define
+class NotedOrder:
+    number: str
+    customer: Customer | None
+    note: Note
+
+
+@attrs.define
+class NotedState:
+    customers: dict[int, Customer] = attrs.Factory(dict)
+    orders: dict[int, NotedOrder] = attrs.Factory(dict)
+    notes: list[Note] = attrs.Factory(list)
+
+
+def test_a_row_copied_for_another_field_keeps_pointing_at_the_row_its_table_holds() -> None:
+    # The order shares its note with the notes table, which the snapshot changes: the order is
+    # copied, and its customer must stay the customers table's row, not a copy made with it
+    # (a later change of that customer would then miss the order).
+    bia, note = Customer("Bia"), Note("frágil")
+    committed = NotedState(customers={2: bia}, orders={12: NotedOrder("12", bia, note)}, notes=[note])
+    snapshot = Snapshot(committed)
+    snapshot.notes[0].text = "muito frágil"
+    published = snapshot.publish()
+    assert published.orders[12].note is published.notes[0] and published.notes[0].text == "muito frágil"
+    assert published.orders[12].customer is published.customers[2]
+
+    later = Snapshot(published)
+    later.customers[2].name = "Bia Souza"
+    again = later.publish()
+    assert again.orders[12].customer is again.customers[2] and again.orders[12].customer.name == "Bia Souza"
