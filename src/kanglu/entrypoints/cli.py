@@ -235,7 +235,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="the Tiny sandbox alone (an HTTP double of Tiny)")
     if list(argv[:1]) == ["sandbox"]:
-        # Its options' defaults come from the sandbox's modules, ~0.1 s of imports that every
+        # Its options' defaults come from the sandbox's modules, ~50 ms of imports that every
         # other command (each `kanglu worker` start) would pay for nothing.
         from kanglu.sandbox.cli import add_arguments as add_sandbox_arguments
 

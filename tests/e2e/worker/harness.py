@@ -59,7 +59,7 @@ class Deployment:
     container: Container
     logs: Path
     # One client for every call to the sandbox's control API: httpx.get() and the like build a
-    # client, and with it an SSL context (~0.1 s of CPU), per call; the scale-out test alone
+    # client, and with it an SSL context (~25 ms of CPU each), per call; the scale-out test alone
     # made 400 such calls.
     http: httpx.Client
     _runs: int = 0
