@@ -15,9 +15,15 @@ class Customer:
 
 
 @attrs.define
+class Note:
+    text: str
+
+
+@attrs.define
 class Order:
     number: str
     customer: Customer | None
+    note: Note | None = None
 
 
 @attrs.define
@@ -25,6 +31,7 @@ class State:
     customers: dict[int, Customer] = attrs.Factory(dict)
     orders: dict[int, Order] = attrs.Factory(dict)
     log: list[str] = attrs.Factory(list)
+    notes: list[Note] = attrs.Factory(list)
 
 
 def committed_state() -> State:
@@ -85,31 +92,12 @@ def test_a_snapshot_that_touched_nothing_publishes_the_committed_state_itself() 
 
 
 
-@attrs.define
-class Note:
-    text: str
-
-
-@attrs.define
-class NotedOrder:
-    number: str
-    customer: Customer | None
-    note: Note
-
-
-@attrs.define
-class NotedState:
-    customers: dict[int, Customer] = attrs.Factory(dict)
-    orders: dict[int, NotedOrder] = attrs.Factory(dict)
-    notes: list[Note] = attrs.Factory(list)
-
-
 def test_a_row_copied_for_another_field_keeps_pointing_at_the_row_its_table_holds() -> None:
     # The order shares its note with the notes table, which the snapshot changes: the order is
     # copied, and its customer must stay the customers table's row, not a copy made with it
     # (a later change of that customer would then miss the order).
     bia, note = Customer("Bia"), Note("frágil")
-    committed = NotedState(customers={2: bia}, orders={12: NotedOrder("12", bia, note)}, notes=[note])
+    committed = State(customers={2: bia}, orders={12: Order("12", bia, note)}, notes=[note])
     snapshot = Snapshot(committed)
     snapshot.notes[0].text = "muito frágil"
     published = snapshot.publish()
